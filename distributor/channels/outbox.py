@@ -1,0 +1,95 @@
+"""The outbox: writes what would be sent into ``<path>/<channel>/`` instead of sending it.
+
+Used as a channel of its own (``type: outbox``) and, under ``--dry-run``, in place of every
+channel's adapter (then it keeps the real adapter's rendering and file format).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from distributor.articles import Article
+from distributor.channels.base import Adapter, Message, PermanentError, RenderContext
+from distributor.config import ChannelConfig
+
+
+class OutboxConfig(ChannelConfig):
+    type: Literal["outbox"] = "outbox"
+    path: Path = Field(default=Path("outbox"))
+
+
+class OutboxAdapter(Adapter):
+    type_name = "outbox"
+    config_model = OutboxConfig
+    config: OutboxConfig
+
+    def __init__(self, config: ChannelConfig, *, wraps: Adapter | None = None,
+                 folder: Path | None = None):
+        super().__init__(config)
+        #: under --dry-run: the real channel's adapter, whose files we write
+        self.wraps = wraps
+        base = folder if folder is not None else getattr(config, "path", Path("outbox"))
+        self.folder = Path(base) / config.name
+
+    def render(self, article: Article, ctx: RenderContext) -> list[Message]:
+        if self.wraps is not None:
+            return self.wraps.render(article, ctx)
+        return [{
+            "title": article.title,
+            "url": article.url,
+            "lede": article.lede,
+            "text": f"{article.title}\n\n{article.lede}\n\n{article.url}",
+        }]
+
+    def render_digest(self, articles: list[Article], ctx: RenderContext) -> list[Message]:
+        if self.wraps is not None:
+            return self.wraps.render_digest(articles, ctx)
+        return super().render_digest(articles, ctx)
+
+    @property
+    def supports_digest(self) -> bool:  # type: ignore[override]
+        return bool(self.wraps is not None and self.wraps.supports_digest)
+
+    def write(self, name: str, messages: list[Message]) -> list[Path]:
+        """Write one delivery's messages as files named ``name`` + suffix; return their paths."""
+        producer = self.wraps if self.wraps is not None else self
+        files = Adapter.outbox_files(producer, messages) if producer is self else \
+            producer.outbox_files(messages)
+        written = []
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for suffix, content in files.items():
+                target = self.folder / f"{name}{suffix}"
+                _atomic_write(target, content)
+                written.append(target)
+        except OSError as exc:
+            raise PermanentError(f"cannot write to the outbox {self.folder}: {exc}") from exc
+        return written
+
+    async def send(self, message: Message, *, previous_id: str | None = None) -> str:
+        # A standalone outbox channel gets one message per delivery from render().
+        name = str(message.get("_outbox_name") or message.get("url", "message"))
+        paths = self.write(_safe(name), [{k: v for k, v in message.items()
+                                          if not k.startswith("_")}])
+        return str(paths[0])
+
+
+def _safe(name: str) -> str:
+    keep = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+    return keep.strip("-.")[:120] or "message"
+
+
+def _atomic_write(target: Path, content: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
