@@ -345,12 +345,13 @@ def _pydantic_errors(
 ) -> list[ConfigError]:
     out: list[ConfigError] = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("feed", "directory")))
+        raw_loc = tuple(err["loc"])
+        loc = tuple(p for p in raw_loc if not (isinstance(p, str) and p in _SOURCE_TAGS))
         path = (*prefix, *loc)
         kind = err["type"]
         if kind == "extra_forbidden":
             name = str(loc[-1]) if loc else "?"
-            known = _known_keys(model, loc[:-1])
+            known = _known_keys(model, raw_loc[:-1])
             hint = difflib.get_close_matches(name, known, n=1)
             suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
             message = (f"unknown key {name!r}.{suggestion} Known keys here: "
@@ -364,7 +365,8 @@ def _pydantic_errors(
             msg = err["msg"]
             msg = msg.removeprefix("Value error, ")
             message = msg[0].lower() + msg[1:] if msg else kind
-            if "input" in err and kind not in ("missing",) and not isinstance(err["input"], dict):
+            if "input" in err and not isinstance(err["input"], dict) and \
+                    repr(err["input"]) not in message:
                 shown = err["input"]
                 if not isinstance(shown, list) and "secret" not in str(path).lower() and \
                         "token" not in str(path).lower() and "password" not in str(path).lower():
@@ -373,10 +375,18 @@ def _pydantic_errors(
     return out
 
 
+_SOURCE_TAGS = {"feed": FeedSourceConfig, "directory": DirectorySourceConfig}
+
+
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     current: Any = model
     for part in loc:
         if isinstance(part, int):
+            continue
+        if isinstance(part, str) and part in _SOURCE_TAGS and current is Config:
+            continue
+        if isinstance(part, str) and part in _SOURCE_TAGS:
+            current = _SOURCE_TAGS[part]
             continue
         fields = getattr(current, "model_fields", None)
         if not fields or part not in fields:

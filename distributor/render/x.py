@@ -1,0 +1,338 @@
+"""X (Twitter) threads: the lede split into posts that X accepts, the link in one of them.
+
+Lengths are X's own: twitter-text's weighted length with the v3 configuration (NFC, URLs count
+23, emoji count 2 however many code points they have, CJK and most non-Latin scripts count 2).
+The counting is the ``twitter-text-parser`` package's ``parse_tweet``, which passes the official
+conformance cases (see tests/test_render_x.py).
+
+Splitting prefers sentence ends, then clause ends (``, ; :`` and dashes), then spaces. It never
+breaks inside a URL or a word, and keeps numbers with what follows them ("3,5 persen",
+"Rp 1.000") and abbreviations with what follows them ("Dr. Budi", "Jl. Sudirman").
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+import sys
+import threading
+import types
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from distributor.articles import Article
+from distributor.channels.base import Message, RenderContext
+from distributor.render import hashtags as make_hashtags
+
+__all__ = [
+    "ELLIPSIS",
+    "MAX_WEIGHTED_LENGTH",
+    "render_x",
+    "split_text",
+    "weighted_length",
+]
+
+MAX_WEIGHTED_LENGTH = 280
+ELLIPSIS = "…"
+
+# --------------------------------------------------------------------------- twitter-text
+
+_import_lock = threading.Lock()
+
+
+def _load_twitter_text() -> tuple[Callable[..., Any], dict[str, Any]]:
+    """Import ``twitter_text``.
+
+    twitter-text-parser 3.0 reads its emoji list with ``pkg_resources``, which setuptools
+    removed (>= 81). When ``pkg_resources`` is not importable we lend the package a minimal
+    stand-in for the duration of its import only, then take it away again.
+    """
+    with _import_lock:
+        lent = False
+        if "pkg_resources" not in sys.modules and \
+                importlib.util.find_spec("pkg_resources") is None:
+            shim = types.ModuleType("pkg_resources")
+
+            def resource_string(package: str, name: str) -> bytes:
+                module_file = getattr(sys.modules[package], "__file__", None)
+                if not module_file:
+                    raise FileNotFoundError(name)
+                return (Path(module_file).parent / name).read_bytes()
+
+            shim.resource_string = resource_string  # type: ignore[attr-defined]
+            sys.modules["pkg_resources"] = shim
+            lent = True
+        try:
+            from twitter_text import parse_tweet
+            from twitter_text.config import config
+        finally:
+            if lent:
+                sys.modules.pop("pkg_resources", None)
+    return parse_tweet, config
+
+
+_parse_tweet, _TT_CONFIG = _load_twitter_text()
+
+#: counting options by configuration version (v3 is what X counts with today)
+_OPTIONS: dict[int, dict[str, Any]] = {
+    1: {"emoji_parsing_enabled": False, **_TT_CONFIG["version1"]},
+    2: {"emoji_parsing_enabled": False, **_TT_CONFIG["version2"]},
+    3: {"emoji_parsing_enabled": True, **_TT_CONFIG["version3"]},
+}
+
+
+@lru_cache(maxsize=8192)
+def _weighted(text: str, version: int) -> int:
+    return int(_parse_tweet(text, _OPTIONS[version]).weightedLength)
+
+
+def weighted_length(text: str, *, version: int = 3) -> int:
+    """The length X counts for ``text`` (twitter-text configuration ``version``, default v3)."""
+    if version not in _OPTIONS:
+        raise ValueError(f"unknown twitter-text configuration version {version}; use 1, 2 or 3")
+    return _weighted(text, version)
+
+
+# --------------------------------------------------------------------------- packing
+
+
+@dataclass(frozen=True)
+class _Layout:
+    link: str
+    link_first: bool
+    numbering: bool
+    max_posts: int
+
+    def post(self, body: str, index: int, total: int | None, *, last: bool) -> str:
+        """One post's text. ``total`` None: measure with the widest numbering possible."""
+        number = ""
+        if self.numbering and (total is None or total > 1):
+            if total is None:
+                number = f"{self.max_posts}/{self.max_posts}"
+            else:
+                number = f"{index + 1}/{total}"
+        head = " ".join(p for p in (body, number) if p)
+        with_link = bool(self.link) and ((self.link_first and index == 0) or
+                                         (not self.link_first and last))
+        if with_link:
+            return f"{head}\n\n{self.link}" if head else self.link
+        return head
+
+
+def _join(tokens: Sequence[str]) -> str:
+    return " ".join(tokens)
+
+
+_MIN_FILL = 0.4  # a better kind of break is taken when it fills at least this much of a post
+
+
+def _hard_split(token: str, fits: Callable[[str], bool]) -> tuple[str, str]:
+    """The longest head of a single too-long token that fits, and the rest."""
+    low, high = 1, len(token) - 1
+    best = 1
+    while low <= high:
+        mid = (low + high) // 2
+        if fits(token[:mid]):
+            best, low = mid, mid + 1
+        else:
+            high = mid - 1
+    # do not separate a base character from its combining marks
+    while best > 1 and unicodedata.combining(token[best]):
+        best -= 1
+    return token[:best], token[best:]
+
+
+def _fits(layout: _Layout, body: str, index: int, *, last: bool) -> bool:
+    return weighted_length(layout.post(body, index, None, last=last)) <= MAX_WEIGHTED_LENGTH
+
+
+def _choose_end(tokens: list[str], breaks: list[int], start: int, index: int,
+                layout: _Layout) -> int | None:
+    """Where the post starting at ``tokens[start]`` ends (exclusive), None if no token fits."""
+    n = len(tokens)
+    # when the link goes last, a post that is not the last cannot take everything left
+    end_allowed = not layout.link or layout.link_first
+    budget = MAX_WEIGHTED_LENGTH - weighted_length(layout.post("", index, None, last=False))
+
+    def fits_until(e: int) -> bool:
+        return _fits(layout, _join(tokens[start:e]), index, last=False)
+
+    def stops(level: int) -> list[int]:
+        found = [e for e in range(start + 1, n) if breaks[e - 1] >= level]
+        return [*found, n] if end_allowed else found
+
+    for level in (SENTENCE, CLAUSE):
+        e = _last_fitting(stops(level), fits_until)
+        if e is not None and weighted_length(_join(tokens[start:e])) >= _MIN_FILL * budget:
+            return e
+    chosen = _last_fitting(stops(WORD), fits_until)
+    if chosen is None:  # only glued runs left ("Dr. Budi", "3,5 persen"): break one
+        chosen = _last_fitting(stops(GLUE), fits_until)
+    return chosen
+
+
+def _pack(tokens: list[str], breaks: list[int], layout: _Layout) -> list[str]:
+    """Greedy: each post takes the longest run of tokens that fits, ending at the best break.
+
+    The best break is a sentence end, else a clause end, else a space, as long as it fills at
+    least 40 % of the post; gaps rated GLUE are used only when nothing else fits, and a single
+    token longer than a post is cut by characters as the very last resort.
+    """
+    tokens = list(tokens)
+    bodies: list[str] = []
+    start = 0
+    while start < len(tokens):
+        index = len(bodies)
+        rest = _join(tokens[start:])
+        if _fits(layout, rest, index, last=True):
+            bodies.append(rest)
+            break
+        chosen = _choose_end(tokens, breaks, start, index, layout)
+        if chosen is None:
+            # a single token longer than a post: cut it by characters
+            head, tail = _hard_split(tokens[start], functools.partial(
+                _fits, layout, index=index, last=False))
+            bodies.append(head)
+            tokens[start] = tail
+            continue
+        bodies.append(_join(tokens[start:chosen]))
+        start = chosen
+    return bodies
+
+
+def _last_fitting(candidates: list[int], fits: Callable[[int], bool]) -> int | None:
+    """The largest candidate that fits, by binary search (fitting is monotone)."""
+    low, high = 0, len(candidates) - 1
+    found: int | None = None
+    while low <= high:
+        mid = (low + high) // 2
+        if fits(candidates[mid]):
+            found = candidates[mid]
+            low = mid + 1
+        else:
+            high = mid - 1
+    return found
+
+
+def _with_ellipsis(tokens: list[str], breaks: list[int], end: int,
+                   attach: bool) -> tuple[list[str], list[int]]:
+    """``tokens[:end]`` followed by an ellipsis that cannot be split off."""
+    head = tokens[:end]
+    gaps = breaks[:end - 1]
+    if attach:
+        last = head[-1].rstrip(",;:—–-")
+        head = [*head[:-1], last + ELLIPSIS]
+        return head, gaps
+    return [*head, ELLIPSIS], [*gaps, GLUE]
+
+
+def split_text(text: str, *, link: str = "", link_position: str = "last",
+               numbering: bool = False, max_posts: int = 4) -> list[str]:
+    """``text`` as the posts of a thread, each at most 280 by X's weighted length.
+
+    The link goes in the last post (``link_position="last"``) or the head post (``"first"``).
+    Text needing more than ``max_posts`` posts is cut at the end of a sentence (else of a word)
+    and ends with "…".
+    """
+    max_posts = max(1, max_posts)
+    layout = _Layout(link=link.strip(), link_first=link_position == "first",
+                     numbering=numbering, max_posts=max_posts)
+    tokens, breaks = tokenize(" ".join(text.split()))
+    if not tokens:
+        return [layout.post("", 0, 1, last=True)] if layout.link else []
+
+    bodies = _pack(tokens, breaks, layout)
+    if len(bodies) > max_posts:
+        bodies = _truncate(tokens, breaks, layout)
+    total = len(bodies)
+    return [layout.post(body, i, total, last=i == total - 1) for i, body in enumerate(bodies)]
+
+
+def _truncate(tokens: list[str], breaks: list[int], layout: _Layout) -> list[str]:
+    """The longest beginning of the text, ended by "…", that fits in ``max_posts`` posts."""
+    def attempt(end: int, attach: bool) -> list[str] | None:
+        cut_tokens, cut_breaks = _with_ellipsis(tokens, breaks, end, attach)
+        bodies = _pack(cut_tokens, cut_breaks, layout)
+        return bodies if len(bodies) <= layout.max_posts else None
+
+    # 1. whole sentences
+    sentence_ends = [i + 1 for i, level in enumerate(breaks) if level == SENTENCE]
+    for end in reversed(sentence_ends):
+        found = attempt(end, attach=False)
+        if found is not None:
+            return found
+    # 2. whole words (the first sentence alone is too long): binary search on the word count
+    word_ends = [i + 1 for i, level in enumerate(breaks) if level != GLUE] or [1]
+    low, high = 0, len(word_ends) - 1
+    best: list[str] | None = None
+    while low <= high:
+        mid = (low + high) // 2
+        found = attempt(word_ends[mid], attach=True)
+        if found is not None:
+            best, low = found, mid + 1
+        else:
+            high = mid - 1
+    if best is not None:
+        return best
+    # 3. a first word longer than the whole thread may be: cut it by characters
+    first = tokens[0]
+    low, high = 1, len(first)
+    best = [ELLIPSIS]
+    while low <= high:
+        mid = (low + high) // 2
+        bodies = _pack([first[:mid] + ELLIPSIS], [], layout)
+        if len(bodies) <= layout.max_posts:
+            best, low = bodies, mid + 1
+        else:
+            high = mid - 1
+    return best
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _add_hashtags(posts: list[str], tags: list[str], link: str, link_first: bool) -> list[str]:
+    """Hashtags, as many as fit, after the link (else at the end of the last post)."""
+    if not tags or not posts:
+        return posts
+    targets = [0 if link_first and link else len(posts) - 1]
+    if targets[0] != len(posts) - 1:
+        targets.append(len(posts) - 1)
+    for index in targets:
+        text = posts[index]
+        added = [tag for tag in tags if tag.casefold() not in text.casefold()]
+        placed: list[str] = []
+        for tag in added:
+            candidate = text + " " + " ".join([*placed, tag])
+            if weighted_length(candidate) <= MAX_WEIGHTED_LENGTH:
+                placed.append(tag)
+        if placed:
+            posts = list(posts)
+            posts[index] = text + " " + " ".join(placed)
+            return posts
+    return posts
+
+
+def render_x(article: Article, ctx: RenderContext) -> list[Message]:
+    """The article as an X thread: ``[{"text": ...}, ...]``, the head post first."""
+    config = ctx.channel
+    link_position = str(getattr(config, "link_position", "last") or "last")
+    numbering = bool(getattr(config, "numbering", False))
+    max_posts = int(getattr(config, "max_posts", 4) or 4)
+    text = article.lede.strip() or article.title.strip()
+    link = article.url.strip()
+    posts = split_text(text, link=link, link_position=link_position, numbering=numbering,
+                       max_posts=max_posts)
+    if getattr(config, "hashtags", False):
+        posts = _add_hashtags(posts, make_hashtags(article.tags), link,
+                              link_position == "first")
+    for post in posts:
+        length = weighted_length(post)
+        if length > MAX_WEIGHTED_LENGTH:  # pragma: no cover - split_text guarantees it
+            raise AssertionError(f"rendered an X post of weighted length {length}: {post!r}")
+    return [{"text": post} for post in posts]

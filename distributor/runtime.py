@@ -1,0 +1,69 @@
+"""The runtime: configuration, store, templates and one adapter per channel, built once.
+
+Every command and job works through a :class:`Runtime`; under ``--dry-run`` each channel's
+adapter is wrapped by the outbox, so what would be sent is written to files instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from distributor.channels.base import Adapter, RenderContext
+from distributor.channels.outbox import OutboxAdapter
+from distributor.channels.registry import get_adapter_class
+from distributor.config import ChannelConfig, Config
+from distributor.store import Store, open_store
+
+
+@dataclass
+class Runtime:
+    config: Config
+    store: Store
+    dry_run: bool = False
+    adapters: dict[str, Adapter] = field(default_factory=dict)
+    owner: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    )
+    _templates: object | None = None
+
+    @classmethod
+    def open(cls, config: Config, *, dry_run: bool = False, store: Store | None = None) -> Runtime:
+        rt = cls(config=config, store=store or open_store(config.database), dry_run=dry_run)
+        for channel in config.channels:
+            rt.adapters[channel.name] = rt._make_adapter(channel)
+        return rt
+
+    def _make_adapter(self, channel: ChannelConfig) -> Adapter:
+        adapter = get_adapter_class(channel.type)(channel)
+        if self.dry_run:
+            return OutboxAdapter(channel, wraps=adapter, folder=self.config.outbox)
+        return adapter
+
+    @property
+    def templates(self) -> object:
+        if self._templates is None:
+            from distributor.render import Templates
+
+            self._templates = Templates(self.config.templates)
+        return self._templates
+
+    def channels(self) -> list[ChannelConfig]:
+        return [c for c in self.config.channels if c.enabled]
+
+    def adapter(self, name: str) -> Adapter:
+        if name not in self.adapters:
+            self.config.channel(name)  # raises KeyError with the known names
+        return self.adapters[name]
+
+    def context(self, channel: ChannelConfig, now: datetime | None = None) -> RenderContext:
+        return RenderContext(site=self.config.site, channel=channel, web=self.config.web,
+                             templates=self.templates, now=now)
+
+    async def close(self) -> None:
+        for adapter in self.adapters.values():
+            await adapter.close()
+        self.store.dispose()
