@@ -541,7 +541,7 @@ def load_config(
     if config.templates is not None and not config.templates.is_absolute():
         config.templates = base / config.templates
     if not config.outbox.is_absolute():
-        config.outbox = base / config.outbox
+        config.outbox = (base / config.outbox).resolve()
     for source in config.sources:
         if isinstance(source, DirectorySourceConfig) and not source.path.is_absolute():
             source.path = base / source.path

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import re
 import sys
 import threading
 import types
@@ -28,6 +27,7 @@ from typing import Any
 from distributor.articles import Article
 from distributor.channels.base import Message, RenderContext
 from distributor.render import hashtags as make_hashtags
+from distributor.render.split import CLAUSE, ELLIPSIS, GLUE, SENTENCE, WORD, tokenize
 
 __all__ = [
     "ELLIPSIS",
@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 MAX_WEIGHTED_LENGTH = 280
-ELLIPSIS = "…"
 
 # --------------------------------------------------------------------------- twitter-text
 
