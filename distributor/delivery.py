@@ -75,8 +75,7 @@ def _insert_ignore(session: Session, rows: list[dict[str, object]]) -> int:
         stmt = postgresql.insert(Delivery).values(rows).on_conflict_do_nothing()
     else:
         stmt = sqlite.insert(Delivery).values(rows).on_conflict_do_nothing()
-    result = session.execute(stmt)
-    return int(getattr(result, "rowcount", 0) or 0)
+    return len(session.execute(stmt.returning(Delivery.id)).all())
 
 
 # --------------------------------------------------------------------------- planning
@@ -105,10 +104,10 @@ def plan_deliveries(rt: Runtime, *, now: datetime | None = None) -> int:
                  if a.first_seen >= now - windows.get(a.source, DEFAULT_WINDOW)]
         if not fresh:
             return 0
-        existing = set(session.execute(
+        existing: set[tuple[int, str]] = set(session.execute(  # type: ignore[arg-type]
             select(Delivery.article_id, Delivery.channel).where(
                 Delivery.article_id.in_([a.id for a in fresh]))
-        ).tuples())
+        ))
         rows: list[dict[str, object]] = [
             {"article_id": a.id, "channel": name, "state": "pending", "attempts": 0,
              "next_attempt_at": now, "created_at": now, "updated_at": now}
@@ -511,7 +510,7 @@ def dry_run_pass(rt: Runtime, *, now: datetime | None = None,
         rows = [r for r in rows if r.first_seen >= now - windows.get(r.source, DEFAULT_WINDOW)]
         delivered = set(session.execute(
             select(Delivery.article_id, Delivery.channel).where(Delivery.state == "sent")
-        ).tuples())
+        ))
         articles = [from_row(r) for r in rows]
     for channel in rt.channels():
         if channel.publish != "instant" or (channels and channel.name not in channels):

@@ -469,6 +469,8 @@ def _credit_line(line: str) -> dict[str, str] | None:
         if not _is_name(name):
             return None
         label = (match.group("label") or match.group("label2")).lower()
+        if label.endswith(" by") and not _capitalised(name):
+            return None  # "Written by hand, ..." is prose
         credits.setdefault("editor" if label in _EDITOR_LABELS else "author", name)
     return credits
 
@@ -479,9 +481,12 @@ def _byline(line: str) -> str | None:
     if not match:
         return None
     name = match.group("name").strip(" ,.")
+    return name if _capitalised(name) and _is_name(name) else None
+
+
+def _capitalised(name: str) -> bool:
     words = [w for w in re.split(r"[ ,]+", name) if w]
-    capitalised = all(w[0].isupper() or w.lower() in _NAME_CONNECTORS for w in words)
-    return name if capitalised and _is_name(name) else None
+    return bool(words) and all(w[0].isupper() or w.lower() in _NAME_CONNECTORS for w in words)
 
 
 def _related(line: str) -> RelatedLink | None:
@@ -529,7 +534,7 @@ def _looks_like_title(line: str) -> bool:
         return False
     if stripped.endswith(("!", "?")):
         return _is_title_case(stripped)
-    return split_dateline(line)[0] is None
+    return split_dateline(line)[1] == line
 
 
 # --------------------------------------------------------------------------- datelines
@@ -545,7 +550,7 @@ _PUBLICATION_WORDS = frozenset({
     "reuters", "sindonews", "suara", "tass", "tempo", "times", "tirto", "tribun", "tribune",
     "tribunnews", "viva", "voa", "xinhua", "yonhap",
 })
-_PLACE_WORD = re.compile(r"^(?:[A-Z][\w'’.-]*|[a-z]{1,3})$")
+_PLACE_WORD = re.compile(r"[^\W\d_][^\W\d]*(?:['’.-][^\W\d]*)*")
 
 
 def _is_publication(part: str) -> bool:
@@ -554,9 +559,11 @@ def _is_publication(part: str) -> bool:
 
 
 def _is_place(part: str) -> bool:
+    """One to four capitalised words ("Moscow", "Rio de Janeiro", "St. Petersburg")."""
     words = part.split()
-    return (0 < len(words) <= 4 and not any(c.isdigit() for c in part)
-            and words[0][0].isupper() and all(_PLACE_WORD.match(w) for w in words))
+    if not 0 < len(words) <= 4 or not words[0][0].isupper():
+        return False
+    return all(_PLACE_WORD.fullmatch(w) and (w[0].isupper() or len(w) <= 3) for w in words)
 
 
 def _place_name(part: str) -> str:
@@ -584,8 +591,6 @@ def _parse_prefix(prefix: str) -> tuple[bool, str | None]:
     if not has_publication and len(places) == 2 and dot_separated:
         has_publication, places = True, places[1:]  # "Warta Kita. Bandung"
     if not has_publication and (len(places) != 1 or len(places[0].split()) > 3):
-        return False, None
-    if not places and not has_publication:
         return False, None
     return True, ", ".join(_place_name(p) for p in places) or None
 

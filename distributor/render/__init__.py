@@ -56,6 +56,8 @@ class Words:
     unsubscribe: str
     #: "You receive this email because you subscribed to {site}."
     subscribed_note: str
+    #: "This email was sent to {recipient}."
+    sent_to: str
     digest: str
     breaking: str
     by: str
@@ -68,6 +70,7 @@ _WORDS: dict[str, Words] = {
         read_also="Baca juga",
         unsubscribe="Berhenti berlangganan",
         subscribed_note="Anda menerima email ini karena berlangganan {site}.",
+        sent_to="Email ini dikirim ke {recipient}.",
         digest="Ringkasan berita",
         breaking="Berita terkini",
         by="Oleh",
@@ -78,6 +81,7 @@ _WORDS: dict[str, Words] = {
         read_also="Read also",
         unsubscribe="Unsubscribe",
         subscribed_note="You receive this email because you subscribed to {site}.",
+        sent_to="This email was sent to {recipient}.",
         digest="News digest",
         breaking="Breaking news",
         by="By",
