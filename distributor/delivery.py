@@ -201,10 +201,10 @@ class Dispatcher:
         self.stopping = True
 
     # -- recovery ---------------------------------------------------------------------------
-    async def recover(self, *, now: datetime | None = None) -> list[int]:
+    async def recover(self, *, now: datetime | None = None) -> DispatchReport:
         """Deliveries left ``sending`` by a process that died: reconcile, else ``unknown``."""
         now = now or utcnow()
-        recovered: list[int] = []
+        recovered = DispatchReport()
         with self.rt.store.session() as session:
             stale = session.scalars(select(Delivery).where(Delivery.state == "sending")).all()
             stale = [d for d in stale if d.lease_owner != self.rt.owner and (
@@ -222,6 +222,7 @@ class Dispatcher:
                     delivery.remote_id = remote
                     delivery.sent_at = now
                     record(session, delivery, "sent", "reconciled after a crash")
+                    recovered.sent.append(delivery.id)
                 else:
                     delivery.last_error = (
                         "the process sending this stopped before the platform answered; it may "
@@ -231,22 +232,21 @@ class Dispatcher:
                     record(session, delivery, "unknown", "interrupted while sending")
                     log.warning("delivery %s (%s) is unknown: interrupted while sending",
                                 delivery.id, delivery.channel)
+                    recovered.unknown.append(delivery.id)
                 delivery.lease_owner = None
                 delivery.lease_until = None
-                recovered.append(delivery.id)
         return recovered
 
     # -- the pass ---------------------------------------------------------------------------
     async def run_once(self, *, now: datetime | None = None,
                        only: Iterable[int] | None = None) -> DispatchReport:
         """Send everything that is due (or only the given deliveries, ignoring their time)."""
-        await self.recover(now=now)
+        total = await self.recover(now=now)
         if only is None:
             plan_deliveries(self.rt, now=now)
         only_ids = set(only) if only is not None else None
         names = [c.name for c in self.rt.channels()]
         reports = await asyncio.gather(*(self._drain(name, only_ids) for name in names))
-        total = DispatchReport()
         for report in reports:
             total.merge(report)
         return total

@@ -150,7 +150,8 @@ async def send_digest(rt: Runtime, channel: ChannelConfig, digest_id: int,
                       messages: list[Message]) -> None:
     adapter = rt.adapter(channel.name)
     if isinstance(adapter, OutboxAdapter):
-        adapter.write(f"digest-{digest_id}", messages)
+        name = str(messages[0].get("name") or "") if messages else ""
+        adapter.write(name or f"digest-{digest_id}", messages)
         return
     fan_out = getattr(adapter, "send_digest", None)
     if fan_out is None:

@@ -79,7 +79,12 @@ class Service:
             task = asyncio.create_task(self._guard(name, work), name=name)
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-            await asyncio.shield(task)
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if not self.stopped.is_set():
+                    raise
+                # shutting down: run() waits for the task itself
 
         return job
 

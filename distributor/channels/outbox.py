@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from distributor.articles import Article
 from distributor.channels.base import Adapter, Message, PermanentError, RenderContext
-from distributor.config import ChannelConfig
+from distributor.config import ChannelConfig, validate_cron
+from distributor.text import slugify
 
 
 class OutboxConfig(ChannelConfig):
     type: Literal["outbox"] = "outbox"
     path: Path = Field(default=Path("outbox"))
+    schedule: str | None = Field(default=None, description="cron for digests (publish: digest)")
+    min_articles: int = Field(default=1, ge=1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return validate_cron(value) if value is not None else None
 
 
 class OutboxAdapter(Adapter):
@@ -40,6 +49,7 @@ class OutboxAdapter(Adapter):
         if self.wraps is not None:
             return self.wraps.render(article, ctx)
         return [{
+            "name": f"{article.id}-{slugify(article.title, max_len=50)}",
             "title": article.title,
             "url": article.url,
             "lede": article.lede,
@@ -49,11 +59,16 @@ class OutboxAdapter(Adapter):
     def render_digest(self, articles: list[Article], ctx: RenderContext) -> list[Message]:
         if self.wraps is not None:
             return self.wraps.render_digest(articles, ctx)
-        return super().render_digest(articles, ctx)
+        when = (ctx.now or datetime.now(UTC)).astimezone(ctx.site.tz)
+        return [{
+            "name": f"digest-{when:%Y-%m-%d-%H%M}",
+            "articles": [{"id": a.id, "title": a.title, "url": a.url} for a in articles],
+            "text": "\n\n".join(f"{a.title}\n{a.url}" for a in articles),
+        }]
 
     @property
     def supports_digest(self) -> bool:  # type: ignore[override]
-        return bool(self.wraps is not None and self.wraps.supports_digest)
+        return self.wraps.supports_digest if self.wraps is not None else True
 
     def write(self, name: str, messages: list[Message]) -> list[Path]:
         """Write one delivery's messages as files named ``name`` + suffix; return their paths."""
@@ -72,11 +87,15 @@ class OutboxAdapter(Adapter):
         return written
 
     async def send(self, message: Message, *, previous_id: str | None = None) -> str:
-        # A standalone outbox channel gets one message per delivery from render().
-        name = str(message.get("_outbox_name") or message.get("url", "message"))
-        paths = self.write(_safe(name), [{k: v for k, v in message.items()
-                                          if not k.startswith("_")}])
+        """A standalone outbox channel: one message per delivery, named by render()."""
+        paths = self.write(_safe(str(message.get("name") or "message")), [message])
         return str(paths[0])
+
+    async def reconcile(self, messages: list[Message], sent_ids: list[str]) -> str | None:
+        if self.wraps is not None or not messages:
+            return None
+        target = self.folder / f"{_safe(str(messages[0].get('name') or 'message'))}.json"
+        return str(target) if target.exists() else None
 
 
 def _safe(name: str) -> str:
