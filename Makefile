@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	@cd examples && ../$(BIN)/distributor --config demo.yaml run --once --dry-run
+	$(BIN)/distributor --config examples/demo.yaml run --once --dry-run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

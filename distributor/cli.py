@@ -177,8 +177,9 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
 
 
 def _print_previews(report: Any, outbox: Path) -> None:
+    previews = sorted(report.previews, key=lambda p: p.article_id)  # stable: channel order
     rows = [[str(p.article_id), _short(p.title, 48), p.channel, str(p.messages),
-             _rel(p.files[0]) if p.files else ""] for p in report.previews]
+             _rel(p.files[0]) if p.files else ""] for p in previews]
     for outcome in report.digests:
         rows.append(["-", f"digest: {outcome.articles} articles", outcome.channel,
                      "1" if outcome.files else "0",

@@ -545,6 +545,9 @@ def load_config(
     for source in config.sources:
         if isinstance(source, DirectorySourceConfig) and not source.path.is_absolute():
             source.path = base / source.path
+        elif isinstance(source, FeedSourceConfig) and "://" not in source.url and \
+                not Path(source.url).is_absolute():
+            source.url = str(base / source.url)
     for channel in channels:
         channel_path = getattr(channel, "path", None)
         if isinstance(channel_path, Path) and not channel_path.is_absolute():

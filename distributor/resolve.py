@@ -52,12 +52,12 @@ def _load_file(rt: Runtime, path: Path, *, store: bool) -> Article:
         if source is not None:
             article = load_article_file(path.resolve(), source=source.name,
                                         url_template=source.url_template,
-                                        language=source.language or rt.config.site.language,
+                                        language=source.language, default_language=rt.config.site.language,
                                         root=source.path.resolve())
         else:
             template = _first_template(rt)
             article = load_article_file(path.resolve(), source="manual", url_template=template,
-                                        language=rt.config.site.language)
+                                        default_language=rt.config.site.language)
     except SourceError as exc:
         raise ArticleNotFound(str(exc)) from None
     if not store:

@@ -82,8 +82,8 @@ def split_paragraphs(text: str) -> list[str]:
 
 # --------------------------------------------------------------------------- HTML
 
-_HTML_TAG = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*(?:\s[^>]*)?/?|/[a-zA-Z][a-zA-Z0-9]*\s*|!--.*?--)>",
-                       re.S)
+_HTML_TAG = re.compile(
+    r"<(?:[a-zA-Z][a-zA-Z0-9]*(?:\s[^>]*)?/?|/[a-zA-Z][a-zA-Z0-9]*\s*|!--.*?--)>", re.S)
 _BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "center", "dd", "details", "dialog", "div", "dl",
     "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
@@ -440,8 +440,6 @@ _FOOTERS = [re.compile(p, re.I) for p in (
     r"^(?:copyright|hak cipta)\b|^©",
     r"^\(\s*(?:\*|[a-z0-9]{1,6}(?:\s*/\s*[a-z0-9]{1,6})*)\s*\)$",  # (ant/dwi), (*)
 )]
-_AUTHOR_LABELS = ("pewarta", "penulis", "reporter", "wartawan", "kontributor", "oleh",
-                  "author", "writer", "written by", "reported by", "reporting by")
 _EDITOR_LABELS = ("editor", "redaktur", "penyunting", "edited by", "editing by")
 _CREDIT_LABEL = re.compile(
     r"\b(?P<label>(?:written|reported|reporting|edited|editing) by)\b\s*:?"

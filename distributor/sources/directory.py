@@ -77,15 +77,16 @@ class _FileFields:
 
 
 def _skipped(name: str) -> bool:
-    """Hidden files, editors' temporary and lock files."""
-    return name.startswith((".", "~", "#")) or name.endswith(("~", "#"))
+    """Hidden files, editors' temporary and lock files, a README about the folder."""
+    return (name.startswith((".", "~", "#")) or name.endswith(("~", "#"))
+            or name.lower().startswith("readme."))
 
 
 def article_files(root: Path) -> list[Path]:
     """Article files under ``root``, subfolders included, in a stable order.
 
-    Hidden files and folders, temporary files (``~``, ``.swp``, ``.tmp``, lock files) and files
-    with other extensions are left out.
+    Hidden files and folders, temporary files (``~``, ``.swp``, ``.tmp``, lock files), README
+    files and files with other extensions are left out.
     """
     found: list[Path] = []
     for folder, dirs, files in os.walk(root):
@@ -94,7 +95,7 @@ def article_files(root: Path) -> list[Path]:
             path = Path(folder, name)
             if not _skipped(name) and path.suffix.lower() in ARTICLE_SUFFIXES:
                 found.append(path)
-    return found
+    return sorted(found)
 
 
 def _fingerprint(root: Path, files: Iterable[Path], settings: str) -> str:
@@ -227,7 +228,9 @@ def _json_fields(text: str) -> _FileFields:
         raise _Problem(f"invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); "
                        "fix the syntax (a JSON validator shows where)") from None
     if not isinstance(data, dict):
-        raise _Problem('the JSON must be one object like {"title": ..., "url": ..., "body": ...}')
+        kind = "a list" if isinstance(data, list) else "a single value"
+        raise _Problem(f'the JSON is {kind}, not one object; write it as {{"title": ..., '
+                       '"url": ..., "body": ...}')
     _check_keys(data, _JSON_FIELDS, "key")
     body = data.get("body")
     if isinstance(body, list) and all(isinstance(p, str) for p in body):
@@ -284,12 +287,16 @@ def _check_keys(data: Mapping[Any, Any], known: tuple[str, ...], what: str) -> N
 
 def _fields_from_mapping(data: Mapping[str, Any], text: str) -> _FileFields:
     published = data.get("published")
+    try:
+        when = parse_published(published) if published not in (None, "") else None
+    except ValueError as exc:
+        raise _Problem(str(exc)) from None
     return _FileFields(
         text=text,
         title=_text_value(data, "title"),
         url=_url_value(data, "url"),
         image=_url_value(data, "image"),
-        published=parse_published(published) if published not in (None, "") else None,
+        published=when,
         author=_text_value(data, "author"),
         editor=_text_value(data, "editor"),
         tags=_tags_value(data.get("tags")),
@@ -329,18 +336,18 @@ def parse_published(value: Any) -> datetime:
     """ISO 8601 or RFC 2822 text, a YAML date or datetime -> an aware datetime (naive: UTC).
 
     The offset the value was written with is kept (``{date}`` uses that local date).
+    Raises :class:`ValueError` with a message that says how to write it.
     """
+    parsed: datetime | None = None
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
         parsed = datetime.combine(value, time())
     elif isinstance(value, str):
         parsed = _parse_date_text(value.strip())
-    else:
-        parsed = None
     if parsed is None:
-        raise _Problem(f"'published' is {value!r}, which is not a date; write it like "
-                       "2025-03-14T09:30:00+07:00 or 2025-03-14")
+        raise ValueError(f"'published' is {value!r}, which is not a date; write it like "
+                         "2025-03-14T09:30:00+07:00 or 2025-03-14")
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
