@@ -42,6 +42,7 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from distributor.articles import Article
 from distributor.channels.base import (
@@ -56,6 +57,8 @@ from distributor.channels.base import (
 from distributor.config import ChannelConfig
 
 log = logging.getLogger(__name__)
+# RetryAfter warns on creation that retry_after becomes a timedelta; _retry_seconds takes both
+warnings.filterwarnings("ignore", message=r"(?s).*`retry_after`", category=PTBDeprecationWarning)
 
 
 class TelegramConfig(ChannelConfig):
@@ -262,14 +265,14 @@ def _outgoing(message: Message) -> _Outgoing:
         raise PermanentError(f"parse_mode must be a string, not {parse_mode!r}")
 
     photo = message.get("photo")
-    if method == "sendPhoto":
-        if not isinstance(photo, str) or not (
-            photo.startswith(("http://", "https://")) or _FILE_ID.fullmatch(photo)
-        ):
-            # a bare path would make python-telegram-bot upload a local file: never do that
-            raise PermanentError(
-                f"a Telegram sendPhoto needs the photo as an http(s) URL, got {photo!r}"
-            )
+    # a bare path would make python-telegram-bot upload a local file: never do that
+    if method == "sendPhoto" and not (
+        isinstance(photo, str)
+        and (photo.startswith(("http://", "https://")) or _FILE_ID.fullmatch(photo))
+    ):
+        raise PermanentError(
+            f"a Telegram sendPhoto needs the photo as an http(s) URL, got {photo!r}"
+        )
 
     preview = message.get("link_preview_options")
     options: LinkPreviewOptions | None = None

@@ -1,0 +1,650 @@
+"""A fake Telegram Bot API: a real HTTP server on 127.0.0.1 that checks what Telegram checks.
+
+    with FakeTelegram() as tg:
+        config = TelegramConfig(name="telegram", chat_id=tg.channel.handle, token=tg.token,
+                                api_base_url=tg.url, timeout=1)
+        ...
+        assert tg.messages[0].text == "<b>Judul</b>"
+
+It answers ``POST|GET /bot<token>/<method>`` with JSON, form-urlencoded or multipart bodies:
+getMe, getChat, getChatMember, sendMessage and sendPhoto, like the real Bot API:
+
+* a wrong token -> 401 ``Unauthorized``; an unknown method -> 404 ``Not Found``;
+* an unknown chat -> 400 ``Bad Request: chat not found``; a bot that is not a member of the
+  channel -> 403 ``Forbidden: bot is not a member of the channel chat``; a member without the
+  right to post -> 400 ``Bad Request: need administrator rights in the channel chat``;
+* ``parse_mode=HTML`` is parsed with Telegram's own rules (a port of tdlib's ``parse_html``):
+  unknown tags, unbalanced tags, bad attributes -> 400 ``Bad Request: can't parse entities: ...``;
+* text length 1..4096 and caption length 0..1024 in UTF-16 code units after entity parsing;
+* a photo must be an http(s) URL or a file id; URLs in :attr:`FakeTelegram.unreachable_photos`
+  fail with ``Bad Request: failed to get HTTP URL content``.
+
+Accepted posts are recorded in :attr:`FakeTelegram.messages`, every call in
+:attr:`FakeTelegram.calls`. The next requests can be scripted to fail: :meth:`rate_limit`,
+:meth:`bad_request`, :meth:`forbidden`, :meth:`migrate`, :meth:`photo_fails`,
+:meth:`server_error`, :meth:`delay` (answer late, e.g. after the post was recorded), or the
+general :meth:`fail_next`. Scripts apply to sendMessage/sendPhoto unless ``methods`` says more.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import re
+import threading
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+#: a token shaped like BotFather's ("<bot id>:<35 characters>")
+DEFAULT_TOKEN = "7012345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+SEND_METHODS: tuple[str, ...] = ("sendMessage", "sendPhoto")
+
+PHOTO_REFUSED = "Bad Request: wrong file identifier/HTTP URL specified"
+TEXT_MAX = 4096
+CAPTION_MAX = 1024
+
+
+# --------------------------------------------------------------------------- HTML parse mode
+
+
+class EntityError(ValueError):
+    """Telegram's "can't parse entities" reason."""
+
+
+_SUPPORTED_TAGS = {
+    "a", "b", "strong", "i", "em", "s", "strike", "del", "u", "ins", "tg-spoiler", "tg-emoji",
+    "span", "pre", "code", "blockquote",
+}
+_SPACE = b" \t\r\n\0\v"
+
+
+def _decode_entity(data: bytes, pos: int) -> tuple[int, int]:
+    """tdlib's decode_html_entity: (code point or 0, position after the entity)."""
+    end = pos + 1
+    code = 0
+    if data[pos + 1:pos + 2] == b"#":
+        end += 1
+        if data[pos + 2:pos + 3] == b"x":
+            end += 1
+            while chr(data[end]) in "0123456789abcdefABCDEF" and data[end]:
+                code = code * 16 + int(chr(data[end]), 16)
+                end += 1
+        else:
+            while chr(data[end]).isdigit() and data[end] < 128:
+                code = code * 10 + data[end] - 48
+                end += 1
+        if code == 0 or code >= 0x10FFFF or end - pos >= 10:
+            return 0, pos
+    else:
+        while chr(data[end]).isascii() and chr(data[end]).isalpha():
+            end += 1
+        name = data[pos + 1:end]
+        code = {b"lt": 60, b"gt": 62, b"amp": 38, b"quot": 34}.get(name, 0)
+        if not code:
+            return 0, pos
+    if data[end:end + 1] == b";":
+        end += 1
+    return code, end
+
+
+def parse_html(text: str) -> str:
+    """The plain text of a ``parse_mode=HTML`` message, or :class:`EntityError`.
+
+    A port of ``parse_html`` in tdlib's MessageEntity.cpp (offsets are UTF-8 byte offsets).
+    """
+    data = text.encode("utf-8") + b"\0"
+    size = len(data) - 1
+    out = bytearray()
+    stack: list[str] = []
+    i = 0
+    while i < size:
+        c = data[i]
+        if c == 0x26:  # &
+            code, end = _decode_entity(data, i)
+            if code:
+                if 0xD800 <= code <= 0xDFFF:
+                    raise EntityError(
+                        "Text contains invalid Unicode characters after decoding HTML entities, "
+                        "check for unmatched surrogate code units")
+                out += chr(code).encode("utf-8")
+                i = end
+                continue
+        if c != 0x3C:  # <
+            out.append(c)
+            i += 1
+            continue
+        begin = i
+        i += 1
+        if data[i] != 0x2F:  # a start tag
+            while data[i] not in _SPACE and data[i] != 0x3E:
+                i += 1
+            if data[i] == 0:
+                raise EntityError(f"Unclosed start tag at byte offset {begin}")
+            tag = data[begin + 1:i].decode("utf-8", "replace").lower()
+            if tag not in _SUPPORTED_TAGS:
+                raise EntityError(f'Unsupported start tag "{tag}" at byte offset {begin}')
+            argument = ""
+            while data[i] != 0x3E:
+                while data[i] and data[i] in _SPACE:
+                    i += 1
+                if data[i] == 0x3E:
+                    break
+                attr_begin = i
+                while data[i] not in _SPACE and data[i] not in b"=>":
+                    i += 1
+                attribute = data[attr_begin:i].decode("utf-8", "replace")
+                if not attribute:
+                    raise EntityError(
+                        f'Empty attribute name in the tag "{tag}" at byte offset {begin}')
+                while data[i] and data[i] in _SPACE:
+                    i += 1
+                if tag == "blockquote" and attribute == "expandable" and data[i] != 0x3D:
+                    continue  # <blockquote expandable>
+                if data[i] != 0x3D:  # =
+                    raise EntityError(
+                        "Expected equal sign in declaration of an attribute of the tag "
+                        f'"{tag}" at byte offset {begin}')
+                i += 1
+                while data[i] and data[i] in _SPACE:
+                    i += 1
+                if data[i] == 0:
+                    raise EntityError(f'Unclosed start tag "{tag}" at byte offset {begin}')
+                if data[i] not in b"'\"":
+                    token_begin = i
+                    while chr(data[i]).isascii() and (chr(data[i]).isalnum() or data[i] in b".-"):
+                        i += 1
+                    value = data[token_begin:i].decode().lower()
+                    if data[i] not in _SPACE and data[i] != 0x3E:
+                        raise EntityError(
+                            f"Unexpected end of name token at byte offset {token_begin}")
+                else:
+                    quote_char = data[i]
+                    i += 1
+                    value_bytes = bytearray()
+                    while data[i] != quote_char and data[i] != 0:
+                        if data[i] == 0x26:
+                            code, end = _decode_entity(data, i)
+                            if code:
+                                value_bytes += chr(code).encode("utf-8")
+                                i = end
+                                continue
+                        value_bytes.append(data[i])
+                        i += 1
+                    if data[i] == quote_char:
+                        i += 1
+                    value = value_bytes.decode("utf-8", "replace")
+                if data[i] == 0:
+                    raise EntityError(f"Unclosed start tag at byte offset {begin}")
+                if (tag == "a" and attribute == "href") or (
+                        tag == "tg-emoji" and attribute == "emoji-id"):
+                    argument = value
+                elif tag == "span" and attribute == "class" and value.startswith("tg-"):
+                    argument = value[3:]
+            if tag == "span" and argument != "spoiler":
+                raise EntityError(f'Tag "span" must have class "tg-spoiler" at byte offset {begin}')
+            if tag == "tg-emoji" and not argument.isdigit():
+                raise EntityError("Invalid custom emoji identifier specified")
+            stack.append(tag)
+            i += 1  # past ">"
+        else:  # an end tag
+            if not stack:
+                raise EntityError(f"Unexpected end tag at byte offset {begin}")
+            while data[i] not in _SPACE and data[i] != 0x3E:
+                i += 1
+            end_tag = data[begin + 2:i].decode("utf-8", "replace").lower()
+            while data[i] and data[i] in _SPACE:
+                i += 1
+            if data[i] != 0x3E:
+                raise EntityError(f"Unclosed end tag at byte offset {begin}")
+            if end_tag and end_tag != stack[-1]:
+                raise EntityError(
+                    f'Unmatched end tag at byte offset {begin}, expected "</{stack[-1]}>", '
+                    f'found "</{end_tag}>"')
+            stack.pop()
+            i += 1
+    if stack:
+        raise EntityError(f"Can't find end tag corresponding to start tag {stack[-1]}")
+    return out.decode("utf-8", "replace")
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass
+class FakeChat:
+    id: int
+    title: str
+    username: str | None = None
+    type: str = "channel"
+    #: the bot's membership: administrator | member | left | kicked
+    bot_status: str = "administrator"
+    can_post_messages: bool = True
+
+    @property
+    def handle(self) -> str:
+        """``@username`` (or the numeric id as a string): what ``chat_id`` is configured as."""
+        return f"@{self.username}" if self.username else str(self.id)
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "type": self.type, "title": self.title}
+        if self.username:
+            data["username"] = self.username
+        return data
+
+
+@dataclass
+class SentMessage:
+    """A post the fake accepted."""
+
+    message_id: int
+    chat_id: int
+    method: str
+    #: exactly as sent: the text of a sendMessage, the caption of a sendPhoto
+    text: str
+    parse_mode: str | None
+    #: the text as readers see it (entities parsed)
+    plain_text: str
+    photo: str | None = None
+    link_preview_options: dict[str, Any] | None = None
+    disable_notification: bool = False
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ApiCall:
+    """Every request the fake received."""
+
+    method: str
+    params: dict[str, Any]
+    token_ok: bool
+    status: int = 0
+
+
+@dataclass
+class _Script:
+    status: int
+    description: str
+    parameters: dict[str, Any] | None
+    times: int
+    methods: frozenset[str] | None
+    delay: float = 0.0
+    #: for delays: handle the request (and record the post) before waiting
+    process_first: bool = True
+
+    def matches(self, method: str) -> bool:
+        return self.methods is None or method.lower() in self.methods
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class FakeTelegram:
+    """A Telegram Bot API server on 127.0.0.1 (start with ``with`` or :meth:`start`)."""
+
+    def __init__(self, token: str = DEFAULT_TOKEN, *, bot_username: str = "rinews_bot",
+                 chats: list[FakeChat] | None = None):
+        self.token = token
+        self.bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1
+        self.bot_username = bot_username
+        self.chats: list[FakeChat] = chats if chats is not None else [
+            FakeChat(id=-1001234567890, title="RI News Portal", username="rinewsportal")]
+        self.messages: list[SentMessage] = []
+        self.calls: list[ApiCall] = []
+        #: photo URLs Telegram cannot download
+        self.unreachable_photos: set[str] = set()
+        self.url = ""
+        self._scripts: list[_Script] = []
+        self._lock = threading.Lock()
+        self._next_id = 1
+        self._closing = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> FakeTelegram:
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host!s}:{port}"
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._closing.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeTelegram:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def channel(self) -> FakeChat:
+        """The first chat (by default the channel @rinewsportal)."""
+        return self.chats[0]
+
+    def chat(self, chat_id: str | int) -> FakeChat | None:
+        key = str(chat_id)
+        for chat in self.chats:
+            named = chat.username is not None and key.lower() == f"@{chat.username}".lower()
+            if key == str(chat.id) or named:
+                return chat
+        return None
+
+    def messages_in(self, chat_id: str | int) -> list[SentMessage]:
+        chat = self.chat(chat_id)
+        return [m for m in self.messages if chat is not None and m.chat_id == chat.id]
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [c for c in self.calls if c.method.lower() == method.lower()]
+
+    # -- scripting --------------------------------------------------------------------------
+    def fail_next(self, status: int, description: str, *, parameters: dict[str, Any] | None = None,
+                  times: int = 1, methods: Collection[str] | None = SEND_METHODS) -> None:
+        """Answer the next ``times`` calls of ``methods`` (None: any) with this error."""
+        self._add(_Script(status, description, parameters, times, _methods(methods)))
+
+    def rate_limit(self, retry_after: int, *, times: int = 1,
+                   methods: Collection[str] | None = SEND_METHODS) -> None:
+        self.fail_next(429, f"Too Many Requests: retry after {retry_after}",
+                       parameters={"retry_after": retry_after}, times=times, methods=methods)
+
+    def bad_request(self, description: str, *, times: int = 1,
+                    methods: Collection[str] | None = SEND_METHODS) -> None:
+        if not description.startswith("Bad Request: "):
+            description = f"Bad Request: {description}"
+        self.fail_next(400, description, times=times, methods=methods)
+
+    def forbidden(self, description: str = "Forbidden: bot is not a member of the channel chat",
+                  *, times: int = 1, methods: Collection[str] | None = SEND_METHODS) -> None:
+        self.fail_next(403, description, times=times, methods=methods)
+
+    def migrate(self, to_chat_id: int, *, times: int = 1,
+                methods: Collection[str] | None = SEND_METHODS) -> FakeChat:
+        """Say the chat was upgraded to a supergroup ``to_chat_id`` (which then exists)."""
+        chat = self.chat(to_chat_id)
+        if chat is None:
+            chat = FakeChat(id=to_chat_id, title=self.channel.title, type="supergroup")
+            self.chats.append(chat)
+        self.fail_next(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                       parameters={"migrate_to_chat_id": to_chat_id}, times=times,
+                       methods=methods)
+        return chat
+
+    def photo_fails(self, description: str = PHOTO_REFUSED, *, times: int = 1) -> None:
+        self.fail_next(400, description, times=times, methods=("sendPhoto",))
+
+    def server_error(self, status: int = 502, description: str = "Bad Gateway", *,
+                     times: int = 1, methods: Collection[str] | None = SEND_METHODS) -> None:
+        self.fail_next(status, description, times=times, methods=methods)
+
+    def delay(self, seconds: float, *, times: int = 1, process_first: bool = True,
+              methods: Collection[str] | None = SEND_METHODS) -> None:
+        """Answer the next calls ``seconds`` late; with ``process_first`` the post is recorded
+        before the wait (the client times out, the message exists: the ambiguous case)."""
+        self._add(_Script(200, "", None, times, _methods(methods), delay=seconds,
+                          process_first=process_first))
+
+    def _add(self, script: _Script) -> None:
+        with self._lock:
+            self._scripts.append(script)
+
+    def _take_script(self, method: str) -> _Script | None:
+        with self._lock:
+            for script in self._scripts:
+                if script.matches(method):
+                    script.times -= 1
+                    if script.times <= 0:
+                        self._scripts.remove(script)
+                    return script
+        return None
+
+    # -- the API ----------------------------------------------------------------------------
+    def handle(self, token: str, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Answer one call: (HTTP status, JSON body). Runs in the server's threads."""
+        call = ApiCall(method, params, token_ok=token == self.token)
+        with self._lock:
+            self.calls.append(call)
+        if not call.token_ok:
+            status, body = _error(401, "Unauthorized")
+        else:
+            script = self._take_script(method)
+            if script is None:
+                status, body = self._dispatch(method, params)
+            elif script.delay:
+                if script.process_first:
+                    status, body = self._dispatch(method, params)
+                    self._closing.wait(script.delay)
+                else:
+                    self._closing.wait(script.delay)
+                    status, body = self._dispatch(method, params)
+            else:
+                status, body = _error(script.status, script.description, script.parameters)
+        call.status = status
+        return status, body
+
+    def _dispatch(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        name = method.lower()
+        if name == "getme":
+            return 200, _ok(self._bot_user() | {
+                "can_join_groups": True, "can_read_all_group_messages": False,
+                "supports_inline_queries": False})
+        if name == "logout" or name == "close":
+            return 200, _ok(True)
+        if name not in ("getchat", "getchatmember", "sendmessage", "sendphoto"):
+            return _error(404, "Not Found")
+        chat_id = params.get("chat_id")
+        if chat_id in (None, ""):
+            return _error(400, "Bad Request: chat_id is empty")
+        chat = self.chat(chat_id)
+        if chat is None:
+            return _error(400, "Bad Request: chat not found")
+        if name == "getchat":
+            return 200, _ok(chat.as_json() | {
+                "accent_color_id": 0, "max_reaction_count": 11,
+                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
+                                        "unique_gifts": False, "premium_subscription": False,
+                                        "gifts_from_channels": False}})
+        if name == "getchatmember":
+            return 200, _ok(self._member(chat, params.get("user_id")))
+        return self._send(name, chat, params)
+
+    def _bot_user(self) -> dict[str, Any]:
+        return {"id": self.bot_id, "is_bot": True, "first_name": "RI News",
+                "username": self.bot_username}
+
+    def _member(self, chat: FakeChat, user_id: Any) -> dict[str, Any]:
+        if str(user_id) != str(self.bot_id):
+            return {"status": "left", "user": {"id": int(user_id or 0), "is_bot": False,
+                                               "first_name": "Someone"}}
+        user = self._bot_user()
+        if chat.bot_status != "administrator":
+            return {"status": chat.bot_status, "user": user}
+        rights = {"can_be_edited": False, "is_anonymous": False, "can_manage_chat": True,
+                  "can_delete_messages": True, "can_manage_video_chats": False,
+                  "can_restrict_members": False, "can_promote_members": False,
+                  "can_change_info": False, "can_invite_users": True, "can_post_stories": False,
+                  "can_edit_stories": False, "can_delete_stories": False}
+        if chat.type == "channel":
+            rights |= {"can_post_messages": chat.can_post_messages, "can_edit_messages": True}
+        return {"status": "administrator", "user": user} | rights
+
+    def _send(self, name: str, chat: FakeChat,
+              params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if chat.bot_status in ("left", "kicked"):
+            verb = "is not a member of" if chat.bot_status == "left" else "was kicked from"
+            kind = "channel chat" if chat.type == "channel" else "supergroup chat"
+            return _error(403, f"Forbidden: bot {verb} the {kind}")
+        if chat.type == "channel" and (chat.bot_status != "administrator"
+                                       or not chat.can_post_messages):
+            return _error(400, "Bad Request: need administrator rights in the channel chat")
+
+        photo = params.get("photo") if name == "sendphoto" else None
+        raw = params.get("caption" if name == "sendphoto" else "text")
+        raw = "" if raw is None else str(raw)
+        parse_mode = params.get("parse_mode") or None
+        if parse_mode is not None and str(parse_mode).lower() not in ("html", "markdown",
+                                                                      "markdownv2"):
+            return _error(400, f"Bad Request: unsupported parse_mode {parse_mode}")
+        if parse_mode is not None and str(parse_mode).lower() == "html":
+            try:
+                plain = parse_html(raw)
+            except EntityError as exc:
+                return _error(400, f"Bad Request: can't parse entities: {exc}")
+        else:
+            plain = raw
+        plain = plain.strip()
+
+        if name == "sendmessage":
+            if not plain:
+                return _error(400, "Bad Request: message text is empty")
+            if utf16_length(plain) > TEXT_MAX:
+                return _error(400, "Bad Request: message is too long")
+        else:
+            if utf16_length(plain) > CAPTION_MAX:
+                return _error(400, "Bad Request: message caption is too long")
+            if not isinstance(photo, str) or not photo:
+                return _error(400, "Bad Request: there is no photo in the request")
+            if photo.startswith(("http://", "https://")):
+                if photo in self.unreachable_photos:
+                    return _error(400, "Bad Request: failed to get HTTP URL content")
+            elif not re.fullmatch(r"[A-Za-z0-9_-]{20,}", photo):
+                return _error(400, PHOTO_REFUSED)
+
+        preview = params.get("link_preview_options")
+        if isinstance(preview, str):
+            try:
+                preview = json.loads(preview)
+            except ValueError:
+                return _error(400, "Bad Request: can't parse link preview options JSON object")
+        if preview is not None and not isinstance(preview, dict):
+            return _error(400, "Bad Request: link preview options must be an object")
+        quiet = str(params.get("disable_notification", "")).lower() in ("true", "1")
+
+        with self._lock:
+            message_id = self._next_id
+            self._next_id += 1
+            self.messages.append(SentMessage(
+                message_id=message_id, chat_id=chat.id,
+                method="sendPhoto" if name == "sendphoto" else "sendMessage", text=raw,
+                parse_mode=parse_mode, plain_text=plain, photo=photo,
+                link_preview_options=preview, disable_notification=quiet, params=dict(params)))
+        result: dict[str, Any] = {"message_id": message_id, "date": int(time.time()),
+                                  "chat": chat.as_json()}
+        if chat.type == "channel":
+            result["sender_chat"] = chat.as_json()
+        if name == "sendphoto":
+            unique = f"AQAD{message_id:08d}"
+            result["photo"] = [
+                {"file_id": f"AgACAgIAAxkBAAI{message_id:08d}x", "file_unique_id": unique,
+                 "width": 1280, "height": 720, "file_size": 81234}]
+            if plain:
+                result["caption"] = plain
+        else:
+            result["text"] = plain
+        return 200, _ok(result)
+
+
+def _methods(methods: Collection[str] | None) -> frozenset[str] | None:
+    return None if methods is None else frozenset(m.lower() for m in methods)
+
+
+def _ok(result: Any) -> dict[str, Any]:
+    return {"ok": True, "result": result}
+
+
+def _error(code: int, description: str,
+           parameters: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return code, body
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hung up is expected (timeouts); keep stderr quiet
+
+
+_PATH = re.compile(r"/bot(?P<token>[^/]*)/(?P<method>[A-Za-z]+)/?")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FakeTelegram
+    protocol_version = "HTTP/1.1"
+    timeout = 5  # idle keep-alive connections end instead of holding a thread forever
+
+    def log_message(self, format: str, *args: Any) -> None:  # the token is in the path
+        pass
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        try:
+            parts = urlsplit(self.path)
+            params: dict[str, Any] = dict(parse_qsl(parts.query, keep_blank_values=True))
+            params.update(self._body())
+            match = _PATH.fullmatch(parts.path)
+            if match is None:
+                status, body = _error(404, "Not Found")
+            else:
+                try:
+                    status, body = self.owner.handle(match["token"], match["method"], params)
+                except Exception as exc:  # a bug in the fake: say so instead of hanging up
+                    status, body = _error(500, f"Internal Server Error: the fake failed: {exc!r}")
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client gave up (a timeout): nothing to answer
+            self.close_connection = True
+
+    def _body(self) -> dict[str, Any]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return {}
+        kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind == "application/json":
+            data = json.loads(raw)
+            return data if isinstance(data, dict) else {}
+        if kind == "multipart/form-data":
+            head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+            fields: dict[str, Any] = {}
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                content = part.get_payload(decode=True)
+                if isinstance(name, str) and isinstance(content, bytes):
+                    fields[name] = content.decode("utf-8", "replace") \
+                        if part.get_filename() is None else content
+            return fields
+        return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
