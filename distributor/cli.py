@@ -49,13 +49,15 @@ class State:
         add_secrets(config.secrets())
         return config
 
-    def runtime(self, *, dry_run: bool = False) -> Any:
+    def runtime(self, *, dry_run: bool = False, sends: bool = True) -> Any:
+        """The runtime; ``sends=False`` for commands that send nothing (credentials optional)."""
         from distributor.runtime import Runtime
 
-        config = self.config(dry_run=dry_run)
-        for channel, names in config.missing_credentials.items():
-            log.warning("channel %s: %s not set; rendering only (dry run)", channel,
-                        ", ".join(sorted(set(names))))
+        config = self.config(dry_run=dry_run or not sends)
+        if dry_run:
+            for channel, names in config.missing_credentials.items():
+                log.warning("channel %s: %s not set; rendering only (dry run)", channel,
+                            ", ".join(sorted(set(names))))
         try:
             return Runtime.open(config, dry_run=dry_run)
         except StoreError as exc:
@@ -198,7 +200,7 @@ async def fetch(state: State) -> None:
     """Poll every source once and store new articles (publishes nothing)."""
     from distributor.ingest import poll_all
 
-    rt = state.runtime()
+    rt = state.runtime(sends=False)
     try:
         reports = await poll_all(rt)
     finally:
@@ -233,7 +235,7 @@ def articles_list(state: State, as_json: bool, limit: int) -> None:
 
     from distributor.store.models import ArticleRow
 
-    rt = state.runtime()
+    rt = state.runtime(sends=False)
     with rt.store.session() as session:
         rows = session.scalars(select(ArticleRow).order_by(ArticleRow.first_seen.desc(),
                                                            ArticleRow.id.desc()).limit(limit)).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.policy
+import json
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -58,3 +60,18 @@ class EmailAdapter(Adapter):
         from distributor.render.email import render_digest_email
 
         return render_digest_email(articles, ctx)
+
+    def outbox_files(self, messages: list[Message]) -> dict[str, bytes]:
+        """The first mail as a real ``.eml`` (placeholders kept), the messages as JSON and
+        the plain-text part as ``.txt``."""
+        from distributor.render.email import build_mime
+
+        if not messages:
+            return super().outbox_files(messages)
+        first = messages[0]
+        mime = build_mime(first, sender=self.config.from_)
+        return {
+            ".eml": mime.as_bytes(policy=email.policy.default),
+            ".json": json.dumps(messages, ensure_ascii=False, indent=2).encode("utf-8") + b"\n",
+            ".txt": str(first.get("text") or "").encode("utf-8"),
+        }

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_time
 
 import distributor
@@ -37,6 +38,7 @@ __all__ = [
     "hashtag",
     "hashtags",
     "language_of",
+    "link_line",
     "local_now",
     "site_date",
     "templates_for",
@@ -112,9 +114,17 @@ def language_of(article: Article | None, site: SiteConfig) -> str:
 # --------------------------------------------------------------------------- dates
 
 
+@cache
 def _babel_locale(language: str | None) -> str:
-    code = (language or "en").replace("-", "_")
-    return code if code else "en"
+    """A locale Babel knows for ``language`` ("id", "id-ID", "in" ...), else English."""
+    code = (language or "en").strip().replace("-", "_")
+    for candidate in (code, _base_language(code)):
+        try:
+            Locale.parse(candidate)
+        except (ValueError, UnknownLocaleError):
+            continue
+        return candidate
+    return "en"
 
 
 def _as_site_time(value: datetime | date, site: SiteConfig) -> datetime | date:
@@ -198,6 +208,13 @@ def hostname(url: str | None) -> str:
         return ""
     host = urlsplit(url if "//" in url else f"//{url}").hostname or ""
     return host.removeprefix("www.")
+
+
+def link_line(label: str, url: str, width: int = 72) -> str:
+    """``"Read more: URL"`` for plain text, the URL on a line of its own when the whole would
+    be wider than ``width`` (URLs are never wrapped)."""
+    line = f"{label}: {url}"
+    return line if len(line) <= width else f"{label}:\n{url}"
 
 
 # --------------------------------------------------------------------------- hashtags
@@ -289,6 +306,7 @@ class Templates:
         self.env.filters["time"] = _time_filter
         self.env.filters["hostname"] = hostname
         self.env.globals["words"] = words
+        self.env.globals["link_line"] = link_line
 
     @classmethod
     def from_config(cls, config: Config) -> Templates:

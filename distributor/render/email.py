@@ -22,7 +22,8 @@ import html as html_lib
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.headerregistry import Address
+from email import policy as email_policy
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 from typing import Any
@@ -82,6 +83,9 @@ def inline_css(html: str) -> str:
         allow_network=False,
         allow_loading_external_files=False,
         exclude_pseudoclasses=True,
+        # the templates set width= and height= themselves; CSS values like "100%" or "auto"
+        # would make Outlook draw images at the wrong size
+        disable_basic_attributes=["width", "height"],
     )
     out: str = premailer.transform()
     if not out.lstrip().lower().startswith("<!doctype"):
@@ -102,8 +106,13 @@ def _list_id(ctx: RenderContext) -> str:
     host = hostname(ctx.site.url) or "localhost"
     label = "".join(c if c.isascii() and (c.isalnum() or c == "-") else "-"
                     for c in ctx.channel.name).strip("-") or "news"
-    name = ctx.site.name.replace('"', "'")
-    return f'"{name}" <{label}.{host}>'
+    name = " ".join(ctx.site.name.split())
+    if name.isascii():
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{label}.{host}>'
+    # non-ASCII: an unquoted phrase, so that its encoded words stay valid (RFC 2047)
+    phrase = "".join(c for c in name if c not in '"()<>[]:;@\\,.')
+    return f"{phrase} <{label}.{host}>"
 
 
 def _headers(ctx: RenderContext) -> dict[str, str]:
@@ -221,6 +230,29 @@ def personalize(message: Message, *, recipient: str | None = None,
     return out
 
 
+class _OneLineHeader(UnstructuredHeader, BaseHeader):
+    """A header whose value is a URL in angle brackets (List-Unsubscribe, RFC 2369 and 8058).
+
+    Python folds a long unstructured header into RFC 2047 encoded words, which no mail client
+    reads back as a URL; an ASCII value is written on one line instead (RFC 5322 allows 998).
+    The header object keeps this behaviour whatever policy the message is later flattened with.
+    """
+
+    def fold(self, *, policy: Any) -> str:
+        value = str(self)
+        if value.isascii() and len(self.name) + len(value) + 2 <= 998:
+            return f"{self.name}: {value}{policy.linesep}"
+        return str(super().fold(policy=policy))
+
+
+_HEADERS = HeaderRegistry()
+_HEADERS.map_to_type("list-unsubscribe", _OneLineHeader)
+_HEADERS.map_to_type("list-unsubscribe-post", _OneLineHeader)
+_HEADERS.map_to_type("list-post", _OneLineHeader)
+_HEADERS.map_to_type("list-help", _OneLineHeader)
+_HEADERS.map_to_type("list-archive", _OneLineHeader)
+MIME_POLICY = email_policy.default.clone(header_factory=_HEADERS)
+
 _RESERVED = {"subject", "from", "to", "date", "message-id", "mime-version", "content-type",
              "content-transfer-encoding"}
 
@@ -237,7 +269,7 @@ def build_mime(message: Message, *, sender: str, to: str = RECIPIENT,
     if to != RECIPIENT or unsubscribe_token is not None:
         message = personalize(message, recipient=None if to == RECIPIENT else to,
                               unsubscribe_token=unsubscribe_token)
-    mail = EmailMessage()
+    mail = EmailMessage(policy=MIME_POLICY)
     mail["Subject"] = " ".join(str(message.get("subject", "")).split())
     mail["From"] = sender
     mail["To"] = to

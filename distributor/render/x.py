@@ -13,7 +13,9 @@ breaks inside a URL or a word, and keeps numbers with what follows them ("3,5 pe
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
+import re
 import sys
 import threading
 import types
@@ -44,7 +46,7 @@ MAX_WEIGHTED_LENGTH = 280
 _import_lock = threading.Lock()
 
 
-def _load_twitter_text() -> tuple[Callable[..., Any], dict[str, Any]]:
+def _load_twitter_text() -> dict[str, types.ModuleType]:
     """Import ``twitter_text``.
 
     twitter-text-parser 3.0 reads its emoji list with ``pkg_resources``, which setuptools
@@ -67,32 +69,88 @@ def _load_twitter_text() -> tuple[Callable[..., Any], dict[str, Any]]:
             sys.modules["pkg_resources"] = shim
             lent = True
         try:
-            from twitter_text import parse_tweet
-            from twitter_text.config import config
+            return {name: importlib.import_module(f"twitter_text.{name}")
+                    for name in ("config", "extract_emojis", "extract_urls")}
         finally:
             if lent:
                 sys.modules.pop("pkg_resources", None)
-    return parse_tweet, config
 
 
-_parse_tweet, _TT_CONFIG = _load_twitter_text()
+_tt = _load_twitter_text()
+_extract_urls: Callable[[str], list[dict[str, Any]]] = \
+    _tt["extract_urls"].extract_urls_with_indices
+_extract_emojis: Callable[[str], list[dict[str, Any]]] = \
+    _tt["extract_emojis"].extract_emojis_with_indices
+_TT_CONFIG: dict[str, Any] = _tt["config"].config
 
-#: counting options by configuration version (v3 is what X counts with today)
-_OPTIONS: dict[int, dict[str, Any]] = {
-    1: {"emoji_parsing_enabled": False, **_TT_CONFIG["version1"]},
-    2: {"emoji_parsing_enabled": False, **_TT_CONFIG["version2"]},
-    3: {"emoji_parsing_enabled": True, **_TT_CONFIG["version3"]},
+
+@dataclass(frozen=True)
+class _Counting:
+    """One twitter-text configuration (config/v1.json, v2.json, v3.json of twitter-text)."""
+
+    scale: int
+    default_weight: int
+    transformed_url_length: int
+    emoji_parsing: bool
+    ranges: tuple[tuple[int, int, int], ...]
+
+    @classmethod
+    def of(cls, version: str, emoji_parsing: bool) -> _Counting:
+        config = _TT_CONFIG[version]
+        return cls(
+            scale=config["scale"], default_weight=config["default_weight"],
+            transformed_url_length=config["transformed_url_length"],
+            emoji_parsing=emoji_parsing,
+            ranges=tuple((r["start"], r["end"], r["weight"]) for r in config["ranges"]))
+
+
+#: counting by configuration version (v3 is what X counts with today)
+_COUNTING = {
+    1: _Counting.of("version1", emoji_parsing=False),
+    2: _Counting.of("version2", emoji_parsing=False),
+    3: _Counting.of("version3", emoji_parsing=True),
 }
+_LINE_ENDINGS = re.compile(r"\r\n|\r|\n")
+# Every emoji twitter-text knows has a code point >= U+2100 or is one of these (©, ®, ‼, ⁉,
+# keycaps): text without any of them needs no emoji matching, which is the slow part.
+_MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c\u2049\u20e3\ufe0f\u2100-\U0010ffff]")
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=16384)
 def _weighted(text: str, version: int) -> int:
-    return int(_parse_tweet(text, _OPTIONS[version]).weightedLength)
+    """twitter-text's ``parse_tweet(...).weightedLength``, same algorithm (see its
+    parse_tweet.py), skipping the emoji search when the text cannot contain an emoji."""
+    counting = _COUNTING[version]
+    normalized = _LINE_ENDINGS.sub("\n", unicodedata.normalize("NFC", text))
+    urls = {entity["indices"][0]: entity["url"] for entity in _extract_urls(normalized)}
+    emojis: dict[int, str] = {}
+    if counting.emoji_parsing and _MAYBE_EMOJI.search(normalized):
+        emojis = {entity["indices"][0]: entity["emoji"] for entity in _extract_emojis(normalized)}
+    weight = 0
+    index = 0
+    while index < len(normalized):
+        if index in urls:
+            weight += counting.transformed_url_length * counting.scale
+            index += len(urls[index])
+            continue
+        if index in emojis:
+            weight += counting.default_weight
+            index += len(emojis[index])
+            continue
+        code = ord(normalized[index])
+        for start, end, range_weight in counting.ranges:
+            if start <= code <= end:
+                weight += range_weight
+                break
+        else:
+            weight += counting.default_weight
+        index += 1
+    return int(weight / counting.scale)
 
 
 def weighted_length(text: str, *, version: int = 3) -> int:
     """The length X counts for ``text`` (twitter-text configuration ``version``, default v3)."""
-    if version not in _OPTIONS:
+    if version not in _COUNTING:
         raise ValueError(f"unknown twitter-text configuration version {version}; use 1, 2 or 3")
     return _weighted(text, version)
 
@@ -150,10 +208,27 @@ def _fits(layout: _Layout, body: str, index: int, *, last: bool) -> bool:
     return weighted_length(layout.post(body, index, None, last=last)) <= MAX_WEIGHTED_LENGTH
 
 
+#: how far the sum of the tokens' weights may be from the weight of the joined text before we
+#: stop measuring exactly (it is exact in practice: URLs and emoji never span a space)
+_SLACK = 8
+
+
+def _prefix_weights(tokens: list[str]) -> list[int]:
+    """``sums[b] - sums[a] - 1`` estimates the weight of ``" ".join(tokens[a:b])``."""
+    sums = [0]
+    for token in tokens:
+        sums.append(sums[-1] + weighted_length(token) + 1)
+    return sums
+
+
 def _choose_end(tokens: list[str], breaks: list[int], start: int, index: int,
-                layout: _Layout) -> int | None:
+                layout: _Layout, dense: bool, sums: list[int]) -> int | None:
     """Where the post starting at ``tokens[start]`` ends (exclusive), None if no token fits."""
     n = len(tokens)
+    # only ends that can possibly fit are measured exactly
+    reach = start + 1
+    while reach < n and sums[reach + 1] - sums[start] - 1 <= MAX_WEIGHTED_LENGTH + _SLACK:
+        reach += 1
     # when the link goes last, a post that is not the last cannot take everything left
     end_allowed = not layout.link or layout.link_first
     budget = MAX_WEIGHTED_LENGTH - weighted_length(layout.post("", index, None, last=False))
@@ -162,10 +237,10 @@ def _choose_end(tokens: list[str], breaks: list[int], start: int, index: int,
         return _fits(layout, _join(tokens[start:e]), index, last=False)
 
     def stops(level: int) -> list[int]:
-        found = [e for e in range(start + 1, n) if breaks[e - 1] >= level]
-        return [*found, n] if end_allowed else found
+        found = [e for e in range(start + 1, min(reach, n - 1) + 1) if breaks[e - 1] >= level]
+        return [*found, n] if end_allowed and reach >= n else found
 
-    for level in (SENTENCE, CLAUSE):
+    for level in () if dense else (SENTENCE, CLAUSE):
         e = _last_fitting(stops(level), fits_until)
         if e is not None and weighted_length(_join(tokens[start:e])) >= _MIN_FILL * budget:
             return e
@@ -175,29 +250,34 @@ def _choose_end(tokens: list[str], breaks: list[int], start: int, index: int,
     return chosen
 
 
-def _pack(tokens: list[str], breaks: list[int], layout: _Layout) -> list[str]:
+def _pack(tokens: list[str], breaks: list[int], layout: _Layout, *,
+          dense: bool = False) -> list[str]:
     """Greedy: each post takes the longest run of tokens that fits, ending at the best break.
 
     The best break is a sentence end, else a clause end, else a space, as long as it fills at
-    least 40 % of the post; gaps rated GLUE are used only when nothing else fits, and a single
-    token longer than a post is cut by characters as the very last resort.
+    least 40 % of the post (``dense``: simply the last space that fits, for the fewest posts);
+    gaps rated GLUE are used only when nothing else fits, and a single token longer than a post
+    is cut by characters as the very last resort.
     """
     tokens = list(tokens)
+    sums = _prefix_weights(tokens)
     bodies: list[str] = []
     start = 0
     while start < len(tokens):
         index = len(bodies)
-        rest = _join(tokens[start:])
-        if _fits(layout, rest, index, last=True):
-            bodies.append(rest)
-            break
-        chosen = _choose_end(tokens, breaks, start, index, layout)
+        if sums[-1] - sums[start] - 1 <= MAX_WEIGHTED_LENGTH + _SLACK:
+            rest = _join(tokens[start:])
+            if _fits(layout, rest, index, last=True):
+                bodies.append(rest)
+                break
+        chosen = _choose_end(tokens, breaks, start, index, layout, dense, sums)
         if chosen is None:
             # a single token longer than a post: cut it by characters
             head, tail = _hard_split(tokens[start], functools.partial(
                 _fits, layout, index=index, last=False))
             bodies.append(head)
             tokens[start] = tail
+            sums = _prefix_weights(tokens)
             continue
         bodies.append(_join(tokens[start:chosen]))
         start = chosen
@@ -241,32 +321,47 @@ def split_text(text: str, *, link: str = "", link_position: str = "last",
     max_posts = max(1, max_posts)
     layout = _Layout(link=link.strip(), link_first=link_position == "first",
                      numbering=numbering, max_posts=max_posts)
+    if layout.link and not _fits(layout, "", 0, last=True):
+        raise ValueError(f"the link {link!r} alone is longer than an X post")
     tokens, breaks = tokenize(" ".join(text.split()))
     if not tokens:
         return [layout.post("", 0, 1, last=True)] if layout.link else []
 
-    bodies = _pack(tokens, breaks, layout)
-    if len(bodies) > max_posts:
+    bodies = _pack_within(tokens, breaks, layout)
+    if bodies is None:
         bodies = _truncate(tokens, breaks, layout)
     total = len(bodies)
     return [layout.post(body, i, total, last=i == total - 1) for i, body in enumerate(bodies)]
+
+
+def _pack_within(tokens: list[str], breaks: list[int], layout: _Layout) -> list[str] | None:
+    """Posts ending at sentence ends where possible, else as full as possible, if either way
+    fits in ``max_posts``; else None."""
+    bodies = _pack(tokens, breaks, layout)
+    if len(bodies) <= layout.max_posts:
+        return bodies
+    bodies = _pack(tokens, breaks, layout, dense=True)
+    return bodies if len(bodies) <= layout.max_posts else None
 
 
 def _truncate(tokens: list[str], breaks: list[int], layout: _Layout) -> list[str]:
     """The longest beginning of the text, ended by "…", that fits in ``max_posts`` posts."""
     def attempt(end: int, attach: bool) -> list[str] | None:
         cut_tokens, cut_breaks = _with_ellipsis(tokens, breaks, end, attach)
-        bodies = _pack(cut_tokens, cut_breaks, layout)
-        return bodies if len(bodies) <= layout.max_posts else None
+        return _pack_within(cut_tokens, cut_breaks, layout)
 
+    sums = _prefix_weights(tokens)
+    most = layout.max_posts * (MAX_WEIGHTED_LENGTH + _SLACK)
     # 1. whole sentences
-    sentence_ends = [i + 1 for i, level in enumerate(breaks) if level == SENTENCE]
+    sentence_ends = [i + 1 for i, level in enumerate(breaks)
+                     if level == SENTENCE and sums[i + 1] <= most]
     for end in reversed(sentence_ends):
         found = attempt(end, attach=False)
         if found is not None:
             return found
     # 2. whole words (the first sentence alone is too long): binary search on the word count
-    word_ends = [i + 1 for i, level in enumerate(breaks) if level != GLUE] or [1]
+    word_ends = [i + 1 for i, level in enumerate(breaks)
+                 if level != GLUE and sums[i + 1] <= most] or [1]
     low, high = 0, len(word_ends) - 1
     best: list[str] | None = None
     while low <= high:

@@ -1,0 +1,262 @@
+"""The command line as a user runs it: real processes, real files, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import email
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SEED
+from support.webhook_server import WebhookServer
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+NEWSROOM = """\
+        sources:
+          - name: newsroom
+            type: directory
+            path: articles/
+            url_template: https://rinews.example/berita/{slug}
+"""
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    """A copy of the bundled examples, so a test never writes into the repository."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples",
+                    ignore=shutil.ignore_patterns("*.db*", "outbox"))
+    return tmp_path / "examples" / "demo.yaml"
+
+
+@pytest.fixture
+def server() -> Iterator[WebhookServer]:
+    with WebhookServer() as srv:
+        yield srv
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], text: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert any(line.startswith("error: ") and text in line
+               for line in result.stderr.splitlines()), result.stderr
+
+
+def test_demo_writes_the_seed_as_email_telegram_post_and_x_thread(demo: Path, run_cli: Run) -> None:
+    result = run_cli("--config", demo, "run", "--once", "--dry-run", cwd=demo.parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    outbox = demo.parent.parent / "outbox"
+    seed_id = next(line.split()[0] for line in result.stdout.splitlines()
+                   if "Moskow dan Beijing" in line)
+    stem = next((outbox / "telegram").glob(f"{seed_id}-*.json")).stem
+
+    telegram = json.loads((outbox / "telegram" / f"{stem}.json").read_text())
+    assert telegram[0]["method"] in ("sendMessage", "sendPhoto")
+    assert telegram[0]["parse_mode"] == "HTML"
+    assert "Moskow dan Beijing" in telegram[0].get("text", telegram[0].get("caption", ""))
+    assert "Baca juga" not in json.dumps(telegram)
+
+    thread = json.loads((outbox / "x" / f"{stem}.json").read_text())
+    assert len(thread) >= 2 and thread[0]["text"].startswith("Moskow dan Beijing")
+    assert "https://rinews.example/berita/" in thread[-1]["text"]
+    assert (outbox / "x" / f"{stem}.txt").read_text().startswith("Moskow dan Beijing")
+
+    mail = email.message_from_bytes((outbox / "breaking" / f"{stem}.eml").read_bytes(),
+                                    policy=policy.default)
+    assert "Moskow dan Beijing" in str(mail["Subject"])
+    html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Moskow dan Beijing" in html and "Pewarta" not in html
+    digest = next((outbox / "daily").glob("digest-*.eml"))
+    assert "Moskow dan Beijing" in email.message_from_bytes(
+        digest.read_bytes(), policy=policy.default).get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("ARTICLE"))
+    assert lines[header].split() == ["ARTICLE", "TITLE", "CHANNEL", "MSGS", "WRITTEN", "TO"]
+    assert len([line for line in lines[header + 1:] if line.split()[0].isdigit()]) == 6 * 3
+    assert "dry run: nothing was sent" in result.stdout
+
+
+def test_preview_json_follows_the_contract(demo: Path, run_cli: Run) -> None:
+    result = run_cli("--config", demo, "preview", SEED, "--channel", "x", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"channel", "type", "article", "messages"}
+    assert data["channel"] == "x" and data["type"] == "x"
+    assert set(data["article"]) == {"id", "title", "url", "lede"}
+    assert data["article"]["lede"].startswith("Moskow dan Beijing")
+    assert all(set(m) == {"text"} for m in data["messages"])
+
+    telegram = json.loads(run_cli("--config", demo, "preview", SEED, "--channel", "telegram",
+                                  "--json").stdout)
+    assert telegram["messages"][0]["method"] == "sendMessage"
+    mail = json.loads(run_cli("--config", demo, "preview", SEED, "--channel", "breaking",
+                              "--json").stdout)
+    assert {"subject", "html", "text", "headers"} <= set(mail["messages"][0])
+
+
+def test_digest_preview_json_lists_its_articles(demo: Path, run_cli: Run) -> None:
+    assert run_cli("--config", demo, "fetch").returncode == 0
+    result = run_cli("--config", demo, "digest", "preview", "--channel", "daily", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert "article" not in data and len(data["articles"]) == 6
+    assert data["messages"][0]["subject"]
+
+
+def test_push_posts_once_and_again_only_with_force(
+    write_config: Callable[..., Path], server: WebhookServer, run_cli: Run,
+) -> None:
+    config = write_config(NEWSROOM + f"""\
+        channels:
+          - name: hook
+            type: webhook
+            publish: manual
+            url: {server.url}
+        """)
+    first = run_cli("--config", config, "push", SEED, "--channel", "hook")
+    assert first.returncode == 0, first.stderr
+    assert "hook: published (remote id m1)" in first.stdout
+    second = run_cli("--config", config, "push", SEED)
+    assert second.returncode == 0 and "hook: already published" in second.stdout
+    assert len(server.received) == 1
+    forced = run_cli("--config", config, "push", SEED, "--force")
+    assert forced.returncode == 0 and len(server.received) == 2
+
+    listing = json.loads(run_cli("--config", config, "deliveries", "list", "--json").stdout)
+    assert [(d["channel"], d["state"], d["remote_id"]) for d in listing] == [
+        ("hook", "sent", "m2")]
+    articles = json.loads(run_cli("--config", config, "articles", "list", "--json").stdout)
+    assert len(articles) == 1 and articles[0]["deliveries"] == {"hook": "sent"}
+
+
+def test_a_failed_push_exits_1_with_the_platforms_reason(
+    write_config: Callable[..., Path], server: WebhookServer, run_cli: Run,
+) -> None:
+    config = write_config(NEWSROOM + f"""\
+        channels:
+          - name: hook
+            type: webhook
+            url: {server.url}
+        """)
+    server.answer(400)
+    result = run_cli("--config", config, "push", SEED)
+    assert_one_line_error(result, 'hook: failed: refused: {"error": 400}')
+    listing = json.loads(run_cli("--config", config, "deliveries", "list", "--status", "failed",
+                                 "--json").stdout)
+    retry = run_cli("--config", config, "deliveries", "retry", str(listing[0]["id"]))
+    assert retry.returncode == 0, retry.stderr
+    assert len(server.received) == 1
+
+
+def test_check_reports_three_mistakes_with_their_lines(
+    write_config: Callable[..., Path], run_cli: Run,
+) -> None:
+    config = write_config("""\
+        sources:
+          - name: portal
+            type: feed
+            url: https://rinews.example/rss.xml
+            evry: 5m
+        channels:
+          - name: telegram
+            type: telegram
+            chat_id: "@rinewsportal"
+            token: ${TELEGRAM_BOT_TOKEN}
+          - name: daily
+            type: email
+            publish: digest
+            schedule: "0 25 * * *"
+            from: redaksi@rinews.example
+            smtp:
+              host: localhost
+        """)
+    result = run_cli("--config", config, "check")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 3, result.stderr
+    lines = config.read_text().splitlines()
+    for error, needle in zip(errors, ["evry", "TELEGRAM_BOT_TOKEN", "0 25"], strict=True):
+        line = next(i for i, text in enumerate(lines, 1) if needle in text)
+        assert error.startswith(f"error: {config}:{line}: "), error
+    assert "Traceback" not in result.stderr
+
+
+def test_broken_feeds_get_one_line_each_and_the_good_one_is_read(
+    write_config: Callable[..., Path], tmp_path: Path, run_cli: Run,
+) -> None:
+    (tmp_path / "bad.xml").write_text("<html><body>Oops, not a feed</body></html>")
+    shutil.copy(ROOT / "examples" / "feed.xml", tmp_path / "good.xml")
+    config = write_config("""\
+        sources:
+          - name: unreachable
+            type: feed
+            url: http://127.0.0.1:9/rss.xml
+            timeout: 2s
+          - name: broken
+            type: feed
+            url: bad.xml
+          - name: good
+            type: feed
+            url: good.xml
+        channels: []
+        """)
+    result = run_cli("--config", config, "fetch")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert [e.split(":")[1].strip() for e in errors] == ["source unreachable", "source broken"]
+    assert "source good: 3 new, 0 known" in result.stdout
+    assert len(json.loads(run_cli("--config", config, "articles", "list", "--json").stdout)) == 3
+
+
+def test_user_mistakes_get_one_line_and_no_traceback(demo: Path, run_cli: Run) -> None:
+    assert_one_line_error(run_cli("--config", demo, "preview", SEED, "--channel", "nope"),
+                          "no channel named 'nope'")
+    assert_one_line_error(run_cli("--config", demo, "preview", "999", "--channel", "x"),
+                          "no stored article 999")
+    assert_one_line_error(run_cli("--config", demo, "deliveries", "resolve", "42", "--sent"),
+                          "no delivery 42")
+    assert_one_line_error(run_cli("--config", demo.parent / "missing.yaml", "check"),
+                          "no such configuration file")
+
+
+def test_a_third_party_adapter_is_found_through_its_entry_point(
+    write_config: Callable[..., Path], run_cli: Run, server: WebhookServer,
+) -> None:
+    config = write_config(NEWSROOM + f"""\
+        channels:
+          - name: hook
+            type: webhook
+            url: {server.url}
+        """)
+    assert run_cli("--config", config, "check").returncode == 0
+    without_plugin = subprocess.run(
+        [sys.executable, "-m", "distributor", "--config", str(config), "check"],
+        capture_output=True, text=True)
+    assert_one_line_error(without_plugin, "no channel type 'webhook'")
+    assert run_cli("--config", config, "push", SEED).returncode == 0
+    assert server.texts()[0].startswith("Moskow dan Beijing")
+
+
+def test_json_logs_are_one_object_per_line(demo: Path, run_cli: Run) -> None:
+    result = run_cli("--config", demo, "--log-format", "json", "fetch")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert any(r["message"].startswith("new article") for r in records)
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+
+
+@pytest.mark.parametrize("command", [
+    [], ["run"], ["check"], ["preview"], ["push"], ["digest", "send"], ["deliveries", "retry"],
+    ["articles", "list"], ["fetch"],
+])
+def test_every_command_has_help(command: list[str], run_cli: Run) -> None:
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0 and result.stdout.startswith("Usage: distributor")
