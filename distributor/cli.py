@@ -141,7 +141,8 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="One full pass (fetch, publish, due digests), then exit.")
+@click.option("--once", is_flag=True,
+              help="One full pass (fetch, publish, due digests), then exit.")
 @click.option("--dry-run", is_flag=True,
               help="Send nothing: write what would be published to the outbox folder.")
 @pass_state
@@ -317,7 +318,7 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
         if dry_run:
             for channel in channels:
                 adapter = rt.adapter(channel.name)
-                paths = adapter.write(outbox_name(art.id, art.title),  # type: ignore[attr-defined]
+                paths = adapter.write(outbox_name(art.id, art.title),
                                       adapter.render(art, rt.context(channel)))
                 click.echo(f"{channel.name}: written to {_rel(str(paths[0]))}")
             return

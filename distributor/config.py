@@ -206,7 +206,7 @@ class Config(Strict):
     )
     outbox: Path = Field(default=Path("outbox"), description="where --dry-run writes")
     sources: list[SourceConfig] = Field(default_factory=list)
-    channels: list[Any] = Field(default_factory=list)
+    channels: list[ChannelConfig] = Field(default_factory=list)
 
     # set by load_config, not from the file
     path: Path | None = Field(default=None, exclude=True)
@@ -215,7 +215,7 @@ class Config(Strict):
     def channel(self, name: str) -> ChannelConfig:
         for channel in self.channels:
             if channel.name == name:
-                return channel  # type: ignore[no-any-return]
+                return channel
         known = ", ".join(c.name for c in self.channels) or "none"
         raise KeyError(f"no channel named {name!r} in the configuration (channels: {known})")
 
@@ -359,7 +359,8 @@ def _pydantic_errors(
         elif kind == "missing":
             message = f"required key {loc[-1]!r} is missing; add it"
         elif kind == "union_tag_invalid":
-            message = f"unknown type; {err['msg'].split('does not match any of the expected tags: ')[-1]}"
+            expected = err["msg"].split("does not match any of the expected tags: ")[-1]
+            message = f"unknown type; expected one of {expected}"
             path = (*path, "type")
         else:
             msg = err["msg"]
@@ -455,7 +456,8 @@ def load_config(
 
     # missing ${VARS}: errors, except channel credentials under --dry-run
     missing_credentials: dict[str, list[str]] = {}
-    for var_path, names in sorted(loaded.missing.items(), key=lambda kv: loaded.lines.get(kv[0], 0)):
+    by_line = sorted(loaded.missing.items(), key=lambda kv: loaded.lines.get(kv[0], 0))
+    for var_path, names in by_line:
         in_channel = len(var_path) >= 2 and var_path[0] == "channels"
         if dry_run and in_channel:
             item = data["channels"][var_path[1]]
@@ -492,7 +494,8 @@ def load_config(
             errors.append(ConfigError(
                 file, _line_for(loaded.lines, (*prefix, "type")), format_key((*prefix, "type")),
                 f"no channel type {kind!r}; {suggestion}installed types: "
-                f"{', '.join(known_types)} (a plugin's type appears once its package is installed)"))
+                f"{', '.join(known_types)} (a plugin's type appears once its package is "
+                "installed)"))
             continue
         model = adapter_cls.config_model
         try:
@@ -512,22 +515,22 @@ def load_config(
     for kind_name, items in (("sources", data.get("sources")), ("channels", data.get("channels"))):
         seen: dict[str, int] = {}
         for index, item in enumerate(items if isinstance(items, list) else []):
-            name = item.get("name") if isinstance(item, dict) else None
-            if isinstance(name, str):
-                if name in seen:
+            item_name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(item_name, str):
+                if item_name in seen:
                     errors.append(ConfigError(
                         file, _line_for(loaded.lines, (kind_name, index, "name")),
                         format_key((kind_name, index, "name")),
-                        f"the name {name!r} is already used by {kind_name}[{seen[name]}]; "
-                        "names must be unique"))
-                seen[name] = index
+                        f"the name {item_name!r} is already used by "
+                        f"{kind_name}[{seen[item_name]}]; names must be unique"))
+                seen[item_name] = index
 
     if config is not None:
         for index, channel in enumerate(channels):
             for problem_key, problem in _channel_checks(channel, config):
-                path = ("channels", index, *problem_key)
-                errors.append(ConfigError(file, _line_for(loaded.lines, path), format_key(path),
-                                          problem))
+                key_path: Path_ = ("channels", index, *problem_key)
+                errors.append(ConfigError(file, _line_for(loaded.lines, key_path),
+                                          format_key(key_path), problem))
 
     errors.sort(key=lambda e: (e.line or 0))
     if errors or config is None:

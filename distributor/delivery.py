@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -70,12 +70,9 @@ def record(session: Session, delivery: Delivery, state: str, detail: str | None 
 def _insert_ignore(session: Session, rows: list[dict[str, object]]) -> int:
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        stmt = postgresql.insert(Delivery).values(rows).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(Delivery).values(rows).on_conflict_do_nothing()
-    return len(session.execute(stmt.returning(Delivery.id)).all())
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(Delivery).values(rows).on_conflict_do_nothing().returning(Delivery.id)
+    return len(session.execute(stmt).all())
 
 
 # --------------------------------------------------------------------------- planning
@@ -104,7 +101,7 @@ def plan_deliveries(rt: Runtime, *, now: datetime | None = None) -> int:
                  if a.first_seen >= now - windows.get(a.source, DEFAULT_WINDOW)]
         if not fresh:
             return 0
-        existing: set[tuple[int, str]] = set(session.execute(  # type: ignore[arg-type]
+        existing: set[tuple[int, str]] = set(session.execute(
             select(Delivery.article_id, Delivery.channel).where(
                 Delivery.article_id.in_([a.id for a in fresh]))
         ))
@@ -279,7 +276,7 @@ class Dispatcher:
             getattr(report, outcome).append(delivery_id)
         return report
 
-    def _due_query(self, channel: str, only: set[int] | None, now: datetime):  # type: ignore[no-untyped-def]
+    def _due_query(self, channel: str, only: set[int] | None, now: datetime) -> Select[int]:
         query = select(Delivery.id).join(ArticleRow).where(
             Delivery.channel == channel, Delivery.state.in_(DUE_STATES))
         if only is not None:

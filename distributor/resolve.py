@@ -52,7 +52,8 @@ def _load_file(rt: Runtime, path: Path, *, store: bool) -> Article:
         if source is not None:
             article = load_article_file(path.resolve(), source=source.name,
                                         url_template=source.url_template,
-                                        language=source.language, default_language=rt.config.site.language,
+                                        language=source.language,
+                                        default_language=rt.config.site.language,
                                         root=source.path.resolve())
         else:
             template = _first_template(rt)

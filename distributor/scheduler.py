@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from distributor.delivery import DispatchReport, Dispatcher, PreviewItem, dry_run_pass
+from distributor.delivery import Dispatcher, DispatchReport, PreviewItem, dry_run_pass
 from distributor.digest import (
     MISFIRE_GRACE,
     DigestOutcome,
@@ -70,7 +70,8 @@ class Service:
         self.stopped = asyncio.Event()
         self._dispatch_again = False
 
-    def _spawn(self, name: str, work: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+    def _spawn(self, name: str,
+               work: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
         """A job that runs ``work`` in a task of ours, so a shutdown can wait for it."""
 
         async def job() -> None:

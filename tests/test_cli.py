@@ -12,7 +12,6 @@ from email import policy
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SEED
 from support.webhook_server import WebhookServer
 

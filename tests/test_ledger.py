@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from support.webhook_server import WebhookServer
 
 from distributor.articles import Article
 from distributor.config import load_config
@@ -16,7 +17,6 @@ from distributor.delivery import Dispatcher, plan_deliveries, request_delivery
 from distributor.ingest import store_article
 from distributor.runtime import Runtime
 from distributor.store.models import ChannelState, Delivery, DeliveryEvent
-from support.webhook_server import WebhookServer
 
 pytestmark = pytest.mark.usefixtures("webhook_plugin")
 
