@@ -194,6 +194,12 @@ class ChannelConfig(Strict):
     type: str
     publish: Literal["instant", "digest", "manual"] = "instant"
     enabled: bool = True
+    template: str | None = Field(
+        default=None, description="the channel's own template (a name in the templates folder)"
+    )
+    max_posts_per_day: int | None = Field(
+        default=None, ge=1, description="at most this many posts in any 24 hours; the rest wait"
+    )
 
 
 class Config(Strict):

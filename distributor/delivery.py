@@ -262,6 +262,11 @@ class Dispatcher:
                 if state is not None and state.next_send_at and state.next_send_at > now:
                     wait = (state.next_send_at - now).total_seconds()
                 delivery_id = self._next_due(session, channel, only, now)
+                cap_until = self._daily_cap_until(session, channel, now) if delivery_id else None
+            if cap_until is not None:
+                log.info("channel %s reached max_posts_per_day; next post after %s", channel,
+                         cap_until.isoformat(timespec="seconds"))
+                return report
             if delivery_id is None:
                 return report
             if wait > 0:
@@ -275,6 +280,20 @@ class Dispatcher:
             outcome = await self._send(delivery_id)
             getattr(report, outcome).append(delivery_id)
         return report
+
+    def _daily_cap_until(self, session: Session, channel: str, now: datetime) -> datetime | None:
+        """When the channel's ``max_posts_per_day`` is reached: the time a post leaves the
+        24-hour window; else None. Every posted part counts (a thread of 3 is 3 posts)."""
+        cap = getattr(self.rt.config.channel(channel), "max_posts_per_day", None)
+        if not cap:
+            return None
+        recent = session.scalars(
+            select(DeliveryPart.sent_at).join(Delivery)
+            .where(Delivery.channel == channel, DeliveryPart.sent_at > now - timedelta(days=1))
+            .order_by(DeliveryPart.sent_at.desc()).limit(cap)).all()
+        if len(recent) < cap:
+            return None
+        return recent[-1] + timedelta(days=1)
 
     def _due_query(self, channel: str, only: set[int] | None, now: datetime) -> Select[int]:
         query = select(Delivery.id).join(ArticleRow).where(

@@ -16,7 +16,7 @@ from distributor.config import load_config
 from distributor.delivery import Dispatcher, plan_deliveries, request_delivery
 from distributor.ingest import store_article
 from distributor.runtime import Runtime
-from distributor.store.models import ChannelState, Delivery, DeliveryEvent
+from distributor.store.models import ChannelState, Delivery, DeliveryEvent, DeliveryPart
 
 pytestmark = pytest.mark.usefixtures("webhook_plugin")
 
@@ -32,7 +32,7 @@ def make_rt(write_config: Callable[..., Path], db_url: str,
             server: WebhookServer) -> Iterator[Callable[..., Runtime]]:
     opened: list[Runtime] = []
 
-    def make(parts: int = 1, extra_channels: str = "") -> Runtime:
+    def make(parts: int = 1, cap: int | None = None) -> Runtime:
         path = write_config(f"""\
             channels:
               - name: hook
@@ -40,11 +40,12 @@ def make_rt(write_config: Callable[..., Path], db_url: str,
                 url: {server.url}
                 timeout: 1
                 parts: {parts}
+                max_posts_per_day: {cap or "null"}
               - name: later
                 type: webhook
                 publish: manual
                 url: {server.url}
-            {extra_channels}""", database=db_url)
+            """, database=db_url)
         rt = Runtime.open(load_config(path))
         opened.append(rt)
         return rt
@@ -241,3 +242,16 @@ async def test_push_is_idempotent_unless_forced(make_rt, server) -> None:
     assert what == "queued"
     await Dispatcher(rt).run_once(only=[delivery_id])
     assert len(server.received) == 2
+
+
+async def test_the_daily_cap_defers_the_rest_in_order(make_rt, server) -> None:
+    rt = make_rt(cap=2)
+    add_articles(rt, 3)
+    await Dispatcher(rt).run_once()
+    assert server.texts() == ["Berita 0 (1/1)", "Berita 1 (1/1)"]
+    assert sorted(states(rt).values()) == ["pending", "sent", "sent"]
+    with rt.store.session() as session:  # a day passes
+        session.execute(update(DeliveryPart).values(
+            sent_at=datetime.now(UTC) - timedelta(days=1, seconds=1)))
+    await Dispatcher(rt).run_once()
+    assert server.texts()[-1] == "Berita 2 (1/1)"

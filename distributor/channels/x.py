@@ -54,7 +54,6 @@ class XConfig(ChannelConfig):
     link_position: Literal["first", "last"] = "last"
     numbering: bool = False
     hashtags: bool = False
-    max_posts_per_day: int | None = None
     image: bool = False
     timeout: float = 20.0
 
