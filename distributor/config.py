@@ -167,6 +167,11 @@ class DirectorySourceConfig(SourceBase):
     type: Literal["directory"]
     path: Path
     url_template: str | None = None
+    settle: Duration = Field(
+        default=timedelta(seconds=1),
+        description="a file changed more recently than this is read on the next poll, so a "
+                    "file still being written is never published half-finished",
+    )
 
     @field_validator("url_template")
     @classmethod

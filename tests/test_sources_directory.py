@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,7 +52,7 @@ JSON_ARTICLE = {
 
 def source(path: Path, **options: object) -> DirectorySourceConfig:
     values: dict[str, object] = {"name": "newsroom", "type": "directory", "path": path,
-                                 "max_age": "3650d"}
+                                 "max_age": "3650d", "settle": 0}
     values.update(options)
     return DirectorySourceConfig.model_validate(values)
 
@@ -332,3 +333,17 @@ async def test_fetch_source_dispatches_directory_sources(tmp_path: Path) -> None
     write(tmp_path / "a.txt", "Judul Satu\nIsi.")
     result = await fetch_source(source(tmp_path, url_template=TEMPLATE), SourceState())
     assert [a.key for a in result.articles] == ["file:a.txt"]
+
+
+async def test_a_file_still_being_written_waits_for_the_next_poll(tmp_path: Path) -> None:
+    (tmp_path / "old.txt").write_text("Judul Lama\n\nJakarta — Isi lama.\n", encoding="utf-8")
+    past = time.time() - 60
+    os.utime(tmp_path / "old.txt", (past, past))
+    (tmp_path / "new.txt").write_text("Judul Baru\n\nJakarta — Isi yang belum", encoding="utf-8")
+    template = "https://rinews.example/{slug}"
+    first = await read(tmp_path, settle="30s", url_template=template)
+    assert [a.title for a in first.articles] == ["Judul Lama"]
+    assert first.state.etag is None  # the next poll reads the folder again
+    os.utime(tmp_path / "new.txt", (past, past))
+    second = await read(tmp_path, first.state, settle="30s", url_template=template)
+    assert sorted(a.title for a in second.articles) == ["Judul Baru", "Judul Lama"]

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from time import time as wall_clock
 from typing import Any
 
 import yaml
@@ -98,6 +99,21 @@ def article_files(root: Path) -> list[Path]:
     return sorted(found)
 
 
+def _settled(files: list[Path], settle: float) -> list[Path]:
+    """The files not modified within the last ``settle`` seconds (others may be mid-write)."""
+    if settle <= 0:
+        return files
+    horizon = wall_clock() - settle
+    keep = []
+    for path in files:
+        try:
+            if path.stat().st_mtime <= horizon:
+                keep.append(path)
+        except OSError:
+            continue
+    return keep
+
+
 def _fingerprint(root: Path, files: Iterable[Path], settings: str) -> str:
     digest = hashlib.sha256(settings.encode())
     for path in files:
@@ -143,7 +159,10 @@ def _read_folder(
     if state.etag == fingerprint:
         return FetchResult(state=state, not_modified=True)
     result = FetchResult(state=SourceState(etag=fingerprint))
-    for path in files:
+    settled = _settled(files, config.settle.total_seconds())
+    if len(settled) < len(files):
+        result.state = SourceState()  # read the folder again next time, whatever it looks like
+    for path in settled:
         try:
             article = load_article_file(
                 path, source=config.name, url_template=config.url_template,
