@@ -91,25 +91,20 @@ def plan_deliveries(rt: Runtime, *, now: datetime | None = None) -> int:
     channels = [c.name for c in rt.channels() if c.publish == "instant"]
     if not channels:
         return 0
-    created = 0
+    rows: list[dict[str, object]] = []
     with rt.store.session() as session:
-        articles = session.scalars(
-            select(ArticleRow).where(ArticleRow.backlog.is_(False),
-                                     ArticleRow.first_seen >= now - widest)
-        ).all()
-        fresh = [a for a in articles
-                 if a.first_seen >= now - windows.get(a.source, DEFAULT_WINDOW)]
-        if not fresh:
-            return 0
-        existing: set[tuple[int, str]] = set(session.execute(
-            select(Delivery.article_id, Delivery.channel).where(
-                Delivery.article_id.in_([a.id for a in fresh]))
-        ))
-        rows: list[dict[str, object]] = [
-            {"article_id": a.id, "channel": name, "state": "pending", "attempts": 0,
-             "next_attempt_at": now, "created_at": now, "updated_at": now}
-            for a in fresh for name in channels if (a.id, name) not in existing
-        ]
+        for name in channels:
+            missing = session.execute(
+                select(ArticleRow.id, ArticleRow.source, ArticleRow.first_seen).where(
+                    ArticleRow.backlog.is_(False), ArticleRow.first_seen >= now - widest,
+                    ~select(Delivery.id).where(Delivery.article_id == ArticleRow.id,
+                                               Delivery.channel == name).exists())
+            ).all()
+            rows.extend(
+                {"article_id": article_id, "channel": name, "state": "pending", "attempts": 0,
+                 "next_attempt_at": now, "created_at": now, "updated_at": now}
+                for article_id, source, first_seen in missing
+                if first_seen >= now - windows.get(source, DEFAULT_WINDOW))
         created = _insert_ignore(session, rows)
     if created:
         log.info("planned %d new deliveries", created)
@@ -192,6 +187,8 @@ class Dispatcher:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.stopping = False
+        #: one drain per channel at a time: order and pacing hold within this process
+        self._draining: set[str] = set()
 
     def stop(self) -> None:
         """Finish the sends in flight, start no new ones."""
@@ -249,6 +246,15 @@ class Dispatcher:
         return total
 
     async def _drain(self, channel: str, only: set[int] | None) -> DispatchReport:
+        if channel in self._draining:
+            return DispatchReport()  # another pass is sending on this channel right now
+        self._draining.add(channel)
+        try:
+            return await self._drain_channel(channel, only)
+        finally:
+            self._draining.discard(channel)
+
+    async def _drain_channel(self, channel: str, only: set[int] | None) -> DispatchReport:
         report = DispatchReport()
         while not self.stopping:
             now = utcnow()
