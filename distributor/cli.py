@@ -154,6 +154,9 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
     """
     from distributor.scheduler import Service, run_pass
 
+    if state.config(dry_run=True).execution == "distributed":
+        raise UserError("execution: distributed is not available in this version; set "
+                        "execution: embedded in the configuration")
     rt = state.runtime(dry_run=dry_run)
     try:
         if not once:
@@ -216,6 +219,15 @@ async def fetch(state: State) -> None:
             click.echo(f"warning: source {report.source}: {problem}", err=True)
     if any(r.error for r in reports):
         raise SystemExit(1)
+
+
+@main.command()
+@pass_state
+def worker(state: State) -> None:
+    """Run a worker of distributed mode (execution: distributed)."""
+    state.config(dry_run=True)
+    raise UserError("distributed mode (procrastinate workers) is not available in this version; "
+                    "use execution: embedded and `distributor run`")
 
 
 # --------------------------------------------------------------------------- articles

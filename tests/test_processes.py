@@ -3,6 +3,7 @@ the send in flight finish, a missed digest is sent once."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -29,9 +30,12 @@ def write_articles(folder: Path, n: int) -> list[str]:
     titles = []
     for i in range(n):
         title = f"Berita nomor {i}"
-        (folder / f"berita-{i}.txt").write_text(
+        path = folder / f"berita-{i}.txt"
+        path.write_text(
             f"{title}\n\nJakarta — Isi berita nomor {i} yang cukup panjang untuk dibaca.\n",
             encoding="utf-8")
+        written = time.time() - 60  # saved a minute ago: settled, ready to be read
+        os.utime(path, (written, written))
         titles.append(title)
     return titles
 
