@@ -39,6 +39,7 @@ class Runtime:
 
     def _make_adapter(self, channel: ChannelConfig) -> Adapter:
         adapter = get_adapter_class(channel.type)(channel)
+        adapter.site = self.config.site
         if self.dry_run:
             return OutboxAdapter(channel, wraps=adapter, folder=self.config.outbox)
         return adapter
@@ -62,6 +63,9 @@ class Runtime:
     def context(self, channel: ChannelConfig, now: datetime | None = None) -> RenderContext:
         return RenderContext(site=self.config.site, channel=channel, web=self.config.web,
                              templates=self.templates, now=now)
+
+    def channels_of_type(self, type_name: str) -> list[ChannelConfig]:
+        return [c for c in self.channels() if c.type == type_name]
 
     async def close(self) -> None:
         for adapter in self.adapters.values():

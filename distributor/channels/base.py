@@ -78,6 +78,9 @@ class Adapter:
     #: True for adapters that can send a digest (a list of articles in one message)
     supports_digest: ClassVar[bool] = False
 
+    #: the site (name, url, language, timezone); set by the runtime after construction
+    site: SiteConfig | None = None
+
     def __init__(self, config: ChannelConfig):
         self.config = config
 
