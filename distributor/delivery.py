@@ -213,10 +213,21 @@ class Dispatcher:
                     except Exception as exc:  # reconciliation is best effort
                         log.warning("could not reconcile delivery %s: %s", delivery.id, exc)
                 if remote is not None:
-                    delivery.remote_id = remote
-                    delivery.sent_at = now
-                    record(session, delivery, "sent", "reconciled after a crash")
-                    recovered.sent.append(delivery.id)
+                    done = len(delivery.parts)
+                    if done < len(delivery.messages):
+                        delivery.parts.append(DeliveryPart(idx=done, remote_id=str(remote)))
+                    if len(delivery.parts) < len(delivery.messages):
+                        # a thread broken mid-way: the part in flight did go out; go on
+                        delivery.next_attempt_at = now
+                        record(session, delivery, "retry",
+                               f"part {done + 1} of {len(delivery.messages)} found on the "
+                               "platform after a crash; resuming")
+                        recovered.retry.append(delivery.id)
+                    else:
+                        delivery.remote_id = delivery.parts[0].remote_id
+                        delivery.sent_at = now
+                        record(session, delivery, "sent", "reconciled after a crash")
+                        recovered.sent.append(delivery.id)
                 else:
                     delivery.last_error = (
                         "the process sending this stopped before the platform answered; it may "
@@ -268,7 +279,10 @@ class Dispatcher:
                 if state is not None and state.next_send_at and state.next_send_at > now:
                     wait = (state.next_send_at - now).total_seconds()
                 delivery_id = self._next_due(session, channel, only, now)
-                cap_until = self._daily_cap_until(session, channel, now) if delivery_id else None
+                cap_until = None
+                if delivery_id is not None:
+                    need = self._parts_left(session, delivery_id)
+                    cap_until = self._daily_cap_until(session, channel, now, need)
             if cap_until is not None:
                 log.info("channel %s reached max_posts_per_day; next post after %s", channel,
                          cap_until.isoformat(timespec="seconds"))
@@ -287,19 +301,38 @@ class Dispatcher:
             getattr(report, outcome).append(delivery_id)
         return report
 
-    def _daily_cap_until(self, session: Session, channel: str, now: datetime) -> datetime | None:
-        """When the channel's ``max_posts_per_day`` is reached: the time a post leaves the
-        24-hour window; else None. Every posted part counts (a thread of 3 is 3 posts)."""
+    def _parts_left(self, session: Session, delivery_id: int) -> int:
+        """How many posts the delivery still needs (rendering it now if it was not yet)."""
+        delivery = session.get_one(Delivery, delivery_id)
+        if not delivery.messages:
+            try:
+                self._render(delivery)
+            except Exception:
+                return 1  # _send records the rendering failure
+        return max(1, len(delivery.messages or []) - len(delivery.parts))
+
+    def _render(self, delivery: Delivery) -> None:
+        channel_cfg = self.rt.config.channel(delivery.channel)
+        adapter = self.rt.adapter(delivery.channel)
+        delivery.messages = adapter.render(from_row(delivery.article),
+                                           self.rt.context(channel_cfg))
+
+    def _daily_cap_until(self, session: Session, channel: str, now: datetime,
+                         need: int = 1) -> datetime | None:
+        """When posting ``need`` more posts would pass the channel's ``max_posts_per_day``: the
+        time enough posts have left the 24-hour window; else None. Every posted part counts
+        (a thread of 3 is 3 posts), and a thread is never started that the cap would cut."""
         cap = getattr(self.rt.config.channel(channel), "max_posts_per_day", None)
         if not cap:
             return None
+        need = max(1, min(need, cap))
         recent = session.scalars(
             select(DeliveryPart.sent_at).join(Delivery)
             .where(Delivery.channel == channel, DeliveryPart.sent_at > now - timedelta(days=1))
             .order_by(DeliveryPart.sent_at.desc()).limit(cap)).all()
-        if len(recent) < cap:
+        if len(recent) + need <= cap:
             return None
-        return recent[-1] + timedelta(days=1)
+        return recent[cap - need] + timedelta(days=1)
 
     def _due_query(self, channel: str, only: set[int] | None, now: datetime) -> Select[int]:
         query = select(Delivery.id).join(ArticleRow).where(
@@ -336,14 +369,12 @@ class Dispatcher:
         rt = self.rt
         with rt.store.session() as session:
             delivery = session.get_one(Delivery, delivery_id)
-            channel_cfg = rt.config.channel(delivery.channel)
             adapter = rt.adapter(delivery.channel)
             if not delivery.messages:
-                article = from_row(delivery.article)
                 try:
-                    delivery.messages = adapter.render(article, rt.context(channel_cfg))
+                    self._render(delivery)
                 except Exception as exc:
-                    log.exception("rendering article %s for %s failed", article.id,
+                    log.exception("rendering article %s for %s failed", delivery.article_id,
                                   delivery.channel)
                     delivery.last_error = f"rendering failed (a bug, please report it): {exc}"
                     record(session, delivery, "failed", delivery.last_error)
@@ -411,7 +442,9 @@ class Dispatcher:
                 record(session, delivery, "failed", delivery.last_error)
                 log.error("%s failed: %s", label, delivery.last_error)
                 return "failed"
-            wait = backoff(attempts, exc.retry_after)
+            # the platform said when: wait just that (plus a little jitter); else back off
+            wait = (exc.retry_after + random.uniform(0, 1) if exc.retry_after is not None
+                    else backoff(attempts))
             delivery.next_attempt_at = now + timedelta(seconds=wait)
             record(session, delivery, "retry", exc.message)
             if exc.channel_wide:

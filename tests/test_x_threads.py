@@ -300,8 +300,6 @@ async def test_the_daily_cap_defers_the_next_thread_and_keeps_the_order(
     assert int(fx.tweets[-4].id) > int(ledger(rt)[banjir].parts[-1].remote_id)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the dispatcher change in the issue 5 report: do "
-                   "not start a thread that does not fit in what is left of max_posts_per_day")
 async def test_the_daily_cap_never_starts_a_thread_it_cannot_finish(
         make_rt: Callable[..., Runtime], fx: FakeX, no_pacing: None) -> None:
     rt = make_rt(max_posts_per_day=4)  # energi (3) leaves room for 1 post: banjir has 2
@@ -472,8 +470,6 @@ async def test_a_post_a_dead_process_did_not_send_stays_unknown(
     assert fx.posts_to(POST_TWEETS) == [] and len(fx.posts_to(USER_TWEETS)) >= 1
 
 
-@pytest.mark.xfail(strict=True, reason="needs the dispatcher change in the issue 5 report: "
-                   "recover() records the reconciled part and resumes the thread")
 async def test_a_thread_a_dead_process_broke_is_reconciled_and_finished(
         make_rt: Callable[..., Runtime], fx: FakeX, no_pacing: None) -> None:
     rt = make_rt()
