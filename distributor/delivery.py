@@ -213,14 +213,14 @@ class Dispatcher:
                     except Exception as exc:  # reconciliation is best effort
                         log.warning("could not reconcile delivery %s: %s", delivery.id, exc)
                 if remote is not None:
-                    done = len(delivery.parts)
-                    if done < len(delivery.messages):
+                    done, total = len(delivery.parts), len(delivery.messages or [])
+                    if done < total:
                         delivery.parts.append(DeliveryPart(idx=done, remote_id=str(remote)))
-                    if len(delivery.parts) < len(delivery.messages):
+                    if len(delivery.parts) < total:
                         # a thread broken mid-way: the part in flight did go out; go on
                         delivery.next_attempt_at = now
                         record(session, delivery, "retry",
-                               f"part {done + 1} of {len(delivery.messages)} found on the "
+                               f"part {done + 1} of {total} found on the "
                                "platform after a crash; resuming")
                         recovered.retry.append(delivery.id)
                     else:
@@ -380,7 +380,7 @@ class Dispatcher:
                     record(session, delivery, "failed", delivery.last_error)
                     delivery.lease_owner = delivery.lease_until = None
                     return "failed"
-            messages = list(delivery.messages)
+            messages = list(delivery.messages or [])
             done = [p.remote_id for p in delivery.parts]
             attempts = delivery.attempts
             label = f"delivery {delivery.id} ({delivery.channel}, article {delivery.article_id})"
