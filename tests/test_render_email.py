@@ -18,6 +18,7 @@ from distributor.channels.email import EmailAdapter, EmailConfig
 from distributor.config import SiteConfig, WebConfig
 from distributor.render import Templates
 from distributor.render.email import (
+    HTML_BUDGET,
     RECIPIENT,
     UNSUBSCRIBE_TOKEN,
     build_mime,
@@ -89,7 +90,7 @@ def test_digest_ledes_and_urls_are_escaped_in_html() -> None:
 def test_css_is_inlined_and_the_media_rules_stay_in_a_style_block() -> None:
     mail = one(render_digest_email([article(1), article(2)], context()))
     page = mail["html"]
-    headline = re.search(r'<h2 class="headline" style=([\'"])(.*?)\1', page)
+    headline = re.search(r'<h2 class="headline"[^>]* style=([\'"])(.*?)\1', page)
     assert headline and "font-size:22px" in headline.group(2)
     styles = re.findall(r"<style[^>]*>(.*?)</style>", page, re.S)
     assert any("@media (prefers-color-scheme: dark)" in s for s in styles)
@@ -296,3 +297,190 @@ def test_an_overridden_base_changes_every_mail_and_can_extend_the_built_in(
 def test_a_missing_templates_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="templates folder"):
         Templates(tmp_path / "nope")
+
+
+# --------------------------------------------------------------------------- cards and footer
+
+
+def test_a_digest_card_has_headline_dateline_lede_image_with_width_and_alt_and_link() -> None:
+    story = article(1, image="https://rinews.example/img/1.jpg", dateline="Moscow",
+                    title='Putin & Xi "bertemu"',
+                    published=datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
+    page = one(render_digest_email([story], context()))["html"]
+    image = re.search(r'<a href="https://rinews.example/berita/1\?a=1&amp;b=2"><img [^>]*>', page)
+    assert image, "the image links to the article"
+    assert 'src="https://rinews.example/img/1.jpg"' in image.group(0)
+    assert 'width="536"' in image.group(0)
+    assert re.search(r"alt=(['\"])Putin &amp; Xi (&#34;|&quot;|\")bertemu", image.group(0))
+    assert re.search(r'<h2 class="headline"[^>]*><a href="https://rinews.example/berita/1\?a=1'
+                     r'&amp;b=2"[^>]*>Putin &amp; Xi', page)
+    assert re.search(r'<span class="dl"[^>]*>Moscow</span> · 24 November 2026, 10\.00', page)
+    assert "Lede berita nomor 1: Moskow dan Beijing" in page
+
+
+def test_the_footer_names_the_portal_and_shows_the_unsubscribe_link() -> None:
+    for mail in (one(render_digest_email([article()], context())),
+                 one(render_article_email(article(), context()))):
+        footer = mail["html"][mail["html"].index('class="footer"'):]
+        assert "<strong>RI News Portal</strong>" in footer
+        assert re.search(r'<a href="https://rinews.example"[^>]*>rinews.example</a>', footer)
+        assert re.search(rf'<a class="unsubscribe" href="{re.escape(UNSUBSCRIBE)}"[^>]*>'
+                         r"Berhenti berlangganan</a>", footer)
+        assert "RI News Portal · https://rinews.example" in mail["text"]
+
+
+def test_the_preheader_is_hidden_and_says_what_the_subject_does_not() -> None:
+    digest = one(render_digest_email([article(1), article(2)], context()))["html"]
+    preheader = re.search(r'<div class="preheader"[^>]*>(.*?)</div>', digest, re.S)
+    assert preheader and preheader.group(1).startswith(
+        "Judul berita nomor 1 · Judul berita nomor 2")
+    assert "display:none" in preheader.group(0).replace(" ", "")
+    derived = article(title="Gempa mengguncang Cianjur", title_derived=True,
+                      lede="Gempa mengguncang Cianjur. Warga berhamburan keluar rumah.")
+    page = one(render_article_email(derived, context()))["html"]
+    preheader = re.search(r'<div class="preheader"[^>]*>(.*?)</div>', page, re.S)
+    assert preheader and preheader.group(1).startswith("Warga berhamburan keluar rumah.")
+
+
+def test_a_card_does_not_repeat_a_headline_derived_from_its_lede() -> None:
+    derived = article(title="Gempa mengguncang Cianjur", title_derived=True,
+                      lede="Gempa mengguncang Cianjur. Warga berhamburan keluar rumah.")
+    for mail in (one(render_digest_email([derived], context())),
+                 one(render_article_email(derived, context()))):
+        assert mail["text"].count("Gempa mengguncang Cianjur") == 1
+        assert re.search(r'<p class="lede"[^>]*>Warga berhamburan keluar rumah.</p>',
+                         mail["html"])
+
+
+def test_a_one_sentence_lede_under_its_own_headline_is_not_repeated() -> None:
+    alone = article(title="Gempa mengguncang Cianjur", title_derived=True,
+                    lede="Gempa mengguncang Cianjur.")
+    with_body = alone.model_copy(update={"body": ["Warga berhamburan keluar rumah."]})
+    cut = article(title="Gempa bermagnitudo 5,1 mengguncang Cianjur", title_derived=True,
+                  lede="Gempa bermagnitudo 5,1 mengguncang Cianjur setelah hujan deras "
+                       "mengguyur wilayah itu sejak Senin malam tanpa henti sampai pagi.")
+    assert one(render_digest_email([alone], context()))["text"].count("Gempa mengguncang") == 1
+    assert "Warga berhamburan keluar rumah." in \
+        one(render_digest_email([with_body], context()))["text"]
+    assert "sejak Senin malam" in one(render_digest_email([cut], context()))["html"]
+
+
+# --------------------------------------------------------------------------- size
+
+
+def _heavy(n: int) -> Article:
+    """A card as big as real ones get: long title, lede, image and tracking-laden links."""
+    tracking = "&".join(f"utm_{k}=buletin-harian-rinews-{k}-{n}" for k in range(8))
+    return article(n, title=f"Judul panjang nomor {n} " + "kata " * 30,
+                   url=f"https://rinews.example/berita/2026/11/24/judul-panjang-{n}?{tracking}",
+                   lede="Kalimat lede yang cukup panjang untuk kartu. " * 20,
+                   image=f"https://cdn.rinews.example/foto/2026/11/24/{n}.jpg?{tracking}",
+                   dateline="Jakarta",
+                   published=datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
+
+
+def test_a_digest_shows_at_most_30_cards_and_links_to_the_site_for_the_rest() -> None:
+    mail = one(render_digest_email([article(n) for n in range(1, 41)], context()))
+    assert mail["html"].count('<h2 class="headline"') == 30
+    assert "Judul berita nomor 30<" in mail["html"] and "Judul berita nomor 31<" not in \
+        mail["html"]
+    assert re.search(r'<a href="https://rinews.example"[^>]*>10 berita lainnya di '
+                     r"rinews.example →</a>", mail["html"])
+    assert "10 berita lainnya di rinews.example: https://rinews.example" in mail["text"]
+    assert "Judul berita nomor 31" not in mail["text"]
+
+
+def test_the_more_line_is_in_the_site_language_and_singular_when_one() -> None:
+    site = SiteConfig(name="Daily", url="https://daily.example", language="en", timezone="UTC")
+    mail = one(render_digest_email([article(n) for n in range(1, 32)], context(site=site)))
+    assert "1 more story at daily.example" in mail["html"]
+
+
+def test_heavy_digests_stay_under_the_html_budget_gmail_does_not_clip() -> None:
+    stories = [_heavy(n) for n in range(1, 41)]
+    mail = one(render_digest_email(stories, context()))
+    size = len(mail["html"].encode("utf-8"))
+    assert size <= HTML_BUDGET < 102 * 1024
+    shown = mail["html"].count('<h2 class="headline"')
+    assert 10 <= shown < 30  # the size, not the count of 30, stopped it
+    assert f"{40 - shown} berita lainnya di rinews.example" in mail["html"]
+    # and the unsubscribe link, at the very end, is inside what Gmail shows
+    assert UNSUBSCRIBE in mail["html"][-3000:]
+
+
+def test_a_lede_of_50_000_characters_is_cut_in_the_card() -> None:
+    story = article(lede="Kalimat panjang sekali. " * 2100)
+    for mail in (one(render_digest_email([story], context())),
+                 one(render_article_email(story, context()))):
+        assert len(mail["html"].encode("utf-8")) < 40_000
+        assert "…" in mail["html"] and "…" in mail["text"]
+
+
+# --------------------------------------------------------------------------- headers
+
+
+class MailtoConfig(EmailConfig):
+    """The key the lead may add to EmailConfig: a mailto: unsubscribe address."""
+
+    unsubscribe_mailto: str | None = None
+
+
+def test_list_unsubscribe_carries_a_mailto_when_the_channel_has_one() -> None:
+    ctx = context()
+    ctx.channel = MailtoConfig.model_validate(
+        {**ctx.channel.model_dump(by_alias=True), "unsubscribe_mailto": "keluar@rinews.example"})
+    mail = one(render_digest_email([article()], ctx))
+    assert mail["headers"]["List-Unsubscribe"] == (
+        f"<{UNSUBSCRIBE}>, <mailto:keluar@rinews.example?subject=unsubscribe%20"
+        f"{UNSUBSCRIBE_TOKEN}>")
+    message = parsed(build_mime(mail, sender="redaksi@rinews.example", to="a@example.org",
+                                unsubscribe_token="abc"))
+    assert message["List-Unsubscribe"] == (
+        "<https://news.rinews.example/unsubscribe/abc>, "
+        "<mailto:keluar@rinews.example?subject=unsubscribe%20abc>")
+
+
+def test_the_preview_headers_name_the_sender() -> None:
+    mail = one(render_article_email(article(), context()))
+    assert mail["headers"]["From"] == "RI News Portal <redaksi@rinews.example>"
+    message = parsed(build_mime(mail, sender="Lain <lain@rinews.example>"))
+    assert message["From"] == "Lain <lain@rinews.example>"  # the sender given wins, once
+    assert len(message.get_all("From") or []) == 1
+
+
+# --------------------------------------------------------------------------- a channel's template
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    (folder / name).parent.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def test_a_channel_names_its_template_and_the_text_sibling_follows(tmp_path: Path) -> None:
+    _write(tmp_path, "email/pagi.html",
+           '{% extends "email/base.html" %}{% block content %}<tr><td>PAGI {{ kind }} '
+           "{% for a in articles %}[{{ a.title }}]{% endfor %}</td></tr>{% endblock %}")
+    _write(tmp_path, "email/pagi.txt", "PAGI {{ kind }} {{ articles | length }}")
+    ctx = context(Templates(tmp_path), template="email/pagi.html")
+    digest = one(render_digest_email([article(1), article(2)], ctx))
+    assert "PAGI digest [Judul berita nomor 1][Judul berita nomor 2]" in digest["html"]
+    assert digest["text"] == "PAGI digest 2\n"
+    single = one(render_article_email(article(3), ctx))
+    assert "PAGI article [Judul berita nomor 3]" in single["html"]
+    assert single["text"] == "PAGI article 1\n"
+
+
+def test_kind_in_a_template_name_picks_one_template_per_kind(tmp_path: Path) -> None:
+    _write(tmp_path, "email/x-digest.html", "DIGEST {{ articles | length }}")
+    _write(tmp_path, "email/x-article.html", "ARTICLE {{ article.title }}")
+    ctx = context(Templates(tmp_path), template="email/x-{kind}.html")
+    assert "DIGEST 2" in one(render_digest_email([article(1), article(2)], ctx))["html"]
+    single = one(render_article_email(article(1), ctx))
+    assert "ARTICLE Judul berita nomor 1" in single["html"]
+    # without a .txt sibling, the built-in text template
+    assert single["text"].startswith("RI News Portal | Berita terkini\n")
+
+
+def test_a_channel_template_that_does_not_exist_is_a_clear_error() -> None:
+    with pytest.raises(Exception, match=r"email/tidak-ada\.html"):
+        render_digest_email([article()], context(template="email/tidak-ada.html"))

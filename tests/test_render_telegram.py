@@ -210,3 +210,106 @@ def test_a_user_template_with_html_telegram_refuses_is_an_error(tmp_path: Path) 
 def test_the_adapter_renders_through_render_telegram() -> None:
     adapter = TelegramAdapter(context().channel)
     assert adapter.render(article(), context()) == render_telegram(article(), context())
+
+
+# --------------------------------------------------------------------------- no repeated words
+
+
+def test_a_derived_headline_is_not_printed_twice_the_lede_opens_in_bold() -> None:
+    story = article("Gempa magnitudo 5,1 mengguncang Cianjur pada Rabu. Tidak ada korban jiwa.",
+                    title="Gempa magnitudo 5,1 mengguncang Cianjur pada Rabu",
+                    title_derived=True)
+    text = only(render_telegram(story, context()))["text"]
+    assert text == ("<b>Gempa magnitudo 5,1 mengguncang Cianjur pada Rabu.</b> Tidak ada korban "
+                    f'jiwa.\n\n<a href="{html.escape(URL)}">Baca selengkapnya</a>')
+
+
+def test_a_real_title_that_the_lede_repeats_is_not_printed_twice_either() -> None:
+    story = article("Putin dan Xi perkuat poros kerja sama di tengah tekanan Barat, kata Kremlin.",
+                    title="Putin dan Xi perkuat poros kerja sama")
+    text = only(render_telegram(story, context()))["text"]
+    assert text.count("Putin dan Xi perkuat poros") == 1
+    assert text.startswith("<b>Putin dan Xi perkuat poros kerja sama di tengah tekanan Barat, "
+                           "kata Kremlin.</b>")
+
+
+def test_a_bold_opening_sentence_survives_shortening_to_the_limit() -> None:
+    lede = "Kalimat pembuka yang penting. Lalu " + " ".join(["kata"] * 2000) + "."
+    story = article(lede, title="Kalimat pembuka yang penting", title_derived=True)
+    text = only(render_telegram(story, context()))["text"]
+    assert text.startswith("<b>Kalimat pembuka yang penting.</b> Lalu kata kata")
+    assert telegram_length(text) <= TEXT_LIMIT
+    assert check_telegram_html(text) == []
+
+
+def test_a_title_longer_than_anyone_reads_is_shortened_and_the_lede_kept() -> None:
+    text = only(render_telegram(article("Singkat.", title="Judul " * 1000), context()))["text"]
+    headline = visible_text(text).split("\n\n")[0]
+    assert headline.endswith("…") and len(headline) <= 256
+    assert "\n\nSingkat.\n\n" in visible_text(text)
+
+
+# --------------------------------------------------------------------------- a channel's template
+
+
+def test_a_channel_names_its_own_template(tmp_path: Path) -> None:
+    (tmp_path / "telegram").mkdir()
+    (tmp_path / "telegram/breaking.html").write_text(
+        '🔴 <b>{{ title | upper }}</b>\n<a href="{{ url }}">{{ words.read_more }}</a>',
+        encoding="utf-8")
+    ctx = context(Templates(tmp_path), template="telegram/breaking.html")
+    text = only(render_telegram(article(), ctx))["text"]
+    assert text == (f'🔴 <b>PUTIN DAN XI PERKUAT POROS</b>\n<a href="{html.escape(URL)}">'
+                    "Baca selengkapnya</a>")
+    # other channels keep the default post
+    assert only(render_telegram(article(), context(Templates(tmp_path))))["text"].startswith(
+        "<b>Putin dan Xi perkuat poros</b>\n\n")
+
+
+def test_a_channel_template_that_does_not_exist_is_a_clear_error() -> None:
+    with pytest.raises(Exception, match=r"telegram/nope\.html"):
+        render_telegram(article(), context(template="telegram/nope.html"))
+
+
+# --------------------------------------------------------------------------- the validator
+
+
+@pytest.mark.parametrize(("markup", "problem"), [
+    ("<b>a <i>b</i> <u>c</u> <s>d</s> <tg-spoiler>e</tg-spoiler></b>", None),
+    ('<b><a href="https://x.example">link in bold</a></b>', None),
+    ('<a href="https://x.example"><b>bold in a link</b></a>', None),
+    ('<pre><code class="language-python">x = 1 &lt; 2</code></pre>', None),
+    ('<span class="tg-spoiler">s</span> <blockquote expandable>q</blockquote>', None),
+    ("&#34;&#x1F600;&quot;", None),
+    ("<code><b>x</b></code>", "plain text only"),
+    ("<pre><i>x</i></pre>", "plain text only"),
+    ('<a href="https://a.example"><a href="https://b.example">x</a></a>', "inside <a>"),
+    ('<a href="https://a.example"><code>x</code></a>', "inside <a>"),
+    ("<blockquote><blockquote>x</blockquote></blockquote>", "inside <blockquote>"),
+    ("<span>x</span>", "tg-spoiler"),
+    ('<code class="language-x">x</code>', "only directly inside <pre>"),
+    ('<a href="javascript:alert(1)">x</a>', "not an absolute"),
+    ('<a href="/berita/1">x</a>', "not an absolute"),
+    ('<b class="x">x</b>', "attribute"),
+    ("<br>", "not a tag"),
+    ("<b>x</b><br/>", "self-closing"),
+    ("&#0;", "not a character"),
+    ("&hellip;", "not an entity"),
+    ("<!-- c -->x", "comments"),
+    ("x <b", "<"),  # an unterminated tag, or a bare "<"
+    ("", "no visible text"),
+    ("<b> </b>", "no visible text"),
+])
+def test_the_validator_knows_telegrams_html_rules(markup: str, problem: str | None) -> None:
+    problems = check_telegram_html(markup)
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in p for p in problems), problems
+
+
+def test_the_validator_counts_length_as_telegram_does() -> None:
+    text = "<b>" + "😀" * 512 + "</b>"  # 512 code points, 1024 UTF-16 units
+    assert check_telegram_html(text, CAPTION_LIMIT) == []
+    [problem] = check_telegram_html(text + "a", CAPTION_LIMIT)
+    assert "1025 UTF-16 code units" in problem

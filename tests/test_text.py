@@ -8,6 +8,8 @@ import pytest
 
 from distributor.articles import RelatedLink
 from distributor.text import (
+    HEADLINE_MAX,
+    HEADLINE_TARGET,
     derive_headline,
     detect_language,
     first_image,
@@ -68,17 +70,13 @@ def test_seed_body_keeps_every_other_paragraph_in_order(seed_text: str) -> None:
     assert parsed.body[-1].startswith("Dengan jadwal kunjungan timbal balik")
 
 
-def test_seed_headline_is_the_first_sentence_cut_at_a_word(seed_text: str) -> None:
+def test_seed_headline_is_its_first_clause_without_an_ellipsis(seed_text: str) -> None:
+    # the first sentence (122 characters) ends "... internasional yang didominasi Barat.":
+    # the headline stops before the relative clause, a natural end, and has no "…"
     parsed = parse_article_text(seed_text)
-    headline = parsed.headline
-    assert headline.startswith("Moskow dan Beijing semakin mempertegas posisi mereka")
-    assert headline.endswith("…")
-    assert len(headline) <= 110
-    sentence = ("Moskow dan Beijing semakin mempertegas posisi mereka sebagai penyeimbang utama "
-                "tatanan internasional yang didominasi Barat.")
-    assert sentence.startswith(headline[:-1])
-    assert sentence[len(headline) - 1] == " "  # cut between two words
-    assert "000_" not in headline and "Dalam panggilan" not in headline
+    assert parsed.headline == ("Moskow dan Beijing semakin mempertegas posisi mereka sebagai "
+                               "penyeimbang utama tatanan internasional")
+    assert "000_" not in parsed.headline and "Dalam panggilan" not in parsed.headline
 
 
 def test_seed_is_detected_as_indonesian(seed_text: str) -> None:
@@ -259,15 +257,51 @@ def test_derived_headline_drops_the_final_full_stop_and_keeps_a_question_mark() 
     assert derive_headline("Siapa pemenangnya? Kita lihat.") == "Siapa pemenangnya?"
 
 
-def test_long_headlines_are_cut_at_a_word_with_an_ellipsis() -> None:
-    sentence = ("Pemerintah provinsi mengumumkan rencana pembangunan jalan tol baru sepanjang "
-                "dua ratus kilometer yang menghubungkan kota-kota di pesisir utara.")
+@pytest.mark.parametrize(("lede", "headline"), [
+    # before the relative clause ("yang ...")
+    ("Pemerintah provinsi mengumumkan rencana pembangunan jalan tol baru sepanjang dua ratus "
+     "kilometer yang menghubungkan kota-kota di pesisir utara.",
+     "Pemerintah provinsi mengumumkan rencana pembangunan jalan tol baru sepanjang dua ratus "
+     "kilometer"),
+    ("Tim SAR gabungan masih mencari tiga nelayan yang hilang setelah perahu mereka terbalik "
+     "dihantam ombak setinggi empat meter di perairan selatan Pulau Jawa.",
+     "Tim SAR gabungan masih mencari tiga nelayan yang hilang"),
+    # at the first comma, before an aside
+    ("The Bank of Indonesia raised its benchmark interest rate by 25 basis points on Wednesday, "
+     "the first increase in a year, as the rupiah slid to its weakest level since 1998.",
+     "The Bank of Indonesia raised its benchmark interest rate by 25 basis points on Wednesday"),
+    # a place aside (", Jakarta Timur,") and a parenthesis go; then a cut before "dalam"
+    ("Harga cabai rawit merah di Pasar Induk Kramat Jati, Jakarta Timur, turun dari Rp65.000 "
+     "menjadi Rp50.000 per kilogram dalam sepekan terakhir seiring masuknya panen dari Jawa "
+     "Tengah dan Jawa Timur.",
+     "Harga cabai rawit merah di Pasar Induk Kramat Jati turun dari Rp65.000 menjadi Rp50.000 "
+     "per kilogram"),
+    ("Komisi Pemberantasan Korupsi (KPK) menahan Bupati Bogor, Kamis (26/11/2026).",
+     "Komisi Pemberantasan Korupsi menahan Bupati Bogor"),
+    # a list's commas are not clause ends
+    ("Jakarta, Bogor, Depok, dan Tangerang terendam banjir setinggi satu meter pada Selasa pagi "
+     "setelah hujan deras mengguyur wilayah itu sejak Senin malam tanpa henti.",
+     "Jakarta, Bogor, Depok, dan Tangerang terendam banjir setinggi satu meter pada Selasa pagi"),
+])
+def test_long_first_sentences_give_headlines_cut_at_a_natural_point(
+        lede: str, headline: str) -> None:
+    assert derive_headline(lede) == headline
+    assert len(headline) <= HEADLINE_MAX
+
+
+def test_no_cut_inside_an_aside_opened_by_a_comma() -> None:
+    headline = derive_headline(
+        "President Joko Widodo, speaking in Jakarta on Monday, said the government would cut "
+        "fuel subsidies gradually over the next three years to fund new schools in Papua.")
+    assert headline != "President Joko Widodo, speaking in Jakarta on Monday"
+    assert "said the government" in headline
+
+
+def test_a_sentence_without_a_natural_cut_is_cut_at_a_word_with_an_ellipsis() -> None:
+    sentence = " ".join(["panjang"] * 40) + "."
     headline = derive_headline(sentence)
-    assert len(headline) <= 110
-    assert headline.endswith("…")
-    assert sentence.startswith(headline[:-1])
-    assert sentence[len(headline) - 1] == " "  # the cut is between words
-    assert not headline[:-1].endswith((" yang", " dan"))
+    assert headline.endswith("panjang…")
+    assert len(headline) <= HEADLINE_TARGET
 
 
 def test_shorten_leaves_short_text_alone_and_hard_cuts_one_long_word() -> None:
@@ -381,3 +415,45 @@ def test_markdown_syntax_is_removed_but_links_survive_for_related_lines() -> Non
                 "Baca juga: [Judul](https://x.example/z)")
     assert markdown_to_text(markdown) == ("Judul Besar\nTebal dan miring dan snake_case_name.\n"
                                           "satu\ndua\nBaca juga: [Judul](https://x.example/z)")
+
+
+# --------------------------------------------------------------------------- real-world details
+
+
+def test_a_photo_caption_is_not_taken_for_the_lede() -> None:
+    text = html_to_text('<figure><img src="https://x.example/a.jpg"><figcaption>Foto: Dok. '
+                        "Warner</figcaption></figure><p>Jakarta - Film itu tayang.</p>")
+    assert text == "Jakarta - Film itu tayang."
+
+
+def test_a_title_from_a_cms_loses_its_entities_and_tags() -> None:
+    parsed = parse_article_text("Isi berita.", title="BBM Turun &#8212; <b>Pertamax</b> &amp; "
+                                                     "Pertalite")
+    assert parsed.title == "BBM Turun — Pertamax & Pertalite"
+    assert parse_article_text("Isi.", title="AT&T & R&D").title == "AT&T & R&D"
+
+
+@pytest.mark.parametrize("line", [
+    "Related news: Indonesia to keep nickel ore export ban",
+    "Related: Indonesia to keep nickel ore export ban",
+    "Also read: Indonesia to keep nickel ore export ban",
+    "Berita terkait: Indonesia to keep nickel ore export ban",
+    "Baca pula: Indonesia to keep nickel ore export ban",
+    "(BACA JUGA: Indonesia to keep nickel ore export ban)",
+])
+def test_related_story_lines_in_their_many_forms(line: str) -> None:
+    parsed = parse_article_text(f"Jakarta - Lede pertama.\n{line}\nParagraf kedua.")
+    assert parsed.related == [RelatedLink(title="Indonesia to keep nickel ore export ban")]
+    assert parsed.body == ["Paragraf kedua."]
+
+
+def test_a_shouting_wire_byline_is_written_as_a_name() -> None:
+    parsed = parse_article_text("By NINIEK KARMINI\nJAKARTA, Indonesia (AP) — A volcano erupted "
+                                "on Tuesday.\nNo casualties were reported.")
+    assert parsed.author == "Niniek Karmini"
+    assert parsed.dateline == "Jakarta, Indonesia"
+
+
+def test_a_derived_headline_drops_emoji_but_keeps_degrees() -> None:
+    assert derive_headline("Suhu 40°C 🔥🔥 melanda Jakarta. Warga diminta waspada.") == \
+        "Suhu 40°C melanda Jakarta"

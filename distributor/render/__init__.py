@@ -35,13 +35,17 @@ __all__ = [
     "Templates",
     "Words",
     "builtin_templates_dir",
+    "channel_template",
     "hashtag",
     "hashtags",
     "language_of",
+    "lead_and_rest",
     "link_line",
     "local_now",
     "site_date",
+    "teaser",
     "templates_for",
+    "title_repeats_lede",
     "words",
 ]
 
@@ -64,6 +68,15 @@ class Words:
     breaking: str
     by: str
     visit: str
+    #: "1 more story at {site}" (a digest that had to leave articles out)
+    more_story: str
+    #: "{count} more stories at {site}"
+    more_stories: str
+
+    def more(self, count: int, site: str) -> str:
+        """"3 berita lainnya di rinews.example" / "1 more story at rinews.example"."""
+        pattern = self.more_story if count == 1 else self.more_stories
+        return pattern.format(count=count, site=site)
 
 
 _WORDS: dict[str, Words] = {
@@ -77,6 +90,8 @@ _WORDS: dict[str, Words] = {
         breaking="Berita terkini",
         by="Oleh",
         visit="Kunjungi",
+        more_story="1 berita lainnya di {site}",
+        more_stories="{count} berita lainnya di {site}",
     ),
     "en": Words(
         read_more="Read more",
@@ -88,6 +103,8 @@ _WORDS: dict[str, Words] = {
         breaking="Breaking news",
         by="By",
         visit="Visit",
+        more_story="1 more story at {site}",
+        more_stories="{count} more stories at {site}",
     ),
 }
 # "in" is the old ISO 639 code of Indonesian; "ms" (Malay) reads Indonesian well enough.
@@ -217,6 +234,51 @@ def link_line(label: str, url: str, width: int = 72) -> str:
     return line if len(line) <= width else f"{label}:\n{url}"
 
 
+# --------------------------------------------------------------------------- headline and lede
+
+
+def _comparable(text: str) -> str:
+    return " ".join(text.split()).casefold().rstrip(" .…!?\"”’'")
+
+
+def title_repeats_lede(article: Article) -> bool:
+    """True when printing the title above the lede would say the same words twice: the title
+    was derived from the lede, or the lede opens with it."""
+    if article.title_derived:
+        return True
+    title, lede = _comparable(article.title), _comparable(article.lede)
+    return bool(title) and lede.startswith(title) and len(title) >= 12
+
+
+def lead_and_rest(text: str) -> tuple[str, str]:
+    """(the first sentence of ``text``, the rest), without breaking at "Dr." or "3,5"."""
+    from distributor.text import first_sentence
+
+    text = " ".join(text.split())
+    lead = first_sentence(text)
+    return lead, text[len(lead):].strip()
+
+
+def teaser(article: Article) -> str:
+    """The text that follows the headline in an email card.
+
+    The lede; but when the headline was derived from it (or the lede opens with the title), the
+    lede from its second sentence on, so that the card does not say its first words twice;
+    the body's first paragraph when the lede has only that one sentence; when there is
+    nothing else either, nothing if the headline says most of the lede, else the lede.
+    """
+    lede = " ".join(article.lede.split())
+    if not lede or not title_repeats_lede(article):
+        return lede
+    lead, rest = lead_and_rest(lede)
+    if rest:
+        return rest
+    following = next((" ".join(p.split()) for p in article.body if p.strip()), "")
+    if following:
+        return following
+    return "" if len(_comparable(article.title)) >= 0.6 * len(_comparable(lead)) else lede
+
+
 # --------------------------------------------------------------------------- hashtags
 
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
@@ -333,6 +395,18 @@ class Templates:
 
     def __repr__(self) -> str:
         return f"Templates(user_dir={self.user_dir!r}, builtin_dir={self.builtin_dir!r})"
+
+
+def channel_template(ctx: Any, default: str, *, kind: str = "") -> str:
+    """The template a channel names (``template:`` in its config), else ``default``.
+
+    ``{kind}`` in the name is replaced by ``kind`` ("digest", "article"), so one channel can
+    name a template per kind of mail: ``email/mine-{kind}.html``.
+    """
+    name = getattr(getattr(ctx, "channel", None), "template", None)
+    if not isinstance(name, str) or not name.strip():
+        return default
+    return name.strip().replace("{kind}", kind)
 
 
 @cache

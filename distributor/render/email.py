@@ -14,6 +14,13 @@ them for one subscriber; do it on the message before MIME encoding, never on enc
 HTML comes from ``email/<kind>.html`` (autoescaped), the plain-text alternative from
 ``email/<kind>.txt`` with the same data; premailer then inlines the CSS into ``style=""``
 attributes, keeping the ``@media`` rules (narrow screens, dark mode) in a ``<style>`` block.
+A channel's ``template:`` replaces ``email/<kind>.html`` (``{kind}`` in it becomes
+``digest`` or ``article``); its text sibling is the same name ending in ``.txt`` (the built-in
+text template when there is none).
+
+Gmail clips a mail whose HTML passes about 102 KB and hides the rest, unsubscribe link
+included: a digest shows at most :data:`MAX_CARDS` cards and stops adding cards before its HTML
+passes :data:`HTML_BUDGET` bytes; a line links to the site for the articles left out.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import html as html_lib
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
@@ -34,18 +42,25 @@ from premailer import Premailer
 from distributor.articles import Article
 from distributor.channels.base import Message, RenderContext
 from distributor.render import (
+    Templates,
+    channel_template,
     hostname,
     language_of,
     local_now,
     site_date,
+    teaser,
     templates_for,
+    title_repeats_lede,
     words,
 )
 from distributor.render.split import shorten
 
 __all__ = [
+    "HTML_BUDGET",
+    "MAX_CARDS",
     "RECIPIENT",
     "UNSUBSCRIBE_TOKEN",
+    "Card",
     "build_mime",
     "digest_subject",
     "inline_css",
@@ -62,6 +77,15 @@ RECIPIENT = "%%RECIPIENT%%"
 DEFAULT_DIGEST_SUBJECT = {"id": "{site} — {date}", "en": "{site}: {date}"}
 
 PREHEADER_LENGTH = 140
+#: most article cards in one digest (``max_cards`` of the channel, when it has one)
+MAX_CARDS = 30
+#: a digest's HTML stays under this many bytes (Gmail clips at about 102 KB)
+HTML_BUDGET = 90 * 1024
+#: longest teaser of a digest card, and of a single-article mail, in characters
+CARD_TEASER = 600
+ARTICLE_TEASER = 3000
+#: longest headline printed (titles of feed items can be anything)
+HEADLINE_LIMIT = 200
 
 
 # --------------------------------------------------------------------------- CSS
@@ -115,12 +139,27 @@ def _list_id(ctx: RenderContext) -> str:
     return f"{phrase} <{label}.{host}>"
 
 
+def _mailto(value: str) -> str:
+    """``mailto:ADDRESS?subject=unsubscribe%20TOKEN`` for ``unsubscribe_mailto``."""
+    address = value.strip().removeprefix("mailto:").split("?", 1)[0]
+    return f"mailto:{address}?subject=unsubscribe%20{UNSUBSCRIBE_TOKEN}"
+
+
 def _headers(ctx: RenderContext) -> dict[str, str]:
-    headers = {
-        "List-Unsubscribe": f"<{unsubscribe_url(ctx)}>",
+    """Headers of every mail of the channel; To, Date and Message-ID are set per send."""
+    unsubscribe = f"<{unsubscribe_url(ctx)}>"
+    mailto = getattr(ctx.channel, "unsubscribe_mailto", None)
+    if isinstance(mailto, str) and mailto.strip():
+        unsubscribe += f", <{_mailto(mailto)}>"
+    headers: dict[str, str] = {}
+    sender = getattr(ctx.channel, "from_", None)
+    if isinstance(sender, str) and sender.strip():
+        headers["From"] = sender.strip()
+    headers.update({
+        "List-Unsubscribe": unsubscribe,
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "List-Id": _list_id(ctx),
-    }
+    })
     reply_to = getattr(ctx.channel, "reply_to", None)
     if reply_to:
         headers["Reply-To"] = str(reply_to)
@@ -148,10 +187,46 @@ def _preheader(text: str) -> str:
     return shorten(text, lambda candidate: len(candidate) <= PREHEADER_LENGTH)
 
 
+def _limit(text: str, limit: int) -> str:
+    return shorten(text, lambda candidate: len(candidate) <= limit)
+
+
+@dataclass(frozen=True)
+class Card:
+    """One article as a digest (or single-article mail) shows it."""
+
+    article: Article
+    #: the headline, shortened if absurdly long
+    title: str
+    #: what follows the headline: the lede, without the sentence the headline already says
+    teaser: str
+    #: the text the image's alt attribute carries
+    alt: str
+
+
+def _card(article: Article, teaser_limit: int) -> Card:
+    title = _limit(" ".join(article.title.split()), HEADLINE_LIMIT)
+    return Card(article=article, title=title, teaser=_limit(teaser(article), teaser_limit),
+                alt=title)
+
+
+def _template_names(ctx: RenderContext, templates: Templates, kind: str) -> tuple[str, str]:
+    """(html template, text template) for ``kind`` ("digest", "article")."""
+    default_html, default_text = f"email/{kind}.html", f"email/{kind}.txt"
+    html_name = channel_template(ctx, default_html, kind=kind)
+    if html_name == default_html:
+        return default_html, default_text
+    stem, dot, suffix = html_name.rpartition(".")
+    text_name = f"{stem}.txt" if dot and suffix.lower() in ("html", "htm") else f"{html_name}.txt"
+    return html_name, text_name if templates.exists(text_name) else default_text
+
+
 def _render(ctx: RenderContext, kind: str, data: dict[str, Any]) -> tuple[str, str]:
     templates = templates_for(ctx)
-    html = inline_css(templates.render(f"email/{kind}.html", **data))
-    text = templates.render(f"email/{kind}.txt", **data).strip() + "\n"
+    html_name, text_name = _template_names(ctx, templates, kind)
+    data = {"kind": kind, **data}
+    html = inline_css(templates.render(html_name, **data))
+    text = templates.render(text_name, **data).strip() + "\n"
     return html, text
 
 
@@ -173,15 +248,46 @@ def digest_subject(ctx: RenderContext, count: int, now: datetime | None = None) 
     return " ".join(pattern.format_map(fields).split())
 
 
+def _max_cards(ctx: RenderContext) -> int:
+    configured = getattr(ctx.channel, "max_cards", None)
+    return configured if isinstance(configured, int) and configured > 0 else MAX_CARDS
+
+
 def render_digest_email(articles: list[Article], ctx: RenderContext) -> list[Message]:
-    """The digest of ``articles`` as one mail (placeholders for the subscriber)."""
+    """The digest of ``articles`` as one mail (placeholders for the subscriber).
+
+    At most ``max_cards`` cards (default :data:`MAX_CARDS`), and fewer when the HTML would
+    pass :data:`HTML_BUDGET` bytes; "N berita lainnya di rinews.example" links to the site for
+    the rest.
+    """
     now = local_now(ctx.site, ctx.now)
     language = ctx.site.language
     subject = digest_subject(ctx, len(articles), now)
-    data = _common(ctx, language, subject, now)
-    data["articles"] = articles
-    data["preheader"] = _preheader(" · ".join(a.title for a in articles))
-    html, text = _render(ctx, "digest", data)
+    cards = [_card(article, CARD_TEASER) for article in articles]
+    word = words(language)
+
+    def attempt(count: int) -> tuple[str, str]:
+        shown = cards[:count]
+        left_out = len(cards) - count
+        data = _common(ctx, language, subject, now)
+        data.update(
+            cards=shown,
+            articles=[card.article for card in shown],
+            article=shown[0].article if shown else None,
+            left_out=left_out,
+            more_text=word.more(left_out, hostname(ctx.site.url) or ctx.site.name)
+            if left_out else "",
+            more_url=ctx.site.url,
+            preheader=_preheader(" · ".join(card.title for card in cards if card.title)),
+        )
+        return _render(ctx, "digest", data)
+
+    count = min(len(cards), _max_cards(ctx))
+    html, text = attempt(count)
+    while count > 1 and len(html.encode("utf-8")) > HTML_BUDGET:
+        size = len(html.encode("utf-8"))
+        count = max(1, min(count - 1, count * HTML_BUDGET // size))
+        html, text = attempt(count)
     return [{"subject": subject, "html": html, "text": text, "headers": _headers(ctx)}]
 
 
@@ -189,10 +295,22 @@ def render_article_email(article: Article, ctx: RenderContext) -> list[Message]:
     """A single article as one mail, its title as the subject."""
     now = local_now(ctx.site, ctx.now)
     language = language_of(article, ctx.site)
-    subject = " ".join(article.title.split())
+    card = _card(article, ARTICLE_TEASER)
+    subject = card.title or _limit(" ".join(card.teaser.split()), HEADLINE_LIMIT) or \
+        f"{words(language).breaking} — {ctx.site.name}"
     data = _common(ctx, language, subject, now)
-    data["article"] = article
-    data["preheader"] = _preheader(article.lede)
+    data.update(
+        article=article,
+        card=card,
+        cards=[card],
+        articles=[article],
+        left_out=0,
+        more_text="",
+        more_url=ctx.site.url,
+        # the subject already says the headline: the preheader goes on with the story
+        preheader=_preheader(card.teaser if title_repeats_lede(article) else
+                             " ".join(article.lede.split()) or card.teaser),
+    )
     html, text = _render(ctx, "article", data)
     return [{"subject": subject, "html": html, "text": text, "headers": _headers(ctx)}]
 

@@ -1,5 +1,8 @@
 """Telegram posts in HTML parse mode: bold headline, lede, "Baca selengkapnya" link, hashtags.
 
+When the headline was derived from the lede (or the lede opens with it), printing both would
+say the same words twice: the post then starts with the lede, its first sentence in bold.
+
 Telegram counts lengths after parsing entities: the visible text (tags removed, ``&amp;`` and
 friends decoded) in UTF-16 code units. A caption holds 1024 of them, a message 4096. An article
 with an image becomes ``sendPhoto`` when its caption fits, else ``sendMessage`` with a link
@@ -10,12 +13,22 @@ a tag or an entity.
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from typing import Any
 
 from distributor.articles import Article
 from distributor.channels.base import Message, RenderContext
-from distributor.render import Templates, hashtags, language_of, templates_for, words
+from distributor.render import (
+    Templates,
+    channel_template,
+    hashtags,
+    language_of,
+    lead_and_rest,
+    templates_for,
+    title_repeats_lede,
+    words,
+)
 from distributor.render.split import shorten
 
 __all__ = [
@@ -30,6 +43,8 @@ __all__ = [
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 TEMPLATE = "telegram/post.html"
+#: longest headline printed (feed titles can be anything): the rest of the room is the lede's
+TITLE_LIMIT = 256
 
 #: tags Telegram's HTML parse mode accepts, with the attributes each may carry
 ALLOWED_TAGS: dict[str, frozenset[str]] = {
@@ -69,11 +84,41 @@ def telegram_length(html_text: str) -> int:
     return utf16_length(visible_text(html_text))
 
 
+#: tags that only format text: they may hold, and be held by, anything but pre and code
+_FORMATTING = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del",
+                         "tg-spoiler", "span"})
+_LINK_SCHEMES = ("http://", "https://", "tg://", "mailto:", "ton://")
+
+
 class _Checker(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=False)
         self.problems: list[str] = []
         self.open: list[str] = []
+
+    def _nesting(self, tag: str, attrs: dict[str, str | None]) -> None:
+        """Telegram's rules: formatting nests freely outside pre and code; pre may hold one
+        code (its language); a, code, pre and blockquote hold none of each other."""
+        inside = set(self.open)
+        if "code" in inside or ("pre" in inside and tag != "code"):
+            self.problems.append(f"<{tag}> inside <{self.open[-1]}>: pre and code hold plain "
+                                 "text only")
+        elif tag == "code" and "pre" in inside and self.open[-1] != "pre":
+            self.problems.append("<code> in <pre> must be its only tag")
+        elif tag not in _FORMATTING and tag != "blockquote" and inside & {"a"}:
+            self.problems.append(f"<{tag}> inside <a>")
+        elif tag == "blockquote" and "blockquote" in inside:
+            self.problems.append("<blockquote> inside <blockquote>")
+        elif tag in ("pre", "a") and tag in inside:
+            self.problems.append(f"<{tag}> inside <{tag}>")
+        if tag == "span" and attrs.get("class") != "tg-spoiler":
+            self.problems.append('<span> needs class="tg-spoiler"')
+        if tag == "code" and attrs.get("class") is not None:
+            language = attrs.get("class") or ""
+            if not (language.startswith("language-") and self.open[-1:] == ["pre"]):
+                self.problems.append('<code class="language-..."> only directly inside <pre>')
+        if tag == "tg-emoji" and not attrs.get("emoji-id"):
+            self.problems.append("<tg-emoji> without emoji-id")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in ALLOWED_TAGS:
@@ -82,8 +127,15 @@ class _Checker(HTMLParser):
         for name, _value in attrs:
             if name not in ALLOWED_TAGS[tag]:
                 self.problems.append(f"<{tag}> cannot carry the attribute {name!r}")
-        if tag == "a" and not dict(attrs).get("href"):
-            self.problems.append("<a> without href")
+        values = dict(attrs)
+        if tag == "a":
+            href = (values.get("href") or "").strip()
+            if not href:
+                self.problems.append("<a> without href")
+            elif not href.lower().startswith(_LINK_SCHEMES):
+                self.problems.append(f"<a href={href[:40]!r}>: not an absolute http(s) or tg "
+                                     "link")
+        self._nesting(tag, values)
         self.open.append(tag)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -106,6 +158,14 @@ class _Checker(HTMLParser):
         if name not in NAMED_ENTITIES:
             self.problems.append(f"&{name}; is not an entity Telegram knows (lt, gt, amp, quot)")
 
+    def handle_charref(self, name: str) -> None:
+        try:
+            code = int(name[1:], 16) if name[:1] in "xX" else int(name)
+        except ValueError:
+            code = -1
+        if not 0 < code <= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            self.problems.append(f"&#{name}; is not a character")
+
     def handle_comment(self, data: str) -> None:
         self.problems.append("HTML comments are not allowed")
 
@@ -115,9 +175,16 @@ class _Checker(HTMLParser):
     def unknown_decl(self, data: str) -> None:
         self.problems.append("declarations are not allowed")
 
+    def handle_pi(self, data: str) -> None:
+        self.problems.append("processing instructions are not allowed")
 
-def check_telegram_html(html_text: str) -> list[str]:
-    """Why Telegram would refuse ``html_text`` in HTML parse mode ([] when it would not)."""
+
+def check_telegram_html(html_text: str, limit: int | None = None) -> list[str]:
+    """Why Telegram would refuse ``html_text`` in HTML parse mode ([] when it would not).
+
+    Tags and their attributes, nesting, escaping of ``< > &``, entities, and with ``limit``
+    (4096 for a message, 1024 for a caption) the length as Telegram counts it.
+    """
     checker = _Checker()
     checker.feed(html_text)
     checker.close()
@@ -125,17 +192,42 @@ def check_telegram_html(html_text: str) -> list[str]:
     if checker.rawdata:  # an unterminated tag or entity
         problems.append(f"unterminated markup at the end: {checker.rawdata[:20]!r}")
     problems.extend(f"<{tag}> is never closed" for tag in checker.open)
+    if limit is not None and not problems:
+        length = telegram_length(html_text)
+        if length > limit:
+            problems.append(f"{length} UTF-16 code units of text; Telegram takes {limit}")
+    if not problems and not visible_text(html_text).strip():
+        problems.append("no visible text: Telegram refuses an empty message")
     return problems
 
 
-def _post(templates: Templates, article: Article, ctx: RenderContext, language: str,
-          title: str, lede: str) -> str:
+_TAG_OR_TEXT = re.compile(r"(<[^>]*>)|([^<]+)")
+
+
+def _plain_quotes(html_text: str) -> str:
+    """Quotes escaped in text (not in attributes) back to themselves: ``&#39;`` and ``&#34;``
+    are valid but make the post unreadable in a preview, and Telegram needs neither."""
+    def tidy(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(1)
+        return match.group(2).replace("&#39;", "'").replace("&#34;", '"').replace(
+            "&quot;", '"')
+    return _TAG_OR_TEXT.sub(tidy, html_text)
+
+
+def _post(templates: Templates, template: str, article: Article, ctx: RenderContext,
+          language: str, title: str, lede: str) -> str:
     config = ctx.channel
     tags = hashtags(article.tags) if getattr(config, "hashtags", False) else []
-    return templates.render(
-        TEMPLATE,
+    show_title = bool(title) and not (lede and title_repeats_lede(article))
+    lead, rest = lead_and_rest(lede) if lede and not show_title else ("", lede)
+    rendered = templates.render(
+        template,
         title=title,
         lede=lede,
+        show_title=show_title,
+        lead=lead,
+        rest=rest,
         url=article.url,
         hashtags=tags,
         words=words(language),
@@ -143,10 +235,11 @@ def _post(templates: Templates, article: Article, ctx: RenderContext, language: 
         article=article,
         site=ctx.site,
         channel=config,
-    ).strip()
+    )
+    return _plain_quotes(rendered).strip()
 
 
-def _fit(limit: int, render: Any, title: str, lede: str) -> str:
+def _fit(limit: int, render: Any, title: str, lede: str, template: str) -> str:
     """The post, its lede (else its title) shortened until it fits ``limit``."""
     text: str = render(title, lede)
     if telegram_length(text) <= limit:
@@ -157,7 +250,7 @@ def _fit(limit: int, render: Any, title: str, lede: str) -> str:
     short_title = shorten(title, lambda candidate: telegram_length(render(candidate, "")) <= limit)
     text = render(short_title, "")
     if telegram_length(text) > limit:
-        raise ValueError(f"the Telegram template {TEMPLATE} alone is longer than {limit} "
+        raise ValueError(f"the Telegram template {template} alone is longer than {limit} "
                          "characters; shorten it")
     return text
 
@@ -166,12 +259,13 @@ def render_telegram(article: Article, ctx: RenderContext) -> list[Message]:
     """One message: ``sendPhoto`` with a caption when the article has an image and the caption
     fits 1024, else ``sendMessage`` (at most 4096) with a preview of the article's page."""
     templates = templates_for(ctx)
+    template = channel_template(ctx, TEMPLATE)
     language = language_of(article, ctx.site)
-    title = " ".join(article.title.split())
+    title = shorten(" ".join(article.title.split()), lambda t: len(t) <= TITLE_LIMIT)
     lede = " ".join(article.lede.split())
 
     def render(t: str, lede_text: str) -> str:
-        return _post(templates, article, ctx, language, t, lede_text)
+        return _post(templates, template, article, ctx, language, t, lede_text)
 
     message: Message
     full = render(title, lede)
@@ -180,14 +274,15 @@ def render_telegram(article: Article, ctx: RenderContext) -> list[Message]:
                    "parse_mode": "HTML"}
         body = full
     else:
-        body = _fit(TEXT_LIMIT, render, title, lede)
+        body = _fit(TEXT_LIMIT, render, title, lede, template)
         preview: dict[str, Any] = {"url": article.url}
         if article.image:
             preview["prefer_large_media"] = True
         message = {"method": "sendMessage", "text": body, "parse_mode": "HTML",
                    "link_preview_options": preview}
-    problems = check_telegram_html(body)
+    limit = CAPTION_LIMIT if message["method"] == "sendPhoto" else TEXT_LIMIT
+    problems = check_telegram_html(body, limit)
     if problems:
-        raise ValueError(f"the Telegram template {TEMPLATE} produced HTML Telegram refuses: "
+        raise ValueError(f"the Telegram template {template} produced HTML Telegram refuses: "
                          + "; ".join(problems))
     return [message]
