@@ -579,6 +579,16 @@ def channels_resume(state: State, name: str) -> None:
     rt.store.dispose()
 
 
+# --------------------------------------------------------------------------- subscribers, serve
+
+from distributor.cli_subscribers import digest_send as digest_send_progress  # noqa: E402
+from distributor.cli_subscribers import serve, subscribers  # noqa: E402
+
+main.add_command(subscribers)
+main.add_command(serve)
+digest.add_command(digest_send_progress)  # replaces `digest send`: progress bar, resuming
+
+
 # --------------------------------------------------------------------------- helpers
 
 

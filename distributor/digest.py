@@ -2,6 +2,10 @@
 
 The unique (channel, period) row is taken before anything is sent, so two schedulers (or a
 restart after the digest hour) can never send the same digest twice.
+
+A digest whose sending stopped half-way (a crash, the SMTP server gone) stays ``sending``; the
+next ``digest send`` (or the scheduler, within a day) resumes it before planning a new one, and
+the fan-out serves only the subscribers it had not reached (:mod:`distributor.fanout`).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -21,10 +26,13 @@ from distributor.channels.outbox import OutboxAdapter
 from distributor.config import ChannelConfig
 from distributor.ingest import from_row
 from distributor.runtime import Runtime
-from distributor.store.models import ArticleRow, Digest
+from distributor.store.models import ArticleRow, Digest, FanoutRun
 
 log = logging.getLogger("distributor.digest")
 MISFIRE_GRACE = timedelta(hours=6)
+#: the scheduler resumes an interrupted digest on its own for this long; after that only
+#: `digest send` does (old news should not go out unasked)
+RESUME_WITHIN = timedelta(hours=24)
 
 
 def schedule_of(channel: ChannelConfig) -> str | None:
@@ -89,22 +97,50 @@ def render_plan(rt: Runtime, channel: ChannelConfig, plan: DigestPlan) -> list[M
 class DigestOutcome:
     channel: str
     period: str
-    state: str  # sent | skipped | exists | written | failed
+    state: str  # sent | skipped | exists | written | failed | interrupted
     articles: int = 0
     detail: str = ""
     files: list[str] = field(default_factory=list)
+    digest_id: int | None = None
+    #: True when this call finished a digest an earlier process had begun
+    resumed: bool = False
+    #: the fan-out's numbers (email channels): sent, bounced, failed, retried, resent,
+    #: done_before (served by an earlier process), elapsed seconds, rate (messages/s)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+def _stats_dict(stats: Any) -> dict[str, float]:
+    if stats is None:
+        return {}
+    return {"sent": stats.sent, "bounced": stats.bounced, "failed": stats.failed,
+            "retried": stats.retried, "resent": stats.resent,
+            "done_before": stats.done_before, "elapsed": round(stats.elapsed, 3),
+            "rate": round(stats.rate, 1)}
+
+
+def bind_adapters(rt: Runtime) -> None:
+    """Give adapters that send with the store (email) the runtime."""
+    for adapter in rt.adapters.values():
+        bind = getattr(adapter, "bind", None)
+        if callable(bind):
+            bind(rt)
 
 
 async def run_digest(rt: Runtime, channel: ChannelConfig, *, now: datetime | None = None,
-                     period: str | None = None) -> DigestOutcome:
-    """Assemble and send one digest. ``period`` defaults to a manual one at ``now``."""
+                     period: str | None = None, progress: Any = None,
+                     resume: bool = True) -> DigestOutcome:
+    """Assemble and send one digest. ``period`` defaults to a manual one at ``now``.
+
+    A digest of this channel left half-sent is resumed first (and is what this call
+    returns); ``progress`` receives the fan-out's progress (see :mod:`distributor.fanout`).
+    """
     now = now or datetime.now(UTC)
     period = period or f"manual:{now.isoformat(timespec='seconds')}"
-    plan = plan_digest(rt, channel, until=now, period=period)
     adapter = rt.adapter(channel.name)
     min_articles = int(getattr(channel, "min_articles", 1))
 
     if rt.dry_run and isinstance(adapter, OutboxAdapter):
+        plan = plan_digest(rt, channel, until=now, period=period)
         if len(plan.articles) < min_articles:
             return DigestOutcome(channel.name, period, "skipped", len(plan.articles),
                                  "no new articles")
@@ -113,6 +149,12 @@ async def run_digest(rt: Runtime, channel: ChannelConfig, *, now: datetime | Non
         return DigestOutcome(channel.name, period, "written", len(plan.articles),
                              files=[str(p) for p in paths])
 
+    bind_adapters(rt)
+    if resume:
+        for digest_id in unfinished_digests(rt, channel):
+            return await resume_digest(rt, channel, digest_id, progress=progress)
+
+    plan = plan_digest(rt, channel, until=now, period=period)
     with rt.store.session() as session:
         digest = Digest(channel=channel.name, period=period, since=plan.since, until=plan.until,
                         article_ids=[a.id for a in plan.articles], state="sending")
@@ -121,42 +163,110 @@ async def run_digest(rt: Runtime, channel: ChannelConfig, *, now: datetime | Non
             session.flush()
         except IntegrityError:
             session.rollback()
-            return DigestOutcome(channel.name, period, "exists", detail="already sent")
+            existing = session.scalar(select(Digest.state).where(
+                Digest.channel == channel.name, Digest.period == period))
+            return DigestOutcome(channel.name, period, "exists",
+                                 detail=f"the digest of {period} exists already ({existing})")
         if len(plan.articles) < min_articles:
             digest.state = "skipped"
             digest.detail = f"{len(plan.articles)} new articles, fewer than {min_articles}"
             log.info("digest %s for %s: nothing new, no mail", channel.name, period)
             return DigestOutcome(channel.name, period, "skipped", len(plan.articles),
-                                 digest.detail)
+                                 digest.detail, digest_id=digest.id)
         digest_id = digest.id
 
     messages = render_plan(rt, channel, plan)
+    return await _send_and_record(rt, channel, digest_id, period, len(plan.articles), messages,
+                                  progress=progress)
+
+
+def unfinished_digests(rt: Runtime, channel: ChannelConfig,
+                       within: timedelta | None = None) -> list[int]:
+    """Digests of this channel left ``sending`` (oldest first)."""
+    with rt.store.session() as session:
+        query = select(Digest.id).where(Digest.channel == channel.name,
+                                        Digest.state == "sending").order_by(Digest.id)
+        if within is not None:
+            query = query.where(Digest.created_at >= datetime.now(UTC) - within)
+        return list(session.scalars(query))
+
+
+async def resume_digest(rt: Runtime, channel: ChannelConfig, digest_id: int, *,
+                        progress: Any = None) -> DigestOutcome:
+    """Finish a digest an earlier process began: the same mail, to those not yet served."""
+    with rt.store.session() as session:
+        digest = session.get_one(Digest, digest_id)
+        period, article_ids, until = digest.period, list(digest.article_ids), digest.until
+        run = session.scalar(select(FanoutRun).where(FanoutRun.digest_id == digest_id))
+        stored = [dict(run.message)] if run is not None else None
+    if stored is not None:
+        messages = stored
+    else:  # stopped before the mail was rendered: render it as it would have been
+        with rt.store.session() as session:
+            rows = session.scalars(select(ArticleRow).where(ArticleRow.id.in_(article_ids))
+                                   .order_by(ArticleRow.first_seen, ArticleRow.id)).all()
+            articles = [from_row(r) for r in rows]
+        messages = rt.adapter(channel.name).render_digest(
+            articles, rt.context(channel, now=until))
+    log.info("digest %s for %s: resuming a digest that was not finished", channel.name, period)
+    outcome = await _send_and_record(rt, channel, digest_id, period, len(article_ids), messages,
+                                     progress=progress)
+    outcome.resumed = True
+    return outcome
+
+
+async def _send_and_record(rt: Runtime, channel: ChannelConfig, digest_id: int, period: str,
+                           n_articles: int, messages: list[Message], *,
+                           progress: Any = None) -> DigestOutcome:
+    from distributor.fanout import FanoutBusy
+
     try:
-        await send_digest(rt, channel, digest_id, messages)
+        stats = await send_digest(rt, channel, digest_id, messages, progress=progress)
+    except FanoutBusy:
+        return DigestOutcome(channel.name, period, "exists", n_articles,
+                             "being sent by another process right now", digest_id=digest_id)
     except Exception as exc:
-        log.error("digest %s for %s failed: %s", channel.name, period, exc)
+        detail = str(exc) or repr(exc)
         with rt.store.session() as session:
             row = session.get_one(Digest, digest_id)
-            row.state, row.detail = "failed", str(exc)
-        return DigestOutcome(channel.name, period, "failed", len(plan.articles), str(exc))
+            run = session.scalar(select(FanoutRun).where(FanoutRun.digest_id == digest_id))
+            served = (run.sent + run.bounced + run.failed) if run is not None else 0
+            row.detail = detail
+            if served == 0:
+                # nobody got it: its articles go into the next digest
+                row.state = "failed"
+        if served == 0:
+            log.error("digest %s for %s failed: %s", channel.name, period, detail)
+            return DigestOutcome(channel.name, period, "failed", n_articles, detail,
+                                 digest_id=digest_id)
+        log.error("digest %s for %s stopped after %d subscribers: %s; `digest send --channel "
+                  "%s` resumes it", channel.name, period, served, detail, channel.name)
+        return DigestOutcome(channel.name, period, "interrupted", n_articles,
+                             f"{detail}; {served} subscribers served so far; run `distributor "
+                             f"digest send --channel {channel.name}` to resume",
+                             digest_id=digest_id)
     with rt.store.session() as session:
         row = session.get_one(Digest, digest_id)
-        row.state, row.sent_at = "sent", datetime.now(UTC)
-    log.info("digest %s for %s sent with %d articles", channel.name, period, len(plan.articles))
-    return DigestOutcome(channel.name, period, "sent", len(plan.articles))
+        row.state, row.sent_at, row.detail = "sent", datetime.now(UTC), None
+    log.info("digest %s for %s sent with %d articles", channel.name, period, n_articles)
+    return DigestOutcome(channel.name, period, "sent", n_articles, digest_id=digest_id,
+                         stats=_stats_dict(stats))
 
 
 async def send_digest(rt: Runtime, channel: ChannelConfig, digest_id: int,
-                      messages: list[Message]) -> None:
+                      messages: list[Message], *, progress: Any = None) -> Any:
+    """Hand a rendered digest to the channel's adapter; returns its numbers (or None)."""
     adapter = rt.adapter(channel.name)
     if isinstance(adapter, OutboxAdapter):
         name = str(messages[0].get("name") or "") if messages else ""
         adapter.write(name or f"digest-{digest_id}", messages)
-        return
+        return None
     fan_out = getattr(adapter, "send_digest", None)
     if fan_out is None:
         raise RuntimeError(f"channel type {channel.type} cannot send digests")
-    await fan_out(rt, digest_id, messages)
+    if progress is not None:
+        return await fan_out(rt, digest_id, messages, progress=progress)
+    return await fan_out(rt, digest_id, messages)
 
 
 async def run_due_digests(rt: Runtime, *, now: datetime | None = None,
@@ -164,7 +274,12 @@ async def run_due_digests(rt: Runtime, *, now: datetime | None = None,
     """Send each digest whose cron time has passed (within ``grace``) and is not yet sent."""
     now = now or datetime.now(UTC)
     outcomes = []
+    if not rt.dry_run:
+        bind_adapters(rt)
     for channel in digest_channels(rt):
+        if not rt.dry_run:
+            for digest_id in unfinished_digests(rt, channel, within=RESUME_WITHIN):
+                outcomes.append(await resume_digest(rt, channel, digest_id))
         schedule = schedule_of(channel)
         assert schedule is not None
         fire = last_fire(schedule, rt.config.site.tz, now)
@@ -172,5 +287,6 @@ async def run_due_digests(rt: Runtime, *, now: datetime | None = None,
             continue
         if now - fire > grace:
             continue
-        outcomes.append(await run_digest(rt, channel, now=fire, period=fire.isoformat()))
+        outcomes.append(await run_digest(rt, channel, now=fire, period=fire.isoformat(),
+                                         resume=False))
     return outcomes

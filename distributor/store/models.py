@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -169,4 +170,98 @@ class Digest(Base):
     until: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# --------------------------------------------------------------------------- email subscribers
+
+
+class Subscriber(Base):
+    """One address on one email channel. ``email_key`` (the address in lower case) is unique
+    per channel, so ``Ana@Example.org`` and ``ana@example.org`` are one subscriber.
+
+    States: pending (waiting for the double opt-in) -> confirmed -> unsubscribed; bounced and
+    complained stop all sending. ``token_key`` is a random value signed into the subscriber's
+    links: erasing the row (or changing the key) makes every link it was given invalid.
+    """
+
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        UniqueConstraint("channel", "email_key", name="uq_subscribers_channel_email"),
+        Index("ix_subscribers_channel_state_id", "channel", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    token_key: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(20), default="cli")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0)
+    last_bounce_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_bounce: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class SubscriberEvent(Base):
+    """The history of a subscriber (consent, confirmation, unsubscribe, bounces): what
+    ``subscribers export --email`` shows and ``subscribers remove`` erases."""
+
+    __tablename__ = "subscriber_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class FanoutRun(Base):
+    """One mail sent to every confirmed subscriber of a channel: a digest, or a single-article
+    mail of an instant email channel (then keyed by its delivery). The rendered message is
+    kept, so a resumed run sends exactly the same mail; the lease stops a second process."""
+
+    __tablename__ = "fanout_runs"
+    __table_args__ = (UniqueConstraint("channel", "key", name="uq_fanout_runs_channel_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digests.id", ondelete="SET NULL"), nullable=True, index=True)
+    delivery_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    message_hash: Mapped[str] = mapped_column(String(64), index=True)
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    nonce: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20), default="sending")
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    bounced: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    starts: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class EmailSend(Base):
+    """One row per (run, subscriber), written after the SMTP server answered for good:
+    ``sent`` (accepted), ``bounced`` (5xx) or ``failed`` (4xx until the retries ran out).
+    No foreign key to subscribers: erasing a subscriber deletes their rows explicitly."""
+
+    __tablename__ = "email_sends"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("fanout_runs.id", ondelete="CASCADE"), primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    state: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -20,10 +20,29 @@ getMe, getChat, getChatMember, sendMessage and sendPhoto, like the real Bot API:
   fail with ``Bad Request: failed to get HTTP URL content``.
 
 Accepted posts are recorded in :attr:`FakeTelegram.messages`, every call in
-:attr:`FakeTelegram.calls`. The next requests can be scripted to fail: :meth:`rate_limit`,
-:meth:`bad_request`, :meth:`forbidden`, :meth:`migrate`, :meth:`photo_fails`,
-:meth:`server_error`, :meth:`delay` (answer late, e.g. after the post was recorded), or the
-general :meth:`fail_next`. Scripts apply to sendMessage/sendPhoto unless ``methods`` says more.
+:attr:`FakeTelegram.calls` (with its arrival time ``at``). The next requests can be scripted to
+fail: :meth:`rate_limit`, :meth:`bad_request`, :meth:`forbidden`, :meth:`migrate`,
+:meth:`photo_fails`, :meth:`server_error`, :meth:`delay` (answer late, e.g. after the post was
+recorded), or the general :meth:`fail_next`. Scripts apply to sendMessage/sendPhoto unless
+``methods`` says more.
+
+Updates, for the editor bot and for reconciliation:
+
+* getUpdates with ``offset`` (confirms older updates; a negative one keeps the last ones),
+  ``limit``, ``timeout`` (long polling) and ``allowed_updates`` (remembered, and applied when an
+  update is created, as Telegram does); a second getUpdates ends one still waiting with 409
+  ``Conflict: terminated by other getUpdates request``; with a webhook set (setWebhook),
+  getUpdates answers 409 until deleteWebhook;
+* people: :meth:`FakeTelegram.user_says` (a private message, commands with their bot_command
+  entity) and :meth:`FakeTelegram.press` (a callback_query on a message's inline button);
+  answerCallbackQuery is recorded in :attr:`FakeTelegram.callback_answers`; editMessageText and
+  editMessageReplyMarkup change the recorded message ("message is not modified" like Telegram);
+  sendMessage keeps ``reply_markup`` (callback_data of 1..64 bytes);
+* channel posts become ``channel_post`` updates (text, entities with ``text_link`` URLs) for the
+  bots that administer the channel, but never for the bot that posted (Telegram does not show
+  a bot its own messages) unless :attr:`FakeTelegram.own_posts_as_updates`; a second bot (an
+  observer) is added with :meth:`FakeTelegram.add_bot`; :meth:`FakeTelegram.post_as_channel` is
+  a post made by hand.
 """
 
 from __future__ import annotations
@@ -97,7 +116,22 @@ def parse_html(text: str) -> str:
 
     A port of ``parse_html`` in tdlib's MessageEntity.cpp (offsets are UTF-8 byte offsets).
     """
+    return parse_html_entities(text)[0]
+
+
+_ENTITY_TYPES = {"a": "text_link", "b": "bold", "strong": "bold", "i": "italic", "em": "italic",
+                 "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
+                 "u": "underline", "ins": "underline", "tg-spoiler": "spoiler",
+                 "span": "spoiler", "pre": "pre", "code": "code", "blockquote": "blockquote",
+                 "tg-emoji": "custom_emoji"}
+
+
+def parse_html_entities(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """(plain text, Bot API entities) of a ``parse_mode=HTML`` message (offsets and lengths in
+    UTF-16 code units, like Telegram's), or :class:`EntityError`."""
     data = text.encode("utf-8") + b"\0"
+    entities: list[dict[str, Any]] = []
+    opened: list[tuple[int, str]] = []  # (UTF-16 offset, argument) per open tag
     size = len(data) - 1
     out = bytearray()
     stack: list[str] = []
@@ -190,6 +224,7 @@ def parse_html(text: str) -> str:
             if tag == "tg-emoji" and not argument.isdigit():
                 raise EntityError("Invalid custom emoji identifier specified")
             stack.append(tag)
+            opened.append((utf16_length(out.decode("utf-8", "replace")), argument))
             i += 1  # past ">"
         else:  # an end tag
             if not stack:
@@ -205,11 +240,31 @@ def parse_html(text: str) -> str:
                 raise EntityError(
                     f'Unmatched end tag at byte offset {begin}, expected "</{stack[-1]}>", '
                     f'found "</{end_tag}>"')
-            stack.pop()
+            tag = stack.pop()
+            start, argument = opened.pop()
+            length = utf16_length(out.decode("utf-8", "replace")) - start
+            if length:
+                entity: dict[str, Any] = {"type": _ENTITY_TYPES.get(tag, tag), "offset": start,
+                                          "length": length}
+                if tag == "a":
+                    entity["url"] = argument
+                elif tag == "tg-emoji":
+                    entity["custom_emoji_id"] = argument
+                entities.append(entity)
             i += 1
     if stack:
         raise EntityError(f"Can't find end tag corresponding to start tag {stack[-1]}")
-    return out.decode("utf-8", "replace")
+    plain = out.decode("utf-8", "replace")
+    # Telegram trims the text; entities move with it and lose what was trimmed
+    lead = utf16_length(plain) - utf16_length(plain.lstrip())
+    size = utf16_length(plain.strip())
+    kept = []
+    for entity in sorted(entities, key=lambda e: (e["offset"], -e["length"])):
+        begin = max(0, entity["offset"] - lead)
+        end = min(size, entity["offset"] - lead + entity["length"])
+        if end > begin:
+            kept.append(entity | {"offset": begin, "length": end - begin})
+    return plain, kept
 
 
 def utf16_length(text: str) -> int:
@@ -228,6 +283,8 @@ class FakeChat:
     #: the bot's membership: administrator | member | left | kicked
     bot_status: str = "administrator"
     can_post_messages: bool = True
+    #: ids of other bots (see :meth:`FakeTelegram.add_bot`) that administer the chat
+    other_admins: set[int] = field(default_factory=set)
 
     @property
     def handle(self) -> str:
@@ -235,7 +292,10 @@ class FakeChat:
         return f"@{self.username}" if self.username else str(self.id)
 
     def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"id": self.id, "type": self.type, "title": self.title}
+        if self.type == "private":
+            data: dict[str, Any] = {"id": self.id, "type": "private", "first_name": self.title}
+        else:
+            data = {"id": self.id, "type": self.type, "title": self.title}
         if self.username:
             data["username"] = self.username
         return data
@@ -257,6 +317,25 @@ class SentMessage:
     link_preview_options: dict[str, Any] | None = None
     disable_notification: bool = False
     params: dict[str, Any] = field(default_factory=dict)
+    #: the inline keyboard, as sent (``{"inline_keyboard": [[{"text", "callback_data"}]]}``)
+    reply_markup: dict[str, Any] | None = None
+    #: entities of the plain text (UTF-16 offsets), as Telegram reports them
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    #: the id of the bot that posted it (None: a person posted it)
+    sender_bot: int | None = None
+    date: int = 0
+
+    def buttons(self) -> list[dict[str, Any]]:
+        """The inline keyboard's buttons, row after row."""
+        rows = (self.reply_markup or {}).get("inline_keyboard") or []
+        return [button for row in rows for button in row]
+
+    def button(self, text_part: str) -> dict[str, Any]:
+        """The first button whose label contains ``text_part`` (case-insensitive)."""
+        for button in self.buttons():
+            if text_part.lower() in str(button.get("text", "")).lower():
+                return button
+        raise KeyError(f"no button {text_part!r} in {self.buttons()!r}")
 
 
 @dataclass
@@ -267,6 +346,31 @@ class ApiCall:
     params: dict[str, Any]
     token_ok: bool
     status: int = 0
+    #: wall-clock time the request arrived (time.time())
+    at: float = field(default_factory=time.time)
+    #: which bot's token it carried (its id; 0 for an unknown token)
+    bot_id: int = 0
+
+
+@dataclass
+class FakeBot:
+    """One bot account: its token, its identity and the updates waiting for it."""
+
+    token: str
+    id: int
+    username: str
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    next_update_id: int = 100
+    #: the update types it asked for last (None: every type but the member/reaction ones)
+    allowed_updates: set[str] | None = None
+    webhook_url: str = ""
+    #: how many getUpdates calls were ended by a newer one (409 Conflict)
+    conflicts: int = 0
+    _generation: int = 0
+
+    def user(self) -> dict[str, Any]:
+        return {"id": self.id, "is_bot": True, "first_name": self.username, "username":
+                self.username}
 
 
 @dataclass
@@ -301,10 +405,20 @@ class FakeTelegram:
         self.calls: list[ApiCall] = []
         #: photo URLs Telegram cannot download
         self.unreachable_photos: set[str] = set()
+        #: Telegram does not send a bot updates about its own channel posts; True pretends it
+        #: does (as if every post were made by someone else)
+        self.own_posts_as_updates = False
+        #: answerCallbackQuery calls: {"callback_query_id", "text", "show_alert"}
+        self.callback_answers: list[dict[str, Any]] = []
+        #: editMessageText calls that changed a message: (message id, new text)
+        self.edits: list[tuple[int, str]] = []
+        self.bots: dict[str, FakeBot] = {token: FakeBot(token, self.bot_id, bot_username)}
         self.url = ""
         self._scripts: list[_Script] = []
         self._lock = threading.Lock()
+        self._updates_changed = threading.Condition(self._lock)
         self._next_id = 1
+        self._next_query = 1
         self._closing = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -326,6 +440,8 @@ class FakeTelegram:
 
     def stop(self) -> None:
         self._closing.set()
+        with self._updates_changed:
+            self._updates_changed.notify_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -344,6 +460,9 @@ class FakeTelegram:
         return self.chats[0]
 
     def chat(self, chat_id: str | int) -> FakeChat | None:
+        return self._chat_unlocked(chat_id)
+
+    def _chat_unlocked(self, chat_id: str | int) -> FakeChat | None:
         key = str(chat_id)
         for chat in self.chats:
             named = chat.username is not None and key.lower() == f"@{chat.username}".lower()
@@ -357,6 +476,176 @@ class FakeTelegram:
 
     def calls_to(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method.lower() == method.lower()]
+
+    @property
+    def bot(self) -> FakeBot:
+        """The main bot (the token the fake was made with)."""
+        return self.bots[self.token]
+
+    def add_bot(self, token: str, username: str, *, admin_of: Collection[FakeChat] = ()) -> FakeBot:
+        """Another bot account on this server, administrator of ``admin_of``."""
+        bot_id = int(token.split(":", 1)[0])
+        bot = FakeBot(token, bot_id, username)
+        with self._lock:
+            self.bots[token] = bot
+        for chat in admin_of:
+            chat.other_admins.add(bot_id)
+        return bot
+
+    def messages_to(self, user_id: int) -> list[SentMessage]:
+        """What the bot sent to a person's private chat."""
+        return [m for m in self.messages if m.chat_id == user_id]
+
+    # -- people ------------------------------------------------------------------------------
+    def user_says(self, user_id: int, text: str, *, first_name: str = "Editor",
+                  bot: FakeBot | None = None) -> int:
+        """A person writes ``text`` to the bot in a private chat; returns the message id."""
+        bot = bot or self.bot
+        user = {"id": user_id, "is_bot": False, "first_name": first_name}
+        with self._lock:
+            chat = self._chat_unlocked(user_id)
+            if chat is None:
+                chat = FakeChat(id=user_id, title=first_name, type="private")
+                self.chats.append(chat)
+            message_id = self._next_id
+            self._next_id += 1
+            message: dict[str, Any] = {"message_id": message_id, "from": user,
+                                       "chat": chat.as_json(), "date": int(time.time()),
+                                       "text": text}
+            command = re.match(r"/[A-Za-z0-9_]+(@\w+)?", text)
+            if command:
+                message["entities"] = [{"type": "bot_command", "offset": 0,
+                                        "length": utf16_length(command.group(0))}]
+            self._enqueue(bot, "message", message)
+        return message_id
+
+    def press(self, user_id: int, message: SentMessage, callback_data: str, *,
+              first_name: str = "Editor", bot: FakeBot | None = None) -> str:
+        """A person presses a button with ``callback_data`` under ``message``; returns the
+        callback query id."""
+        bot = bot or self.bot
+        with self._lock:
+            query_id = str(self._next_query)
+            self._next_query += 1
+            self._enqueue(bot, "callback_query", {
+                "id": query_id,
+                "from": {"id": user_id, "is_bot": False, "first_name": first_name},
+                "message": self._message_json(message, bot),
+                "chat_instance": f"ci{message.chat_id}",
+                "data": callback_data})
+        return query_id
+
+    def post_as_channel(self, text: str, *, chat: FakeChat | None = None) -> SentMessage:
+        """An administrator posts ``text`` (HTML) in the channel by hand."""
+        chat = chat or self.channel
+        plain, entities = parse_html_entities(text)
+        with self._lock:
+            post = SentMessage(message_id=self._next_id, chat_id=chat.id, method="sendMessage",
+                               text=text, parse_mode="HTML", plain_text=plain.strip(),
+                               entities=entities, date=int(time.time()))
+            self._next_id += 1
+            self.messages.append(post)
+            self._announce(chat, post)
+        return post
+
+    def answers_to(self, query_id: str) -> list[dict[str, Any]]:
+        return [a for a in self.callback_answers if a["callback_query_id"] == query_id]
+
+    def wait_for(self, condition: Any, timeout: float = 5.0) -> Any:
+        """Wait (in a thread, e.g. via asyncio.to_thread) until ``condition()`` is truthy."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise AssertionError(f"timed out after {timeout} s waiting for {condition}")
+
+    # -- updates -----------------------------------------------------------------------------
+    def _enqueue(self, bot: FakeBot, kind: str, payload: dict[str, Any]) -> None:
+        """Add an update for ``bot`` (lock held), unless its allowed_updates exclude it."""
+        allowed = bot.allowed_updates
+        if allowed is not None and kind not in allowed:
+            return
+        if allowed is None and kind in ("chat_member", "message_reaction",
+                                        "message_reaction_count"):
+            return
+        bot.updates.append({"update_id": bot.next_update_id, kind: payload})
+        bot.next_update_id += 1
+        self._updates_changed.notify_all()
+
+    def _announce(self, chat: FakeChat, post: SentMessage) -> None:
+        """A channel post shows as a channel_post update to the bots administering the channel
+        (lock held); never to the bot that posted it, unless :attr:`own_posts_as_updates`."""
+        if chat.type != "channel":
+            return
+        for bot in self.bots.values():
+            admin = chat.bot_status == "administrator" if bot.token == self.token \
+                else bot.id in chat.other_admins
+            if not admin or (post.sender_bot == bot.id and not self.own_posts_as_updates):
+                continue
+            self._enqueue(bot, "channel_post", self._message_json(post, bot))
+
+    def _message_json(self, message: SentMessage, bot: FakeBot) -> dict[str, Any]:
+        chat = self._chat_unlocked(message.chat_id)
+        assert chat is not None
+        data: dict[str, Any] = {"message_id": message.message_id, "chat": chat.as_json(),
+                                "date": message.date or int(time.time())}
+        if chat.type == "channel":
+            data["sender_chat"] = chat.as_json()
+        elif message.sender_bot is not None:
+            sender = next((b for b in self.bots.values() if b.id == message.sender_bot), bot)
+            data["from"] = sender.user()
+        if message.method == "sendPhoto":
+            data["photo"] = [{"file_id": f"AgACAgIAAxkBAAI{message.message_id:08d}x",
+                              "file_unique_id": f"AQAD{message.message_id:08d}",
+                              "width": 1280, "height": 720, "file_size": 81234}]
+            if message.plain_text:
+                data["caption"] = message.plain_text
+                if message.entities:
+                    data["caption_entities"] = message.entities
+        else:
+            data["text"] = message.plain_text
+            if message.entities:
+                data["entities"] = message.entities
+            preview = message.link_preview_options or {}
+            if preview.get("url"):
+                data["link_preview_options"] = {"url": preview["url"]}
+        if message.reply_markup:
+            data["reply_markup"] = message.reply_markup
+        return data
+
+    def _get_updates(self, bot: FakeBot, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if bot.webhook_url:
+            return _error(409, "Conflict: can't use getUpdates method while webhook is active; "
+                               "use deleteWebhook to delete the webhook first")
+        try:
+            offset = int(params.get("offset") or 0)
+            limit = min(100, max(1, int(params.get("limit") or 100)))
+            timeout = float(params.get("timeout") or 0)
+        except ValueError:
+            return _error(400, "Bad Request: invalid offset, limit or timeout")
+        allowed = _json_param(params.get("allowed_updates"))
+        deadline = time.monotonic() + min(timeout, 30.0)
+        with self._updates_changed:
+            bot._generation += 1
+            generation = bot._generation
+            self._updates_changed.notify_all()  # an older getUpdates ends with 409
+            if isinstance(allowed, list):
+                bot.allowed_updates = set(allowed) if allowed else None
+            if offset < 0:
+                bot.updates = bot.updates[offset:]
+            elif offset:
+                bot.updates = [u for u in bot.updates if u["update_id"] >= offset]
+            while True:
+                if bot._generation != generation:
+                    bot.conflicts += 1
+                    return _error(409, "Conflict: terminated by other getUpdates request; make "
+                                       "sure that only one bot instance is running")
+                remaining = deadline - time.monotonic()
+                if bot.updates or remaining <= 0 or self._closing.is_set():
+                    return 200, _ok(list(bot.updates[:limit]))
+                self._updates_changed.wait(remaining)
 
     # -- scripting --------------------------------------------------------------------------
     def fail_next(self, status: int, description: str, *, parameters: dict[str, Any] | None = None,
@@ -422,37 +711,69 @@ class FakeTelegram:
     # -- the API ----------------------------------------------------------------------------
     def handle(self, token: str, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Answer one call: (HTTP status, JSON body). Runs in the server's threads."""
-        call = ApiCall(method, params, token_ok=token == self.token)
+        bot = self.bots.get(token)
+        call = ApiCall(method, params, token_ok=bot is not None,
+                       bot_id=bot.id if bot is not None else 0)
         with self._lock:
             self.calls.append(call)
-        if not call.token_ok:
+        if bot is None:
             status, body = _error(401, "Unauthorized")
         else:
             script = self._take_script(method)
             if script is None:
-                status, body = self._dispatch(method, params)
+                status, body = self._dispatch(method, params, bot)
             elif script.delay:
                 if script.process_first:
-                    status, body = self._dispatch(method, params)
+                    status, body = self._dispatch(method, params, bot)
                     self._closing.wait(script.delay)
                 else:
                     self._closing.wait(script.delay)
-                    status, body = self._dispatch(method, params)
+                    status, body = self._dispatch(method, params, bot)
             else:
                 status, body = _error(script.status, script.description, script.parameters)
         call.status = status
         return status, body
 
-    def _dispatch(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _dispatch(self, method: str, params: dict[str, Any],
+                  bot: FakeBot | None = None) -> tuple[int, dict[str, Any]]:
+        bot = bot or self.bot
         name = method.lower()
         if name == "getme":
-            return 200, _ok(self._bot_user() | {
+            return 200, _ok(bot.user() | {
+                "first_name": "RI News" if bot.token == self.token else bot.username,
                 "can_join_groups": True, "can_read_all_group_messages": False,
                 "supports_inline_queries": False})
         if name == "logout" or name == "close":
             return 200, _ok(True)
-        if name not in ("getchat", "getchatmember", "sendmessage", "sendphoto"):
+        if name == "getupdates":
+            return self._get_updates(bot, params)
+        if name == "deletewebhook":
+            with self._lock:
+                bot.webhook_url = ""
+                if str(params.get("drop_pending_updates", "")).lower() in ("true", "1"):
+                    bot.updates.clear()
+            return 200, _ok(True)
+        if name == "setwebhook":
+            with self._lock:
+                bot.webhook_url = str(params.get("url") or "")
+            return 200, _ok(True)
+        if name == "getwebhookinfo":
+            return 200, _ok({"url": bot.webhook_url, "has_custom_certificate": False,
+                             "pending_update_count": len(bot.updates)})
+        if name == "answercallbackquery":
+            with self._lock:
+                self.callback_answers.append({
+                    "callback_query_id": str(params.get("callback_query_id")),
+                    "text": params.get("text"),
+                    "show_alert": str(params.get("show_alert", "")).lower() in ("true", "1")})
+            return 200, _ok(True)
+        if name == "setmycommands":
+            return 200, _ok(True)
+        if name not in ("getchat", "getchatmember", "sendmessage", "sendphoto",
+                        "editmessagetext", "editmessagereplymarkup"):
             return _error(404, "Not Found")
+        if bot.token != self.token and name != "getchat":
+            return _error(400, "Bad Request: the fake serves other bots only updates")
         chat_id = params.get("chat_id")
         if chat_id in (None, ""):
             return _error(400, "Bad Request: chat_id is empty")
@@ -467,7 +788,54 @@ class FakeTelegram:
                                         "gifts_from_channels": False}})
         if name == "getchatmember":
             return 200, _ok(self._member(chat, params.get("user_id")))
+        if name.startswith("editmessage"):
+            return self._edit(name, chat, params)
         return self._send(name, chat, params)
+
+    def _edit(self, name: str, chat: FakeChat,
+              params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        try:
+            message_id = int(params.get("message_id") or 0)
+        except ValueError:
+            message_id = 0
+        target = next((m for m in self.messages
+                       if m.chat_id == chat.id and m.message_id == message_id), None)
+        if target is None:
+            return _error(400, "Bad Request: message to edit not found")
+        if target.sender_bot != self.bot_id:
+            return _error(400, "Bad Request: message can't be edited")
+        markup = _json_param(params.get("reply_markup"))
+        markup = markup if isinstance(markup, dict) else None
+        if name == "editmessagetext":
+            raw = str(params.get("text") or "")
+            parse_mode = params.get("parse_mode") or None
+            try:
+                plain, entities = parse_html_entities(raw) if str(parse_mode).lower() == "html" \
+                    else (raw, [])
+            except EntityError as exc:
+                return _error(400, f"Bad Request: can't parse entities: {exc}")
+            plain = plain.strip()
+            if not plain:
+                return _error(400, "Bad Request: message text is empty")
+            if utf16_length(plain) > TEXT_MAX:
+                return _error(400, "Bad Request: message is too long")
+        else:
+            raw, parse_mode, plain, entities = (target.text, target.parse_mode,
+                                                target.plain_text, target.entities)
+        if plain == target.plain_text and entities == target.entities \
+                and markup == target.reply_markup:
+            return _error(400, "Bad Request: message is not modified: specified new message "
+                               "content and reply markup are exactly the same as a current "
+                               "content and reply markup of the message")
+        with self._lock:
+            target.text, target.parse_mode, target.plain_text = raw, parse_mode, plain
+            target.entities, target.reply_markup = entities, markup
+            if name == "editmessagetext":
+                self.edits.append((target.message_id, raw))
+            data = self._message_json(target, self.bot)
+        data["edit_date"] = int(time.time())
+        data["from"] = self.bot.user()
+        return 200, _ok(data)
 
     def _bot_user(self) -> dict[str, Any]:
         return {"id": self.bot_id, "is_bot": True, "first_name": "RI News",
@@ -491,12 +859,14 @@ class FakeTelegram:
 
     def _send(self, name: str, chat: FakeChat,
               params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if chat.bot_status in ("left", "kicked"):
+        if chat.type == "private":
+            pass  # the person wrote to the bot first: it may answer
+        elif chat.bot_status in ("left", "kicked"):
             verb = "is not a member of" if chat.bot_status == "left" else "was kicked from"
             kind = "channel chat" if chat.type == "channel" else "supergroup chat"
             return _error(403, f"Forbidden: bot {verb} the {kind}")
-        if chat.type == "channel" and (chat.bot_status != "administrator"
-                                       or not chat.can_post_messages):
+        elif chat.type == "channel" and (chat.bot_status != "administrator"
+                                         or not chat.can_post_messages):
             return _error(400, "Bad Request: need administrator rights in the channel chat")
 
         photo = params.get("photo") if name == "sendphoto" else None
@@ -506,9 +876,10 @@ class FakeTelegram:
         if parse_mode is not None and str(parse_mode).lower() not in ("html", "markdown",
                                                                       "markdownv2"):
             return _error(400, f"Bad Request: unsupported parse_mode {parse_mode}")
+        entities: list[dict[str, Any]] = []
         if parse_mode is not None and str(parse_mode).lower() == "html":
             try:
-                plain = parse_html(raw)
+                plain, entities = parse_html_entities(raw)
             except EntityError as exc:
                 return _error(400, f"Bad Request: can't parse entities: {exc}")
         else:
@@ -540,19 +911,35 @@ class FakeTelegram:
         if preview is not None and not isinstance(preview, dict):
             return _error(400, "Bad Request: link preview options must be an object")
         quiet = str(params.get("disable_notification", "")).lower() in ("true", "1")
+        markup = _json_param(params.get("reply_markup"))
+        if markup is not None and not (isinstance(markup, dict) and isinstance(
+                markup.get("inline_keyboard", []), list)):
+            return _error(400, "Bad Request: can't parse reply keyboard markup JSON object")
+        for button in [b for row in (markup or {}).get("inline_keyboard", []) for b in row]:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                return _error(400, "Bad Request: BUTTON_DATA_INVALID")
 
         with self._lock:
             message_id = self._next_id
             self._next_id += 1
-            self.messages.append(SentMessage(
+            post = SentMessage(
                 message_id=message_id, chat_id=chat.id,
                 method="sendPhoto" if name == "sendphoto" else "sendMessage", text=raw,
                 parse_mode=parse_mode, plain_text=plain, photo=photo,
-                link_preview_options=preview, disable_notification=quiet, params=dict(params)))
+                link_preview_options=preview, disable_notification=quiet, params=dict(params),
+                reply_markup=markup if isinstance(markup, dict) else None, entities=entities,
+                sender_bot=self.bot_id, date=int(time.time()))
+            self.messages.append(post)
+            self._announce(chat, post)
         result: dict[str, Any] = {"message_id": message_id, "date": int(time.time()),
                                   "chat": chat.as_json()}
         if chat.type == "channel":
             result["sender_chat"] = chat.as_json()
+        else:
+            result["from"] = self.bot.user()
+        if isinstance(markup, dict):
+            result["reply_markup"] = markup
         if name == "sendphoto":
             unique = f"AQAD{message_id:08d}"
             result["photo"] = [
@@ -563,6 +950,16 @@ class FakeTelegram:
         else:
             result["text"] = plain
         return 200, _ok(result)
+
+
+def _json_param(value: Any) -> Any:
+    """A parameter PTB sent JSON-encoded in a form field (lists, objects)."""
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _methods(methods: Collection[str] | None) -> frozenset[str] | None:
