@@ -155,8 +155,10 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
     from distributor.scheduler import Service, run_pass
 
     if state.config(dry_run=True).execution == "distributed":
-        raise UserError("execution: distributed is not available in this version; set "
-                        "execution: embedded in the configuration")
+        from distributor.cli_workers import run_distributed
+
+        await run_distributed(state, once=once, dry_run=dry_run)
+        return
     rt = state.runtime(dry_run=dry_run)
     try:
         if not once:
@@ -219,15 +221,6 @@ async def fetch(state: State) -> None:
             click.echo(f"warning: source {report.source}: {problem}", err=True)
     if any(r.error for r in reports):
         raise SystemExit(1)
-
-
-@main.command()
-@pass_state
-def worker(state: State) -> None:
-    """Run a worker of distributed mode (execution: distributed)."""
-    state.config(dry_run=True)
-    raise UserError("distributed mode (procrastinate workers) is not available in this version; "
-                    "use execution: embedded and `distributor run`")
 
 
 # --------------------------------------------------------------------------- articles
@@ -409,28 +402,6 @@ def digest_preview(state: State, channel_name: str, as_json: bool) -> None:
     _print_messages(messages)
 
 
-@digest.command("send")
-@click.option("--channel", "channel_name", required=True, metavar="NAME")
-@pass_state
-@run_async
-async def digest_send(state: State, channel_name: str) -> None:
-    """Send a channel's digest now, with the articles since its last digest."""
-    from distributor.digest import run_digest
-
-    rt = state.runtime()
-    try:
-        channel = _channel(rt, channel_name)
-        if not rt.adapter(channel.name).supports_digest:
-            raise UserError(f"channel {channel.name} ({channel.type}) does not send digests")
-        outcome = await run_digest(rt, channel)
-    finally:
-        await rt.close()
-    click.echo(f"digest {outcome.channel}: {outcome.state} ({outcome.articles} articles)"
-               + (f": {outcome.detail}" if outcome.detail else ""))
-    if outcome.state == "failed":
-        raise SystemExit(1)
-
-
 # --------------------------------------------------------------------------- deliveries
 
 
@@ -441,7 +412,8 @@ def deliveries() -> None:
 
 @deliveries.command("list")
 @click.option("--status", type=click.Choice(
-    ["pending", "sending", "retry", "sent", "failed", "unknown"]), help="Only this state.")
+    ["pending", "sending", "retry", "sent", "failed", "unknown", "held"]),
+    help="Only this state.")
 @click.option("--channel", "channel_name", metavar="NAME", help="Only this channel.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
 @click.option("--limit", default=100, show_default=True)
@@ -586,7 +558,16 @@ from distributor.cli_subscribers import serve, subscribers  # noqa: E402
 
 main.add_command(subscribers)
 main.add_command(serve)
-digest.add_command(digest_send_progress)  # replaces `digest send`: progress bar, resuming
+
+# --------------------------------------------------------------------------- editors, worker, db
+
+from distributor.cli_web import editors  # noqa: E402
+from distributor.cli_workers import db, worker  # noqa: E402
+
+main.add_command(editors)
+main.add_command(worker)
+main.add_command(db)
+digest.add_command(digest_send_progress)  # progress bar, resuming
 
 
 # --------------------------------------------------------------------------- helpers

@@ -41,7 +41,7 @@ from distributor.store.models import (
 
 log = logging.getLogger("distributor.delivery")
 
-STATES = ("pending", "sending", "retry", "sent", "failed", "unknown")
+STATES = ("pending", "sending", "retry", "sent", "failed", "unknown", "held")
 DUE_STATES = ("pending", "retry")
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
@@ -49,6 +49,7 @@ BACKOFF_BASE = 30.0  # seconds; doubles per attempt
 BACKOFF_MAX = 6 * 3600.0
 PACING_WAIT_MAX = 90.0  # a pass waits this long at most for a channel's pacing
 DEFAULT_WINDOW = timedelta(days=2)
+RECONCILE_WINDOW = timedelta(hours=24)  # Telegram keeps updates 24 hours; older is for editors
 
 
 def utcnow() -> datetime:
@@ -113,11 +114,12 @@ def plan_deliveries(rt: Runtime, *, now: datetime | None = None) -> int:
 
 def request_delivery(
     session: Session, article_id: int, channel: str, *, force: bool = False,
-    requested_by: str | None = None, now: datetime | None = None,
+    requested_by: str | None = None, now: datetime | None = None, at: datetime | None = None,
 ) -> tuple[Delivery, str]:
-    """An editor's push: make the delivery due now. Returns (delivery, what happened).
+    """An editor's push: make the delivery due now (or at ``at``). Returns (delivery, what
+    happened): ``queued``, ``scheduled``, ``already-sent``, ``in-flight`` or ``unknown``.
 
-    What happened is one of ``queued``, ``already-sent``, ``in-flight``, ``unknown``.
+    A held delivery is released by a push.
     """
     now = now or utcnow()
     _insert_ignore(session, [{"article_id": article_id, "channel": channel, "state": "pending",
@@ -133,7 +135,7 @@ def request_delivery(
         return delivery, "already-sent"
     if delivery.state == "unknown" and not force:
         return delivery, "unknown"
-    if delivery.state in ("sent", "unknown", "failed") or force:
+    if delivery.state in ("sent", "unknown", "failed", "held") or force:
         if delivery.state == "sent" or force:
             delivery.parts.clear()
             delivery.messages = None
@@ -142,9 +144,38 @@ def request_delivery(
         delivery.attempts = 0
         record(session, delivery, "pending", f"pushed by {requested_by or 'an editor'}"
                + (" (forced)" if force else ""))
-    delivery.next_attempt_at = now
+    delivery.next_attempt_at = at if at is not None and at > now else now
     delivery.requested_by = requested_by or delivery.requested_by
+    if at is not None and at > now:
+        delivery.last_error = None
+        session.add(DeliveryEvent(delivery_id=delivery.id, state=delivery.state,
+                                  detail=f"scheduled for {at.isoformat(timespec='minutes')}"))
+        return delivery, "scheduled"
     return delivery, "queued"
+
+
+def hold_delivery(session: Session, article_id: int, channel: str, *,
+                  requested_by: str | None = None, now: datetime | None = None) -> str:
+    """An editor's hold: the article is not published on this channel until released (a push
+    or ``deliveries retry``). Raises ValueError when it is too late."""
+    now = now or utcnow()
+    _insert_ignore(session, [{"article_id": article_id, "channel": channel, "state": "held",
+                              "attempts": 0, "next_attempt_at": now, "created_at": now,
+                              "updated_at": now, "requested_by": requested_by}])
+    delivery = session.scalars(
+        select(Delivery).where(Delivery.article_id == article_id, Delivery.channel == channel)
+        .with_for_update()
+    ).one()
+    if delivery.state == "held":
+        if not session.scalar(select(DeliveryEvent.id).where(
+                DeliveryEvent.delivery_id == delivery.id).limit(1)):
+            record(session, delivery, "held", f"held by {requested_by or 'an editor'}")
+        return f"article {article_id} is held on {channel}"
+    if delivery.state in ("sent", "sending", "unknown"):
+        raise ValueError(f"article {article_id} is already {delivery.state} on {channel}; "
+                         "it cannot be held")
+    record(session, delivery, "held", f"held by {requested_by or 'an editor'}")
+    return f"article {article_id} is held on {channel}"
 
 
 # --------------------------------------------------------------------------- dispatching
@@ -213,21 +244,8 @@ class Dispatcher:
                     except Exception as exc:  # reconciliation is best effort
                         log.warning("could not reconcile delivery %s: %s", delivery.id, exc)
                 if remote is not None:
-                    done, total = len(delivery.parts), len(delivery.messages or [])
-                    if done < total:
-                        delivery.parts.append(DeliveryPart(idx=done, remote_id=str(remote)))
-                    if len(delivery.parts) < total:
-                        # a thread broken mid-way: the part in flight did go out; go on
-                        delivery.next_attempt_at = now
-                        record(session, delivery, "retry",
-                               f"part {done + 1} of {total} found on the "
-                               "platform after a crash; resuming")
-                        recovered.retry.append(delivery.id)
-                    else:
-                        delivery.remote_id = delivery.parts[0].remote_id
-                        delivery.sent_at = now
-                        record(session, delivery, "sent", "reconciled after a crash")
-                        recovered.sent.append(delivery.id)
+                    self._reconciled(session, delivery, str(remote), now, recovered,
+                                     "after a crash")
                 else:
                     delivery.last_error = (
                         "the process sending this stopped before the platform answered; it may "
@@ -242,12 +260,55 @@ class Dispatcher:
                 delivery.lease_until = None
         return recovered
 
+    def _reconciled(self, session: Session, delivery: Delivery, remote: str, now: datetime,
+                    report: DispatchReport, when: str) -> None:
+        """The part in flight was found on the platform: record it; a thread goes on."""
+        done, total = len(delivery.parts), len(delivery.messages or [])
+        if done < total:
+            delivery.parts.append(DeliveryPart(idx=done, remote_id=remote))
+        if len(delivery.parts) < total:
+            delivery.next_attempt_at = now
+            record(session, delivery, "retry",
+                   f"part {done + 1} of {total} found on the platform {when}; resuming")
+            report.retry.append(delivery.id)
+        else:
+            delivery.remote_id = delivery.parts[0].remote_id if delivery.parts else remote
+            delivery.sent_at = now
+            delivery.last_error = None
+            record(session, delivery, "sent", f"reconciled {when}")
+            report.sent.append(delivery.id)
+
+    async def reconcile_unknown(self, *, now: datetime | None = None) -> DispatchReport:
+        """Look again for the posts of recent ``unknown`` deliveries (the platform may show a
+        post later than it answered); those found are marked sent, the rest stay for editors."""
+        now = now or utcnow()
+        report = DispatchReport()
+        with self.rt.store.session() as session:
+            unknown = session.scalars(select(Delivery).where(
+                Delivery.state == "unknown", Delivery.updated_at >= now - RECONCILE_WINDOW)).all()
+            for delivery in unknown:
+                adapter = self.rt.adapters.get(delivery.channel)
+                if adapter is None or not delivery.messages:
+                    continue
+                try:
+                    remote = await adapter.reconcile(
+                        delivery.messages, [p.remote_id for p in delivery.parts])
+                except Exception as exc:  # best effort: it stays unknown
+                    log.debug("could not reconcile delivery %s: %s", delivery.id, exc)
+                    continue
+                if remote is not None:
+                    self._reconciled(session, delivery, str(remote), now, report, "later")
+                    log.info("delivery %s (%s) was published after all (remote id %s)",
+                             delivery.id, delivery.channel, remote)
+        return report
+
     # -- the pass ---------------------------------------------------------------------------
     async def run_once(self, *, now: datetime | None = None,
                        only: Iterable[int] | None = None) -> DispatchReport:
         """Send everything that is due (or only the given deliveries, ignoring their time)."""
         total = await self.recover(now=now)
         if only is None:
+            total.merge(await self.reconcile_unknown(now=now))
             plan_deliveries(self.rt, now=now)
         only_ids = set(only) if only is not None else None
         names = [c.name for c in self.rt.channels()]
@@ -255,6 +316,10 @@ class Dispatcher:
         for report in reports:
             total.merge(report)
         return total
+
+    async def drain_channel(self, channel: str) -> DispatchReport:
+        """Send what is due on one channel, in order (a worker's job in distributed mode)."""
+        return await self._drain(channel, None)
 
     async def _drain(self, channel: str, only: set[int] | None) -> DispatchReport:
         if channel in self._draining:
@@ -503,6 +568,8 @@ def retry_delivery(session: Session, delivery_id: int, *, force: bool = False) -
         raise ValueError(f"delivery {delivery_id} was sent already; use --force to send again")
     if delivery.state == "sending":
         raise ValueError(f"delivery {delivery_id} is being sent right now")
+    if delivery.state in ("pending", "retry") and delivery.next_attempt_at <= utcnow():
+        return f"delivery {delivery_id} ({delivery.channel}) is queued already"
     if delivery.state == "sent":
         delivery.parts.clear()
         delivery.messages = None
@@ -519,9 +586,9 @@ def resolve_delivery(session: Session, delivery_id: int, *, sent: bool,
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
         raise LookupError(f"no delivery {delivery_id}; `distributor deliveries list` shows them")
-    if delivery.state not in ("unknown", "failed", "retry", "pending"):
+    if delivery.state not in ("unknown", "failed", "retry", "pending", "held"):
         raise ValueError(f"delivery {delivery_id} is {delivery.state}; only unknown, failed, "
-                         "retry or pending deliveries can be resolved")
+                         "retry, pending or held deliveries can be resolved")
     if sent:
         delivery.sent_at = utcnow()
         delivery.remote_id = remote_id or delivery.remote_id

@@ -35,6 +35,10 @@ class Runtime:
         rt = cls(config=config, store=store or open_store(config.database), dry_run=dry_run)
         for channel in config.channels:
             rt.adapters[channel.name] = rt._make_adapter(channel)
+        for adapter in rt.adapters.values():
+            bind = getattr(adapter, "bind", None)  # adapters that send with the store (email)
+            if callable(bind):
+                bind(rt)
         return rt
 
     def _make_adapter(self, channel: ChannelConfig) -> Adapter:

@@ -26,6 +26,7 @@ from distributor.digest import (
     run_due_digests,
     schedule_of,
 )
+from distributor.editorbot import run_editor_bots
 from distributor.ingest import PollReport, poll_all, poll_source
 from distributor.runtime import Runtime
 
@@ -146,13 +147,14 @@ class Service:
             loop.add_signal_handler(sig, self.stop)
         self.setup()
         self.scheduler.start()
+        bots = asyncio.create_task(self._guard("editor bots", lambda: run_editor_bots(
+            self.rt, self.stopped, dispatcher=self.dispatcher)), name="editor bots")
         names = ", ".join(s.name for s in self.rt.config.sources) or "no sources"
         log.info("running: %s; channels %s", names,
                  ", ".join(c.name for c in self.rt.channels()) or "none")
         await self.stopped.wait()
         self.scheduler.shutdown(wait=False)
-        if self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        await asyncio.gather(bots, *list(self.tasks), return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("stopped")
