@@ -270,8 +270,11 @@ def articles_list(state: State, as_json: bool, limit: int) -> None:
 @click.option("--channel", "channel_name", required=True, metavar="NAME",
               help="The channel to render for.")
 @click.option("--json", "as_json", is_flag=True, help="Print the preview JSON (Contract 3).")
+@click.option("--html", "html_path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write the preview as an HTML page to FILE, to open in a browser.")
 @pass_state
-def preview(state: State, article: str, channel_name: str, as_json: bool) -> None:
+def preview(state: State, article: str, channel_name: str, as_json: bool,
+            html_path: str | None) -> None:
     """Show exactly what ARTICLE would look like on a channel; sends nothing.
 
     ARTICLE is a stored article id, an article URL, or a path to an article file.
@@ -285,6 +288,8 @@ def preview(state: State, article: str, channel_name: str, as_json: bool) -> Non
         messages = rt.adapter(channel.name).render(art, rt.context(channel))
     finally:
         rt.store.dispose()
+    if html_path:
+        _write_html(html_path, messages, f"{art.title} ({channel.name})")
     if as_json:
         click.echo(json.dumps({
             "channel": channel.name, "type": channel.type,
@@ -376,8 +381,11 @@ def digest() -> None:
 @digest.command("preview")
 @click.option("--channel", "channel_name", required=True, metavar="NAME")
 @click.option("--json", "as_json", is_flag=True, help="Print the preview JSON (Contract 3).")
+@click.option("--html", "html_path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write the digest's HTML mail to FILE, to open in a browser.")
 @pass_state
-def digest_preview(state: State, channel_name: str, as_json: bool) -> None:
+def digest_preview(state: State, channel_name: str, as_json: bool,
+                   html_path: str | None) -> None:
     """Show the next digest of a channel as it stands now; sends nothing."""
     from distributor.digest import plan_digest, render_plan
 
@@ -391,6 +399,8 @@ def digest_preview(state: State, channel_name: str, as_json: bool) -> None:
         messages = render_plan(rt, channel, plan)
     finally:
         rt.store.dispose()
+    if html_path:
+        _write_html(html_path, messages, f"digest {channel.name}")
     if as_json:
         click.echo(json.dumps({
             "channel": channel.name, "type": channel.type,
@@ -591,6 +601,32 @@ def _print_messages(messages: list[dict[str, Any]]) -> None:
             header += f" subject: {message['subject']}"
         click.echo(header)
         click.echo(message["text"] if "subject" in message else message_text(message))
+
+
+def _write_html(path: str, messages: list[dict[str, Any]], title: str) -> None:
+    """A preview to open in a browser: an email's own HTML, else each message on a page."""
+    import html as html_lib
+
+    from distributor.channels.base import message_text
+
+    if len(messages) == 1 and isinstance(messages[0].get("html"), str):
+        page = messages[0]["html"]
+    else:
+        parts = []
+        for message in messages:
+            body = message.get("html") if isinstance(message.get("html"), str) else None
+            if body is None:  # Telegram HTML is shown as text: never trusted as a page
+                body = ("<pre style='white-space:pre-wrap;font:15px/1.4 sans-serif'>"
+                        + html_lib.escape(message_text(message)) + "</pre>")
+            parts.append(f"<section style='border:1px solid #ccc;border-radius:8px;"
+                         f"margin:12px 0;padding:8px 12px'>{body}</section>")
+        page = (f"<!doctype html><meta charset='utf-8'><title>{html_lib.escape(title)}</title>"
+                f"<body style='max-width:640px;margin:auto'>{''.join(parts)}</body>")
+    try:
+        Path(path).write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    click.echo(f"wrote {path}", err=True)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -526,21 +526,33 @@ class Dispatcher:
             delivery.lease_owner = delivery.lease_until = None
             delivery.last_error = exc.message
             record(session, delivery, "failed", exc.message)
-            if exc.pause_channel:
-                state = session.get(ChannelState, delivery.channel) or \
-                    ChannelState(channel=delivery.channel)
+            paused = self._sharing_credentials(delivery.channel) if exc.pause_channel else []
+            for name in paused:
+                state = session.get(ChannelState, name) or ChannelState(channel=name)
                 session.add(state)
-                state.paused_reason = exc.message
+                state.paused_reason = exc.message if name == delivery.channel else \
+                    f"{exc.message} (the credentials it shares with channel {delivery.channel})"
                 state.paused_at = utcnow()
+            if exc.pause_channel:
                 # the article is not at fault: it goes out once the channel is fixed
                 delivery.attempts = 0
                 record(session, delivery, "retry", "channel paused")
         if exc.pause_channel:
-            log.error("channel paused: %s: %s (fix it, then `distributor channels resume`)",
-                      label, exc.message)
+            also = (f"; also paused, on the same credentials: {', '.join(paused[1:])}"
+                    if len(paused) > 1 else "")
+            log.error("channel paused: %s: %s%s (fix it, then `distributor channels resume "
+                      "NAME`)", label, exc.message, also)
             return "retry"
         log.error("%s failed: %s", label, exc.message)
         return "failed"
+
+    def _sharing_credentials(self, channel: str) -> list[str]:
+        """The channel and every other channel on the same credentials (one bot token)."""
+        key = self.rt.adapter(channel).credential_key
+        if key is None:
+            return [channel]
+        return [channel] + [name for name, adapter in self.rt.adapters.items()
+                            if name != channel and adapter.credential_key == key]
 
     def _unknown(self, delivery_id: int, reason: str, label: str) -> str:
         with self.rt.store.session() as session:

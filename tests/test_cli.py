@@ -100,6 +100,26 @@ def test_preview_json_follows_the_contract(demo: Path, run_cli: Run) -> None:
     assert {"subject", "html", "text", "headers"} <= set(mail["messages"][0])
 
 
+def test_preview_html_writes_a_page_to_open_in_a_browser(
+        demo: Path, run_cli: Run, tmp_path: Path) -> None:
+    mail, post = tmp_path / "mail.html", tmp_path / "post.html"
+    result = run_cli("--config", demo, "preview", SEED, "--channel", "breaking", "--html", mail)
+    assert result.returncode == 0, result.stderr
+    page = mail.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "Moskow dan Beijing" in page
+    assert "style=" in page  # the mail as sent: CSS inlined
+
+    result = run_cli("--config", demo, "preview", SEED, "--channel", "telegram", "--html", post)
+    assert result.returncode == 0, result.stderr
+    page = post.read_text(encoding="utf-8")
+    assert "&lt;b&gt;" in page and "<b>" not in page  # Telegram HTML shown, never trusted
+
+    result = run_cli("--config", demo, "digest", "preview", "--channel", "daily", "--html",
+                     tmp_path / "missing" / "digest.html")
+    assert result.returncode == 1 and "cannot write" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_digest_preview_json_lists_its_articles(demo: Path, run_cli: Run) -> None:
     assert run_cli("--config", demo, "fetch").returncode == 0
     result = run_cli("--config", demo, "digest", "preview", "--channel", "daily", "--json")

@@ -161,8 +161,6 @@ async def test_a_head_with_an_image_published_despite_a_503_is_found_on_the_retr
     assert head == tweet.id and fx.as_returned(tweet)["text"].startswith(HEAD + " https://t.co/")
 
 
-@pytest.mark.xfail(strict=True, reason="needs the renderer change in the issue 5 report: "
-                   "render/x.py puts the article's image on the head post when image: true")
 async def test_the_renderer_gives_the_head_post_the_articles_image(
         write_config: Callable[..., Path], fx: FakeX) -> None:
     lines = "".join(f"    {k}: {v}\n" for k, v in fx.credentials.items())

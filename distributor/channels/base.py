@@ -84,6 +84,12 @@ class Adapter:
     def __init__(self, config: ChannelConfig):
         self.config = config
 
+    @property
+    def credential_key(self) -> str | None:
+        """Channels whose adapters give the same key share credentials (one bot token): an
+        error that pauses one (an invalid token) pauses them all. None: not shared."""
+        return None
+
     # -- rendering (pure) -------------------------------------------------------------------
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
         raise NotImplementedError

@@ -413,7 +413,8 @@ def _add_hashtags(posts: list[str], tags: list[str], link: str, link_first: bool
 
 
 def render_x(article: Article, ctx: RenderContext) -> list[Message]:
-    """The article as an X thread: ``[{"text": ...}, ...]``, the head post first."""
+    """The article as an X thread: ``[{"text": ...}, ...]``, the head post first (with
+    ``"image"``: the article's image URL, when the channel has ``image: true``)."""
     config = ctx.channel
     link_position = str(getattr(config, "link_position", "last") or "last")
     numbering = bool(getattr(config, "numbering", False))
@@ -429,4 +430,7 @@ def render_x(article: Article, ctx: RenderContext) -> list[Message]:
         length = weighted_length(post)
         if length > MAX_WEIGHTED_LENGTH:  # pragma: no cover - split_text guarantees it
             raise AssertionError(f"rendered an X post of weighted length {length}: {post!r}")
-    return [{"text": post} for post in posts]
+    messages: list[Message] = [{"text": post} for post in posts]
+    if getattr(config, "image", False) and article.image and messages:
+        messages[0]["image"] = article.image  # uploaded and attached to the head post
+    return messages
