@@ -390,6 +390,15 @@ def test_a_digest_shows_at_most_30_cards_and_links_to_the_site_for_the_rest() ->
     assert "Judul berita nomor 31" not in mail["text"]
 
 
+def test_a_channel_sets_its_own_max_cards() -> None:
+    ctx = context()
+    ctx.channel = EmailConfig.model_validate(
+        {**ctx.channel.model_dump(by_alias=True), "max_cards": 5})
+    mail = one(render_digest_email([article(n) for n in range(1, 9)], ctx))
+    assert mail["html"].count('<h2 class="headline"') == 5
+    assert "3 berita lainnya di rinews.example" in mail["html"]
+
+
 def test_the_more_line_is_in_the_site_language_and_singular_when_one() -> None:
     site = SiteConfig(name="Daily", url="https://daily.example", language="en", timezone="UTC")
     mail = one(render_digest_email([article(n) for n in range(1, 32)], context(site=site)))
@@ -419,15 +428,9 @@ def test_a_lede_of_50_000_characters_is_cut_in_the_card() -> None:
 # --------------------------------------------------------------------------- headers
 
 
-class MailtoConfig(EmailConfig):
-    """The key the lead may add to EmailConfig: a mailto: unsubscribe address."""
-
-    unsubscribe_mailto: str | None = None
-
-
 def test_list_unsubscribe_carries_a_mailto_when_the_channel_has_one() -> None:
     ctx = context()
-    ctx.channel = MailtoConfig.model_validate(
+    ctx.channel = EmailConfig.model_validate(
         {**ctx.channel.model_dump(by_alias=True), "unsubscribe_mailto": "keluar@rinews.example"})
     mail = one(render_digest_email([article()], ctx))
     assert mail["headers"]["List-Unsubscribe"] == (

@@ -79,6 +79,12 @@ class EmailConfig(ChannelConfig):
         "then it counts as failed for this mail")
     confirm_ttl: Duration = Field(default=timedelta(days=7),
                                   description="how long a confirmation link works")
+    unsubscribe_mailto: str | None = Field(
+        default=None, description="an address for List-Unsubscribe by mail, besides the https "
+        "link (mail to it with the subject 'unsubscribe TOKEN' is for you to process)")
+    max_cards: int = Field(default=30, ge=1, le=200,
+                           description="most article cards in one digest; the rest are linked "
+                           "to the site (the HTML also stays under Gmail's 102 KB clip)")
     bounce_secret: SecretStr | None = Field(
         default=None, description="shared secret of POST /webhooks/bounce (Authorization: "
         "Bearer SECRET)")
