@@ -84,11 +84,9 @@ class Adapter:
     def __init__(self, config: ChannelConfig):
         self.config = config
 
-    @property
-    def credential_key(self) -> str | None:
-        """Channels whose adapters give the same key share credentials (one bot token): an
-        error that pauses one (an invalid token) pauses them all. None: not shared."""
-        return None
+    #: channels whose adapters have the same key share credentials (one bot token): an error
+    #: that pauses one (an invalid token) pauses them all. None: not shared.
+    credential_key: str | None = None
 
     # -- rendering (pure) -------------------------------------------------------------------
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
