@@ -530,8 +530,7 @@ class Dispatcher:
             for name in paused:
                 state = session.get(ChannelState, name) or ChannelState(channel=name)
                 session.add(state)
-                state.paused_reason = exc.message if name == delivery.channel else \
-                    f"{exc.message} (the credentials it shares with channel {delivery.channel})"
+                state.paused_reason = exc.message
                 state.paused_at = utcnow()
             if exc.pause_channel:
                 # the article is not at fault: it goes out once the channel is fixed
