@@ -304,10 +304,17 @@ def subscribers_bounce(state: Any, email: str, kind: str | None, channel_name: s
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.pass_obj
 def serve(state: Any, host: str, port: int) -> None:
-    """Serve the subscriber pages (subscribe, confirm, unsubscribe), the bounce webhook and
-    /healthz (and the editor dashboard)."""
-    import uvicorn
+    """Serve the editor dashboard (/dashboard/, after `distributor editors add NAME`), the
+    subscriber pages (subscribe, confirm, unsubscribe), the bounce webhook, /metrics
+    (Prometheus) and /healthz.
 
+    Pushes from the dashboard are sent by this process at once; scheduled ones, retries and
+    digests by `distributor run`, which should run beside it.
+    """
+    import uvicorn
+    from sqlalchemy import func, select
+
+    from distributor.store.models import Editor
     from distributor.subscribers import MissingSecret
     from distributor.web import create_app
 
@@ -317,6 +324,13 @@ def serve(state: Any, host: str, port: int) -> None:
     except MissingSecret as exc:
         _close(rt)
         raise _user_error(str(exc)) from None
+    with rt.store.session() as session:
+        editors = session.scalar(select(func.count()).select_from(Editor)) or 0
+    click.echo(f"dashboard: http://{host}:{port}/dashboard/ ({editors} editor account"
+               f"{'s' if editors != 1 else ''}); subscribe page: /subscribe", err=True)
+    if not editors:
+        click.echo("warning: no editor can log in yet; add one with `distributor editors add "
+                   "NAME`", err=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
                     server_header=False)

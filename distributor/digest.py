@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from distributor.articles import Article
 from distributor.channels.base import Message
@@ -26,7 +27,7 @@ from distributor.channels.outbox import OutboxAdapter
 from distributor.config import ChannelConfig
 from distributor.ingest import from_row
 from distributor.runtime import Runtime
-from distributor.store.models import ArticleRow, Digest, FanoutRun
+from distributor.store.models import ArticleRow, Digest, DigestPick, FanoutRun
 
 log = logging.getLogger("distributor.digest")
 MISFIRE_GRACE = timedelta(hours=6)
@@ -72,20 +73,88 @@ class DigestPlan:
 
 def plan_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
                 period: str) -> DigestPlan:
-    """What the next digest of this channel holds: articles first seen since the last one."""
+    """What the next digest of this channel holds: articles first seen since the last one,
+    as the editors' picks change it (:func:`pick_article`): an included article joins even
+    when it is older (until a sent digest has held it), an excluded one is left out."""
     with rt.store.session() as session:
         previous = session.scalar(
             select(Digest).where(Digest.channel == channel.name,
                                  Digest.state.in_(("sent", "skipped", "sending")))
             .order_by(Digest.until.desc()).limit(1))
         since = previous.until if previous is not None else until - timedelta(days=1)
+        picks = session.scalars(select(DigestPick).where(
+            DigestPick.channel == channel.name)).all()
+        excluded = {p.article_id for p in picks if not p.include}
+        included = _open_inclusions(session, channel.name,
+                                    [p for p in picks if p.include], until)
         rows = session.scalars(
             select(ArticleRow).where(ArticleRow.backlog.is_(False),
                                      ArticleRow.first_seen > since,
                                      ArticleRow.first_seen <= until)
             .order_by(ArticleRow.first_seen, ArticleRow.id)).all()
+        chosen = {r.id: r for r in rows if r.id not in excluded}
+        if included:
+            for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(included))):
+                chosen.setdefault(row.id, row)
+        ordered = sorted(chosen.values(), key=lambda r: (r.first_seen, r.id))
         return DigestPlan(channel=channel.name, period=period, since=since, until=until,
-                          articles=[from_row(r) for r in rows])
+                          articles=[from_row(r) for r in ordered])
+
+
+def _open_inclusions(session: Session, channel: str, picks: list[DigestPick],
+                     until: datetime) -> set[int]:
+    """The included articles no digest has carried since they were picked (a digest that is
+    sent, or being sent, uses the pick up; a failed one does not)."""
+    if not picks:
+        return set()
+    oldest = min(p.created_at for p in picks)
+    carried = session.execute(select(Digest.article_ids, Digest.created_at).where(
+        Digest.channel == channel, Digest.state.in_(("sent", "sending")),
+        Digest.created_at >= oldest)).all()
+    out = set()
+    for pick in picks:
+        if pick.created_at > until:
+            continue
+        if any(pick.article_id in (ids or []) and created >= pick.created_at
+               for ids, created in carried):
+            continue
+        out.add(pick.article_id)
+    return out
+
+
+def pick_article(session: Session, channel: str, article_id: int, *, include: bool,
+                 by: str | None = None) -> str:
+    """An editor's choice for the channel's next digest: add the article (``include``), or
+    leave it out. Returns a one-line answer; raises LookupError for an unknown article."""
+    if session.get(ArticleRow, article_id) is None:
+        raise LookupError(f"no article {article_id}; `distributor articles list` shows them")
+    pick = session.scalar(select(DigestPick).where(DigestPick.channel == channel,
+                                                   DigestPick.article_id == article_id))
+    if pick is None:
+        pick = DigestPick(channel=channel, article_id=article_id)
+        session.add(pick)
+    pick.include, pick.by, pick.created_at = include, by, datetime.now(UTC)
+    session.flush()
+    if include:
+        return f"article {article_id} goes into the next digest of {channel}"
+    return f"article {article_id} is left out of the digests of {channel}"
+
+
+def unpick_article(session: Session, channel: str, article_id: int) -> bool:
+    """Forget the editors' choice (the article follows the usual rule again)."""
+    pick = session.scalar(select(DigestPick).where(DigestPick.channel == channel,
+                                                   DigestPick.article_id == article_id))
+    if pick is None:
+        return False
+    session.delete(pick)
+    return True
+
+
+def digest_picks(session: Session, channel: str | None = None) -> list[DigestPick]:
+    query = select(DigestPick).order_by(DigestPick.created_at.desc())
+    if channel:
+        query = query.where(DigestPick.channel == channel)
+    return list(session.scalars(query))
 
 
 def render_plan(rt: Runtime, channel: ChannelConfig, plan: DigestPlan) -> list[Message]:

@@ -267,3 +267,55 @@ class EmailSend(Base):
     state: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# --------------------------------------------------------------------------- the dashboard
+
+
+class Editor(Base):
+    """An editor account of the dashboard (``distributor editors add``). Only an argon2 hash
+    of the password is kept."""
+
+    __tablename__ = "editors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class WebSession(Base):
+    """A logged-in browser. ``id`` is the SHA-256 of the cookie's value (a stolen database
+    gives no usable cookie); ``csrf`` is the token every form of the session carries."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    editor_id: Mapped[int] = mapped_column(ForeignKey("editors.id", ondelete="CASCADE"),
+                                           index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    #: one message for the next page (what the last action did)
+    flash: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    editor: Mapped[Editor] = relationship()
+
+
+class DigestPick(Base):
+    """An editor's choice for a channel's next digest: ``include`` adds the article even when
+    it is older than the digest's period (once: a sent digest that held it uses the pick
+    up), ``include=False`` leaves it out."""
+
+    __tablename__ = "digest_picks"
+    __table_args__ = (UniqueConstraint("channel", "article_id", name="uq_digest_picks"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(200))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"),
+                                            index=True)
+    include: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by: Mapped[str | None] = mapped_column(String(200), nullable=True)

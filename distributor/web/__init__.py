@@ -1,19 +1,21 @@
 """The web side of ``distributor serve``: an ASGI app (Starlette).
 
 :func:`create_app` builds it from a :class:`~distributor.runtime.Runtime`. Route groups are
-plain lists of Starlette routes, so the editor dashboard adds its own list here beside the
-subscriber pages (:mod:`distributor.web.subscriber_pages`) and the health check.
+plain lists of Starlette routes: the subscriber pages (:mod:`distributor.web.subscriber_pages`),
+the editor dashboard (:mod:`distributor.web.dashboard`), ``/metrics``
+(:mod:`distributor.web.metrics`) and the health check.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 if TYPE_CHECKING:
@@ -23,21 +25,39 @@ __all__ = ["create_app"]
 
 
 def create_app(rt: Runtime) -> Starlette:
-    """The app: subscriber pages, the bounce webhook and ``GET /healthz``.
+    """The app: subscriber pages, the bounce webhook, the editor dashboard, ``GET /metrics``
+    and ``GET /healthz``.
 
     Raises :class:`~distributor.subscribers.MissingSecret` when ``web.secret_key`` is not set
     (every link the pages check is signed with it).
     """
     from distributor.digest import bind_adapters
     from distributor.subscribers import secret_of
+    from distributor.web.dashboard import Dashboard
+    from distributor.web.metrics import metrics_endpoint
     from distributor.web.subscriber_pages import subscriber_routes
 
     secret_of(rt.config)
     bind_adapters(rt)
-    routes: list[BaseRoute] = [Route("/healthz", _healthz(rt), methods=["GET"])]
+    dashboard = Dashboard(rt)
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/dashboard/", 307)
+
+    routes: list[BaseRoute] = [Route("/healthz", _healthz(rt), methods=["GET"]),
+                               Route("/metrics", metrics_endpoint(rt), methods=["GET"]),
+                               Route("/", home, methods=["GET"])]
     routes.extend(subscriber_routes(rt))
-    app = Starlette(routes=routes)
+    routes.extend(dashboard.routes())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await dashboard.stop()  # sends in flight finish (30 s at most)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = rt
+    app.state.dashboard = dashboard
     return app
 
 

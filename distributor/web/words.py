@@ -34,6 +34,8 @@ class WebWords:
     confirm_mail_intro: str
     confirm_mail_button: str
     confirm_mail_ignore: str
+    too_many_title: str
+    too_many: str
 
 
 _WORDS = {
@@ -72,6 +74,9 @@ _WORDS = {
         confirm_mail_button="Confirm my subscription",
         confirm_mail_ignore="If it was not you, ignore this mail: without confirmation you "
                             "will receive nothing.",
+        too_many_title="Too many requests",
+        too_many="Too many subscription requests came from your connection. Please try "
+                 "again in a few minutes.",
     ),
     "id": WebWords(
         subscribe_title="Berlangganan",
@@ -109,11 +114,21 @@ _WORDS = {
         confirm_mail_button="Konfirmasi langganan saya",
         confirm_mail_ignore="Jika bukan Anda, abaikan email ini: tanpa konfirmasi Anda tidak "
                             "akan menerima apa pun.",
+        too_many_title="Terlalu banyak permintaan",
+        too_many="Terlalu banyak permintaan berlangganan dari koneksi Anda. Silakan coba lagi "
+                 "beberapa menit lagi.",
     ),
 }
 
 
-def web_words(language: str | None) -> WebWords:
-    code = (language or "en").replace("-", "_").split("_")[0].lower()
+def supported_language(language: str | None) -> str | None:
+    """``id`` or ``en`` for a language tag (``id-ID``, ``in``, ``en_GB``...), else None."""
+    if not language:
+        return None
+    code = language.replace("-", "_").split("_")[0].lower().strip()
     code = {"in": "id", "ind": "id", "eng": "en"}.get(code, code)
-    return _WORDS.get(code, _WORDS["en"])
+    return code if code in _WORDS else None
+
+
+def web_words(language: str | None) -> WebWords:
+    return _WORDS[supported_language(language) or "en"]
