@@ -375,6 +375,13 @@ def export_row(row: Subscriber) -> dict[str, Any]:
             "soft_bounces": row.soft_bounces, "last_bounce_at": _iso(row.last_bounce_at)}
 
 
+def csv_safe(value: Any) -> Any:
+    """A cell a spreadsheet would run as a formula is prefixed with ' (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def export_csv(store: Store, out: io.TextIOBase | Any, *, channel: str | None = None,
                state: str | None = None) -> int:
     """Write subscribers as CSV (with a header), streaming. Returns the number of rows."""
@@ -382,7 +389,7 @@ def export_csv(store: Store, out: io.TextIOBase | Any, *, channel: str | None = 
     writer.writeheader()
     n = 0
     for row in iter_subscribers(store, channel=channel, state=state):
-        writer.writerow(export_row(row))
+        writer.writerow({k: csv_safe(v) for k, v in export_row(row).items()})
         n += 1
     return n
 

@@ -26,6 +26,7 @@ from distributor.subscribers import (
     add_subscriber,
     confirm_subscriber,
     confirm_token,
+    export_csv,
     export_person,
     import_rows,
     normalize_email,
@@ -193,6 +194,15 @@ def test_a_large_import_is_done_in_chunks(store: Store) -> None:
     lines = "email\n" + "".join(f"user{i}@example.org\n" for i in range(1200))
     report = import_rows(store.session, "daily", read_csv(lines), confirmed=True, chunk=500)
     assert report.added == 1200 and not report.bad
+
+
+def test_an_export_never_hands_a_spreadsheet_a_formula(store: Store) -> None:
+    add(store, "=cmd+1@example.org", confirmed=True)
+    add(store, "budi@example.org", confirmed=True)
+    out = io.StringIO()
+    assert export_csv(store, out, channel="daily") == 2
+    emails = [row["email"] for row in csv.DictReader(io.StringIO(out.getvalue()))]
+    assert emails == ["'=cmd+1@example.org", "budi@example.org"]
 
 
 def test_export_of_one_person_and_erasure(store: Store) -> None:

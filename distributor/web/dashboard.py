@@ -726,7 +726,7 @@ class Dashboard:
 
     async def subscribers_csv(self, request: Request, login: auth.Login,
                               form: FormData | None) -> Response:
-        from distributor.subscribers import EXPORT_FIELDS, export_row
+        from distributor.subscribers import EXPORT_FIELDS, csv_safe, export_row
 
         channel, state, q = self._subscriber_filter(request)
         query = self._subscriber_query(channel, state, q)
@@ -748,7 +748,7 @@ class Dashboard:
                 if not rows:
                     break
                 for row in rows:
-                    writer.writerow({k: _csv_safe(v) for k, v in row.items()})
+                    writer.writerow({k: csv_safe(v) for k, v in row.items()})
                 after = rows[-1]["id"]
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -831,8 +831,4 @@ def _safe_next(target: str | None) -> str:
     return "/dashboard/"
 
 
-def _csv_safe(value: Any) -> Any:
-    """A cell a spreadsheet would run as a formula is prefixed with ' (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+
