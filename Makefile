@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo test lint format clean
+.PHONY: install browser demo dashboard test lint format clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ browser:
 
 demo: $(STAMP)
 	$(BIN)/distributor --config examples/demo.yaml run --once --dry-run
+
+# the dashboard on the demo articles, sending nothing: log in as demo / demo-password
+dashboard: $(STAMP)
+	cd examples && export DISTRIBUTOR_DATABASE_URL=sqlite:///dashboard-demo.db && \
+	  ../$(BIN)/distributor --config demo.yaml fetch && \
+	  echo demo-password | ../$(BIN)/distributor --config demo.yaml editors add demo \
+	    --password-stdin --update && \
+	  echo "open http://127.0.0.1:8000/dashboard/ and log in as demo / demo-password" && \
+	  ../$(BIN)/distributor --config demo.yaml serve --dry-run
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q

@@ -571,9 +571,8 @@ main.add_command(serve)
 
 # --------------------------------------------------------------------------- editors, worker, db
 
-from distributor.cli_web import editors  # noqa: E402
+from distributor.cli_web import digest_add, digest_remove, editors  # noqa: E402
 from distributor.cli_workers import db, worker  # noqa: E402
-from distributor.cli_web import digest_add, digest_remove  # noqa: E402
 
 digest.add_command(digest_add)
 digest.add_command(digest_remove)

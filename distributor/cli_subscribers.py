@@ -302,8 +302,12 @@ def subscribers_bounce(state: Any, email: str, kind: str | None, channel_name: s
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--dry-run", is_flag=True,
+              help="Send nothing: pushes from the dashboard are written to the outbox folder, "
+                   "to try the dashboard without credentials. The ledger records them as sent "
+                   "there: use a scratch database (DISTRIBUTOR_DATABASE_URL).")
 @click.pass_obj
-def serve(state: Any, host: str, port: int) -> None:
+def serve(state: Any, host: str, port: int, dry_run: bool) -> None:
     """Serve the editor dashboard (/dashboard/, after `distributor editors add NAME`), the
     subscriber pages (subscribe, confirm, unsubscribe), the bounce webhook, /metrics
     (Prometheus) and /healthz.
@@ -318,7 +322,7 @@ def serve(state: Any, host: str, port: int) -> None:
     from distributor.subscribers import MissingSecret
     from distributor.web import create_app
 
-    rt = state.runtime()
+    rt = state.runtime(dry_run=dry_run)
     try:
         app = create_app(rt)
     except MissingSecret as exc:

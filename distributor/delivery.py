@@ -29,6 +29,7 @@ from distributor.channels.base import (
     PermanentError,
     TransientError,
 )
+from distributor.channels.outbox import OutboxAdapter
 from distributor.ingest import from_row
 from distributor.runtime import Runtime
 from distributor.store.models import (
@@ -449,7 +450,16 @@ class Dispatcher:
             done = [p.remote_id for p in delivery.parts]
             attempts = delivery.attempts
             label = f"delivery {delivery.id} ({delivery.channel}, article {delivery.article_id})"
+            dry_run_name = (outbox_name(delivery.article_id, delivery.article.title)
+                            if isinstance(adapter, OutboxAdapter) and adapter.wraps is not None
+                            else None)
 
+        if dry_run_name is not None:  # a dry run: the whole delivery as files, named for it
+            try:
+                done = [str(adapter.write(dry_run_name, messages)[0])] if messages else []
+            except PermanentError as exc:
+                return self._fail(delivery_id, exc, label)
+            messages = done
         previous = done[-1] if done else None
         for index in range(len(done), len(messages)):
             try:
@@ -630,8 +640,6 @@ def outbox_name(article_id: int | None, title: str) -> str:
 def dry_run_pass(rt: Runtime, *, now: datetime | None = None,
                  channels: list[str] | None = None) -> list[PreviewItem]:
     """What a real pass would publish, written to the outbox; the ledger is not touched."""
-    from distributor.channels.outbox import OutboxAdapter
-
     now = now or utcnow()
     windows = {s.name: s.max_age for s in rt.config.sources}
     items: list[PreviewItem] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import json
 import shutil
@@ -279,3 +280,41 @@ def test_json_logs_are_one_object_per_line(demo: Path, run_cli: Run) -> None:
 def test_every_command_has_help(command: list[str], run_cli: Run) -> None:
     result = run_cli(*command, "--help")
     assert result.returncode == 0 and result.stdout.startswith("Usage: distributor")
+
+
+async def test_serve_dry_run_shows_the_dashboard_without_credentials_and_sends_nothing(
+        demo: Path, run_cli: Run, tmp_path: Path) -> None:
+    import re
+
+    import httpx
+    from support.web import ServeProcess, csrf_of, free_port, login, serve_env
+
+    assert run_cli("--config", demo, "fetch").returncode == 0
+    added = run_cli("--config", demo, "editors", "add", "demo", "--password-stdin",
+                    input="a-long-demo-password\n")
+    assert added.returncode == 0, added.stderr
+    server = ServeProcess(demo, free_port(), serve_env(), tmp_path / "serve.log",
+                          args=("--dry-run",)).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            assert (await login(client, "demo", "a-long-demo-password")).status_code == 303
+            listing = await client.get("/dashboard/")
+            seed = re.search(r'href="/dashboard/articles/(\d+)"[^>]*>Moskow dan Beijing',
+                             listing.text)
+            assert seed, listing.text[:2000]
+            page = f"/dashboard/articles/{seed.group(1)}"
+            token = csrf_of((await client.get(page)).text)
+            pushed = await client.post(f"{page}/act", data={"csrf": token, "action": "push",
+                                                            "channel": "telegram"})
+            assert pushed.status_code == 303
+            outbox = demo.parent.parent / "outbox" / "telegram"
+            for _ in range(100):
+                if list(outbox.glob(f"{seed.group(1)}-*.json")):
+                    break
+                await asyncio.sleep(0.1)
+            [written] = list(outbox.glob(f"{seed.group(1)}-*.json"))
+            assert json.loads(written.read_text())[0]["method"] == "sendMessage"
+    finally:
+        server.stop()
+    assert "TELEGRAM_BOT_TOKEN not set; rendering only (dry run)" in server.log()
+    assert "Traceback" not in server.log()

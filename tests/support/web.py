@@ -101,8 +101,10 @@ def free_port() -> int:
 class ServeProcess:
     """`distributor --config CONFIG serve --port PORT` as a real process."""
 
-    def __init__(self, config: Path, port: int, env: dict[str, str], log_path: Path):
+    def __init__(self, config: Path, port: int, env: dict[str, str], log_path: Path,
+                 args: tuple[str, ...] = ()):
         self.config, self.port, self.env, self.log_path = config, port, env, log_path
+        self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -113,7 +115,7 @@ class ServeProcess:
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "distributor", "--config", str(self.config), "serve",
-             "--host", "127.0.0.1", "--port", str(self.port)],
+             "--host", "127.0.0.1", "--port", str(self.port), *self.args],
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
