@@ -428,6 +428,18 @@ def release_run(store: Store, run_id: int, owner: str, *, state: str | None = No
                                                 FanoutRun.lease_owner == owner).values(**values))
 
 
+def touch_run(store: Store, run_id: int, owner: str, lease: timedelta = LEASE) -> bool:
+    """Refresh a run's counters and extend its lease while ``owner`` holds it (the batches of
+    a distributed digest). False when someone else holds it now."""
+    now = utcnow()
+    with store.session() as session:
+        values: dict[str, Any] = dict(_counts(session, run_id))
+        values.update(updated_at=now, lease_until=now + lease)
+        result = session.execute(update(FanoutRun).where(
+            FanoutRun.id == run_id, FanoutRun.lease_owner == owner).values(**values))
+        return getattr(result, "rowcount", 0) == 1
+
+
 def _counts(session: Any, run_id: int) -> dict[str, int]:
     """The run's counters, from its send rows."""
     found = dict(session.execute(select(EmailSend.state, func.count()).where(
@@ -435,7 +447,8 @@ def _counts(session: Any, run_id: int) -> dict[str, int]:
     return {state: int(found.get(state, 0)) for state in ("sent", "bounced", "failed")}
 
 
-def _audience(channel: str, run_id: int) -> Any:
+def audience(channel: str, run_id: int) -> Any:
+    """Who a run still has to serve: the channel's confirmed subscribers without a send row."""
     return and_(Subscriber.channel == channel, Subscriber.state == "confirmed",
                 ~exists().where(EmailSend.run_id == run_id,
                                 EmailSend.subscriber_id == Subscriber.id))
@@ -464,8 +477,14 @@ class Fanout:
                  owner: str, progress: Progress | None = None,
                  heartbeat: Callable[[], None] | None = None,
                  batch_size: int = BATCH_SIZE, flush_interval: float | None = None,
-                 page: int = PAGE):
+                 page: int = PAGE, id_range: tuple[int, int] | None = None,
+                 claim: bool = True):
         self.store = store
+        #: a batch of a distributed digest: only subscribers with ``first <= id <= last``
+        self.id_range = id_range
+        #: False for a batch: the run's lease is held for all batches by
+        #: :mod:`distributor.workers` (``owner`` is that lease's owner), not by this process
+        self.claim = claim
         self.channel = channel
         self.run_id = run_id
         self.secret = secret
@@ -507,14 +526,22 @@ class Fanout:
             done = session.scalar(select(func.count()).select_from(EmailSend)
                                   .where(EmailSend.run_id == self.run_id)) or 0
             todo = session.scalar(select(func.count()).select_from(Subscriber)
-                                  .where(_audience(self.channel.name, self.run_id))) or 0
+                                  .where(audience(self.channel.name, self.run_id),
+                                         *self._in_range())) or 0
             return dict(run.message), run.nonce, int(done), int(todo)
+
+    def _in_range(self) -> list[Any]:
+        if self.id_range is None:
+            return []
+        first, last = self.id_range
+        return [Subscriber.id >= first, Subscriber.id <= last]
 
     def _fetch(self, after: int) -> list[tuple[int, str, str]]:
         with self.store.session() as session:
             rows = session.execute(
                 select(Subscriber.id, Subscriber.email, Subscriber.token_key)
-                .where(Subscriber.id > after, _audience(self.channel.name, self.run_id))
+                .where(Subscriber.id > after, audience(self.channel.name, self.run_id),
+                       *self._in_range())
                 .order_by(Subscriber.id).limit(self.page)).all()
         return [(r[0], r[1], r[2]) for r in rows]
 
@@ -549,7 +576,8 @@ class Fanout:
 
     # -- the run ----------------------------------------------------------------------------
     async def run(self) -> FanoutStats:
-        if not await asyncio.to_thread(claim_run, self.store, self.run_id, self.owner):
+        if self.claim and not await asyncio.to_thread(claim_run, self.store, self.run_id,
+                                                      self.owner):
             raise FanoutBusy(f"run {self.run_id} is being sent by another process")
         state, detail = None, None
         try:
@@ -576,9 +604,13 @@ class Fanout:
         finally:
             self.stats.finished = time.monotonic()
             with contextlib.suppress(Exception):
-                await asyncio.shield(asyncio.to_thread(
-                    release_run, self.store, self.run_id, self.owner, state=state,
-                    detail=detail))
+                if self.claim:
+                    await asyncio.shield(asyncio.to_thread(
+                        release_run, self.store, self.run_id, self.owner, state=state,
+                        detail=detail))
+                else:  # a batch: the counters follow; the run stays with its batches
+                    await asyncio.shield(asyncio.to_thread(
+                        touch_run, self.store, self.run_id, self.owner))
             if self.progress is not None:
                 self.progress.close(self.stats)
 
@@ -885,4 +917,5 @@ __all__ = [
     "open_run",
     "send_one",
     "smtp_client",
+    "touch_run",
 ]
