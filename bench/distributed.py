@@ -84,8 +84,9 @@ def one_round(workers: int, *, channels: int, articles: int, latency: float,
         config.write_text(SITE + f"database: {url}\nchannels:\n" + "".join(
             f"  - name: tg{i}\n    type: telegram\n    chat_id: \"{s.channel.handle}\"\n"
             f"    token: \"{s.token}\"\n    api_base_url: {s.url}\n    timeout: 10\n"
+            f"    rate_per_minute: 600000\n"
             for i, s in enumerate(servers)), encoding="utf-8")
-        env = process_env(telegram_rate=600_000)
+        env = process_env()
         subprocess.run([sys.executable, "-m", "distributor", "--config", str(config), "db",
                         "upgrade"], env=env, check=True, capture_output=True)
         rt = Runtime.open(load_config(config))

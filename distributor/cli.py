@@ -109,6 +109,13 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
     Reports every problem at once, each with its file, line and key.
     """
     config = state.config(dry_run=dry_run)
+    from distributor.cli_workers import check_lines
+
+    problems = check_lines(config)
+    for line in problems:
+        click.echo(f"error: {config.path}: {line}", err=True)
+    if problems:
+        raise SystemExit(2)
     click.echo(f"{config.path}: OK ({len(config.sources)} sources, "
                f"{len(config.channels)} channels)")
     if not online:

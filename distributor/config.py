@@ -205,6 +205,10 @@ class ChannelConfig(Strict):
     max_posts_per_day: int | None = Field(
         default=None, ge=1, description="at most this many posts in any 24 hours; the rest wait"
     )
+    rate_per_minute: float | None = Field(
+        default=None, gt=0, description="posts a minute on this channel (default: the "
+        "platform's safe rate, 20 for Telegram, 30 for X)"
+    )
 
 
 class Config(Strict):

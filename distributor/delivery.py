@@ -491,7 +491,9 @@ class Dispatcher:
             delivery.last_error = None
             delivery.lease_owner = delivery.lease_until = None
             record(session, delivery, "sent", f"remote id {delivery.remote_id}")
-            self._pace(session, delivery.channel, adapter_rate=adapter.rate_per_minute, now=now)
+            configured = getattr(rt.config.channel(delivery.channel), "rate_per_minute", None)
+            self._pace(session, delivery.channel,
+                       adapter_rate=configured or adapter.rate_per_minute, now=now)
         log.info("%s sent (remote id %s)", label, done[0] if done else "-")
         return "sent"
 

@@ -63,7 +63,8 @@ def telegram_yaml(name: str, server: FakeTelegram) -> str:
             f"    chat_id: \"{server.channel.handle}\"\n"
             f"    token: \"{server.token}\"\n"
             f"    api_base_url: {server.url}\n"
-            f"    timeout: 5\n")
+            f"    timeout: 5\n"
+            f"    rate_per_minute: {FAST}\n")
 
 
 TITLE = re.compile(r"Berita urut (\d{4})")
@@ -98,7 +99,7 @@ def two_telegrams() -> Iterator[tuple[FakeTelegram, FakeTelegram]]:
 
 @pytest.fixture
 def env() -> dict[str, str]:
-    return process_env(telegram_rate=FAST)
+    return process_env()
 
 
 def upgrade(config: Path, env: dict[str, str]) -> None:
@@ -425,6 +426,16 @@ def test_distributed_mode_on_sqlite_is_one_clear_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert lines[0].startswith("error: execution: distributed needs a PostgreSQL database")
+
+
+def test_check_says_distributed_mode_needs_postgresql(
+        write_config: Callable[..., Path], env: dict[str, str]) -> None:
+    config = write_config("execution: distributed\n")
+    result = subprocess.run([sys.executable, "-m", "distributor", "--config", str(config),
+                             "check"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: {config}: execution: distributed needs a "
+                                    "PostgreSQL database"), result.stderr
 
 
 @pytest.mark.parametrize("command", [["worker"], ["run"], ["db", "upgrade"]])

@@ -19,19 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-FASTPACE = Path(__file__).resolve().parent / "fastpace"
 
-
-def process_env(base: dict[str, str] | None = None, *, telegram_rate: float | None = None,
-                ) -> dict[str, str]:
-    """The environment of a test process: no DISTRIBUTOR_* from outside; with
-    ``telegram_rate``, Telegram channels paced at that many posts a minute."""
-    env = {k: v for k, v in (base or os.environ).items() if not k.startswith("DISTRIBUTOR_")}
-    if telegram_rate is not None:
-        env["DISTRIBUTOR_TEST_TELEGRAM_RATE"] = str(telegram_rate)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(FASTPACE), env.get("PYTHONPATH", "")]).strip(os.pathsep)
-    return env
+def process_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a test process: no DISTRIBUTOR_* from outside."""
+    return {k: v for k, v in (base or os.environ).items() if not k.startswith("DISTRIBUTOR_")}
 
 
 class Cluster:
