@@ -111,10 +111,10 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
     config = state.config(dry_run=dry_run)
     from distributor.cli_workers import check_lines
 
-    problems = check_lines(config)
-    for line in problems:
+    mistakes = check_lines(config)
+    for line in mistakes:
         click.echo(f"error: {config.path}: {line}", err=True)
-    if problems:
+    if mistakes:
         raise SystemExit(2)
     click.echo(f"{config.path}: OK ({len(config.sources)} sources, "
                f"{len(config.channels)} channels)")

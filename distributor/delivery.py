@@ -450,16 +450,15 @@ class Dispatcher:
             done = [p.remote_id for p in delivery.parts]
             attempts = delivery.attempts
             label = f"delivery {delivery.id} ({delivery.channel}, article {delivery.article_id})"
-            dry_run_name = (outbox_name(delivery.article_id, delivery.article.title)
-                            if isinstance(adapter, OutboxAdapter) and adapter.wraps is not None
-                            else None)
+            outbox = adapter if isinstance(adapter, OutboxAdapter) and adapter.wraps else None
+            dry_run_name = outbox_name(delivery.article_id, delivery.article.title)
 
-        if dry_run_name is not None:  # a dry run: the whole delivery as files, named for it
+        if outbox is not None:  # a dry run: the whole delivery as files, named for it
             try:
-                done = [str(adapter.write(dry_run_name, messages)[0])] if messages else []
+                done = [str(outbox.write(dry_run_name, messages)[0])] if messages else []
             except PermanentError as exc:
                 return self._fail(delivery_id, exc, label)
-            messages = done
+            messages = messages[:len(done)]
         previous = done[-1] if done else None
         for index in range(len(done), len(messages)):
             try:

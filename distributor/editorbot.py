@@ -1,7 +1,11 @@
 """The editor bot: editors publish from a chat with the channel's Telegram bot.
 
 A Telegram channel with ``editors:`` (Telegram user ids) in channels.yaml runs its bot inside
-``distributor run`` with long polling (:func:`run_editor_bots`). An editor sends the bot
+``distributor run`` with long polling (:func:`run_editor_bots`), or, with ``editor_bot:
+webhook``, inside ``distributor serve``: :class:`EditorWebhooks` registers
+``web.base_url/telegram/<secret path>`` with setWebhook at startup and feeds the updates Telegram
+POSTs there (checked by the ``X-Telegram-Bot-Api-Secret-Token`` header) to the same handlers.
+An editor sends the bot
 
 * an article URL or a stored article id: the stored article;
 * pasted text with the article's link in it: a new article (source ``editor``), parsed like an
@@ -36,13 +40,16 @@ import hmac
 import html
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
@@ -110,6 +117,13 @@ class BotGroup:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.channels]
+
+    @property
+    def mode(self) -> str:
+        """``webhook`` when a channel with editors on the token says ``editor_bot: webhook``
+        (Telegram sends a token's updates one way only), else ``polling``."""
+        return "webhook" if any(c.editors and c.editor_bot == "webhook"
+                                for c in self.channels) else "polling"
 
 
 def editor_bot_groups(rt: Runtime) -> list[BotGroup]:
@@ -229,7 +243,7 @@ def _fit(text: str) -> str:
 
 class EditorDesk:
     """What the bot answers and does. PTB's handlers call these methods; nothing here depends
-    on how updates arrive (long polling now, a webhook later)."""
+    on how updates arrive (long polling or a webhook)."""
 
     def __init__(self, rt: Runtime, group: BotGroup, *, dispatcher: Dispatcher,
                  clock: Callable[[], datetime] | None = None):
@@ -659,15 +673,18 @@ class EditorDesk:
 # --------------------------------------------------------------------------- running
 
 
-def build_application(desk: EditorDesk, *, poll_timeout: float) -> Application[Any, Any, Any,
-                                                                                Any, Any, Any]:
+def build_application(desk: EditorDesk, *, poll_timeout: float, webhook: bool = False
+                      ) -> Application[Any, Any, Any, Any, Any, Any]:
+    """PTB's Application with the desk's handlers; ``webhook``: without an updater (updates
+    are put into ``app.update_queue`` by :class:`EditorWebhooks`)."""
     group = desk.group
     request, updates_request = bot_requests(group.token, group.api_base_url,
                                             timeout=group.timeout, poll_timeout=poll_timeout)
-    app = (ApplicationBuilder().token(group.token)
-           .base_url(f"{group.api_base_url}/bot").base_file_url(f"{group.api_base_url}/file/bot")
-           .request(request).get_updates_request(updates_request)
-           .job_queue(None).concurrent_updates(8).build())
+    builder = (ApplicationBuilder().token(group.token)
+               .base_url(f"{group.api_base_url}/bot")
+               .base_file_url(f"{group.api_base_url}/file/bot").request(request))
+    builder = builder.updater(None) if webhook else builder.get_updates_request(updates_request)
+    app = builder.job_queue(None).concurrent_updates(8).build()
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST, desk.on_channel_post))
     app.add_handler(MessageHandler(private & filters.TEXT, desk.on_update_text))
@@ -743,6 +760,10 @@ async def run_editor_bots(rt: Runtime, stop: asyncio.Event, *,
     one drain per channel (order and pacing hold). Under ``--dry-run`` no bot runs.
     """
     groups = [] if rt.dry_run else editor_bot_groups(rt)
+    for group in [g for g in groups if g.mode == "webhook"]:
+        log.info("the editor bot of %s receives its messages by webhook: `distributor serve` "
+                 "answers them (no long polling here)", ", ".join(group.names))
+    groups = [g for g in groups if g.mode == "polling"]
     if not groups:
         await stop.wait()
         return
@@ -750,3 +771,156 @@ async def run_editor_bots(rt: Runtime, stop: asyncio.Event, *,
     bots = [EditorBot(rt, g, dispatcher=dispatcher, poll_timeout=poll_timeout, clock=clock)
             for g in groups]
     await asyncio.gather(*(b.run(stop) for b in bots))
+
+
+# --------------------------------------------------------------------------- webhook (serve)
+
+#: where ``distributor serve`` receives a bot's updates: WEBHOOK_PREFIX + the bot's secret path
+WEBHOOK_PREFIX = "/telegram/"
+#: the header Telegram sends with every webhook request (setWebhook's ``secret_token``)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class WebhookConfigError(ValueError):
+    """A webhook editor bot cannot run with this configuration; the message says why."""
+
+
+def webhook_secrets(rt: Runtime, token: str) -> tuple[str, str]:
+    """(secret path, secret header) of a bot's webhook, both derived from ``web.secret_key``
+    and the token: stable across restarts, different per token, revealing neither."""
+    secret = rt.config.web.secret_key
+    if secret is None or not secret.get_secret_value():
+        raise WebhookConfigError("editor_bot: webhook needs web.secret_key (the webhook's "
+                                 "address and Telegram's secret header are derived from it)")
+    key = hashlib.sha256(b"distributor telegram webhook\0" +
+                         secret.get_secret_value().encode()).digest()
+
+    def derive(purpose: bytes, size: int) -> str:
+        digest = hmac.new(key, purpose + b"\0" + token.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:size]
+
+    # Telegram's secret_token: 1-256 characters of A-Z, a-z, 0-9, _ and -
+    return derive(b"path", 32), derive(b"header", 43)
+
+
+@dataclass
+class _Hook:
+    group: BotGroup
+    desk: EditorDesk
+    path: str
+    header: str
+    app: Application[Any, Any, Any, Any, Any, Any] | None = None
+
+
+class EditorWebhooks:
+    """The editor bots with ``editor_bot: webhook``, answered by ``distributor serve``.
+
+    ``routes`` holds ``POST /telegram/{secret_path}`` (none without such bots); the route
+    checks Telegram's ``X-Telegram-Bot-Api-Secret-Token`` header (a wrong or missing one is
+    403 and does nothing) and puts the update into the same handlers as long polling.
+    :meth:`start` (or the ``lifespan``) starts each bot and calls setWebhook with
+    ``web.base_url`` + the path and the secret header; :meth:`stop` stops them (the webhook
+    stays registered: Telegram keeps the updates of a restart and sends them later).
+    """
+
+    def __init__(self, rt: Runtime, *, dispatcher: Dispatcher | None = None,
+                 clock: Callable[[], datetime] | None = None):
+        self.rt = rt
+        groups = [] if rt.dry_run else [g for g in editor_bot_groups(rt) if g.mode == "webhook"]
+        dispatcher = dispatcher or (Dispatcher(rt) if groups else None)
+        self.hooks: list[_Hook] = []
+        for group in groups:
+            assert dispatcher is not None
+            path, header = webhook_secrets(rt, group.token)
+            desk = EditorDesk(rt, group, dispatcher=dispatcher, clock=clock)
+            self.hooks.append(_Hook(group, desk, path, header))
+        self.routes = [Route(WEBHOOK_PREFIX + "{secret_path}", self.receive, methods=["POST"],
+                             name="telegram_webhook")] if self.hooks else []
+        self._stack = contextlib.ExitStack()
+
+    def url(self, hook: _Hook) -> str:
+        return self.rt.config.web.base_url.rstrip("/") + WEBHOOK_PREFIX + hook.path
+
+    async def start(self) -> None:
+        """Start each bot's handlers and register its webhook with Telegram."""
+        for hook in self.hooks:
+            names = ", ".join(hook.group.names)
+            app = build_application(hook.desk, poll_timeout=0.0, webhook=True)
+            try:
+                await app.initialize()
+                await app.start()
+                await app.bot.set_webhook(url=self.url(hook), secret_token=hook.header,
+                                          allowed_updates=list(EDITOR_UPDATES))
+            except InvalidToken:
+                log.error("the editor bot of %s cannot start: the bot token is invalid; check "
+                          "TELEGRAM_BOT_TOKEN", names)
+                await _close(app)
+                continue
+            except (TelegramError, OSError) as exc:
+                log.error("the editor bot of %s cannot register its webhook at %s%s…: %s "
+                          "(Telegram needs web.base_url to be an https:// address it can reach, "
+                          "on port 443, 80, 88 or 8443)", names,
+                          self.rt.config.web.base_url.rstrip("/"), WEBHOOK_PREFIX,
+                          redact(str(exc)))
+                await _close(app)
+                continue
+            hook.app = app
+            # its updates arrive here: reconciliation in this process reads what they bring
+            self._stack.enter_context(polling(hook.group.key))
+            log.info("editor bot @%s of %s receives messages by webhook at %s%s… (%d editors)",
+                     app.bot.username, names, self.rt.config.web.base_url.rstrip("/"),
+                     WEBHOOK_PREFIX, len(hook.group.editors))
+
+    async def stop(self) -> None:
+        for hook in self.hooks:
+            app, hook.app = hook.app, None
+            if app is not None:
+                await _close(app)
+        self._stack.close()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """``async with webhooks.running():`` inside an app's own lifespan."""
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    def lifespan(self, app: object) -> contextlib.AbstractAsyncContextManager[None]:
+        """A Starlette ``lifespan``: ``Starlette(routes=..., lifespan=webhooks.lifespan)``."""
+        return self.running()
+
+    def _hook(self, path: str) -> _Hook | None:
+        found = None
+        for hook in self.hooks:  # compare every path, in constant time
+            if hmac.compare_digest(hook.path.encode(), path.encode()):
+                found = hook
+        return found
+
+    async def receive(self, request: Request) -> Response:
+        """``POST /telegram/{secret_path}``: one update from Telegram."""
+        hook = self._hook(str(request.path_params.get("secret_path", "")))
+        if hook is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), hook.header.encode()):
+            log.warning("refused a request to the webhook of the editor bot of %s: %s header "
+                        "%s", ", ".join(hook.group.names), SECRET_HEADER,
+                        "wrong" if given else "missing")
+            return PlainTextResponse("Forbidden", status_code=403)
+        app = hook.app
+        if app is None:  # not started, or setWebhook failed: Telegram sends it again later
+            return PlainTextResponse("The editor bot is not running", status_code=503)
+        try:
+            data = await request.json()
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update")
+            update = Update.de_json(data, app.bot)
+        except Exception as exc:
+            log.warning("the editor bot of %s got an unreadable webhook request: %s",
+                        ", ".join(hook.group.names), exc)
+            return PlainTextResponse("Bad Request", status_code=400)
+        await app.update_queue.put(update)
+        return Response(status_code=200)
+

@@ -6,7 +6,9 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 # A Telegram bot token inside a URL: /bot123456:ABC-def.../
 _BOT_TOKEN = re.compile(r"(bot)\d{3,}:[A-Za-z0-9_-]{20,}")
@@ -81,3 +83,73 @@ def add_secrets(secrets: list[str]) -> None:
 
 def redact(text: str) -> str:
     return _filter.redact(text)
+
+
+class SecretFilter(logging.Filter):
+    """Redacts known secrets (also URL-quoted) and anything matching ``patterns`` from the
+    records of the loggers it guards, and says whether an exception chain mentions one.
+
+    Channel adapters keep one each (the Telegram token is in every request URL; X's OAuth keys
+    in its headers): a filter on a logger sees only that logger's records, so :meth:`guard`
+    puts it on every existing logger below ``loggers`` (call it again when libraries may have
+    created new ones). The secrets are also given to the handler's filter (:func:`add_secrets`).
+    """
+
+    def __init__(self, loggers: Iterable[str], patterns: Iterable[re.Pattern[str]] = (),
+                 replacement: str = "<redacted>"):
+        super().__init__()
+        self.loggers = tuple(loggers)
+        self.patterns = tuple(patterns)
+        self.replacement = replacement
+        self.secrets: set[str] = set()
+
+    def redact(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, self.replacement)
+            quoted = quote(secret, safe="")
+            if quoted != secret:
+                text = text.replace(quoted, self.replacement)
+        for pattern in self.patterns:
+            text = pattern.sub(self.replacement, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's business, not ours
+            return True
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            text = logging.Formatter().formatException(record.exc_info)
+            clean = self.redact(text)
+            if clean != text:
+                record.exc_text = clean
+        return True
+
+    def guard(self, secrets: Iterable[str]) -> None:
+        """Redact ``secrets`` (those of 4 characters or more) from now on (idempotent)."""
+        new = [s for s in secrets if s and len(s) >= 4]
+        self.secrets.update(new)
+        add_secrets(new)
+        prefixes = tuple(name.split(".")[0] for name in self.loggers)
+        names = set(self.loggers) | {
+            name for name in list(logging.root.manager.loggerDict)
+            if name.split(".")[0] in prefixes}
+        for name in names:
+            logger = logging.getLogger(name)
+            if self not in logger.filters:
+                logger.addFilter(self)
+
+    def clean_chain(self, exc: BaseException) -> bool:
+        """True if no exception in the chain of ``exc`` mentions a secret."""
+        seen: set[int] = set()
+        current: BaseException | None = exc
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            text = f"{current!s} {current.args!r}"
+            if self.redact(text) != text:
+                return False
+            current = current.__cause__ or current.__context__
+        return True

@@ -225,6 +225,24 @@ async def test_ten_flood_errors_in_a_row_never_drop_the_post(
     assert [d.state for d in deliveries(rt)] == ["sent", "sent"]
 
 
+async def test_a_channel_posts_at_most_20_a_minute_also_across_a_restart(
+        make_rt: Callable[[str], Runtime], tg: FakeTelegram) -> None:
+    assert TelegramAdapter.rate_per_minute == 20  # Telegram's limit for one channel
+    channel = telegram_channel(tg)
+    rt = make_rt(channel)
+    add_articles(rt, 1)
+    await Dispatcher(rt).run_once()
+    forget_token_state()  # a new process: nothing remembered but the ledger
+
+    rt = make_rt(channel)
+    add_articles(rt, 1, prefix="Lagi")
+    await Dispatcher(rt).run_once()
+
+    assert posts(tg) == ["Berita 0", "Lagi 0"]
+    first, second = (c.at for c in tg.calls_to("sendMessage"))
+    assert second - first >= 60 / 20 - 0.05  # 3 s apart, although the second process was idle
+
+
 async def test_posts_on_one_token_stay_within_30_a_second_across_channels(
         tg: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:
     second_chat = FakeChat(id=-1002222222222, title="RI News English", username="rinews_en")
@@ -326,13 +344,12 @@ async def test_an_invalid_token_pauses_every_channel_on_it_with_one_message(
                    for name in ("telegram", "telegram-en")}
         assert session.get(ChannelState, "good") is None or \
             session.get_one(ChannelState, "good").paused_reason is None
-    assert reasons["telegram"] == reasons["telegram-en"]
-    reason = reasons["telegram"] or ""
-    assert reason.startswith("the bot token is invalid; check TELEGRAM_BOT_TOKEN")
-    assert "Channels on this token stop until it is fixed: good" not in reason
-    assert "telegram, telegram-en" in reason
-    assert "`distributor channels resume telegram-en`" in reason
-    assert WRONG_TOKEN not in reason
+    for reason in (reasons["telegram"] or "", reasons["telegram-en"] or ""):
+        assert reason.startswith("the bot token is invalid; check TELEGRAM_BOT_TOKEN. Telegram "
+                                 "answered 401 Unauthorized. Channels on this token stop until "
+                                 "it is fixed: telegram, telegram-en; then run")
+        assert "`distributor channels resume telegram-en`" in reason
+        assert WRONG_TOKEN not in reason
     # the articles wait for the fix; the channel with a good token published them
     assert {d.state for d in deliveries(rt)} <= {"retry", "pending"}
     assert {d.state for d in deliveries(rt, "telegram-en")} <= {"retry", "pending"}
@@ -350,6 +367,35 @@ async def test_an_invalid_token_pauses_every_channel_on_it_with_one_message(
     assert len(tg.calls) == calls
 
 
+async def test_an_invalid_token_pauses_a_channel_on_the_same_token_that_sent_nothing(
+        make_rt: Callable[[str], Runtime], tg: FakeTelegram, fast_pacing: None) -> None:
+    english = FakeChat(id=-1002222222222, title="RI News English", username="rinews_en")
+    tg.chats.append(english)
+    rt = make_rt(telegram_channel(tg, token=WRONG_TOKEN)
+                 + telegram_channel(tg, "telegram-en", chat=english.handle, token=WRONG_TOKEN,
+                                    publish="manual")
+                 + telegram_channel(tg, "good", chat=english.handle, publish="manual"))
+    keys = {name: rt.adapter(name).credential_key for name in ("telegram", "telegram-en", "good")}
+    assert keys["telegram"] == keys["telegram-en"] != keys["good"]
+    assert all(k and len(k) == 16 and k not in WRONG_TOKEN for k in keys.values())
+    [article] = add_articles(rt, 1)
+
+    await Dispatcher(rt).run_once()  # only "telegram" has something to send
+
+    assert [c.method for c in tg.calls] == ["getMe"]  # one answer: the token is invalid
+    with rt.store.session() as session:
+        paused = {s.channel: s.paused_reason for s in session.scalars(select(ChannelState))}
+    assert set(paused) >= {"telegram", "telegram-en"}
+    assert (paused["telegram-en"] or "").startswith("the bot token is invalid")
+    assert not paused.get("good")
+    # an editor's push to the other channel waits for the fix: not one request for it
+    with rt.store.session() as session:
+        pushed, _ = request_delivery(session, article, "telegram-en")
+    await Dispatcher(rt).run_once(only=[pushed.id])
+    assert [c.method for c in tg.calls] == ["getMe"]
+    assert [d.state for d in deliveries(rt, "telegram-en")] == ["pending"]
+
+
 def test_check_online_shows_the_invalid_token(
         write_config: Callable[..., Path], tg: FakeTelegram,
         run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> None:
@@ -364,23 +410,73 @@ def test_check_online_shows_the_invalid_token(
     assert WRONG_TOKEN not in result.stderr + result.stdout
 
 
-async def test_a_migrated_chat_is_followed_and_the_new_id_logged(
-        make_rt: Callable[[str], Runtime], tg: FakeTelegram,
+async def test_a_migrated_chat_is_followed_recorded_and_used_straight_after_a_restart(
+        make_rt: Callable[[str], Runtime], write_config: Callable[..., Path], tg: FakeTelegram,
+        run_cli: Callable[..., subprocess.CompletedProcess[str]],
         caplog: pytest.LogCaptureFixture, fast_pacing: None) -> None:
-    tg.channel.type = "group"
-    rt = make_rt(telegram_channel(tg, chat=str(tg.channel.id)))
+    group = FakeChat(id=-4123456789, title="RI News desk", type="group")
+    tg.chats.append(group)
+    channel = telegram_channel(tg, chat=str(group.id))
+    rt = make_rt(channel)
     add_articles(rt, 2)
-    supergroup = tg.migrate(-1009876543210)
+    supergroup = tg.migrate(-1009876543210, chat=group)
 
     with caplog.at_level(logging.WARNING):
         await Dispatcher(rt).run_once()
 
     assert [d.state for d in deliveries(rt)] == ["sent", "sent"]
-    assert posts(tg, supergroup) == ["Berita 0", "Berita 1"]
+    assert posts(tg, supergroup) == ["Berita 0", "Berita 1"]  # each once, in the new chat
     assert [c.params["chat_id"] for c in tg.calls_to("sendMessage")] == [
-        str(-1001234567890), str(supergroup.id), str(supergroup.id)]
-    assert any(f"Set chat_id: {supergroup.id} for channel telegram" in r.getMessage()
-               for r in caplog.records)
+        str(group.id), str(supergroup.id), str(supergroup.id)]
+    [line] = [r.getMessage() for r in caplog.records if "moved chat" in r.getMessage()]
+    assert line == (
+        "channel telegram: Telegram moved chat -4123456789 to -1009876543210 (a group became a "
+        'supergroup); posting there from now on. Update channels.yaml: chat_id: '
+        '"-1009876543210" for channel telegram')
+    with rt.store.session() as session:
+        assert session.get_one(ChannelState, "telegram").moved_to == "-1009876543210"
+
+    # a restart: another process on the same database and configuration
+    [article] = add_articles(rt, 1, prefix="Lagi")
+    calls = len(tg.calls)
+    result = run_cli("--config", write_config("channels:\n" + channel), "push", str(article),
+                     "--channel", "telegram")
+
+    assert result.returncode == 0, result.stderr
+    assert 'Update channels.yaml: chat_id: "-1009876543210" for channel telegram' in \
+        result.stderr
+    assert [c.params["chat_id"] for c in tg.calls[calls:] if c.method == "sendMessage"] == [
+        str(supergroup.id)]  # straight to the new chat: the old one is not asked again
+    assert posts(tg, supergroup) == ["Berita 0", "Berita 1", "Lagi 0"]
+
+
+async def test_a_recorded_move_is_dropped_once_chat_id_is_updated_or_changed(
+        make_rt: Callable[[str], Runtime], tg: FakeTelegram, fast_pacing: None) -> None:
+    group = FakeChat(id=-4123456789, title="RI News desk", type="group")
+    tg.chats.append(group)
+    supergroup = tg.migrate(-1009876543210, chat=group)
+    rt = make_rt(telegram_channel(tg, chat=str(group.id)))
+    add_articles(rt, 1)
+    await Dispatcher(rt).run_once()
+    forget_token_state()
+
+    # the engineer wrote the new id into channels.yaml: the record is no longer needed
+    rt = make_rt(telegram_channel(tg, chat=str(supergroup.id)))
+    add_articles(rt, 1, prefix="Baru")
+    await Dispatcher(rt).run_once()
+    with rt.store.session() as session:
+        assert session.get_one(ChannelState, "telegram").moved_to is None
+    assert posts(tg, supergroup) == ["Berita 0", "Baru 0"]
+
+    # a record never redirects a channel whose chat_id names a chat Telegram cannot move
+    with rt.store.session() as session:
+        session.get_one(ChannelState, "telegram").moved_to = "-1009876543210"
+    forget_token_state()
+    rt = make_rt(telegram_channel(tg))
+    add_articles(rt, 1, prefix="Lain")
+    await Dispatcher(rt).run_once()
+    assert posts(tg) == ["Lain 0"]
+    assert posts(tg, supergroup) == ["Berita 0", "Baru 0"]
 
 
 async def test_a_network_error_before_sending_is_retried_later(

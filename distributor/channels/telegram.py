@@ -8,6 +8,9 @@ Sending maps every outcome onto the three error kinds of :mod:`distributor.chann
 * a request that was sent but not answered (read timeout, a connection broken mid-answer) is
   *ambiguous*: the post may exist.
 
+A photo Telegram cannot fetch by URL is downloaded here and uploaded; if the image fails
+entirely (no download, refused upload), the caption goes out as a text message.
+
 The bot token is part of every request URL (``{api_base_url}/bot{token}/{method}``), so this
 module installs a logging filter on httpx, httpcore and python-telegram-bot that redacts it, and
 never puts it (nor an exception that carries it) into the errors it raises.
@@ -23,7 +26,9 @@ URL and the token, never the token itself):
   ends (the dispatcher holds the channel in the database too, across restarts);
 * an invalid token: once Telegram said so, every channel on the token stops with the same
   message, without another request (re-checked with one getMe after :data:`BAD_TOKEN_RECHECK`);
-* chats that migrated (group -> supergroup);
+* chats that migrated (group -> supergroup); the adapter also records the new id in
+  ``channel_state.moved_to`` (through the runtime given to :meth:`TelegramAdapter.bind`), so a
+  restart posts straight to the new chat until chat_id in channels.yaml is updated;
 * channel posts seen in updates (:func:`remember_channel_post`), which :meth:`TelegramAdapter.
   reconcile` searches for a post whose answer was lost.
 """
@@ -47,12 +52,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from pydantic import Field, SecretStr, field_validator
-from telegram import Bot, ChatFullInfo, ChatMember, LinkPreviewOptions, MessageEntity
+from telegram import Bot, ChatFullInfo, ChatMember, InputFile, LinkPreviewOptions, MessageEntity
 from telegram import Message as TelegramMessage
 from telegram.error import (
     BadRequest,
@@ -78,6 +82,10 @@ from distributor.channels.base import (
     TransientError,
 )
 from distributor.config import ChannelConfig
+from distributor.logs import SecretFilter
+
+if TYPE_CHECKING:
+    from distributor.runtime import Runtime
 
 log = logging.getLogger(__name__)
 # RetryAfter warns on creation that retry_after becomes a timedelta; _retry_seconds takes both
@@ -120,6 +128,14 @@ class TelegramConfig(ChannelConfig):
         default_factory=list,
         description="Telegram user ids of the editors who may push articles by talking to this "
                     "channel's bot (the bot then runs inside `distributor run`)")
+    editor_bot: Literal["polling", "webhook"] = Field(
+        default="polling",
+        description="how the editor bot receives messages: `polling` (getUpdates long polling "
+                    "inside `distributor run`) or `webhook` (`distributor serve` registers "
+                    "web.base_url + /telegram/<secret path> with setWebhook at startup and "
+                    "answers there; needs web.secret_key and a base_url Telegram can reach "
+                    "over HTTPS; `distributor run` then does not poll this token). Channels "
+                    "sharing a token share the bot: one of them saying webhook is enough")
     observer_token: SecretStr | None = Field(
         default=None,
         description="token of a second bot that is an administrator of the channel: Telegram "
@@ -146,68 +162,9 @@ _TOKEN_SHAPE = re.compile(r"\d{3,}:[A-Za-z0-9_-]{20,}")
 _URL_LOGGERS = ("httpx", "httpcore", "telegram", __name__)
 
 
-class _RedactSecrets(logging.Filter):
-    """Rewrites log records that contain a known secret (or anything shaped like a bot token)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def redact(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "<redacted>")
-            quoted = quote(secret, safe="")
-            if quoted != secret:
-                text = text.replace(quoted, "<redacted>")
-        return _TOKEN_SHAPE.sub("<redacted>", text)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken record is the logging module's business, not ours
-            return True
-        clean = self.redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        if record.exc_info and not record.exc_text:
-            text = logging.Formatter().formatException(record.exc_info)
-            clean = self.redact(text)
-            if clean != text:
-                record.exc_text = clean
-        return True
-
-
-_REDACTOR = _RedactSecrets()
-
-
-def _guard_logs(secrets: Iterable[str]) -> None:
-    """Redact ``secrets`` in every logger that may print a request URL (idempotent).
-
-    A filter on a logger only sees records created on that very logger, so it is installed on
-    each existing logger below the prefixes; call again after libraries created new loggers.
-    """
-    _REDACTOR.secrets.update(s for s in secrets if s)
-    prefixes = tuple(p.split(".")[0] for p in _URL_LOGGERS)
-    names = set(_URL_LOGGERS) | {
-        name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] in prefixes
-    }
-    for name in names:
-        logger = logging.getLogger(name)
-        if _REDACTOR not in logger.filters:
-            logger.addFilter(_REDACTOR)
-
-
-def _clean_chain(exc: BaseException) -> bool:
-    """True if no exception in the chain of ``exc`` mentions a secret."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        text = f"{current!s} {current.args!r}"
-        if _REDACTOR.redact(text) != text:
-            return False
-        current = current.__cause__ or current.__context__
-    return True
+_REDACTOR = SecretFilter(_URL_LOGGERS, patterns=[_TOKEN_SHAPE])
+_guard_logs = _REDACTOR.guard
+_clean_chain = _REDACTOR.clean_chain
 
 
 # --------------------------------------------------------------------------- the raw answer
@@ -532,6 +489,13 @@ _PHOTO_PROBLEMS = (
     "not enough rights to send photos",
 )
 #: BadRequest descriptions that mean the renderer produced something Telegram cannot take
+#: of those, the ones where Telegram could not fetch (or use what it fetched from) the URL:
+#: this process downloads the image and uploads it instead
+_FETCH_PROBLEMS = ("http url", "failed to get http url content",
+                   "wrong type of the web page content", "url host is empty",
+                   "webpage_curl_failed", "webpage_media_empty")
+#: Telegram takes photos up to 10 MB by upload
+_MAX_PHOTO_BYTES = 10 * 1024 * 1024
 _RENDERING_PROBLEMS = ("can't parse entities", "message is too long", "caption is too long",
                        "message text is empty", "text must be non-empty", "unsupported parse_mode")
 _RIGHTS_PROBLEMS = ("chat not found", "need administrator rights", "not enough rights",
@@ -549,12 +513,16 @@ class _Outgoing:
     link_preview_options: LinkPreviewOptions | None = None
     disable_notification: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the photo's bytes, uploaded instead of its URL (Telegram could not fetch the URL)
+    upload: bytes | None = None
 
     async def call(self, bot: Bot, chat_id: str | int) -> TelegramMessage:
         if self.method == "sendPhoto":
             assert self.photo is not None
+            photo: str | InputFile = self.photo if self.upload is None else InputFile(
+                self.upload, filename=_upload_name(self.photo, self.upload), attach=False)
             return await bot.send_photo(
-                chat_id=chat_id, photo=self.photo, caption=self.text or None,
+                chat_id=chat_id, photo=photo, caption=self.text or None,
                 parse_mode=self.parse_mode, disable_notification=self.disable_notification,
                 api_kwargs=self.extra or None,
             )
@@ -564,11 +532,57 @@ class _Outgoing:
             disable_notification=self.disable_notification, api_kwargs=self.extra or None,
         )
 
+    def uploading(self, data: bytes) -> _Outgoing:
+        """The same post with the photo's bytes uploaded."""
+        return _Outgoing("sendPhoto", self.text, self.parse_mode, photo=self.photo,
+                         disable_notification=self.disable_notification, extra=dict(self.extra),
+                         upload=data)
+
     def without_photo(self) -> _Outgoing:
         """The caption as a text message (the link in it still gets a preview)."""
         return _Outgoing("sendMessage", self.text, self.parse_mode,
                          link_preview_options=self.link_preview_options,
                          disable_notification=self.disable_notification, extra=dict(self.extra))
+
+
+#: image types Telegram takes as a photo, by their first bytes
+_IMAGE_MAGIC = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"),
+                (b"GIF89a", "gif"), (b"BM", "bmp"))
+
+
+def _image_kind(data: bytes) -> str | None:
+    """"jpg", "png", "gif", "webp" or "bmp" for an image Telegram takes as a photo, else None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return next((kind for magic, kind in _IMAGE_MAGIC if data.startswith(magic)), None)
+
+
+def _upload_name(url: str, data: bytes) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", url.rsplit("/", 1)[-1].split("?")[0].rsplit(".", 1)[0])
+    return f"{stem.strip('-')[:60] or 'photo'}.{_image_kind(data) or 'jpg'}"
+
+
+async def download_photo(url: str, *, timeout: float) -> bytes:
+    """The image at ``url`` (http(s), at most 10 MB, JPEG/PNG/GIF/WebP/BMP).
+    Raises ValueError or httpx.HTTPError saying why not."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("not an http(s) URL")
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=True, headers={
+            "User-Agent": "distributor (+photo for a Telegram post)"}) as client, \
+            client.stream("GET", url) as answer:
+        answer.raise_for_status()
+        declared = answer.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > _MAX_PHOTO_BYTES:
+            raise ValueError(f"{declared} bytes; Telegram takes photos up to 10 MB")
+        data = b""
+        async for chunk in answer.aiter_bytes():
+            data += chunk
+            if len(data) > _MAX_PHOTO_BYTES:
+                raise ValueError("larger than 10 MB, the most Telegram takes for a photo")
+    if _image_kind(data) is None:
+        kind = answer.headers.get("content-type", "unknown type")
+        raise ValueError(f"not an image Telegram takes (JPEG, PNG, GIF, WebP, BMP): {kind}")
+    return data
 
 
 def _outgoing(message: Message) -> _Outgoing:
@@ -618,6 +632,16 @@ def _outgoing(message: Message) -> _Outgoing:
                      disable_notification=None if quiet is None else bool(quiet), extra=extra)
 
 
+def _photo_refused(result: TelegramMessage | _Failure) -> str | None:
+    """Telegram's description when ``result`` is a refusal of the photo (nothing posted)."""
+    if not isinstance(result, _Failure) or not isinstance(result.error, BadRequest):
+        return None
+    answer = result.answer
+    description = (answer.description if answer and answer.description else None) \
+        or result.error.message
+    return description if any(p in description.lower() for p in _PHOTO_PROBLEMS) else None
+
+
 def _retry_seconds(error: RetryAfter) -> float:
     with warnings.catch_warnings():  # PTB 22 warns that the int will become a timedelta
         warnings.simplefilter("ignore")
@@ -638,6 +662,13 @@ def _can_post(chat: ChatFullInfo, member: ChatMember) -> bool:
     return False
 
 
+def can_migrate(chat_id: str | int) -> bool:
+    """True for a basic group's id (negative, without the -100 of supergroups and channels):
+    the only kind of chat Telegram moves (to a supergroup, which never moves again)."""
+    text = str(chat_id).strip()
+    return text.startswith("-") and text[1:].isdigit() and not text.startswith("-100")
+
+
 # --------------------------------------------------------------------------- the adapter
 
 class TelegramAdapter(Adapter):
@@ -651,6 +682,9 @@ class TelegramAdapter(Adapter):
         super().__init__(config)
         #: set when Telegram said the chat moved (group -> supergroup); used from then on
         self.migrated_chat_id: int | None = None
+        #: the runtime whose store records where Telegram moved the chat (see :meth:`bind`)
+        self._rt: Runtime | None = None
+        self._move_loaded = False
         #: the time quiet hours are judged by (tests set a fixed clock)
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._bot: Bot | None = None
@@ -658,9 +692,10 @@ class TelegramAdapter(Adapter):
         self._lock = asyncio.Lock()
         self._quiet = parse_quiet_hours(self.config.quiet_hours) \
             if self.config.quiet_hours else None
-        #: names this adapter's bot token without revealing it: channels with the same key
-        #: share the token's pacing, its flood holds and its fate when the token is invalid
-        self.credential_key = credential_key(self._token, self.config.api_base_url)
+        #: names this adapter's bot token (on its Bot API server) without revealing it: a
+        #: sha256 prefix. Channels with the same key share the token's pacing, its flood holds
+        #: and its fate when the token is invalid (the dispatcher pauses them all)
+        self.credential_key: str = credential_key(self._token, self.config.api_base_url)
         self._observer_key = credential_key(self.config.observer_token.get_secret_value(),
                                             self.config.api_base_url) \
             if self.config.observer_token else None
@@ -676,6 +711,69 @@ class TelegramAdapter(Adapter):
         from distributor.render.telegram import render_telegram
 
         return render_telegram(article, ctx)
+
+    # -- the chat Telegram moved (kept in the store) -----------------------------------------
+    def bind(self, rt: Runtime) -> None:
+        """Give the adapter the runtime whose store keeps where Telegram moved the chat
+        (``channel_state.moved_to``), so a restart posts straight to the new chat."""
+        self._rt = rt
+        self._move_loaded = False
+
+    async def _load_move(self) -> None:
+        """Once per adapter: follow a move recorded by an earlier process."""
+        if self._move_loaded or self._rt is None:
+            return
+        self._move_loaded = True
+        try:
+            await asyncio.to_thread(self._read_move, self._rt)
+        except Exception as exc:  # the store is down: posting to the configured chat still
+            log.warning("channel %s: cannot read where Telegram moved the chat (%s)",  # works
+                        self.config.name, exc)
+
+    def _read_move(self, rt: Runtime) -> None:
+        """``channel_state.moved_to`` holds the bare new chat id (the dashboard links posts
+        with it). It applies while chat_id still names a basic group, the only kind of chat
+        Telegram moves; once chat_id names a supergroup, a channel or an @username (updated as
+        the warning asked), the record has done its job and is dropped."""
+        from distributor.store.models import ChannelState
+
+        configured = str(self.config.chat_id)
+        with rt.store.session() as session:
+            state = session.get(ChannelState, self.config.name)
+            moved = (state.moved_to or "").strip() if state is not None else ""
+            if state is None or not moved:
+                return
+            if can_migrate(configured) and moved.lstrip("-").isdigit() and moved != configured:
+                self.migrated_chat_id = int(moved)
+                _MIGRATED[(self.credential_key, configured)] = int(moved)
+                log.warning(
+                    "channel %s posts to chat %s: Telegram moved chat %s there (a group became "
+                    "a supergroup). Update channels.yaml: chat_id: \"%s\" for channel %s",
+                    self.config.name, moved, configured, moved, self.config.name)
+                return
+            state.moved_to = None
+            log.info("channel %s: chat_id is now %s; forgetting that Telegram moved the chat "
+                     "to %s", self.config.name, configured, moved)
+
+    async def _record_move(self, old: str, new_id: int) -> None:
+        if self._rt is None:
+            return
+        rt = self._rt
+
+        def write() -> None:
+            from distributor.store.models import ChannelState
+
+            with rt.store.session() as session:
+                state = session.get(ChannelState, self.config.name) or \
+                    ChannelState(channel=self.config.name)
+                session.add(state)
+                state.moved_to = str(new_id)
+
+        try:
+            await asyncio.to_thread(write)
+        except Exception as exc:  # the post still goes to the new chat in this process
+            log.warning("channel %s: cannot record in the store that chat %s moved to %s (%s); "
+                        "a restart will ask Telegram again", self.config.name, old, new_id, exc)
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
@@ -704,6 +802,12 @@ class TelegramAdapter(Adapter):
     def _editors_on_token(self) -> bool:
         return any(a.config.editors for a in self._siblings())
 
+    def _webhook_on_token(self) -> bool:
+        """The token's editor bot receives updates by webhook: getUpdates would only answer
+        409 Conflict, and the updates go to ``distributor serve``."""
+        return any(a.config.editors and a.config.editor_bot == "webhook"
+                   for a in self._siblings())
+
     def _new_bot(self, token: str | None = None) -> Bot:
         return new_bot(token or self._token, self._base_url, timeout=self.config.timeout)
 
@@ -730,7 +834,9 @@ class TelegramAdapter(Adapter):
         raise self._error(failure, sent=False)
 
     async def _call(self, bot: Bot, out: _Outgoing) -> TelegramMessage | _Failure:
-        """One post; once more at the new chat id if Telegram says the chat migrated."""
+        """One post; once more at the new chat id if Telegram says the chat migrated (the new
+        id is kept in memory and in the store, so later posts and a restart go straight
+        there)."""
         failure: _Failure | None = None
         for _ in range(2):
             _LAST_ANSWER.set(None)
@@ -738,17 +844,18 @@ class TelegramAdapter(Adapter):
                 return await out.call(bot, self.chat_id)
             except ChatMigrated as exc:
                 failure = _Failure(exc, _LAST_ANSWER.get())
-                if self.chat_id == exc.new_chat_id:
+                if str(self.chat_id) == str(exc.new_chat_id):
                     break
+                old = str(self.config.chat_id)
                 log.warning(
-                    "Telegram chat %s of channel %s migrated to %s (a group became a "
-                    "supergroup); posting there from now on. Set chat_id: %s for channel %s in "
-                    "the configuration.",
-                    self.chat_id, self.config.name, exc.new_chat_id, exc.new_chat_id,
-                    self.config.name,
+                    "channel %s: Telegram moved chat %s to %s (a group became a supergroup); "
+                    "posting there from now on. Update channels.yaml: chat_id: \"%s\" for "
+                    "channel %s", self.config.name, self.chat_id, exc.new_chat_id,
+                    exc.new_chat_id, self.config.name,
                 )
                 self.migrated_chat_id = exc.new_chat_id
-                _MIGRATED[(self.credential_key, str(self.config.chat_id))] = exc.new_chat_id
+                _MIGRATED[(self.credential_key, old)] = exc.new_chat_id
+                await self._record_move(old, exc.new_chat_id)
             except TelegramError as exc:
                 return _Failure(exc, _LAST_ANSWER.get())
         assert failure is not None
@@ -872,6 +979,7 @@ class TelegramAdapter(Adapter):
         out = _outgoing(message)
         if self.quiet_now():
             out.disable_notification = True
+        await self._load_move()
         bot = await self._ready()
         flood = _FLOOD_UNTIL.get((self.credential_key, str(self.chat_id)), 0.0) - time.monotonic()
         if flood > 0:  # Telegram said to wait: not one request to this chat before it ends
@@ -883,21 +991,8 @@ class TelegramAdapter(Adapter):
         while len(_ATTEMPTS) > _REMEMBER:
             del _ATTEMPTS[next(iter(_ATTEMPTS))]
         result = await self._call(bot, out)
-        if (
-            isinstance(result, _Failure)
-            and out.method == "sendPhoto"
-            and isinstance(result.error, BadRequest)
-            and out.text.strip()
-        ):
-            answer = result.answer
-            description = (answer.description if answer and answer.description else None) \
-                or result.error.message
-            if any(p in description.lower() for p in _PHOTO_PROBLEMS):
-                log.warning(
-                    "Telegram could not use the photo %s (%s); posting the text without it",
-                    out.photo, description,
-                )
-                result = await self._call(bot, out.without_photo())
+        if out.method == "sendPhoto" and _photo_refused(result) is not None:
+            result = await self._photo_fallback(bot, out, result)
         if isinstance(result, _Failure):
             error = self._error(result, sent=True)
             if isinstance(error, AmbiguousError):
@@ -920,6 +1015,32 @@ class TelegramAdapter(Adapter):
             posted.discard(min(posted))
         return str(result.message_id)
 
+    async def _photo_fallback(self, bot: Bot, out: _Outgoing,
+                              result: TelegramMessage | _Failure) -> TelegramMessage | _Failure:
+        """Telegram refused the photo (nothing was posted): when it could not fetch the URL,
+        download the image here and upload it; if the image fails entirely, post the text."""
+        description = _photo_refused(result) or ""
+        name = self.config.name
+        if out.photo and any(p in description.lower() for p in _FETCH_PROBLEMS):
+            try:
+                data = await download_photo(out.photo, timeout=self.config.timeout)
+            except (httpx.HTTPError, ValueError) as exc:
+                log.warning("channel %s: Telegram could not fetch the photo %s (%s), nor could "
+                            "distributor (%s)", name, out.photo, description,
+                            _REDACTOR.redact(str(exc) or type(exc).__name__))
+            else:
+                log.info("channel %s: Telegram could not fetch the photo %s (%s); uploading "
+                         "it (%d bytes)", name, out.photo, description, len(data))
+                result = await self._call(bot, out.uploading(data))
+                description = _photo_refused(result) or ""
+                if not description:
+                    return result
+        if not out.text.strip():
+            return result  # a photo without a caption has no text to fall back to
+        log.warning("channel %s: Telegram could not use the photo %s (%s); posting the text "
+                    "without it", name, out.photo, description)
+        return await self._call(bot, out.without_photo())
+
     async def reconcile(self, messages: list[Message], sent_ids: list[str]) -> str | None:
         """Find the post of a delivery whose outcome is unknown among the channel posts Telegram
         showed this process (the editor bot's updates, or getUpdates of the observer bot or of
@@ -932,6 +1053,7 @@ class TelegramAdapter(Adapter):
             return sent_ids[0] if sent_ids else None
         if len(messages) - len(sent_ids) != 1:
             return None
+        await self._load_move()
         message = messages[len(sent_ids)]
         attempted = _ATTEMPTS.get((str(self.chat_id), _fingerprint(message)))
         # updates are kept 24 hours: a post older than that cannot be shown any more
@@ -972,7 +1094,7 @@ class TelegramAdapter(Adapter):
         sources: list[tuple[str, bool, tuple[str, ...]]] = []
         if self._observer_key is not None and not is_polled(self._observer_key):
             sources.append((self._observer_key, True, ("channel_post",)))
-        if not is_polled(self.credential_key):
+        if not is_polled(self.credential_key) and not self._webhook_on_token():
             editors = self._editors_on_token()
             sources.append((self.credential_key, not editors,
                             EDITOR_UPDATES if editors else ("channel_post",)))
@@ -1013,6 +1135,7 @@ class TelegramAdapter(Adapter):
 
     async def check_online(self) -> str:
         """getMe, getChat and getChatMember: "@bot can post to <chat title>"."""
+        await self._load_move()
         bot = await self._ready()
         _LAST_ANSWER.set(None)
         try:

@@ -32,11 +32,11 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 import tweepy
@@ -56,6 +56,7 @@ from distributor.channels.base import (
     TransientError,
 )
 from distributor.config import ChannelConfig
+from distributor.logs import SecretFilter
 
 log = logging.getLogger(__name__)
 
@@ -118,62 +119,9 @@ class _ServerError(TransientError):
 _SECRET_LOGGERS = ("tweepy", "requests_oauthlib", "oauthlib", "urllib3", "requests", __name__)
 
 
-class _RedactSecrets(logging.Filter):
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def redact(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "<redacted>")
-            quoted = quote(secret, safe="")
-            if quoted != secret:
-                text = text.replace(quoted, "<redacted>")
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken record is the logging module's business, not ours
-            return True
-        clean = self.redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        if record.exc_info and not record.exc_text:
-            text = logging.Formatter().formatException(record.exc_info)
-            clean = self.redact(text)
-            if clean != text:
-                record.exc_text = clean
-        return True
-
-
-_REDACTOR = _RedactSecrets()
-
-
-def _guard_logs(secrets: Iterable[str]) -> None:
-    """Redact ``secrets`` in the loggers that see requests (idempotent; a logger's filter only
-    sees the records of that very logger, so it goes on every logger below the prefixes)."""
-    _REDACTOR.secrets.update(s for s in secrets if len(s) >= 4)
-    prefixes = tuple(p.split(".")[0] for p in _SECRET_LOGGERS)
-    names = set(_SECRET_LOGGERS) | {
-        name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] in prefixes
-    }
-    for name in names:
-        logger = logging.getLogger(name)
-        if _REDACTOR not in logger.filters:
-            logger.addFilter(_REDACTOR)
-
-
-def _clean_chain(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        text = f"{current!s} {current.args!r}"
-        if _REDACTOR.redact(text) != text:
-            return False
-        current = current.__cause__ or current.__context__
-    return True
+_REDACTOR = SecretFilter(_SECRET_LOGGERS)
+_guard_logs = _REDACTOR.guard
+_clean_chain = _REDACTOR.clean_chain
 
 
 # --------------------------------------------------------------------------- transport

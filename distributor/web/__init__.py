@@ -32,6 +32,7 @@ def create_app(rt: Runtime) -> Starlette:
     (every link the pages check is signed with it).
     """
     from distributor.digest import bind_adapters
+    from distributor.editorbot import EditorWebhooks
     from distributor.subscribers import secret_of
     from distributor.web.dashboard import Dashboard
     from distributor.web.metrics import metrics_endpoint
@@ -40,6 +41,7 @@ def create_app(rt: Runtime) -> Starlette:
     secret_of(rt.config)
     bind_adapters(rt)
     dashboard = Dashboard(rt)
+    webhooks = EditorWebhooks(rt)  # editor bots with editor_bot: webhook
 
     async def home(request: Request) -> Response:
         return RedirectResponse("/dashboard/", 307)
@@ -49,15 +51,18 @@ def create_app(rt: Runtime) -> Starlette:
                                Route("/", home, methods=["GET"])]
     routes.extend(subscriber_routes(rt))
     routes.extend(dashboard.routes())
+    routes.extend(webhooks.routes)  # POST /telegram/{secret_path}; none without such bots
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with webhooks.running():  # starts the bots and calls setWebhook
+            yield
         await dashboard.stop()  # sends in flight finish (30 s at most)
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = rt
     app.state.dashboard = dashboard
+    app.state.editor_webhooks = webhooks
     return app
 
 

@@ -17,22 +17,28 @@ getMe, getChat, getChatMember, sendMessage and sendPhoto, like the real Bot API:
   unknown tags, unbalanced tags, bad attributes -> 400 ``Bad Request: can't parse entities: ...``;
 * text length 1..4096 and caption length 0..1024 in UTF-16 code units after entity parsing;
 * a photo must be an http(s) URL or a file id; URLs in :attr:`FakeTelegram.unreachable_photos`
-  fail with ``Bad Request: failed to get HTTP URL content``.
+  fail with ``Bad Request: failed to get HTTP URL content``; an uploaded photo (a multipart file)
+  must be an image (else ``Bad Request: IMAGE_PROCESS_FAILED``) of at most 10 MB, and is kept in
+  :attr:`SentMessage.photo_bytes`.
 
 Accepted posts are recorded in :attr:`FakeTelegram.messages`, every call in
 :attr:`FakeTelegram.calls` (with its arrival time ``at``). The next requests can be scripted to
 fail: :meth:`rate_limit`, :meth:`bad_request`, :meth:`forbidden`, :meth:`migrate`,
 :meth:`photo_fails`, :meth:`server_error`, :meth:`delay` (answer late, e.g. after the post was
 recorded), or the general :meth:`fail_next`. Scripts apply to sendMessage/sendPhoto unless
-``methods`` says more.
+``methods`` says more. :meth:`migrate` upgrades a group to a supergroup for good: every later
+call naming the old id gets 400 with ``parameters.migrate_to_chat_id``, like Telegram.
 
 Updates, for the editor bot and for reconciliation:
 
 * getUpdates with ``offset`` (confirms older updates; a negative one keeps the last ones),
   ``limit``, ``timeout`` (long polling) and ``allowed_updates`` (remembered, and applied when an
   update is created, as Telegram does); a second getUpdates ends one still waiting with 409
-  ``Conflict: terminated by other getUpdates request``; with a webhook set (setWebhook),
-  getUpdates answers 409 until deleteWebhook;
+  ``Conflict: terminated by other getUpdates request``; with a webhook set (setWebhook with
+  ``url``, ``secret_token``, ``allowed_updates``), getUpdates answers 409 until deleteWebhook,
+  and the updates are POSTed to the webhook one at a time with the
+  ``X-Telegram-Bot-Api-Secret-Token`` header, each until it gets a 2xx answer
+  (:attr:`FakeTelegram.webhook_posts`);
 * people: :meth:`FakeTelegram.user_says` (a private message, commands with their bot_command
   entity) and :meth:`FakeTelegram.press` (a callback_query on a message's inline button);
   answerCallbackQuery is recorded in :attr:`FakeTelegram.callback_answers`; editMessageText and
@@ -53,6 +59,8 @@ import json
 import re
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,6 +74,7 @@ SEND_METHODS: tuple[str, ...] = ("sendMessage", "sendPhoto")
 PHOTO_REFUSED = "Bad Request: wrong file identifier/HTTP URL specified"
 TEXT_MAX = 4096
 CAPTION_MAX = 1024
+PHOTO_UPLOAD_MAX = 10 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- HTML parse mode
@@ -285,6 +294,9 @@ class FakeChat:
     can_post_messages: bool = True
     #: ids of other bots (see :meth:`FakeTelegram.add_bot`) that administer the chat
     other_admins: set[int] = field(default_factory=set)
+    #: the supergroup this group became (:meth:`FakeTelegram.migrate`): every call naming
+    #: this chat is then refused with 400 and ``parameters.migrate_to_chat_id``
+    migrated_to: int | None = None
 
     @property
     def handle(self) -> str:
@@ -313,7 +325,10 @@ class SentMessage:
     parse_mode: str | None
     #: the text as readers see it (entities parsed)
     plain_text: str
+    #: the URL or file id sent, or "upload:<n> bytes" for an uploaded photo
     photo: str | None = None
+    #: an uploaded photo's bytes
+    photo_bytes: bytes | None = None
     link_preview_options: dict[str, Any] | None = None
     disable_notification: bool = False
     params: dict[str, Any] = field(default_factory=dict)
@@ -364,13 +379,26 @@ class FakeBot:
     #: the update types it asked for last (None: every type but the member/reaction ones)
     allowed_updates: set[str] | None = None
     webhook_url: str = ""
+    #: setWebhook's secret_token, sent back in X-Telegram-Bot-Api-Secret-Token
+    webhook_secret: str = ""
     #: how many getUpdates calls were ended by a newer one (409 Conflict)
     conflicts: int = 0
     _generation: int = 0
+    _deliverer: threading.Thread | None = None
 
     def user(self) -> dict[str, Any]:
         return {"id": self.id, "is_bot": True, "first_name": self.username, "username":
                 self.username}
+
+
+@dataclass
+class WebhookPost:
+    """One update the fake POSTed to a bot's webhook, and the status it got."""
+
+    bot_id: int
+    update: dict[str, Any]
+    status: int
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -412,6 +440,8 @@ class FakeTelegram:
         self.callback_answers: list[dict[str, Any]] = []
         #: editMessageText calls that changed a message: (message id, new text)
         self.edits: list[tuple[int, str]] = []
+        #: updates POSTed to webhooks (setWebhook), with the status each got
+        self.webhook_posts: list[WebhookPost] = []
         self.bots: dict[str, FakeBot] = {token: FakeBot(token, self.bot_id, bot_username)}
         self.url = ""
         self._scripts: list[_Script] = []
@@ -574,6 +604,37 @@ class FakeTelegram:
         bot.next_update_id += 1
         self._updates_changed.notify_all()
 
+    def _deliver(self, bot: FakeBot) -> None:
+        """While ``bot`` has a webhook: POST its updates there one at a time, oldest first,
+        with the secret header, as Telegram does; an update stays until it gets a 2xx
+        answer (a refusal is tried again a moment later)."""
+        while True:
+            with self._updates_changed:
+                while bot.webhook_url and not bot.updates and not self._closing.is_set():
+                    self._updates_changed.wait(0.5)
+                if not bot.webhook_url or self._closing.is_set():
+                    bot._deliverer = None
+                    return
+                update, url, secret = bot.updates[0], bot.webhook_url, bot.webhook_secret
+            headers = {"Content-Type": "application/json"}
+            if secret:
+                headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+            request = urllib.request.Request(url, data=json.dumps(update).encode(),
+                                             headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    status = answer.status
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except OSError:
+                status = 0  # nobody listens (yet)
+            with self._updates_changed:
+                self.webhook_posts.append(WebhookPost(bot.id, update, status))
+                if 200 <= status < 300 and bot.updates and bot.updates[0] is update:
+                    bot.updates.pop(0)
+            if not 200 <= status < 300:
+                self._closing.wait(0.2)
+
     def _announce(self, chat: FakeChat, post: SentMessage) -> None:
         """A channel post shows as a channel_post update to the bots administering the channel
         (lock held); never to the bot that posted it, unless :attr:`own_posts_as_updates`."""
@@ -668,17 +729,19 @@ class FakeTelegram:
                   *, times: int = 1, methods: Collection[str] | None = SEND_METHODS) -> None:
         self.fail_next(403, description, times=times, methods=methods)
 
-    def migrate(self, to_chat_id: int, *, times: int = 1,
-                methods: Collection[str] | None = SEND_METHODS) -> FakeChat:
-        """Say the chat was upgraded to a supergroup ``to_chat_id`` (which then exists)."""
-        chat = self.chat(to_chat_id)
-        if chat is None:
-            chat = FakeChat(id=to_chat_id, title=self.channel.title, type="supergroup")
-            self.chats.append(chat)
-        self.fail_next(400, "Bad Request: group chat was upgraded to a supergroup chat",
-                       parameters={"migrate_to_chat_id": to_chat_id}, times=times,
-                       methods=methods)
-        return chat
+    def migrate(self, to_chat_id: int, *, chat: FakeChat | None = None) -> FakeChat:
+        """Upgrade ``chat`` (default: the first one) to the supergroup ``to_chat_id`` (which
+        then exists), as Telegram does: from now on every call naming the old chat is refused
+        with 400 "group chat was upgraded to a supergroup chat" and
+        ``parameters: {"migrate_to_chat_id": to_chat_id}``."""
+        old = chat or self.channel
+        with self._lock:
+            new = self._chat_unlocked(to_chat_id)
+            if new is None:
+                new = FakeChat(id=to_chat_id, title=old.title, type="supergroup")
+                self.chats.append(new)
+            old.migrated_to = to_chat_id
+        return new
 
     def photo_fails(self, description: str = PHOTO_REFUSED, *, times: int = 1) -> None:
         self.fail_next(400, description, times=times, methods=("sendPhoto",))
@@ -754,8 +817,23 @@ class FakeTelegram:
                     bot.updates.clear()
             return 200, _ok(True)
         if name == "setwebhook":
-            with self._lock:
-                bot.webhook_url = str(params.get("url") or "")
+            secret = str(params.get("secret_token") or "")
+            if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+                return _error(400, "Bad Request: secret token contains unallowed characters")
+            url = str(params.get("url") or "")
+            if url and not url.startswith(("http://", "https://")):
+                return _error(400, "Bad Request: bad webhook: Webhook can be set up only on "
+                                   "ports 80, 88, 443 or 8443")
+            allowed = _json_param(params.get("allowed_updates"))
+            with self._updates_changed:
+                bot.webhook_url, bot.webhook_secret = url, secret
+                if isinstance(allowed, list):
+                    bot.allowed_updates = set(allowed) if allowed else None
+                if url and bot._deliverer is None:
+                    bot._deliverer = threading.Thread(target=self._deliver, args=(bot,),
+                                                      daemon=True)
+                    bot._deliverer.start()
+                self._updates_changed.notify_all()
             return 200, _ok(True)
         if name == "getwebhookinfo":
             return 200, _ok({"url": bot.webhook_url, "has_custom_certificate": False,
@@ -780,6 +858,9 @@ class FakeTelegram:
         chat = self.chat(chat_id)
         if chat is None:
             return _error(400, "Bad Request: chat not found")
+        if chat.migrated_to is not None:
+            return _error(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                          {"migrate_to_chat_id": chat.migrated_to})
         if name == "getchat":
             return 200, _ok(chat.as_json() | {
                 "accent_color_id": 0, "max_reaction_count": 11,
@@ -894,9 +975,14 @@ class FakeTelegram:
         else:
             if utf16_length(plain) > CAPTION_MAX:
                 return _error(400, "Bad Request: message caption is too long")
-            if not isinstance(photo, str) or not photo:
+            if isinstance(photo, bytes):  # uploaded (multipart/form-data with a file name)
+                if len(photo) > PHOTO_UPLOAD_MAX:
+                    return _error(413, "Request Entity Too Large")
+                if not _looks_like_image(photo):
+                    return _error(400, "Bad Request: IMAGE_PROCESS_FAILED")
+            elif not isinstance(photo, str) or not photo:
                 return _error(400, "Bad Request: there is no photo in the request")
-            if photo.startswith(("http://", "https://")):
+            elif photo.startswith(("http://", "https://")):
                 if photo in self.unreachable_photos:
                     return _error(400, "Bad Request: failed to get HTTP URL content")
             elif not re.fullmatch(r"[A-Za-z0-9_-]{20,}", photo):
@@ -923,10 +1009,13 @@ class FakeTelegram:
         with self._lock:
             message_id = self._next_id
             self._next_id += 1
+            uploaded = photo if isinstance(photo, bytes) else None
             post = SentMessage(
                 message_id=message_id, chat_id=chat.id,
                 method="sendPhoto" if name == "sendphoto" else "sendMessage", text=raw,
-                parse_mode=parse_mode, plain_text=plain, photo=photo,
+                parse_mode=parse_mode, plain_text=plain,
+                photo=f"upload:{len(uploaded)} bytes" if uploaded is not None else photo,
+                photo_bytes=uploaded,
                 link_preview_options=preview, disable_notification=quiet, params=dict(params),
                 reply_markup=markup if isinstance(markup, dict) else None, entities=entities,
                 sender_bot=self.bot_id, date=int(time.time()))
@@ -950,6 +1039,12 @@ class FakeTelegram:
         else:
             result["text"] = plain
         return 200, _ok(result)
+
+
+def _looks_like_image(data: bytes) -> bool:
+    """JPEG, PNG, GIF, WebP or BMP, by the first bytes (what Telegram can make a photo of)."""
+    return data.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")) \
+        or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
 def _json_param(value: Any) -> Any:
