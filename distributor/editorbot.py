@@ -79,7 +79,7 @@ from distributor.delivery import (
     resolve_delivery,
     retry_delivery,
 )
-from distributor.digest import digest_channels, schedule_of
+from distributor.digest import digest_channels, pick_article, plan_digest, schedule_of
 from distributor.ingest import find_existing, from_row, store_article
 from distributor.runtime import Runtime
 from distributor.store.models import ArticleRow, ChannelState, Delivery, Digest
@@ -432,31 +432,18 @@ class EditorDesk:
         now = self.clock()
         tz = self.rt.config.site.tz
         lines = []
-        with self.rt.store.session() as session:
-            row = session.get_one(ArticleRow, article_id)
-            for channel in digest_channels(self.rt):
-                since = self._digest_since(session, channel.name, now)
-                schedule = schedule_of(channel)
-                assert schedule is not None
-                fire = CronTrigger.from_crontab(schedule, timezone=tz).get_next_fire_time(
-                    None, now)
-                when = fire.astimezone(tz).strftime("%a %d %b %H:%M") if fire else "?"
-                if row.backlog:
-                    where = "not in a digest (until you add it)"
-                elif row.first_seen > since:
-                    where = f"in the next digest ({when})"
-                else:
-                    where = "not in the next digest (it was due in an earlier one)"
-                lines.append(f"• {_e(channel.name)} (digest): {where}")
+        for channel in digest_channels(self.rt):
+            plan = plan_digest(self.rt, channel, until=now, period="placement")
+            schedule = schedule_of(channel)
+            assert schedule is not None
+            fire = CronTrigger.from_crontab(schedule, timezone=tz).get_next_fire_time(None, now)
+            when = fire.astimezone(tz).strftime("%a %d %b %H:%M") if fire else "?"
+            if any(a.id == article_id for a in plan.articles):
+                where = f"in the next digest ({when})"
+            else:
+                where = "not in the next digest (until you add it)"
+            lines.append(f"• {_e(channel.name)} (digest): {where}")
         return lines
-
-    @staticmethod
-    def _digest_since(session: Any, channel: str, now: datetime) -> datetime:
-        last = session.scalar(
-            select(Digest.until).where(Digest.channel == channel,
-                                       Digest.state.in_(("sent", "skipped", "sending")))
-            .order_by(Digest.until.desc()).limit(1))
-        return last if last is not None else now - timedelta(days=1)
 
     def keyboard(self, article_id: int, chat_id: int) -> InlineKeyboardMarkup:
         now = self.clock()
@@ -565,27 +552,17 @@ class EditorDesk:
         return f"{name}: {d.state}: {_e(_short(d.last_error, 300))} (/retry {d.id})"
 
     def add_to_digest(self, article_id: int, user_id: int) -> str:
-        """Put the article in the next digest of every digest channel. It becomes a regular
-        article, so instant channels that have not had it publish it too; say which."""
-        now = self.clock()
+        """Put the article in the next digest of every digest channel (an editor's pick, as
+        the dashboard and `distributor digest add` make it); nothing else is published."""
         channels = digest_channels(self.rt)
         if not channels:
             return "There is no digest channel."
-        instant = [c.name for c in self.rt.channels() if c.publish == "instant"]
         with self.rt.store.session() as session:
-            row = session.get_one(ArticleRow, article_id)
-            since = max(self._digest_since(session, c.name, now) for c in channels)
-            row.backlog = False
-            if row.first_seen <= since:
-                row.first_seen = now
-            planned = set(session.scalars(select(Delivery.channel).where(
-                Delivery.article_id == article_id)))
+            for channel in channels:
+                pick_article(session, channel.name, article_id, include=True,
+                             by=f"telegram:{user_id}")
         log.info("editor %s added article %s to the next digest", user_id, article_id)
-        also = [n for n in instant if n not in planned]
-        text = "Added to the next digest of " + ", ".join(_e(c.name) for c in channels) + "."
-        if also:
-            text += " Instant channels publish it too: " + ", ".join(map(_e, also)) + "."
-        return text
+        return "Added to the next digest of " + ", ".join(_e(c.name) for c in channels) + "."
 
     async def _edit(self, message: Any, text: str) -> None:
         try:
