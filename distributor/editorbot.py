@@ -82,7 +82,7 @@ from distributor.delivery import (
 from distributor.digest import digest_channels, pick_article, plan_digest, schedule_of
 from distributor.ingest import find_existing, from_row, store_article
 from distributor.runtime import Runtime
-from distributor.store.models import ArticleRow, ChannelState, Delivery, Digest
+from distributor.store.models import ArticleRow, ChannelState, Delivery
 
 log = logging.getLogger("distributor.editorbot")
 
