@@ -69,7 +69,7 @@ class Service:
         self.scheduler = AsyncIOScheduler(timezone=rt.config.site.tz)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.stopped = asyncio.Event()
-        self._dispatch_again = False
+        self._previewed: set[tuple[int, str]] = set()
 
     def _spawn(self, name: str,
                work: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
@@ -132,6 +132,13 @@ class Service:
 
     async def dispatch(self) -> None:
         if self.stopped.is_set():
+            return
+        if self.rt.dry_run:  # the ledger is never touched: what is new goes to the outbox once
+            for item in dry_run_pass(self.rt):
+                if (item.article_id, item.channel) not in self._previewed:
+                    self._previewed.add((item.article_id, item.channel))
+                    log.info("dry run: article %s for %s written to %s", item.article_id,
+                             item.channel, item.files[0] if item.files else "-")
             return
         await self.dispatcher.run_once()
 

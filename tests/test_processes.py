@@ -135,6 +135,27 @@ def test_sigterm_lets_the_send_in_flight_finish_then_exits_0(
     assert sorted(t.removesuffix(" (1/1)") for t in server.texts()) == sent
 
 
+def test_a_long_running_dry_run_writes_the_outbox_and_leaves_the_ledger_alone(
+    config_path: Path, server: WebhookServer, webhook_plugin: Path, tmp_path: Path,
+) -> None:
+    outbox = tmp_path / "outbox" / "hook"
+    proc = start(config_path, webhook_plugin, "--dry-run")
+    try:
+        wait_for(lambda: len(list(outbox.glob("*.json"))) >= N_ARTICLES)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert server.received == []
+    assert ledger(config_path) == {}  # a real run later still publishes everything
+    assert err.count("dry run: article") == N_ARTICLES  # each written once, not every pass
+    again = start(config_path, webhook_plugin, "--once")
+    _, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err
+    assert len(server.texts()) == N_ARTICLES
+
+
 def test_a_missed_digest_is_sent_once_however_often_the_process_starts(
     write_config: Callable[..., Path], tmp_path: Path, run_cli: Callable[..., object],
 ) -> None:
