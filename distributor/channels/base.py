@@ -110,6 +110,11 @@ class Adapter:
         message, else None (the delivery stays ``unknown`` for an editor)."""
         return None
 
+    def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
+        """The public address of a published post (``moved_to``: where the platform moved the
+        channel, as recorded); None when the platform gives posts no address."""
+        return None
+
     async def check_online(self) -> str:
         """Verify credentials with the platform; return a short description (the account)."""
         return "no online check for this channel type"

@@ -1133,6 +1133,17 @@ class TelegramAdapter(Adapter):
             self._observer = bot
         return self._observer
 
+    def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
+        """``t.me`` links exist for public channels (@name) and supergroups (-100...)."""
+        if not remote_id.isdigit():
+            return None
+        chat = str(moved_to or self.config.chat_id or "")
+        if chat.startswith("@") and re.fullmatch(r"@\w{4,64}", chat):
+            return f"https://t.me/{chat[1:]}/{remote_id}"
+        if chat.startswith("-100") and chat[4:].isdigit():
+            return f"https://t.me/c/{chat[4:]}/{remote_id}"
+        return None
+
     async def check_online(self) -> str:
         """getMe, getChat and getChatMember: "@bot can post to <chat title>"."""
         await self._load_move()

@@ -588,6 +588,9 @@ class XAdapter(Adapter):
             raise ValueError("not an image X takes (JPEG, PNG, WebP, BMP or TIFF)")
         return data, media_type
 
+    def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
+        return f"https://x.com/i/web/status/{remote_id}" if remote_id.isdigit() else None
+
     async def check_online(self) -> str:
         """GET /2/users/me: "@handle" of the account the access token belongs to."""
         client = self._client_ready()

@@ -364,9 +364,8 @@ class Dashboard:
 
     def _cell(self, channel: ChannelConfig, d: Delivery, moved: dict[str, str]
               ) -> dict[str, Any]:
-        url = live_url(channel, d.remote_id, moved_to=moved.get(channel.name),
-                       adapter=self.rt.adapters.get(channel.name)) if d.state == "sent" \
-            else None
+        url = live_url(d.remote_id, self.rt.adapters.get(channel.name),
+                       moved_to=moved.get(channel.name)) if d.state == "sent" else None
         state = d.state
         title = d.last_error or ""
         if state == "pending" and d.next_attempt_at > datetime.now(UTC) + timedelta(seconds=5):

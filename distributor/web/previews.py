@@ -12,9 +12,12 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
-from typing import Any
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:
+    from distributor.channels.base import Adapter
 
 #: tags Telegram's HTML parse mode shows (tg-spoiler and span.tg-spoiler become a spoiler)
 _TELEGRAM_TAGS = {"b": "b", "strong": "b", "i": "i", "em": "i", "u": "u", "ins": "u",
@@ -125,23 +128,9 @@ def x_weight(text: str) -> int | None:
         return None
 
 
-def live_url(channel: Any, remote_id: str | None, *, moved_to: str | None = None,
-             adapter: Any = None) -> str | None:
-    """The public address of a published post, when the platform has one (an adapter may
-    say so itself with a ``post_url(remote_id)`` method)."""
-    if not remote_id:
+def live_url(remote_id: str | None, adapter: Adapter | None, *,
+             moved_to: str | None = None) -> str | None:
+    """The public address of a published post, as the channel's adapter gives it."""
+    if not remote_id or adapter is None:
         return None
-    adapter_url = getattr(adapter, "post_url", None)
-    if callable(adapter_url):
-        found = adapter_url(remote_id)
-        return str(found) if found else None
-    kind = getattr(channel, "type", "")
-    if kind == "x" and remote_id.isdigit():
-        return f"https://x.com/i/web/status/{remote_id}"
-    if kind == "telegram" and remote_id.isdigit():
-        chat = str(moved_to or getattr(channel, "chat_id", "") or "")
-        if chat.startswith("@") and re.fullmatch(r"@\w{4,64}", chat):
-            return f"https://t.me/{chat[1:]}/{remote_id}"
-        if chat.startswith("-100") and chat[4:].isdigit():
-            return f"https://t.me/c/{chat[4:]}/{remote_id}"
-    return None
+    return adapter.post_url(remote_id, moved_to=moved_to)
