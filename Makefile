@@ -41,6 +41,7 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check distributor tests bench
 	$(BIN)/mypy distributor
+	@if test -x $(BIN)/hadolint; then $(BIN)/hadolint Dockerfile; fi
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix distributor tests
