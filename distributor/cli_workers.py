@@ -32,6 +32,11 @@ def _prepare(state: Any, *, dry_run: bool = False) -> Any:
     from distributor.workers import DistributedError, ensure_schema, require_distributed
 
     config = state.config(dry_run=True)
+    if config.execution != "distributed":
+        raise _Unavailable(
+            f"{config.path} says execution: embedded, where `distributor run` does all the "
+            "work and no worker is needed; to spread the work over workers, set execution: "
+            "distributed and a PostgreSQL database")
     try:
         require_distributed(config)
         if not dry_run:

@@ -428,6 +428,18 @@ def test_distributed_mode_on_sqlite_is_one_clear_line(
     assert lines[0].startswith("error: execution: distributed needs a PostgreSQL database")
 
 
+def test_a_worker_for_an_embedded_configuration_is_one_clear_line(
+        write_config: Callable[..., Path], env: dict[str, str]) -> None:
+    config = write_config("execution: embedded\n")
+    result = subprocess.run([sys.executable, "-m", "distributor", "--config", str(config),
+                             "worker"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: {config} says execution: embedded, where `distributor run` does all the work "
+        "and no worker is needed; to spread the work over workers, set execution: distributed "
+        "and a PostgreSQL database"]
+
+
 def test_check_says_distributed_mode_needs_postgresql(
         write_config: Callable[..., Path], env: dict[str, str]) -> None:
     config = write_config("execution: distributed\n")
