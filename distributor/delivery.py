@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,7 +29,7 @@ from distributor.channels.base import (
 )
 from distributor.channels.outbox import OutboxAdapter
 from distributor.ingest import from_row
-from distributor.runtime import Runtime
+from distributor.runtime import Runtime, owner_gone
 from distributor.store.models import (
     ArticleRow,
     ChannelState,
@@ -194,23 +192,6 @@ class DispatchReport:
             getattr(self, name).extend(getattr(other, name))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _owner_dead(owner: str | None) -> bool:
-    """True when the lease owner is a process on this machine that no longer runs."""
-    if not owner:
-        return True
-    host, _, rest = owner.partition(":")
-    pid_text = rest.split(":", 1)[0]
-    return host == socket.gethostname() and pid_text.isdigit() and not _pid_alive(int(pid_text))
 
 
 class Dispatcher:
@@ -234,7 +215,7 @@ class Dispatcher:
         with self.rt.store.session() as session:
             stale = session.scalars(select(Delivery).where(Delivery.state == "sending")).all()
             stale = [d for d in stale if d.lease_owner != self.rt.owner and (
-                (d.lease_until is not None and d.lease_until < now) or _owner_dead(d.lease_owner))]
+                (d.lease_until is not None and d.lease_until < now) or owner_gone(d.lease_owner))]
             for delivery in stale:
                 adapter = self.rt.adapters.get(delivery.channel)
                 remote = None

@@ -40,11 +40,9 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import random
 import re
 import secrets
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +64,7 @@ from distributor.render.email import (
     UNSUBSCRIBE_TOKEN,
     build_mime,
 )
+from distributor.runtime import owner_gone
 from distributor.store.models import EmailSend, FanoutRun, Subscriber
 from distributor.subscribers import SOFT_BOUNCE_LIMIT, record_bounce, unsubscribe_token
 
@@ -376,23 +375,6 @@ def open_run(store: Store, channel: str, key: str, message: dict[str, Any], *,
                                                        FanoutRun.key == key)).one()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def owner_gone(owner: str | None) -> bool:
-    """True when ``owner`` (host:pid:...) is a process of this machine that has ended."""
-    if not owner:
-        return True
-    host, _, rest = owner.partition(":")
-    pid = rest.split(":", 1)[0]
-    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
 
 
 def claim_run(store: Store, run_id: int, owner: str) -> bool:

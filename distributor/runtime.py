@@ -19,6 +19,26 @@ from distributor.config import ChannelConfig, Config
 from distributor.store import Store, open_store
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_gone(owner: str | None) -> bool:
+    """True when ``owner`` (a :attr:`Runtime.owner`: host:pid:...) is a process of this
+    machine that has ended. A process on another machine is never judged from here."""
+    if not owner:
+        return True
+    host, _, rest = owner.partition(":")
+    pid = rest.split(":", 1)[0]
+    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
 @dataclass
 class Runtime:
     config: Config
