@@ -200,6 +200,29 @@ def test_a_worker_killed_mid_way_leaves_its_channel_to_the_others_and_posts_noth
         survivor_log[-3000:]
 
 
+def test_sigterm_lets_a_workers_send_in_flight_finish_and_record_it(
+        write_config: Callable[..., Path], pg_url: str, tmp_path: Path,
+        two_telegrams: tuple[FakeTelegram, FakeTelegram], env: dict[str, str]) -> None:
+    write_articles(tmp_path / "articles", 5)
+    one, _ = two_telegrams
+    one.delay(2.0, times=50, process_first=True)  # each post is answered 2 s after it lands
+    config = distributed_config(write_config, pg_url, telegram_yaml("tg1", one))
+    upgrade(config, env)
+    with Cluster(config, env) as cluster:
+        scheduler = cluster.scheduler()
+        worker = cluster.worker("--concurrency", "1")
+        wait_for(lambda: len(one.messages) >= 1, timeout=60, what="the first post in flight")
+        assert cluster.stop(worker) == 0  # SIGTERM while Telegram has not answered yet
+        assert cluster.stop(scheduler) == 0
+        log = cluster.output(worker)
+    states = ledger(config)
+    posted = numbers(one)
+    assert len(posted) >= 1 and "Traceback" not in log
+    # the post in flight was answered and recorded; nothing was left `sending` or `unknown`
+    assert {i for (_, i), s in states.items() if s == "sent"} == set(posted)
+    assert not {s for s in states.values()} & {"sending", "unknown"}
+
+
 # --------------------------------------------------------------------------- two schedulers
 
 
