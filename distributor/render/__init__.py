@@ -191,32 +191,28 @@ def _date_filter(context: Any, value: datetime | date | None, fmt: str = "full",
     return format_date(value, fmt, locale=lang)
 
 
-@jinja2.pass_context
-def _datetime_filter(context: Any, value: datetime | None, fmt: str = "medium",
-                     language: str | None = None) -> str:
-    if value is None:
-        return ""
-    site = _site_of(context)
-    lang = _babel_locale(language or _language_in(context, site))
-    if site is not None:
-        local = _as_site_time(value, site)
-        assert isinstance(local, datetime)
-        value = local
-    return format_datetime(value, fmt, tzinfo=value.tzinfo, locale=lang)
+def _clock_filter(formatter: Any, default_fmt: str) -> Any:
+    """A jinja2 filter that formats a datetime with ``formatter`` (Babel) in the site's time
+    and language."""
+
+    @jinja2.pass_context
+    def render(context: Any, value: datetime | None, fmt: str = default_fmt,
+               language: str | None = None) -> str:
+        if value is None:
+            return ""
+        site = _site_of(context)
+        lang = _babel_locale(language or _language_in(context, site))
+        if site is not None:
+            local = _as_site_time(value, site)
+            assert isinstance(local, datetime)
+            value = local
+        return str(formatter(value, fmt, tzinfo=value.tzinfo, locale=lang))
+
+    return render
 
 
-@jinja2.pass_context
-def _time_filter(context: Any, value: datetime | None, fmt: str = "short",
-                 language: str | None = None) -> str:
-    if value is None:
-        return ""
-    site = _site_of(context)
-    lang = _babel_locale(language or _language_in(context, site))
-    if site is not None:
-        local = _as_site_time(value, site)
-        assert isinstance(local, datetime)
-        value = local
-    return format_time(value, fmt, tzinfo=value.tzinfo, locale=lang)
+_datetime_filter = _clock_filter(format_datetime, "medium")
+_time_filter = _clock_filter(format_time, "short")
 
 
 def hostname(url: str | None) -> str:
