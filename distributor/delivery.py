@@ -473,17 +473,25 @@ class Dispatcher:
             record(session, delivery, "sent", f"remote id {delivery.remote_id}")
             configured = getattr(rt.config.channel(delivery.channel), "rate_per_minute", None)
             self._pace(session, delivery.channel,
-                       adapter_rate=configured or adapter.rate_per_minute, now=now)
+                       adapter_rate=configured or adapter.rate_per_minute, now=now,
+                       hold_until=adapter.hold_until())
         log.info("%s sent (remote id %s)", label, done[0] if done else "-")
         return "sent"
 
     def _pace(self, session: Session, channel: str, *, adapter_rate: float | None,
-              now: datetime) -> None:
-        if not adapter_rate:
+              now: datetime, hold_until: datetime | None = None) -> None:
+        """The channel's next send: after its pacing interval, and not before the platform
+        allows (an allowance used up), in the store so every process and worker holds it."""
+        next_at = now + timedelta(seconds=60.0 / adapter_rate) if adapter_rate else None
+        if hold_until is not None and hold_until > now:
+            next_at = max(next_at or hold_until, hold_until)
+            log.info("channel %s: the platform's allowance is used up; next post after %s",
+                     channel, hold_until.isoformat(timespec="seconds"))
+        if next_at is None:
             return
         state = session.get(ChannelState, channel) or ChannelState(channel=channel)
         session.add(state)
-        state.next_send_at = now + timedelta(seconds=60.0 / adapter_rate)
+        state.next_send_at = next_at
 
     def _retry(self, delivery_id: int, exc: TransientError, attempts: int, label: str) -> str:
         now = utcnow()

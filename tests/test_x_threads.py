@@ -341,6 +341,24 @@ async def test_the_24_hour_limit_defers_further_posts_until_its_reset_keeping_or
     assert int(banjir_tail) < int(ledger(later)[inflasi].remote_id or 0)
 
 
+async def test_an_allowance_used_up_by_the_last_post_holds_the_channel_for_every_process(
+        make_rt: Callable[..., Runtime], fx: FakeX, no_pacing: None) -> None:
+    fx.user_daily_limit = 3  # energi's thread uses it all; X says so in its last answer
+    rt = make_rt()
+    (energi,) = add_articles(rt, 1)
+    await drive(rt)
+    assert ledger(rt)[energi].state == "sent" and len(fx.requests) == 3
+    with rt.store.session() as session:
+        held = session.get_one(ChannelState, "x").next_send_at
+    assert held is not None and held > datetime.now(UTC) + timedelta(hours=23)
+
+    other = make_rt()  # another process (a worker elsewhere) never asked X: it holds too
+    add_articles(other, 2)
+    await Dispatcher(other).run_once()
+    assert len(fx.requests) == 3
+    assert {d.state for d in ledger(other).values()} == {"sent", "pending"}
+
+
 # --------------------------------------------------------------------------- refusals
 
 

@@ -110,6 +110,12 @@ class Adapter:
         message, else None (the delivery stays ``unknown`` for an editor)."""
         return None
 
+    def hold_until(self) -> datetime | None:
+        """After a successful send: when the platform said this account may not post again
+        before a time (its allowance is used up), that time; the dispatcher holds the channel
+        until then in the store, so every process knows without asking the platform."""
+        return None
+
     def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
         """The public address of a published post (``moved_to``: where the platform moved the
         channel, as recorded); None when the platform gives posts no address."""

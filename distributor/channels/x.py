@@ -33,7 +33,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -587,6 +587,12 @@ class XAdapter(Adapter):
         if media_type is None:
             raise ValueError("not an image X takes (JPEG, PNG, WebP, BMP or TIFF)")
         return data, media_type
+
+    def hold_until(self) -> datetime | None:
+        """The reset of a posting allowance the last answer said is used up."""
+        if self.not_before <= time.time():
+            return None
+        return datetime.fromtimestamp(self.not_before, UTC)
 
     def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
         return f"https://x.com/i/web/status/{remote_id}" if remote_id.isdigit() else None
