@@ -277,6 +277,54 @@ class TokenLimiter:
     async def wait(self) -> None:
         while (delay := self.try_acquire()) > 0:
             await asyncio.sleep(delay)
+        shared = self.shared
+        if shared is not None:  # distributed mode: the other processes on this token too
+            try:
+                delay = await asyncio.to_thread(shared)
+            except Exception as exc:  # the store is down: this process's own limit holds
+                log.warning("cannot reserve the bot token's slot in the store: %s", exc)
+                return
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    #: in distributed mode: reserves this token's next slot among all processes (seconds to
+    #: wait), set by :meth:`TelegramAdapter.bind`
+    shared: Callable[[], float] | None = None
+
+
+def reserve_slot(store: Any, key: str, *, gap: timedelta,
+                 now: datetime | None = None) -> datetime:
+    """Take a bot token's next request slot, kept in PostgreSQL (a row ``token:<key>`` of
+    ``channel_state``): one atomic upsert, so every worker on every machine gets its own slot,
+    ``gap`` after the one before. Returns when the slot starts."""
+    from sqlalchemy import func, literal
+    from sqlalchemy.dialects.postgresql import insert
+
+    from distributor.store.models import ChannelState, UTCDateTime
+
+    now = now or datetime.now(UTC)
+    start = func.greatest(ChannelState.next_send_at, literal(now, UTCDateTime()))
+    stmt = insert(ChannelState).values(channel=f"token:{key}", next_send_at=now + gap)
+    stmt = stmt.on_conflict_do_update(index_elements=[ChannelState.channel],
+                                      set_={"next_send_at": start + gap})
+    with store.session() as session:
+        end = session.execute(stmt.returning(ChannelState.next_send_at)).scalar_one()
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    return end - gap
+
+
+def store_slots(store: Any, key: str, rate: int = TOKEN_RATE,
+                window: float = TOKEN_WINDOW) -> Callable[[], float]:
+    """Distributed mode's share of Telegram's per-token limit: requests ``window / rate``
+    apart across all processes; the function reserves a slot and says how long to wait."""
+    gap = timedelta(seconds=window / rate)
+
+    def reserve() -> float:
+        now = datetime.now(UTC)
+        return max(0.0, (reserve_slot(store, key, gap=gap, now=now) - now).total_seconds())
+
+    return reserve
 
 
 _LIMITERS: dict[str, TokenLimiter] = {}
@@ -718,6 +766,10 @@ class TelegramAdapter(Adapter):
         (``channel_state.moved_to``), so a restart posts straight to the new chat."""
         self._rt = rt
         self._move_loaded = False
+        if rt.config.execution == "distributed" and rt.store.engine.dialect.name == "postgresql":
+            limiter = token_limiter(self.credential_key)
+            if limiter.shared is None:
+                limiter.shared = store_slots(rt.store, self.credential_key)
 
     async def _load_move(self) -> None:
         """Once per adapter: follow a move recorded by an earlier process."""
