@@ -49,19 +49,46 @@ class State:
         add_secrets(config.secrets())
         return config
 
-    def runtime(self, *, dry_run: bool = False, sends: bool = True) -> Any:
-        """The runtime; ``sends=False`` for commands that send nothing (credentials optional)."""
+    def runtime(self, *, dry_run: bool = False, sends: bool = True,
+                channels: Sequence[str] | Callable[[Config], list[str]] | None = None,
+                announce: bool = False) -> Any:
+        """The runtime. ``sends=False`` for commands that send nothing (credentials optional);
+        ``channels``: the only channels this command sends to (their names, or a function of
+        the configuration), so the credentials of the others are not needed; ``announce``:
+        say which channels render only (a dry run the user asked for)."""
         from distributor.runtime import Runtime
 
-        config = self.config(dry_run=dry_run or not sends)
-        if dry_run:
-            for channel, names in config.missing_credentials.items():
+        config = self.config(dry_run=dry_run or not sends or channels is not None)
+        if channels is not None and sends and not dry_run:
+            names = channels(config) if callable(channels) else list(channels)
+            for name in names:
+                _channel_of(config, name)
+            self.require_credentials(config, names)
+        if announce:
+            for channel, missing in config.missing_credentials.items():
                 log.warning("channel %s: %s not set; rendering only (dry run)", channel,
-                            ", ".join(sorted(set(names))))
+                            ", ".join(sorted(set(missing))))
         try:
             return Runtime.open(config, dry_run=dry_run)
         except StoreError as exc:
             raise UserError(str(exc)) from None
+
+    def require_credentials(self, config: Config, names: Sequence[str]) -> None:
+        """Stop with the configuration's own errors when one of these channels lacks its
+        ${VARS} (the other channels' missing credentials do not matter here)."""
+        if not any(name in config.missing_credentials for name in names):
+            return
+        try:
+            load_config(self.config_path)
+        except ConfigErrors as exc:
+            wanted = [f"channels[{i}]" for i, c in enumerate(config.channels)
+                      if c.name in names]
+            errors = [e for e in exc.errors
+                      if any(e.key == w or e.key.startswith(w + ".") for w in wanted)]
+            for error in errors or exc.errors:
+                click.echo(f"error: {error}", err=True)
+            click.echo(f"set the variables above to send to {', '.join(names)}", err=True)
+            raise SystemExit(2) from None
 
 
 def run_async(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
@@ -166,7 +193,7 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
 
         await run_distributed(state, once=once, dry_run=dry_run)
         return
-    rt = state.runtime(dry_run=dry_run)
+    rt = state.runtime(dry_run=dry_run, announce=dry_run)
     try:
         if not once:
             await Service(rt).run()
@@ -325,7 +352,9 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
     from distributor.resolve import resolve_article
     from distributor.store.models import Delivery
 
-    rt = state.runtime(dry_run=dry_run)
+    rt = state.runtime(dry_run=dry_run, announce=dry_run, channels=lambda config: list(
+        channel_names) or [c.name for c in config.channels
+                           if c.enabled and c.publish in ("instant", "manual")])
     try:
         channels = [_channel(rt, n) for n in channel_names] or \
             [c for c in rt.channels() if c.publish in ("instant", "manual")]
@@ -479,9 +508,12 @@ async def deliveries_retry(state: State, delivery_id: int, force: bool) -> None:
     from distributor.delivery import Dispatcher, retry_delivery
     from distributor.store.models import Delivery
 
-    rt = state.runtime()
+    rt = state.runtime(channels=[])  # the credentials of the delivery's channel, below
     try:
         with rt.store.session() as session:
+            found = session.get(Delivery, delivery_id)
+            if found is not None:
+                state.require_credentials(rt.config, [found.channel])
             try:
                 click.echo(retry_delivery(session, delivery_id, force=force))
             except (LookupError, ValueError) as exc:
@@ -594,8 +626,12 @@ digest.add_command(digest_send_progress)  # progress bar, resuming
 
 
 def _channel(rt: Any, name: str) -> Any:
+    return _channel_of(rt.config, name)
+
+
+def _channel_of(config: Config, name: str) -> Any:
     try:
-        return rt.config.channel(name)
+        return config.channel(name)
     except KeyError as exc:
         raise UserError(str(exc.args[0])) from None
 

@@ -76,7 +76,7 @@ async def subscribers_add(state: Any, email: str, channel_name: str, confirmed: 
     (double opt-in) and receives nothing until it is opened."""
     from distributor.subscribers import MissingSecret, add_subscriber, secret_of
 
-    rt = state.runtime(sends=not confirmed)
+    rt = state.runtime(sends=not confirmed, channels=[channel_name])
     try:
         channel = _email_channel(rt, channel_name)
         if not confirmed:
@@ -125,7 +125,7 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
 
     if not file.exists():
         raise _user_error(f"{file}: no such file")
-    rt = state.runtime(sends=not confirmed)
+    rt = state.runtime(sends=not confirmed, channels=[channel_name])
     problems_seen = False
     try:
         channel = _email_channel(rt, channel_name)
@@ -322,7 +322,7 @@ def serve(state: Any, host: str, port: int, dry_run: bool) -> None:
     from distributor.subscribers import MissingSecret
     from distributor.web import create_app
 
-    rt = state.runtime(dry_run=dry_run)
+    rt = state.runtime(dry_run=dry_run, announce=dry_run)
     try:
         app = create_app(rt)
     except MissingSecret as exc:
@@ -431,7 +431,7 @@ async def digest_send(state: Any, channel_name: str) -> None:
     """
     from distributor.digest import run_digest
 
-    rt = state.runtime()
+    rt = state.runtime(channels=[channel_name])
     try:
         try:
             channel = rt.config.channel(channel_name)

@@ -469,13 +469,15 @@ def load_config(
         raise ConfigErrors([ConfigError(file, 1, "", "the file must be a mapping with site:, "
                                         "sources: and channels: at the top")])
 
-    # missing ${VARS}: errors, except channel credentials under --dry-run
+    # missing ${VARS}: errors, except the credentials of a disabled channel, and of any
+    # channel under --dry-run
     missing_credentials: dict[str, list[str]] = {}
     by_line = sorted(loaded.missing.items(), key=lambda kv: loaded.lines.get(kv[0], 0))
     for var_path, names in by_line:
         in_channel = len(var_path) >= 2 and var_path[0] == "channels"
-        if dry_run and in_channel:
-            item = data["channels"][var_path[1]]
+        item = data["channels"][var_path[1]] if in_channel else None
+        disabled = isinstance(item, dict) and item.get("enabled") is False
+        if in_channel and (dry_run or disabled):
             channel_name = item.get("name", f"channels[{var_path[1]}]") if isinstance(item, dict) \
                 else str(var_path[1])
             missing_credentials.setdefault(str(channel_name), []).extend(names)

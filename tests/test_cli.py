@@ -318,3 +318,55 @@ async def test_serve_dry_run_shows_the_dashboard_without_credentials_and_sends_n
         server.stop()
     assert "TELEGRAM_BOT_TOKEN not set; rendering only (dry run)" in server.log()
     assert "Traceback" not in server.log()
+
+
+CHANNELS_WITHOUT_SECRETS = """\
+    channels:
+      - name: files
+        type: outbox
+        path: outbox/
+        publish: manual
+      - name: x
+        type: x
+        publish: manual
+        consumer_key: ${X_API_KEY}
+        consumer_secret: ${X_API_SECRET}
+        access_token: ${X_ACCESS_TOKEN}
+        access_token_secret: ${X_ACCESS_TOKEN_SECRET}
+      - name: telegram
+        type: telegram
+        enabled: false
+        chat_id: "@rinewsportal"
+        token: ${TELEGRAM_BOT_TOKEN}
+"""
+
+
+def test_a_channel_without_its_secrets_does_not_stop_the_others(
+        write_config: Callable[..., Path], run_cli: Run, tmp_path: Path) -> None:
+    config = write_config(CHANNELS_WITHOUT_SECRETS)
+    article = ROOT / "examples" / "articles" / "2026-11-25-harga-cabai.json"
+    pushed = run_cli("--config", config, "push", article, "--channel", "files")
+    assert pushed.returncode == 0, pushed.stderr
+    assert list((tmp_path / "outbox" / "files").glob("*.json"))
+    assert "X_API_KEY" not in pushed.stderr
+
+    refused = run_cli("--config", config, "push", article, "--channel", "x")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert [line.split(": ")[2] for line in lines[:-1]] == [
+        "channels[1].consumer_key", "channels[1].consumer_secret", "channels[1].access_token",
+        "channels[1].access_token_secret"]
+    assert lines[-1] == "set the variables above to send to x"
+    assert "TELEGRAM_BOT_TOKEN" not in refused.stderr  # a disabled channel needs nothing
+
+
+def test_a_disabled_channel_needs_no_credentials_but_an_enabled_one_does(
+        write_config: Callable[..., Path], run_cli: Run) -> None:
+    config = write_config(CHANNELS_WITHOUT_SECRETS)
+    checked = run_cli("--config", config, "check")
+    assert checked.returncode == 2
+    assert "X_API_KEY" in checked.stderr and "TELEGRAM_BOT_TOKEN" not in checked.stderr
+    fixed = run_cli("--config", config, "check", env={
+        "X_API_KEY": "a", "X_API_SECRET": "b", "X_ACCESS_TOKEN": "c",
+        "X_ACCESS_TOKEN_SECRET": "d"})
+    assert fixed.returncode == 0, fixed.stderr
