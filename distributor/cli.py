@@ -101,8 +101,39 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
 
 pass_state = click.make_pass_decorator(State)
 
+#: options of the main command that are also understood after the subcommand
+_GLOBAL_OPTIONS = ("--config", "--log-format")
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class _Main(click.Group):
+    """``distributor check --config x.yaml`` means ``distributor --config x.yaml check``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        front: list[str] = []
+        rest: list[str] = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                rest.extend(args[i:])
+                break
+            name = arg.split("=", 1)[0]
+            if rest and name in _GLOBAL_OPTIONS:
+                if "=" in arg:
+                    front.append(arg)
+                elif i + 1 < len(args):
+                    front.extend(args[i:i + 2])
+                    i += 1
+                else:
+                    rest.append(arg)
+            else:
+                rest.append(arg)
+            i += 1
+        return super().parse_args(ctx, front + rest)
+
+
+@click.group(cls=_Main,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", metavar="PATH", envvar="DISTRIBUTOR_CONFIG",
               help="Configuration file. Default: $DISTRIBUTOR_CONFIG, else ./channels.yaml.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from distributor.subscribers import BOUNCE_KINDS, STATES, SubscriberError
+from distributor.subscribers import STATES, SubscriberError
 
 T = TypeVar("T")
 
@@ -267,33 +267,36 @@ def subscribers_remove(state: Any, email: str, channel_name: str | None) -> None
 
 @subscribers.command("bounce")
 @click.argument("email")
-@click.option("--hard", "kind", flag_value="hard", help="Permanent: stop all sending.")
-@click.option("--soft", "kind", flag_value="soft",
+@click.option("--hard", is_flag=True, help="Permanent: stop all sending.")
+@click.option("--soft", is_flag=True,
               help="Temporary; three of them count as a hard bounce.")
-@click.option("--complaint", "kind", flag_value="complaint",
-              help="Marked as spam: stop all sending.")
+@click.option("--complaint", is_flag=True, help="Marked as spam: stop all sending.")
 @click.option("--channel", "channel_name", metavar="NAME", help="For a soft bounce: the channel.")
 @click.option("--detail", help="The reason, as the mail server gave it.")
 @click.pass_obj
-def subscribers_bounce(state: Any, email: str, kind: str | None, channel_name: str | None,
-                       detail: str | None) -> None:
+def subscribers_bounce(state: Any, email: str, hard: bool, soft: bool, complaint: bool,
+                       channel_name: str | None, detail: str | None) -> None:
     """Record a bounce or complaint for EMAIL (as the bounce webhook does)."""
-    from distributor.subscribers import record_bounce
+    from distributor.subscribers import SOFT_BOUNCE_LIMIT, record_bounce
 
-    if kind not in BOUNCE_KINDS:
-        raise click.UsageError("say --hard, --soft or --complaint")
+    kinds = [k for k, on in (("hard", hard), ("soft", soft), ("complaint", complaint)) if on]
+    if len(kinds) != 1:
+        raise click.UsageError("choose one of --hard, --soft or --complaint")
+    kind = kinds[0]
     rt = state.runtime(sends=False)
     try:
         with rt.store.session() as session:
             rows = record_bounce(session, email, kind, channel=channel_name,
                                  detail=detail or f"{kind} (recorded by hand)")
-            changed = [(r.channel, r.state) for r in rows]
+            changed = [(r.channel, r.state, r.soft_bounces) for r in rows]
     finally:
         _close(rt)
     if not changed:
         raise _user_error(f"{email} is not stored")
-    for channel, new_state in changed:
-        click.echo(f"{email} on {channel}: {new_state}")
+    for channel, new_state, softs in changed:
+        counted = (f"soft bounce {softs} of {SOFT_BOUNCE_LIMIT} recorded; still "
+                   if kind == "soft" and new_state not in ("bounced", "complained") else "")
+        click.echo(f"{email} on {channel}: {counted}{new_state}")
 
 
 # --------------------------------------------------------------------------- serve

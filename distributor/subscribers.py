@@ -53,10 +53,11 @@ BOUNCE_KINDS = ("hard", "soft", "complaint")
 CONFIRM_TTL = timedelta(days=7)
 #: a pending subscriber gets a new confirmation mail at most this often
 CONFIRM_RESEND_AFTER = timedelta(minutes=10)
-SECRET_HELP = ("web.secret_key is not set: subscriber links (confirmation, unsubscribe) are "
-               "signed with it. Set DISTRIBUTOR_SECRET_KEY to a long random string, e.g. "
-               "`export DISTRIBUTOR_SECRET_KEY=$(python -c 'import secrets; "
-               "print(secrets.token_urlsafe(32))')`, and keep it: changing it breaks the "
+SECRET_HELP = ("web.secret_key is not set: subscriber links (confirmation, unsubscribe) and "
+               "dashboard sessions are signed with it. Add `secret_key: "
+               "${DISTRIBUTOR_SECRET_KEY}` under web: in the configuration and `export "
+               "DISTRIBUTOR_SECRET_KEY=$(python3 -c 'import secrets; "
+               "print(secrets.token_urlsafe(32))')`; keep it: changing it breaks the "
                "unsubscribe links of mails already sent")
 
 

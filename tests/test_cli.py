@@ -370,3 +370,11 @@ def test_a_disabled_channel_needs_no_credentials_but_an_enabled_one_does(
         "X_API_KEY": "a", "X_API_SECRET": "b", "X_ACCESS_TOKEN": "c",
         "X_ACCESS_TOKEN_SECRET": "d"})
     assert fixed.returncode == 0, fixed.stderr
+
+
+def test_config_is_understood_after_the_command_too(demo: Path, run_cli: Run) -> None:
+    after = run_cli("check", "--dry-run", "--config", demo)
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.startswith(f"{demo}: OK")
+    joined = run_cli("articles", "list", f"--config={demo}", "--json")
+    assert joined.returncode == 0 and joined.stdout.strip() == "[]"

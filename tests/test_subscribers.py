@@ -301,6 +301,11 @@ def test_subscribers_commands(config: Path, tmp_path: Path, smtp: SmtpServer) ->
     person = json.loads(cli("export", "--email", "ana@EXAMPLE.org").stdout)
     assert person["subscriptions"][0]["state"] == "confirmed"
 
+    soft = cli("bounce", "Ana@example.org", "--soft")
+    assert soft.returncode == 0, soft.stderr
+    assert "daily: soft bounce 1 of 3 recorded; still confirmed" in soft.stdout
+    both = cli("bounce", "cici@example.org", "--hard", "--soft")
+    assert both.returncode == 2 and "choose one of --hard, --soft or --complaint" in both.stderr
     bounced = cli("bounce", "cici@example.org", "--hard")
     assert bounced.returncode == 0 and "daily: bounced" in bounced.stdout
     assert cli("bounce", "cici@example.org").returncode == 2  # says which kind
