@@ -169,20 +169,29 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
     config = state.config(dry_run=dry_run)
     from distributor.cli_workers import check_lines
 
-    mistakes = check_lines(config)
+    mistakes = check_lines(config) + _setup_problems(config)
     for line in mistakes:
         click.echo(f"error: {config.path}: {line}", err=True)
     if mistakes:
         raise SystemExit(2)
-    click.echo(f"{config.path}: OK ({len(config.sources)} sources, "
+    for source in config.sources:
+        path = getattr(source, "path", None)
+        if source.type == "directory" and path is not None and not Path(path).is_dir():
+            click.echo(f"warning: {config.path}: source {source.name}: the folder {path} does "
+                       "not exist (yet); create it or fix path:", err=True)
+    summary = (f"{config.path}: OK ({len(config.sources)} sources, "
                f"{len(config.channels)} channels)")
     if not online:
+        click.echo(summary)
         return
     from distributor.channels.registry import get_adapter_class
     from distributor.sources import SourceError, SourceState, fetch_source
 
     problems = 0
     for channel in config.channels:
+        if channel.name in config.missing_credentials:
+            click.echo(f"channel {channel.name}: skipped (its credentials are not set)")
+            continue
         adapter = get_adapter_class(channel.type)(channel)
         try:
             click.echo(f"channel {channel.name}: {await adapter.check_online()}")
@@ -199,7 +208,26 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
             problems += 1
             click.echo(f"error: source {source.name}: {exc}", err=True)
     if problems:
+        click.echo(f"{problems} problem{'s' if problems != 1 else ''} found online", err=True)
         raise SystemExit(1)
+    click.echo(summary + "; online: OK")
+
+
+def _setup_problems(config: Config) -> list[str]:
+    """What the configuration says that cannot work, though every key is valid."""
+    problems = []
+    needs_secret = [c.name for c in config.channels if c.enabled and c.type == "email"]
+    if needs_secret and config.web.secret_key is None:
+        problems.append(
+            f"web.secret_key: not set, but channel {needs_secret[0]} sends mail whose "
+            "confirmation and unsubscribe links are signed with it; add `secret_key: "
+            "${DISTRIBUTOR_SECRET_KEY}` under web: and export DISTRIBUTOR_SECRET_KEY")
+    webhook = [c.name for c in config.channels
+               if getattr(c, "editor_bot", None) == "webhook" and getattr(c, "editors", None)]
+    if webhook and not config.web.base_url.startswith("https://"):
+        problems.append(f"channels: {webhook[0]}: editor_bot: webhook needs an https:// "
+                        f"web.base_url that Telegram can reach (it is {config.web.base_url})")
+    return problems
 
 
 # --------------------------------------------------------------------------- run / fetch

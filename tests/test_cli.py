@@ -378,3 +378,24 @@ def test_config_is_understood_after_the_command_too(demo: Path, run_cli: Run) ->
     assert after.stdout.startswith(f"{demo}: OK")
     joined = run_cli("articles", "list", f"--config={demo}", "--json")
     assert joined.returncode == 0 and joined.stdout.strip() == "[]"
+
+
+def test_check_finds_what_cannot_work_though_every_key_is_valid(
+        write_config: Callable[..., Path], run_cli: Run) -> None:
+    config = write_config(NEWSROOM + """\
+        channels:
+          - name: daily
+            type: email
+            publish: digest
+            schedule: "0 6 * * *"
+            from: "RI News Portal <redaksi@rinews.example>"
+            smtp:
+              host: localhost
+        """)
+    config.write_text(config.read_text().replace("  secret_key: test-secret-key\n", ""))
+    result = run_cli("--config", config, "check")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"warning: {config}: source newsroom: the folder" in result.stderr
+    assert (f"error: {config}: web.secret_key: not set, but channel daily sends mail"
+            in result.stderr)
+    assert "OK" not in result.stdout
