@@ -170,15 +170,15 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
     from distributor.cli_workers import check_lines
 
     mistakes = check_lines(config) + _setup_problems(config)
-    for line in mistakes:
-        click.echo(f"error: {config.path}: {line}", err=True)
-    if mistakes:
-        raise SystemExit(2)
     for source in config.sources:
         path = getattr(source, "path", None)
         if source.type == "directory" and path is not None and not Path(path).is_dir():
             click.echo(f"warning: {config.path}: source {source.name}: the folder {path} does "
                        "not exist (yet); create it or fix path:", err=True)
+    for line in mistakes:
+        click.echo(f"error: {config.path}: {line}", err=True)
+    if mistakes:
+        raise SystemExit(2)
     summary = (f"{config.path}: OK ({len(config.sources)} sources, "
                f"{len(config.channels)} channels)")
     if not online:
