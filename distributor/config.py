@@ -83,6 +83,8 @@ def parse_duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: a number of seconds, also written as a duration ("20s", "1m")
+Seconds = Annotated[float, BeforeValidator(lambda v: parse_duration(v).total_seconds())]
 
 
 def _positive(value: timedelta) -> timedelta:

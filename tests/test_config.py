@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -160,3 +161,17 @@ def test_the_shipped_configurations_are_valid() -> None:
     assert [c.name for c in portal.channels] == ["telegram", "x", "daily"]
     demo = load_config(root / "examples" / "demo.yaml", dry_run=True, env={})
     assert demo.outbox == root / "outbox"
+
+
+def test_timeouts_take_durations_or_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text(textwrap.dedent("""\
+        site: {name: RI News Portal, url: "https://rinews.example"}
+        channels:
+          - {name: tg, type: telegram, chat_id: "@x", token: "1:a", timeout: 10s,
+             reconcile_wait: 2s}
+          - {name: tg2, type: telegram, chat_id: "@y", token: "1:a", timeout: 7.5}
+        """), encoding="utf-8")
+    tg, tg2 = load_config(path).channels
+    assert (tg.timeout, tg.reconcile_wait) == (10.0, 2.0)
+    assert tg2.timeout == 7.5

@@ -36,7 +36,7 @@ from distributor.channels.base import (
     RenderContext,
     TransientError,
 )
-from distributor.config import ChannelConfig, Duration, SiteConfig, Strict, validate_cron
+from distributor.config import ChannelConfig, Duration, Seconds, SiteConfig, Strict, validate_cron
 
 if TYPE_CHECKING:
     from distributor.fanout import FanoutStats, Progress
@@ -51,7 +51,7 @@ class SmtpConfig(Strict):
     username: str = ""
     password: SecretStr = SecretStr("")
     security: Literal["none", "starttls", "tls"] = "starttls"
-    timeout: float = 30.0
+    timeout: Seconds = 30.0
     verify: bool = Field(default=True, description="check the server's TLS certificate")
     ca_file: Path | None = Field(default=None, description="CA bundle for a private server")
     local_hostname: str | None = Field(default=None, description="the name said in EHLO")

@@ -81,7 +81,7 @@ from distributor.channels.base import (
     RenderContext,
     TransientError,
 )
-from distributor.config import ChannelConfig
+from distributor.config import ChannelConfig, Seconds
 from distributor.logs import SecretFilter
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ class TelegramConfig(ChannelConfig):
     quiet_hours: str | None = Field(
         default=None, description='e.g. "22:00-06:00" (site timezone): posts in this window '
                                   "go out without a notification sound")
-    timeout: float = 20.0
+    timeout: Seconds = 20.0
     editors: list[int] = Field(
         default_factory=list,
         description="Telegram user ids of the editors who may push articles by talking to this "
@@ -141,7 +141,7 @@ class TelegramConfig(ChannelConfig):
         description="token of a second bot that is an administrator of the channel: Telegram "
                     "shows it the channel's posts, which finds a post whose answer was lost "
                     "(Telegram does not send a bot updates about its own posts)")
-    reconcile_wait: float = Field(
+    reconcile_wait: Seconds = Field(
         default=2.0, ge=0,
         description="seconds to look for a post among the channel's posts when Telegram did "
                     "not answer the request that sent it (0: one look, no waiting)")

@@ -55,7 +55,7 @@ from distributor.channels.base import (
     RenderContext,
     TransientError,
 )
-from distributor.config import ChannelConfig
+from distributor.config import ChannelConfig, Seconds
 from distributor.logs import SecretFilter
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class XConfig(ChannelConfig):
     numbering: bool = False
     hashtags: bool = False
     image: bool = False
-    timeout: float = 20.0
+    timeout: Seconds = 20.0
 
 
 #: the hosts tweepy (and the X docs) use; both are rerouted to api_base_url
