@@ -243,7 +243,8 @@ def _setup_problems(config: Config) -> list[str]:
 async def run(state: State, once: bool, dry_run: bool) -> None:
     """Run the scheduler: poll sources, publish new articles, send digests.
 
-    Stops cleanly on SIGTERM or Ctrl-C after the sends in flight have finished.
+    Stops cleanly on SIGTERM or Ctrl-C after the sends in flight have finished. Under
+    execution: distributed it only schedules: `distributor worker` processes do the work.
     """
     from distributor.scheduler import Service, run_pass
 
@@ -362,7 +363,9 @@ def articles_list(state: State, as_json: bool, limit: int) -> None:
 @click.argument("article")
 @click.option("--channel", "channel_name", required=True, metavar="NAME",
               help="The channel to render for.")
-@click.option("--json", "as_json", is_flag=True, help="Print the preview JSON (Contract 3).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: the channel, the article and the messages exactly "
+                   "as they would be sent.")
 @click.option("--html", "html_path", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write the preview as an HTML page to FILE, to open in a browser.")
 @pass_state
@@ -474,8 +477,11 @@ def digest() -> None:
 
 
 @digest.command("preview")
-@click.option("--channel", "channel_name", required=True, metavar="NAME")
-@click.option("--json", "as_json", is_flag=True, help="Print the preview JSON (Contract 3).")
+@click.option("--channel", "channel_name", required=True, metavar="NAME",
+              help="The email channel whose digest it is.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: the channel, the article and the messages exactly "
+                   "as they would be sent.")
 @click.option("--html", "html_path", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write the digest's HTML mail to FILE, to open in a browser.")
 @pass_state
@@ -521,7 +527,7 @@ def deliveries() -> None:
     help="Only this state.")
 @click.option("--channel", "channel_name", metavar="NAME", help="Only this channel.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", default=100, show_default=True, help="Newest first, at most this many.")
 @pass_state
 def deliveries_list(state: State, status: str | None, channel_name: str | None, as_json: bool,
                     limit: int) -> None:

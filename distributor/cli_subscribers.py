@@ -108,7 +108,8 @@ async def subscribers_add(state: Any, email: str, channel_name: str, confirmed: 
 
 @subscribers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--channel", "channel_name", required=True, metavar="NAME")
+@click.option("--channel", "channel_name", required=True, metavar="NAME",
+              help="The email channel.")
 @click.option("--confirmed", is_flag=True,
               help="The addresses consented already: import them confirmed, send no mail.")
 @click.pass_obj
@@ -303,8 +304,9 @@ def subscribers_bounce(state: Any, email: str, hard: bool, soft: bool, complaint
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface, e.g. in a container).")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--dry-run", is_flag=True,
               help="Send nothing: pushes from the dashboard are written to the outbox folder, "
                    "to try the dashboard without credentials. The ledger records them as sent "
@@ -422,7 +424,8 @@ def progress_for(label: str, stream: Any = None) -> TerminalProgress | LineProgr
 
 
 @click.command("send")
-@click.option("--channel", "channel_name", required=True, metavar="NAME")
+@click.option("--channel", "channel_name", required=True, metavar="NAME",
+              help="The email channel.")
 @click.pass_obj
 @_run
 async def digest_send(state: Any, channel_name: str) -> None:
