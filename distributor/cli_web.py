@@ -25,6 +25,9 @@ def _read_password(password_stdin: bool, *, confirm: bool = True) -> str:
         password = line[:-1] if line.endswith("\n") else line
         password = password[:-1] if password.endswith("\r") else password
     else:
+        if not sys.stdin.isatty():
+            raise _user_error("no terminal to ask for a password on; pipe it in with "
+                              "--password-stdin")
         password = click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
     from distributor.web.auth import PasswordProblem, check_new_password
 

@@ -157,6 +157,9 @@ def test_digest_add_and_remove_commands(config_path: Path, rt: Runtime) -> None:
 def test_editors_add_list_remove_and_the_password_works(
         config_path: Path, rt: Runtime, run_cli: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
+    no_terminal = run_cli("--config", config_path, "editors", "add", "Rina", input="")
+    assert no_terminal.returncode == 1 and no_terminal.stderr.strip() == (
+        "error: no terminal to ask for a password on; pipe it in with --password-stdin")
     added = run_cli("--config", config_path, "editors", "add", "Rina", "--password-stdin",
                     input="s3cret passphrase\n")
     assert added.returncode == 0, added.stderr
