@@ -47,6 +47,8 @@ class State:
                        err=True)
             raise SystemExit(2) from None
         add_secrets(config.secrets())
+        global _DISPLAY_TZ
+        _DISPLAY_TZ = config.site.tz
         return config
 
     def runtime(self, *, dry_run: bool = False, sends: bool = True,
@@ -723,10 +725,20 @@ def _write_html(path: str, messages: list[dict[str, Any]], title: str) -> None:
     if len(messages) == 1 and isinstance(messages[0].get("html"), str):
         page = messages[0]["html"]
     else:
+        from distributor.web.previews import telegram_html, x_html
+
         parts = []
         for message in messages:
             body = message.get("html") if isinstance(message.get("html"), str) else None
-            if body is None:  # Telegram HTML is shown as text: never trusted as a page
+            if body is not None:
+                pass
+            elif message.get("parse_mode") == "HTML":  # Telegram: only the tags it allows
+                body = ("<div style='font:15px/1.4 sans-serif'>"
+                        + str(telegram_html(message_text(message))) + "</div>")
+            elif set(message) <= {"text", "image"}:  # a post of a thread
+                body = ("<div style='font:15px/1.4 sans-serif'>"
+                        + str(x_html(message_text(message))) + "</div>")
+            else:
                 body = ("<pre style='white-space:pre-wrap;font:15px/1.4 sans-serif'>"
                         + html_lib.escape(message_text(message)) + "</pre>")
             parts.append(f"<section style='border:1px solid #ccc;border-radius:8px;"
@@ -744,10 +756,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+#: times are shown in the site's timezone (set once the configuration is read)
+_DISPLAY_TZ: Any = None
+
+
 def _local(value: str | None) -> str:
     if not value:
         return "-"
-    return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M")
+    return datetime.fromisoformat(value).astimezone(_DISPLAY_TZ).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _short(text: str | None, width: int) -> str:

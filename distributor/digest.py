@@ -238,7 +238,10 @@ async def run_digest(rt: Runtime, channel: ChannelConfig, *, now: datetime | Non
                                  detail=f"the digest of {period} exists already ({existing})")
         if len(plan.articles) < min_articles:
             digest.state = "skipped"
-            digest.detail = f"{len(plan.articles)} new articles, fewer than {min_articles}"
+            digest.detail = (
+                "no new article since the last digest; no mail sent" if not plan.articles else
+                f"only {len(plan.articles)} new article{'s' if len(plan.articles) != 1 else ''}"
+                f", fewer than min_articles ({min_articles}); no mail sent")
             log.info("digest %s for %s: nothing new, no mail", channel.name, period)
             return DigestOutcome(channel.name, period, "skipped", len(plan.articles),
                                  digest.detail, digest_id=digest.id)

@@ -61,6 +61,8 @@ def test_demo_writes_the_seed_as_email_telegram_post_and_x_thread(demo: Path, ru
     assert telegram[0]["parse_mode"] == "HTML"
     assert "Moskow dan Beijing" in telegram[0].get("text", telegram[0].get("caption", ""))
     assert "Baca juga" not in json.dumps(telegram)
+    readable = (outbox / "telegram" / f"{stem}.txt").read_text()
+    assert "<" not in readable and "Baca selengkapnya (https://rinews.example/berita/" in readable
 
     thread = json.loads((outbox / "x" / f"{stem}.json").read_text())
     assert len(thread) >= 2 and thread[0]["text"].startswith("Moskow dan Beijing")
@@ -113,7 +115,8 @@ def test_preview_html_writes_a_page_to_open_in_a_browser(
     result = run_cli("--config", demo, "preview", SEED, "--channel", "telegram", "--html", post)
     assert result.returncode == 0, result.stderr
     page = post.read_text(encoding="utf-8")
-    assert "&lt;b&gt;" in page and "<b>" not in page  # Telegram HTML shown, never trusted
+    assert "<b>Moskow dan Beijing" in page  # as Telegram shows it: only the tags it allows
+    assert "<br>" in page and "&lt;b&gt;" not in page
 
     result = run_cli("--config", demo, "digest", "preview", "--channel", "daily", "--html",
                      tmp_path / "missing" / "digest.html")

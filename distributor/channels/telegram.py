@@ -244,6 +244,16 @@ BAD_TOKEN_RECHECK = 300.0
 EDITOR_UPDATES = ("message", "callback_query", "channel_post")
 
 
+_LINK = re.compile(r'<a\s+href="([^"]*)"[^>]*>(.*?)</a>', re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def readable_text(telegram_html: str) -> str:
+    """A Telegram HTML text as plain words: ``<a href="U">T</a>`` becomes ``T (U)``."""
+    linked = _LINK.sub(lambda m: f"{m.group(2)} ({html.unescape(m.group(1))})", telegram_html)
+    return html.unescape(_TAG.sub("", linked))
+
+
 def credential_key(token: str, api_base_url: str = "https://api.telegram.org") -> str:
     """A name for one bot token on one Bot API server that does not reveal the token."""
     raw = f"{api_base_url.rstrip('/')}\0{token}".encode()
@@ -1184,6 +1194,15 @@ class TelegramAdapter(Adapter):
             await bot.initialize()
             self._observer = bot
         return self._observer
+
+    def outbox_files(self, messages: list[Message]) -> dict[str, bytes]:
+        """As the base, but the readable ``.txt`` shows the post as a person reads it: no
+        tags, entities decoded, each link's address after its words."""
+        files = super().outbox_files(messages)
+        files[".txt"] = ("\n\n---\n\n".join(
+            readable_text(str(m.get("caption") or m.get("text") or "")) for m in messages)
+            + "\n").encode("utf-8")
+        return files
 
     def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
         """``t.me`` links exist for public channels (@name) and supergroups (-100...)."""
