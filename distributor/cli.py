@@ -303,9 +303,13 @@ async def fetch(state: State) -> None:
     from distributor.ingest import poll_all
 
     rt = state.runtime(sends=False)
+    quiet = logging.getLogger("distributor.ingest")  # each problem is said below, once
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     try:
         reports = await poll_all(rt)
     finally:
+        quiet.setLevel(level)
         await rt.close()
     for report in reports:
         if report.error:

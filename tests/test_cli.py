@@ -235,6 +235,7 @@ def test_broken_feeds_get_one_line_each_and_the_good_one_is_read(
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert [e.split(":")[1].strip() for e in errors] == ["source unreachable", "source broken"]
+    assert result.stderr.count("source broken") == 1  # said once, not by the log as well
     assert "source good: 3 new, 0 known" in result.stdout
     assert len(json.loads(run_cli("--config", config, "articles", "list", "--json").stdout)) == 3
 

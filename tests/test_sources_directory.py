@@ -254,7 +254,7 @@ def test_load_article_file_raises_one_line_naming_the_file(tmp_path: Path) -> No
 
 
 async def test_a_missing_folder_is_a_source_error(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="does not exist; create the folder"):
+    with pytest.raises(SourceError, match="does not exist; create it or fix"):
         await read(tmp_path / "tidak-ada")
 
 

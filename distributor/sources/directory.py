@@ -142,8 +142,8 @@ async def read_directory(
     if not root.is_dir():
         what = "is not a folder" if root.exists() else "does not exist"
         raise SourceError(
-            f"source {config.name!r}: {root} {what}; create the folder or fix its path: "
-            "in the configuration")
+            f"the folder {root} {what}; create it or fix the source's path: in the "
+            "configuration")
     return await asyncio.to_thread(
         _read_folder, config, state, site_language, now or datetime.now(UTC))
 
