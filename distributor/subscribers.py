@@ -447,10 +447,14 @@ def read_csv(text: str) -> Iterator[tuple[int, str | None, str]]:
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
+    physical = text.splitlines()
     column: int | None = None
     first = True
-    for row in reader:
-        line = reader.line_num
+    for line, row in _rows(reader, physical, dialect):
+        if line < 0:  # an unclosed quote swallowed the lines after it
+            yield -line, None, ("an unclosed quote in this row; fix the quote (the lines after "
+                                "it are read on their own)")
+            continue
         cells = [c.strip() for c in row]
         if not any(cells):
             continue
@@ -474,6 +478,24 @@ def read_csv(text: str) -> Iterator[tuple[int, str | None, str]]:
             yield line, None, "no address in this row"
             continue
         yield line, cells[column].lstrip("\ufeff"), ""
+
+
+def _rows(reader: Any, physical: list[str], dialect: Any
+          ) -> Iterator[tuple[int, list[str]]]:
+    """``(line, cells)`` per CSV row. A row whose quote never closes (it spans lines) is given
+    as ``(-line, [])``, and the lines it swallowed are read again one by one."""
+    previous = 0
+    for row in reader:
+        end = reader.line_num
+        start = previous + 1
+        previous = end
+        if end > start and any("\n" in cell or "\r" in cell for cell in row):
+            yield -start, []
+            for number in range(start + 1, end + 1):
+                for cells in csv.reader([physical[number - 1]], dialect):
+                    yield number, cells
+            continue
+        yield end, row
 
 
 def import_rows(session_factory: Any, channel: str, rows: Iterable[tuple[int, str | None, str]],

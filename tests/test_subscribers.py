@@ -190,6 +190,15 @@ def test_import_reports_bad_rows_by_line_and_twice_changes_nothing(store: Store)
     assert state_of(store, "ana@example.org") == "unsubscribed"
 
 
+def test_an_unclosed_quote_is_one_bad_line_and_the_lines_after_it_still_count() -> None:
+    text = ('email,name\nana@example.org,Ana\n"broken,x\ndave@example.org,Dave\n'
+            'ALICE@example.org,Alice\n')
+    rows = list(read_csv(text))
+    assert [(line, email) for line, email, _ in rows] == [
+        (2, "ana@example.org"), (3, None), (4, "dave@example.org"), (5, "ALICE@example.org")]
+    assert "unclosed quote" in rows[1][2]
+
+
 def test_a_large_import_is_done_in_chunks(store: Store) -> None:
     lines = "email\n" + "".join(f"user{i}@example.org\n" for i in range(1200))
     report = import_rows(store.session, "daily", read_csv(lines), confirmed=True, chunk=500)
