@@ -93,16 +93,64 @@ def _positive(value: timedelta) -> timedelta:
     return value
 
 
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _cron_weekday(field: str) -> str:
+    """A crontab weekday field in APScheduler's words: cron counts 0 (and 7) as Sunday,
+    APScheduler's numbers start on Monday, so numbers (and numeric ranges) become day names."""
+    parts = []
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        bounds = base.split("-")
+        if all(b.isdigit() and int(b) <= 7 for b in bounds) and len(bounds) in (1, 2):
+            first, last = int(bounds[0]), int(bounds[-1])
+            if len(bounds) == 1 and not step:
+                parts.append(_CRON_DAYS[first])
+                continue
+            if len(bounds) == 1:
+                last = 7 if first else 6
+            every = int(step) if step.isdigit() and int(step) > 0 else 1
+            parts.extend(_CRON_DAYS[n] for n in range(first, last + 1, every))
+        else:
+            parts.append(part)
+    return ",".join(dict.fromkeys(parts))
+
+
+def cron_trigger(expr: str, timezone: Any = "UTC") -> Any:
+    """An APScheduler trigger for a crontab line, reading its weekdays as cron does."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expr.split()
+    if len(fields) == 5:
+        minute, hour, day, month, weekday = fields
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=_cron_weekday(weekday), timezone=timezone)
+    return CronTrigger.from_crontab(expr, timezone=timezone)
+
+
 def validate_cron(expr: str, timezone: str = "UTC") -> str:
     from apscheduler.triggers.cron import CronTrigger
 
+    usage = ('use five fields "minute hour day month weekday", e.g. "0 6 * * *" for 06:00 '
+             "every day")
     try:
-        CronTrigger.from_crontab(expr, timezone=timezone)
+        cron_trigger(expr, timezone=timezone)
     except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"{expr!r} is not a valid cron expression ({exc}); use five fields "
-            '"minute hour day month weekday", e.g. "0 6 * * *" for 06:00 every day'
-        ) from None
+        fields = expr.split()
+        if len(fields) != 5:
+            raise ValueError(f"{expr!r} has {len(fields)} fields; {usage}") from None
+        names = ("minute", "hour", "day", "month", "day_of_week")
+        ranges = ("0-59", "0-23", "1-31", "1-12", "0-6 or mon-sun")
+        for name, shown, allowed, field in zip(names, ("minute", "hour", "day", "month",
+                                                       "weekday"), ranges, fields, strict=True):
+            try:
+                CronTrigger(**{name: _cron_weekday(field) if name == "day_of_week" else field},
+                            timezone=timezone)
+            except (ValueError, TypeError):
+                raise ValueError(f"{expr!r}: the {shown} {field!r} is not valid (allowed: "
+                                 f"{allowed}, *, lists, ranges and steps); {usage}") from None
+        raise ValueError(f"{expr!r} is not a valid cron expression ({exc}); {usage}") from None
     return expr
 
 

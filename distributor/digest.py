@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,7 +23,7 @@ from sqlalchemy.orm import Session
 from distributor.articles import Article
 from distributor.channels.base import Message
 from distributor.channels.outbox import OutboxAdapter
-from distributor.config import ChannelConfig
+from distributor.config import ChannelConfig, cron_trigger
 from distributor.ingest import from_row
 from distributor.runtime import Runtime
 from distributor.store.models import ArticleRow, Digest, DigestPick, FanoutRun
@@ -46,7 +45,7 @@ def digest_channels(rt: Runtime) -> list[ChannelConfig]:
 
 def last_fire(schedule: str, tz: ZoneInfo, now: datetime) -> datetime | None:
     """The most recent time at or before ``now`` when the cron fired."""
-    trigger = CronTrigger.from_crontab(schedule, timezone=tz)
+    trigger = cron_trigger(schedule, timezone=tz)
     for window in (timedelta(hours=1), timedelta(days=1), timedelta(days=8),
                    timedelta(days=32), timedelta(days=367)):
         start = now - window

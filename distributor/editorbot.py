@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -72,7 +71,7 @@ from distributor.channels.telegram import (
     remember_channel_post,
     send_rendered,
 )
-from distributor.config import ChannelConfig
+from distributor.config import ChannelConfig, cron_trigger
 from distributor.delivery import (
     Dispatcher,
     request_delivery,
@@ -436,7 +435,7 @@ class EditorDesk:
             plan = plan_digest(self.rt, channel, until=now, period="placement")
             schedule = schedule_of(channel)
             assert schedule is not None
-            fire = CronTrigger.from_crontab(schedule, timezone=tz).get_next_fire_time(None, now)
+            fire = cron_trigger(schedule, timezone=tz).get_next_fire_time(None, now)
             when = fire.astimezone(tz).strftime("%a %d %b %H:%M") if fire else "?"
             if any(a.id == article_id for a in plan.articles):
                 where = f"in the next digest ({when})"

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from distributor.config import cron_trigger
 from distributor.delivery import Dispatcher, DispatchReport, PreviewItem, dry_run_pass
 from distributor.digest import (
     MISFIRE_GRACE,
@@ -123,7 +123,7 @@ class Service:
 
             self.scheduler.add_job(
                 self._spawn(f"digest {channel.name}", digest),
-                CronTrigger.from_crontab(schedule, timezone=self.rt.config.site.tz),
+                cron_trigger(schedule, timezone=self.rt.config.site.tz),
                 id=f"digest:{channel.name}", coalesce=True, max_instances=1,
                 misfire_grace_time=int(MISFIRE_GRACE.total_seconds()))
         # a restart after the digest hour: the missed digest goes out once (its row is unique)

@@ -61,7 +61,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 
-from distributor.config import Config
+from distributor.config import Config, cron_trigger
 from distributor.delivery import DUE_STATES, Dispatcher, DispatchReport, plan_deliveries, utcnow
 from distributor.store.db import StoreError, redact_url
 from distributor.store.models import ChannelState, Delivery, Digest, FanoutRun, Subscriber
@@ -873,7 +873,6 @@ class Scheduler:
             log.debug("enqueued %s %s (job %s)", kind, key, job)
 
     def setup(self) -> None:
-        from apscheduler.triggers.cron import CronTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
         from distributor.digest import MISFIRE_GRACE, digest_channels, schedule_of
@@ -910,7 +909,7 @@ class Scheduler:
                 await self._enqueue("digest", name, tick, channel=name)
 
             self.scheduler.add_job(
-                digest, CronTrigger.from_crontab(schedule, timezone=self.rt.config.site.tz),
+                digest, cron_trigger(schedule, timezone=self.rt.config.site.tz),
                 id=f"digest:{channel.name}", coalesce=True, max_instances=1,
                 misfire_grace_time=int(MISFIRE_GRACE.total_seconds()))
             # a start after the digest hour: the missed digest (its row is unique)

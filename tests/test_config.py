@@ -68,7 +68,7 @@ def test_three_mistakes_give_three_errors_with_their_lines(
     assert errors[1].startswith(f"{path}:{var_line}: channels[0].token: environment variable "
                                 "TELEGRAM_BOT_TOKEN is not set")
     assert errors[2].startswith(f"{path}:{cron_line}: channels[1].schedule:")
-    assert "not a valid cron expression" in errors[2]
+    assert "the hour '25' is not valid" in errors[2]
 
 
 def test_dry_run_accepts_missing_channel_credentials(write_config: Callable[..., Path]) -> None:
@@ -175,3 +175,33 @@ def test_timeouts_take_durations_or_seconds(tmp_path: Path) -> None:
     tg, tg2 = load_config(path).channels
     assert (tg.timeout, tg.reconcile_wait) == (10.0, 2.0)
     assert tg2.timeout == 7.5
+
+
+@pytest.mark.parametrize(("expr", "weekdays"), [
+    ("0 6 * * 0", {"Sunday"}), ("0 6 * * 7", {"Sunday"}), ("0 6 * * 6", {"Saturday"}),
+    ("0 6 * * 1-5", {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"}),
+    ("0 6 * * 0-6", {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                     "Sunday"}),
+    ("0 6 * * sat,sun", {"Saturday", "Sunday"}),
+])
+def test_schedules_read_weekdays_as_cron_does(expr: str, weekdays: set[str]) -> None:
+    from datetime import UTC, datetime
+
+    from distributor.config import cron_trigger
+
+    trigger, at = cron_trigger(expr, "Asia/Jakarta"), datetime(2026, 11, 23, tzinfo=UTC)
+    seen = set()
+    for _ in range(14):
+        at = trigger.get_next_fire_time(None, at)
+        seen.add(at.strftime("%A"))
+        at = at.replace(minute=1)
+    assert seen == weekdays
+
+
+def test_a_bad_cron_field_is_named() -> None:
+    from distributor.config import validate_cron
+
+    with pytest.raises(ValueError, match="the hour '25' is not valid"):
+        validate_cron("0 25 * * *")
+    with pytest.raises(ValueError, match="has 4 fields"):
+        validate_cron("0 6 * *")
