@@ -303,13 +303,16 @@ async def fetch(state: State) -> None:
     from distributor.ingest import poll_all
 
     rt = state.runtime(sends=False)
-    quiet = logging.getLogger("distributor.ingest")  # each problem is said below, once
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
+    ingest_log = logging.getLogger("distributor.ingest")  # each problem is said below, once
+
+    def not_a_problem(record: logging.LogRecord) -> bool:
+        return record.levelno != logging.WARNING
+
+    ingest_log.addFilter(not_a_problem)
     try:
         reports = await poll_all(rt)
     finally:
-        quiet.setLevel(level)
+        ingest_log.removeFilter(not_a_problem)
         await rt.close()
     for report in reports:
         if report.error:
