@@ -111,6 +111,18 @@ def plan_deliveries(rt: Runtime, *, now: datetime | None = None) -> int:
     return created
 
 
+def _the_delivery(session: Session, article_id: int, channel: str, state: str,
+                  requested_by: str | None, now: datetime) -> Delivery:
+    """The (article, channel) row, created in ``state`` if there was none; locked."""
+    _insert_ignore(session, [{"article_id": article_id, "channel": channel, "state": state,
+                              "attempts": 0, "next_attempt_at": now, "created_at": now,
+                              "updated_at": now, "requested_by": requested_by}])
+    return session.scalars(
+        select(Delivery).where(Delivery.article_id == article_id, Delivery.channel == channel)
+        .with_for_update()
+    ).one()
+
+
 def request_delivery(
     session: Session, article_id: int, channel: str, *, force: bool = False,
     requested_by: str | None = None, now: datetime | None = None, at: datetime | None = None,
@@ -121,13 +133,7 @@ def request_delivery(
     A held delivery is released by a push.
     """
     now = now or utcnow()
-    _insert_ignore(session, [{"article_id": article_id, "channel": channel, "state": "pending",
-                              "attempts": 0, "next_attempt_at": now, "created_at": now,
-                              "updated_at": now, "requested_by": requested_by}])
-    delivery = session.scalars(
-        select(Delivery).where(Delivery.article_id == article_id, Delivery.channel == channel)
-        .with_for_update()
-    ).one()
+    delivery = _the_delivery(session, article_id, channel, "pending", requested_by, now)
     if delivery.state == "sending" and delivery.lease_until and delivery.lease_until > now:
         return delivery, "in-flight"
     if delivery.state == "sent" and not force:
@@ -158,13 +164,7 @@ def hold_delivery(session: Session, article_id: int, channel: str, *,
     """An editor's hold: the article is not published on this channel until released (a push
     or ``deliveries retry``). Raises ValueError when it is too late."""
     now = now or utcnow()
-    _insert_ignore(session, [{"article_id": article_id, "channel": channel, "state": "held",
-                              "attempts": 0, "next_attempt_at": now, "created_at": now,
-                              "updated_at": now, "requested_by": requested_by}])
-    delivery = session.scalars(
-        select(Delivery).where(Delivery.article_id == article_id, Delivery.channel == channel)
-        .with_for_update()
-    ).one()
+    delivery = _the_delivery(session, article_id, channel, "held", requested_by, now)
     if delivery.state == "held":
         if not session.scalar(select(DeliveryEvent.id).where(
                 DeliveryEvent.delivery_id == delivery.id).limit(1)):
