@@ -46,6 +46,18 @@ def _prepare(state: Any, *, dry_run: bool = False) -> Any:
     return state.runtime(dry_run=dry_run)
 
 
+def _unavailable(exc: Exception, database: str) -> Exception:
+    """The one line for a broken database or queue; anything else (a bug) as it is."""
+    from distributor.workers import DistributedError, open_error
+
+    if isinstance(exc, DistributedError):
+        return _Unavailable(str(exc))
+    if isinstance(exc, OSError) or type(exc).__module__.startswith(("psycopg",
+                                                                      "procrastinate")):
+        return _Unavailable(str(open_error(exc, database)))
+    return exc
+
+
 def _quiet_procrastinate(verbose: bool) -> None:
     if not verbose:  # procrastinate logs every job at INFO; ours say what matters
         logging.getLogger("procrastinate").setLevel(logging.WARNING)
@@ -57,7 +69,7 @@ async def run_distributed(state: Any, *, once: bool, dry_run: bool) -> None:
     ``--once`` enqueues one full pass for the workers and exits; ``--once --dry-run`` runs the
     pass here, as embedded mode does (nothing is sent, nothing enqueued, the ledger is not
     touched), since a dry run must not reach the workers."""
-    from distributor.workers import DistributedError, open_error, run_once, run_scheduler
+    from distributor.workers import run_once, run_scheduler
 
     if dry_run and not once:
         raise _Unavailable("`run --dry-run` in distributed mode needs --once (a dry pass in "
@@ -93,14 +105,8 @@ async def run_distributed(state: Any, *, once: bool, dry_run: bool) -> None:
                        "list` shows what was sent")
             return
         await run_scheduler(rt)
-    except DistributedError as exc:
-        raise _Unavailable(str(exc)) from None
-    except OSError as exc:
-        raise _Unavailable(str(open_error(exc, rt.config.database))) from None
     except Exception as exc:
-        if type(exc).__module__.startswith(("psycopg", "procrastinate")):
-            raise _Unavailable(str(open_error(exc, rt.config.database))) from None
-        raise
+        raise _unavailable(exc, rt.config.database) from None
     finally:
         await rt.close()
 
@@ -124,7 +130,7 @@ def worker(state: Any, concurrency: int, stalled_after: float, fanout_batch: int
     machines sharing the PostgreSQL database. SIGTERM or Ctrl-C: the sends in flight finish,
     then it exits.
     """
-    from distributor.workers import DistributedError, open_error, run_worker
+    from distributor.workers import run_worker
 
     rt = _prepare(state)
     _quiet_procrastinate(logging.getLogger("distributor").isEnabledFor(logging.DEBUG))
@@ -138,14 +144,8 @@ def worker(state: Any, concurrency: int, stalled_after: float, fanout_batch: int
 
     try:
         asyncio.run(main())
-    except DistributedError as exc:
-        raise _Unavailable(str(exc)) from None
-    except OSError as exc:
-        raise _Unavailable(str(open_error(exc, rt.config.database))) from None
     except Exception as exc:
-        if type(exc).__module__.startswith(("psycopg", "procrastinate")):
-            raise _Unavailable(str(open_error(exc, rt.config.database))) from None
-        raise
+        raise _unavailable(exc, rt.config.database) from None
 
 
 @click.group()
