@@ -419,7 +419,7 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
 
     ARTICLE is a stored article id, an article URL, or a path to an article file.
     """
-    from distributor.delivery import Dispatcher, outbox_name, request_delivery
+    from distributor.delivery import outbox_name, request_delivery, send_requested
     from distributor.resolve import resolve_article
     from distributor.store.models import Delivery
 
@@ -459,11 +459,14 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
                                err=True)
                 else:
                     click.echo(f"{channel.name}: being sent right now by another process")
-        await Dispatcher(rt).run_once(only=queued)
+        await send_requested(rt, queued)
         with rt.store.session() as session:
             for delivery_id, name in queued.items():
                 d = session.get_one(Delivery, delivery_id)
-                if d.state == "sent":
+                if d.state in ("pending", "sending"):  # distributed mode: still with a worker
+                    click.echo(f"{name}: queued for the workers (delivery {d.id}); "
+                               "`distributor deliveries list` shows how it ends")
+                elif d.state == "sent":
                     click.echo(f"{name}: published (remote id {d.remote_id})")
                 elif d.state == "retry":
                     click.echo(f"{name}: not yet: {d.last_error}; retrying at "
@@ -579,7 +582,7 @@ def deliveries_list(state: State, status: str | None, channel_name: str | None, 
 @run_async
 async def deliveries_retry(state: State, delivery_id: int, force: bool) -> None:
     """Send a failed, unknown or waiting delivery again, now."""
-    from distributor.delivery import Dispatcher, retry_delivery
+    from distributor.delivery import retry_delivery, send_requested
     from distributor.store.models import Delivery
 
     rt = state.runtime(channels=[])  # the credentials of the delivery's channel, below
@@ -592,12 +595,16 @@ async def deliveries_retry(state: State, delivery_id: int, force: bool) -> None:
                 click.echo(retry_delivery(session, delivery_id, force=force))
             except (LookupError, ValueError) as exc:
                 raise UserError(str(exc)) from None
-        await Dispatcher(rt).run_once(only=[delivery_id])
+        await send_requested(rt, [delivery_id])
         with rt.store.session() as session:
             d = session.get_one(Delivery, delivery_id)
-            click.echo(f"delivery {d.id}: {d.state}"
-                       + (f" ({d.last_error})" if d.state != "sent" and d.last_error else ""))
-            ok = d.state in ("sent", "retry")
+            if d.state in ("pending", "sending"):  # distributed mode: still with a worker
+                click.echo(f"delivery {d.id}: queued for the workers")
+            else:
+                click.echo(f"delivery {d.id}: {d.state}"
+                           + (f" ({d.last_error})" if d.state != "sent" and d.last_error
+                              else ""))
+            ok = d.state in ("sent", "retry", "pending", "sending")
     finally:
         await rt.close()
     if not ok:

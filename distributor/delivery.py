@@ -565,6 +565,28 @@ class Dispatcher:
         return "unknown"
 
 
+async def send_requested(rt: Runtime, ids: Iterable[int], *,
+                         wait: float = 60.0) -> None:
+    """Send the deliveries an editor asked for: in this process (embedded mode), or by the
+    workers (distributed mode: a drain job per channel, so each channel's order and lock
+    hold), waiting up to ``wait`` seconds for them to settle."""
+    ids = list(ids)
+    if rt.config.execution != "distributed" or rt.dry_run:
+        await Dispatcher(rt).run_once(only=ids)
+        return
+    from distributor.workers import hand_to_workers
+
+    await hand_to_workers(rt, ids)
+    deadline = asyncio.get_running_loop().time() + wait
+    while asyncio.get_running_loop().time() < deadline:
+        with rt.store.session() as session:
+            busy = session.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.id.in_(ids), Delivery.state.in_(("pending", "sending"))))
+        if not busy:
+            return
+        await asyncio.sleep(0.5)
+
+
 def retry_delivery(session: Session, delivery_id: int, *, force: bool = False) -> str:
     """An editor's retry. Returns a one-line answer; raises LookupError/ValueError."""
     delivery = session.get(Delivery, delivery_id)

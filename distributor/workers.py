@@ -972,6 +972,14 @@ async def run_scheduler(rt: Runtime) -> None:
         await Scheduler(rt, app).run()
 
 
+async def hand_to_workers(rt: Runtime, ids: Iterable[int]) -> None:
+    """An editor's push in distributed mode: a drain job for each channel of these
+    deliveries (the workers send them; nothing is sent here)."""
+    app = make_app(rt.config.database, max_size=2)
+    async with app.open_async():
+        await QueueingDispatcher(rt, app).run_once(only=list(ids))
+
+
 async def run_once(rt: Runtime) -> list[tuple[str, bool]]:
     app = make_app(rt.config.database, max_size=2)
     async with app.open_async():

@@ -223,6 +223,27 @@ def test_sigterm_lets_a_workers_send_in_flight_finish_and_record_it(
     assert not {s for s in states.values()} & {"sending", "unknown"}
 
 
+def test_an_editors_push_is_sent_by_a_worker_and_the_command_reports_it(
+        write_config: Callable[..., Path], pg_url: str, tmp_path: Path,
+        two_telegrams: tuple[FakeTelegram, FakeTelegram], env: dict[str, str]) -> None:
+    write_articles(tmp_path / "articles", 1)
+    one, _ = two_telegrams
+    config = distributed_config(write_config, pg_url, telegram_yaml("tg1", one))
+    upgrade(config, env)
+    with Cluster(config, env) as cluster:
+        worker = cluster.worker("--concurrency", "1")
+        pushed = subprocess.run(
+            [sys.executable, "-m", "distributor", "--config", str(config), "push",
+             str(tmp_path / "articles" / "berita-0000.json"), "--channel", "tg1"],
+            env=env, capture_output=True, text=True, timeout=90)
+        assert cluster.stop(worker) == 0
+        worker_log = cluster.output(worker)
+    assert pushed.returncode == 0, pushed.stderr
+    [post] = one.messages
+    assert f"tg1: published (remote id {post.message_id})" in pushed.stdout
+    assert "(tg1, article 1) sent" in worker_log  # the worker sent it, not the command
+
+
 # --------------------------------------------------------------------------- two schedulers
 
 

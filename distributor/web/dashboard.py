@@ -113,10 +113,10 @@ class Dashboard:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
     async def dispatch(self, ids: list[int]) -> None:
-        from distributor.delivery import Dispatcher
+        from distributor.delivery import send_requested
 
         async with self._dispatching:  # one pass at a time: order and pacing hold
-            await Dispatcher(self.rt).run_once(only=ids)
+            await send_requested(self.rt, ids, wait=0)  # distributed mode: by the workers
 
     async def stop(self) -> None:
         await self.idle(timeout=30.0)
