@@ -9,6 +9,7 @@ import textwrap
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,3 +127,23 @@ def cli_env(plugin_site: Path, extra: dict[str, str] | None = None) -> dict[str,
         os.pathsep)
     env.update(extra or {})
     return env
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_state() -> Iterator[None]:
+    """What a process remembers of Telegram tokens (limiters, flood waits, moved chats) never
+    leaks from one test into the next."""
+    from distributor.channels.telegram import forget_token_state
+
+    forget_token_state()
+    yield
+    forget_token_state()
+
+
+@pytest.fixture
+def tg() -> Iterator[Any]:
+    """A real HTTP server that speaks the Telegram Bot API (tests/fakes/telegram_api.py)."""
+    from fakes.telegram_api import FakeTelegram
+
+    with FakeTelegram() as fake:
+        yield fake

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import traceback
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,8 +21,6 @@ from distributor.channels.telegram import TelegramAdapter, TelegramConfig
 
 # PTB 22 warns (from inside RetryAfter) that retry_after will become a timedelta; the adapter
 # reads both forms, and outside pytest its own filter silences exactly this warning
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:.*`retry_after`:telegram.warnings.PTBDeprecationWarning")
 
 PHOTO = "https://rinews.example/img/moskow.jpg"
 CAPTION = '<b>Rusia dan Indonesia</b>\n\n<a href="https://rinews.example/berita/rusia">Baca</a>'
@@ -46,12 +44,6 @@ def photo_message(photo: str = PHOTO, caption: str = CAPTION) -> dict[str, Any]:
 def rendered(error: BaseException) -> str:
     """Everything a traceback of ``error`` would print, causes included."""
     return "".join(traceback.format_exception(error))
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
 
 
 @pytest.fixture

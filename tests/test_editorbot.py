@@ -17,7 +17,6 @@ from fakes.telegram_api import FakeTelegram, SentMessage
 from sqlalchemy import select
 
 from distributor.articles import Article
-from distributor.channels.telegram import forget_token_state
 from distributor.config import load_config
 from distributor.delivery import Dispatcher, plan_deliveries
 from distributor.digest import plan_digest
@@ -33,9 +32,6 @@ from distributor.ingest import store_article
 from distributor.runtime import Runtime
 from distributor.store.models import ArticleRow, Delivery
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:.*`retry_after`:telegram.warnings.PTBDeprecationWarning")
-
 EDITOR = 111
 OTHER_EDITOR = 112
 STRANGER = 999
@@ -46,19 +42,6 @@ PASTED = (
     "pekan mulai bulan depan karena penumpang terus bertambah.\n\n"
     "Penambahan itu diumumkan pada Senin di Stasiun Tegalluar.\n\n"
     "https://rinews.example/berita/kereta-cepat-jadwal\n")
-
-@pytest.fixture(autouse=True)
-def _fresh_token_state() -> Iterator[None]:
-    forget_token_state()
-    yield
-    forget_token_state()
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
-
 
 @pytest.fixture
 def rt(write_config: Callable[..., Path], tg: FakeTelegram,

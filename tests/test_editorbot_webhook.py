@@ -21,7 +21,6 @@ from fakes.telegram_api import FakeChat, FakeTelegram, SentMessage
 from sqlalchemy import select
 
 from distributor.articles import Article
-from distributor.channels.telegram import forget_token_state
 from distributor.config import load_config
 from distributor.editorbot import (
     SECRET_HEADER,
@@ -35,25 +34,9 @@ from distributor.ingest import store_article
 from distributor.runtime import Runtime
 from distributor.store.models import ArticleRow, Delivery
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:.*`retry_after`:telegram.warnings.PTBDeprecationWarning")
-
 EDITOR = 111
 STRANGER = 999
 URL = "https://rinews.example/berita/rusia-indonesia"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_token_state() -> Iterator[None]:
-    forget_token_state()
-    yield
-    forget_token_state()
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
 
 
 @pytest.fixture

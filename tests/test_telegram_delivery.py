@@ -36,19 +36,9 @@ from distributor.ingest import store_article
 from distributor.runtime import Runtime
 from distributor.store.models import ChannelState, Delivery
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:.*`retry_after`:telegram.warnings.PTBDeprecationWarning")
-
 WRONG_TOKEN = "7012345678:AAwrongwrongwrongwrongwrongwrong01"
 JAKARTA = SiteConfig(name="RI News Portal", url="https://rinews.example",
                      timezone="Asia/Jakarta")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_token_state() -> Iterator[None]:
-    forget_token_state()
-    yield
-    forget_token_state()
 
 
 @pytest.fixture
@@ -56,12 +46,6 @@ def fast_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Posts of a channel may follow each other quickly (the dispatcher's 20 a minute, 3 s
     apart, is tested with the dispatcher): only what a test is about makes anything wait."""
     monkeypatch.setattr(TelegramAdapter, "rate_per_minute", 1200)
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
 
 
 @pytest.fixture

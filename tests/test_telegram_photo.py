@@ -13,7 +13,7 @@ import pytest
 from fakes.telegram_api import FakeTelegram
 from feedserver import FeedServer
 
-from distributor.channels.telegram import TelegramAdapter, TelegramConfig, forget_token_state
+from distributor.channels.telegram import TelegramAdapter, TelegramConfig
 
 CAPTION = '<b>Rusia dan Indonesia</b>\n\n<a href="https://rinews.example/berita/rusia">Baca</a>'
 CAPTION_TEXT = "Rusia dan Indonesia\n\nBaca"
@@ -35,14 +35,6 @@ PICTURE = png()
 
 def photo_message(photo: str) -> dict[str, Any]:
     return {"method": "sendPhoto", "photo": photo, "caption": CAPTION, "parse_mode": "HTML"}
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    forget_token_state()
-    with FakeTelegram() as fake:
-        yield fake
-    forget_token_state()
 
 
 @pytest.fixture

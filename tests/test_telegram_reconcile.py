@@ -24,24 +24,8 @@ from distributor.ingest import from_row, store_article
 from distributor.runtime import Runtime
 from distributor.store.models import ArticleRow, ChannelState, Delivery
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:.*`retry_after`:telegram.warnings.PTBDeprecationWarning")
-
 OBSERVER_TOKEN = "7055555555:AAobserverobserverobserverobserver1"
 EDITOR = 111
-
-
-@pytest.fixture(autouse=True)
-def _fresh_token_state() -> Iterator[None]:
-    forget_token_state()
-    yield
-    forget_token_state()
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
 
 
 @pytest.fixture

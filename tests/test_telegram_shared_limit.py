@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from fakes.telegram_api import FakeTelegram
 from sqlalchemy import select
 
@@ -17,7 +16,6 @@ from distributor.channels.telegram import (
     TOKEN_RATE,
     TOKEN_WINDOW,
     credential_key,
-    forget_token_state,
     reserve_slot,
     store_slots,
     token_limiter,
@@ -30,13 +28,6 @@ from distributor.store import Store, open_store
 from distributor.store.models import ChannelState
 
 GAP = TOKEN_WINDOW / TOKEN_RATE
-
-
-@pytest.fixture(autouse=True)
-def _fresh_token_state() -> Iterator[None]:
-    forget_token_state()
-    yield
-    forget_token_state()
 
 
 def test_two_processes_reservations_never_share_a_slot(pg_url: str) -> None:
