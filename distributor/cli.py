@@ -423,12 +423,13 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
     from distributor.resolve import resolve_article
     from distributor.store.models import Delivery
 
-    rt = state.runtime(dry_run=dry_run, announce=dry_run, channels=lambda config: list(
-        channel_names) or [c.name for c in config.channels
-                           if c.enabled and c.publish in ("instant", "manual")])
+    def targets(config: Config) -> list[str]:  # default: every instant and manual channel
+        return list(channel_names) or [c.name for c in config.channels
+                                       if c.enabled and c.publish in ("instant", "manual")]
+
+    rt = state.runtime(dry_run=dry_run, announce=dry_run, channels=targets)
     try:
-        channels = [_channel(rt, n) for n in channel_names] or \
-            [c for c in rt.channels() if c.publish in ("instant", "manual")]
+        channels = [_channel(rt, n) for n in targets(rt.config)]
         if not channels:
             raise UserError("no instant or manual channel to push to; name one with --channel")
         art = resolve_article(rt, article, store=not dry_run)
@@ -743,18 +744,16 @@ def _write_html(path: str, messages: list[dict[str, Any]], title: str) -> None:
 
         parts = []
         for message in messages:
-            body = message.get("html") if isinstance(message.get("html"), str) else None
-            if body is not None:
-                pass
+            text = message_text(message)
+            if isinstance(message.get("html"), str):
+                body = message["html"]
             elif message.get("parse_mode") == "HTML":  # Telegram: only the tags it allows
-                body = ("<div style='font:15px/1.4 sans-serif'>"
-                        + str(telegram_html(message_text(message))) + "</div>")
+                body = f"<div style='font:15px/1.4 sans-serif'>{telegram_html(text)}</div>"
             elif set(message) <= {"text", "image"}:  # a post of a thread
-                body = ("<div style='font:15px/1.4 sans-serif'>"
-                        + str(x_html(message_text(message))) + "</div>")
+                body = f"<div style='font:15px/1.4 sans-serif'>{x_html(text)}</div>"
             else:
                 body = ("<pre style='white-space:pre-wrap;font:15px/1.4 sans-serif'>"
-                        + html_lib.escape(message_text(message)) + "</pre>")
+                        + html_lib.escape(text) + "</pre>")
             parts.append(f"<section style='border:1px solid #ccc;border-radius:8px;"
                          f"margin:12px 0;padding:8px 12px'>{body}</section>")
         page = (f"<!doctype html><meta charset='utf-8'><title>{html_lib.escape(title)}</title>"
