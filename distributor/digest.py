@@ -222,7 +222,33 @@ async def run_digest(rt: Runtime, channel: ChannelConfig, *, now: datetime | Non
         for digest_id in unfinished_digests(rt, channel):
             return await resume_digest(rt, channel, digest_id, progress=progress)
 
-    plan = plan_digest(rt, channel, until=now, period=period)
+    claim = claim_digest(rt, channel, until=now, period=period)
+    if claim.state != "claimed" or claim.digest_id is None:
+        articles = len(claim.plan.articles) if claim.state == "skipped" else 0
+        return DigestOutcome(channel.name, period, claim.state, articles, claim.detail or "",
+                             digest_id=claim.digest_id)
+    messages = render_plan(rt, channel, claim.plan)
+    return await _send_and_record(rt, channel, claim.digest_id, period, len(claim.plan.articles),
+                                  messages, progress=progress)
+
+
+@dataclass
+class DigestClaim:
+    """A digest period taken by this process (``claimed``), or why not (``exists``,
+    ``skipped``: too few new articles, recorded so the period is not tried again)."""
+
+    state: str
+    plan: DigestPlan
+    digest_id: int | None = None
+    detail: str | None = None
+
+
+def claim_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
+                 period: str) -> DigestClaim:
+    """Take the digest of (channel, period): its row is unique, so of two schedulers or
+    workers only one gets it."""
+    plan = plan_digest(rt, channel, until=until, period=period)
+    min_articles = int(getattr(channel, "min_articles", 1))
     with rt.store.session() as session:
         digest = Digest(channel=channel.name, period=period, since=plan.since, until=plan.until,
                         article_ids=[a.id for a in plan.articles], state="sending")
@@ -233,8 +259,8 @@ async def run_digest(rt: Runtime, channel: ChannelConfig, *, now: datetime | Non
             session.rollback()
             existing = session.scalar(select(Digest.state).where(
                 Digest.channel == channel.name, Digest.period == period))
-            return DigestOutcome(channel.name, period, "exists",
-                                 detail=f"the digest of {period} exists already ({existing})")
+            return DigestClaim("exists", plan,
+                               detail=f"the digest of {period} exists already ({existing})")
         if len(plan.articles) < min_articles:
             digest.state = "skipped"
             digest.detail = (
@@ -242,13 +268,8 @@ async def run_digest(rt: Runtime, channel: ChannelConfig, *, now: datetime | Non
                 f"only {len(plan.articles)} new article{'s' if len(plan.articles) != 1 else ''}"
                 f", fewer than min_articles ({min_articles}); no mail sent")
             log.info("digest %s for %s: nothing new, no mail", channel.name, period)
-            return DigestOutcome(channel.name, period, "skipped", len(plan.articles),
-                                 digest.detail, digest_id=digest.id)
-        digest_id = digest.id
-
-    messages = render_plan(rt, channel, plan)
-    return await _send_and_record(rt, channel, digest_id, period, len(plan.articles), messages,
-                                  progress=progress)
+            return DigestClaim("skipped", plan, digest.id, digest.detail)
+        return DigestClaim("claimed", plan, digest.id)
 
 
 def unfinished_digests(rt: Runtime, channel: ChannelConfig,

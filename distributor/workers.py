@@ -58,7 +58,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 
 from distributor.config import Config, cron_trigger
@@ -560,8 +559,8 @@ async def run_channel_digest(st: WorkerState, name: str, *,
     from distributor.digest import (
         MISFIRE_GRACE,
         RESUME_WITHIN,
+        claim_digest,
         last_fire,
-        plan_digest,
         render_plan,
         resume_digest,
         run_digest,
@@ -592,23 +591,10 @@ async def run_channel_digest(st: WorkerState, name: str, *,
     fire = last_fire(schedule, rt.config.site.tz, now) if schedule else None
     if fire is None or now - fire > MISFIRE_GRACE:
         return "not due"
-    period = fire.isoformat()
-    plan = plan_digest(rt, channel, until=fire, period=period)
-    with rt.store.session() as session:
-        row = Digest(channel=name, period=period, since=plan.since, until=plan.until,
-                     article_ids=[a.id for a in plan.articles], state="sending")
-        session.add(row)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            return "exists"
-        if len(plan.articles) < int(getattr(channel, "min_articles", 1)):
-            row.state = "skipped"
-            row.detail = f"{len(plan.articles)} new articles, too few"
-            log.info("digest %s for %s: nothing new, no mail", name, period)
-            return "skipped"
-        digest_id = row.id
+    claim = claim_digest(rt, channel, until=fire, period=fire.isoformat())
+    if claim.state != "claimed" or claim.digest_id is None:
+        return claim.state
+    plan, digest_id = claim.plan, claim.digest_id
     messages = render_plan(rt, channel, plan)
     return await _start_fanout(st, name, digest_id, messages)
 
