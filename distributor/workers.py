@@ -746,6 +746,12 @@ def _digest_failed(rt: Runtime, digest_id: int, detail: str) -> None:
 # --------------------------------------------------------------------------- the worker
 
 
+#: on SIGTERM, jobs in flight get this long to finish (longer than a platform's request
+#: timeout); a job still running then is cancelled, and what it was sending is recovered
+#: (reconciled or `unknown`) by the next worker, never sent twice
+SHUTDOWN_GRACE = 25.0
+
+
 async def run_worker(rt: Runtime, *, concurrency: int = DEFAULT_CONCURRENCY,
                      stalled_after: float = STALLED_AFTER,
                      fanout_batch: int = FANOUT_BATCH) -> None:
@@ -767,7 +773,8 @@ async def run_worker(rt: Runtime, *, concurrency: int = DEFAULT_CONCURRENCY,
                 queues=[QUEUE], concurrency=concurrency, name=rt.owner,
                 install_signal_handlers=False, additional_context={"distributor": state},
                 update_heartbeat_interval=max(0.5, stalled_after / 4),
-                stalled_worker_timeout=stalled_after, fetch_job_polling_interval=2.0),
+                stalled_worker_timeout=stalled_after, fetch_job_polling_interval=2.0,
+                shutdown_graceful_timeout=SHUTDOWN_GRACE),
                 name="procrastinate worker")
             sweeper = asyncio.create_task(_sweep(app, stalled_after), name="stalled jobs")
 
