@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo dashboard test lint format clean
+.PHONY: install browser demo dashboard test check lint format clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,14 @@ dashboard: $(STAMP)
 	  echo "open http://127.0.0.1:8000/dashboard/ and log in as demo / demo-password" && \
 	  ../$(BIN)/distributor --config demo.yaml serve --dry-run
 
+# everything: unit (pure), integration (real stores, SMTP and HTTP doubles), system (processes,
+# browser, soak). CI runs this.
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# the fast layers while you work: no processes, no browser
+check: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit tests/integration
 
 lint: $(STAMP)
 	$(BIN)/ruff check distributor tests bench

@@ -100,11 +100,11 @@ def seed(config_path: Path, n: int) -> None:
     from sqlalchemy import insert
 
     from distributor.articles import Article
-    from distributor.config import load_config
-    from distributor.ingest import store_article
+    from distributor.configfile import load_config
+    from distributor.ledger.ingest import store_article
+    from distributor.ledger.subscribers import new_token_key
     from distributor.store import open_store
     from distributor.store.models import Subscriber
-    from distributor.subscribers import new_token_key
 
     config = load_config(config_path)
     store = open_store(config.database)
@@ -130,9 +130,9 @@ def seed(config_path: Path, n: int) -> None:
 
 
 def prebuilt_mail(config_path: Path) -> bytes:
-    from distributor.config import load_config
-    from distributor.digest import plan_digest, render_plan
-    from distributor.fanout import SMTP_POLICY
+    from distributor.channels.email.fanout import SMTP_POLICY
+    from distributor.configfile import load_config
+    from distributor.engine.digests import plan_digest, render_plan
     from distributor.render.email import build_mime
     from distributor.runtime import Runtime
 
@@ -179,8 +179,8 @@ async def baseline(port: int, n: int, data: bytes, connections: int = 8) -> dict
 async def ours(config_path: Path) -> dict[str, float]:
     from sqlalchemy import func, select
 
-    from distributor.config import load_config
-    from distributor.digest import run_digest
+    from distributor.configfile import load_config
+    from distributor.engine.digests import run_digest
     from distributor.runtime import Runtime
     from distributor.store.models import EmailSend
 

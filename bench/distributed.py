@@ -70,9 +70,9 @@ def one_round(workers: int, *, channels: int, articles: int, latency: float,
               folder: Path) -> tuple[int, float]:
     """(deliveries, seconds from the first post to the last) with ``workers`` workers."""
     from distributor.articles import Article
-    from distributor.config import load_config
-    from distributor.delivery import plan_deliveries
-    from distributor.ingest import store_article
+    from distributor.configfile import load_config
+    from distributor.ledger.deliveries import plan_deliveries
+    from distributor.ledger.ingest import store_article
     from distributor.runtime import Runtime
 
     servers = [FakeTelegram().start() for _ in range(channels)]

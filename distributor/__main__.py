@@ -1,3 +1,3 @@
-from distributor.cli import main
+from distributor.interfaces.cli import main
 
 main(prog_name="distributor")

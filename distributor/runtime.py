@@ -12,10 +12,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from distributor.channels.base import Adapter, RenderContext
 from distributor.channels.outbox import OutboxAdapter
-from distributor.channels.registry import get_adapter_class
 from distributor.config import ChannelConfig, Config
+from distributor.plugin import Adapter
+from distributor.registry import get_adapter_class
+from distributor.render.context import RenderContext
 from distributor.store import Store, open_store
 
 

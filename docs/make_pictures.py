@@ -23,9 +23,9 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from distributor.articles import Article
-from distributor.channels.base import RenderContext
-from distributor.channels.email import EmailConfig
-from distributor.channels.telegram import TelegramConfig
+from distributor.render.context import RenderContext
+from distributor.channels.email.adapter import EmailConfig
+from distributor.channels.telegram.adapter import TelegramConfig
 from distributor.config import FeedSourceConfig, SiteConfig, WebConfig
 from distributor.render import Templates
 from distributor.render.email import personalize, render_digest_email

@@ -74,7 +74,7 @@ def webhook_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import importlib
 
     importlib.invalidate_caches()
-    from distributor.channels.registry import clear_cache
+    from distributor.registry import clear_cache
 
     clear_cache()
     return target
@@ -133,7 +133,7 @@ def cli_env(plugin_site: Path, extra: dict[str, str] | None = None) -> dict[str,
 def _fresh_token_state() -> Iterator[None]:
     """What a process remembers of Telegram tokens (limiters, flood waits, moved chats) never
     leaks from one test into the next."""
-    from distributor.channels.telegram import forget_token_state
+    from distributor.channels.telegram.adapter import forget_token_state
 
     forget_token_state()
     yield

@@ -15,8 +15,9 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from distributor.articles import Article
-from distributor.channels.base import Adapter, Message, PermanentError, RenderContext
 from distributor.config import ChannelConfig, validate_cron
+from distributor.plugin import Adapter, PermanentError
+from distributor.render.context import Message, RenderContext
 from distributor.text import slugify
 
 

@@ -1,7 +1,7 @@
 """Rendering: article(s) + channel config + templates -> messages. Pure: no I/O but templates.
 
 Each channel has a module here (``email.py``, ``telegram.py``, ``x.py``) whose functions take an
-article (or a list of articles for a digest) and a :class:`~distributor.channels.base.RenderContext`
+article (or a list of articles for a digest) and a :class:`~distributor.plugin.RenderContext`
 and return the messages exactly as they would be sent (Contract 3 of DESIGN.md).
 
 Templates come from :class:`Templates`: a user's folder (``templates:`` in channels.yaml) first,

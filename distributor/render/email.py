@@ -40,7 +40,6 @@ from urllib.parse import quote
 from premailer import Premailer
 
 from distributor.articles import Article
-from distributor.channels.base import Message, RenderContext
 from distributor.render import (
     Templates,
     channel_template,
@@ -53,6 +52,7 @@ from distributor.render import (
     title_repeats_lede,
     words,
 )
+from distributor.render.context import Message, RenderContext
 from distributor.render.split import shorten
 
 __all__ = [

@@ -18,7 +18,6 @@ from html.parser import HTMLParser
 from typing import Any
 
 from distributor.articles import Article
-from distributor.channels.base import Message, RenderContext
 from distributor.render import (
     Templates,
     channel_template,
@@ -29,6 +28,7 @@ from distributor.render import (
     title_repeats_lede,
     words,
 )
+from distributor.render.context import Message, RenderContext
 from distributor.render.split import shorten
 
 __all__ = [

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from distributor.articles import Article
-from distributor.channels.base import Message, RenderContext
 from distributor.render import hashtags as make_hashtags
+from distributor.render.context import Message, RenderContext
 from distributor.render.split import CLAUSE, ELLIPSIS, GLUE, SENTENCE, WORD, tokenize
 
 __all__ = [

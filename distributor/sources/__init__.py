@@ -7,33 +7,12 @@ and moves on to the next source.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from distributor.articles import Article
 from distributor.config import DirectorySourceConfig, FeedSourceConfig
+from distributor.sources.base import FetchResult, SourceError, SourceState
 
-
-class SourceError(Exception):
-    """A source could not be read. The message is one line: what, where, what to do."""
-
-
-@dataclass
-class SourceState:
-    """What a source keeps between polls (stored per source in the database)."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass
-class FetchResult:
-    articles: list[Article] = field(default_factory=list)
-    state: SourceState = field(default_factory=SourceState)
-    not_modified: bool = False
-    #: one-line problems with single items (a malformed file, an entry without a link);
-    #: the other items were read
-    problems: list[str] = field(default_factory=list)
+__all__ = ["FetchResult", "SourceError", "SourceState", "fetch_source"]
 
 
 async def fetch_source(

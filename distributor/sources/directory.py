@@ -30,7 +30,7 @@ import yaml
 
 from distributor.articles import Article
 from distributor.config import DirectorySourceConfig
-from distributor.sources import FetchResult, SourceError, SourceState
+from distributor.sources.base import FetchResult, SourceError, SourceState
 from distributor.text import (
     detect_language,
     html_to_text,

@@ -26,7 +26,7 @@ import httpx
 
 from distributor.articles import Article, content_hash
 from distributor.config import FeedSourceConfig
-from distributor.sources import FetchResult, SourceError, SourceState
+from distributor.sources.base import FetchResult, SourceError, SourceState
 from distributor.sources.directory import merge_tags
 from distributor.text import (
     detect_language,

@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from distributor.clock import utcnow
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """DateTime that always comes back timezone-aware UTC (SQLite drops the zone)."""
@@ -41,8 +43,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

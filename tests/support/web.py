@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 
 from distributor.articles import Article
-from distributor.ingest import store_article
+from distributor.interfaces.web.auth import add_editor
+from distributor.ledger.ingest import store_article
 from distributor.runtime import Runtime
 from distributor.store.models import Editor
-from distributor.web.auth import add_editor
 
 PASSWORD = "correct horse battery"
 

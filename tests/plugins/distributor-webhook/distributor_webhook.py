@@ -10,15 +10,9 @@ from typing import Any, Literal
 
 import httpx
 
-from distributor.channels.base import (
-    Adapter,
-    AmbiguousError,
-    Message,
-    PermanentError,
-    RenderContext,
-    TransientError,
-)
 from distributor.config import ChannelConfig
+from distributor.plugin import Adapter, AmbiguousError, PermanentError, TransientError
+from distributor.render.context import Message, RenderContext
 
 
 class WebhookConfig(ChannelConfig):

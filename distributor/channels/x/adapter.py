@@ -1,0 +1,619 @@
+"""X (Twitter) channel adapter: threads through tweepy's Client (OAuth 1.0a user context).
+
+tweepy always calls ``https://api.twitter.com``; ``api_base_url`` is honoured by a requests
+transport adapter mounted on the client's session that sends every call to that server instead
+(the OAuth signature still covers the public URL, as a forwarding gateway expects). The same
+transport applies ``timeout`` and reads the rate-limit headers of each post, so a channel whose
+15-minute or 24-hour posting allowance is used up waits without asking X again.
+
+Outcomes: 429, 5xx and connection failures are *transient* (channel-wide); 400/401/403 are
+*permanent* with X's own ``detail`` (401 pauses the channel); a read timeout after the request
+went out is *ambiguous*. The four credentials never appear in errors or in library logs.
+
+X sometimes publishes a post and still answers 5xx; the retry of that part is then refused as
+"duplicate content". A duplicate of a part whose earlier attempt got no clear answer (5xx, no
+answer), or of a reply, is looked up among the account's latest posts (``GET
+/2/users/:id/tweets``): found with the same text (and replying to the previous part), its id is
+the answer and the thread goes on; not found, the outcome is *ambiguous*. Any other duplicate is
+permanent. :meth:`XAdapter.reconcile` uses the same lookup for a delivery a dead process left
+half-sent.
+
+With ``image: true`` a message's ``"image"`` (a URL; the renderer puts the article's image on the
+head post) is downloaded and uploaded with ``POST /2/media/upload`` and attached to the post; if
+either step fails the post goes out without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import html
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import requests
+import tweepy
+from pydantic import Field, SecretStr
+from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+from distributor.articles import Article
+from distributor.config import ChannelConfig, Seconds
+from distributor.logs import SecretFilter
+from distributor.plugin import (
+    Adapter,
+    AmbiguousError,
+    ChannelError,
+    PermanentError,
+    TransientError,
+)
+from distributor.render.context import Message, RenderContext
+
+log = logging.getLogger(__name__)
+
+
+class XConfig(ChannelConfig):
+    type: Literal["x"] = "x"
+    consumer_key: SecretStr
+    consumer_secret: SecretStr
+    access_token: SecretStr
+    access_token_secret: SecretStr
+    api_base_url: str = "https://api.twitter.com"
+    max_posts: int = Field(default=4, ge=1, le=25)
+    link_position: Literal["first", "last"] = "last"
+    numbering: bool = False
+    hashtags: bool = False
+    image: bool = False
+    timeout: Seconds = 20.0
+
+
+#: the hosts tweepy (and the X docs) use; both are rerouted to api_base_url
+_X_HOSTS = ("https://api.twitter.com", "https://api.x.com")
+#: (remaining, reset) header pairs of the posting limits, each reset in epoch seconds
+_LIMIT_HEADERS = (
+    ("x-rate-limit-remaining", "x-rate-limit-reset"),
+    ("x-user-limit-24hour-remaining", "x-user-limit-24hour-reset"),
+    ("x-app-limit-24hour-remaining", "x-app-limit-24hour-reset"),
+)
+_CREDENTIALS_HINT = ("check X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET "
+                     "(the consumer_key, consumer_secret, access_token and access_token_secret "
+                     "of the channel)")
+#: 403 problem types that make every post fail until someone changes the app's settings
+_APP_PROBLEMS = ("oauth1-permissions", "client-forbidden", "unsupported-authentication",
+                 "client-not-enrolled")
+#: looking for a post: this many pages of the account's latest posts, 100 a page
+_LOOKUP_PAGES = 3
+_LOOKUP_FIELDS = ["created_at", "referenced_tweets", "entities"]
+#: a post found by its text must be this recent, relative to the attempt that may have made it
+_CLOCK_SLACK = 120.0
+#: uncertain attempts are remembered this long (seconds)
+_REMEMBER = 2 * 86400.0
+#: images the one-shot upload takes (media_type enum of POST /2/media/upload), by magic bytes
+_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+                (b"BM", "image/bmp"), (b"II*\x00", "image/tiff"), (b"MM\x00*", "image/tiff"))
+_MAX_IMAGE_BYTES = 5 * 1024 * 1024
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+class DuplicateContentError(PermanentError):
+    """X refused a post as duplicate content: the account has a post with the same text."""
+
+
+class _ServerError(TransientError):
+    """X answered 5xx. Usually nothing was published, but sometimes it was."""
+
+
+# --------------------------------------------------------------------------- secrets in logs
+
+#: loggers that print requests: the OAuth header and signature base string (consumer key and
+#: access token), or anything else the credentials could end up in
+_SECRET_LOGGERS = ("tweepy", "requests_oauthlib", "oauthlib", "urllib3", "requests", __name__)
+
+
+_REDACTOR = SecretFilter(_SECRET_LOGGERS)
+_guard_logs = _REDACTOR.guard
+_clean_chain = _REDACTOR.clean_chain
+
+
+# --------------------------------------------------------------------------- transport
+
+
+class _Reroute(HTTPAdapter):
+    """Sends tweepy's api.twitter.com requests to ``base_url``, with a timeout, and shows each
+    response to ``observe`` (in the worker thread)."""
+
+    def __init__(self, base_url: str, timeout: float,
+                 observe: Callable[[requests.Response], None]):
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.observe = observe
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, verify: Any = True, cert: Any = None,
+             proxies: dict[str, str] | None = None) -> requests.Response:
+        url = request.url or ""
+        for host in _X_HOSTS:
+            if (url == host or url.startswith(host + "/")) and self.base_url != host:
+                request.url = self.base_url + url[len(host):]
+                # the proxies were chosen for the public host; choose again for the real one
+                proxies = get_environ_proxies(request.url)
+                break
+        response = super().send(request, stream=stream,
+                                timeout=self.timeout if timeout is None else timeout,
+                                verify=verify, cert=cert, proxies=proxies)
+        self.observe(response)
+        return response
+
+
+def _number(headers: Mapping[str, str], name: str) -> float | None:
+    try:
+        return float(headers[name])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _exhausted_until(headers: Mapping[str, str]) -> float | None:
+    """The latest reset (epoch seconds) among the posting limits that have nothing left."""
+    resets = []
+    for remaining_name, reset_name in _LIMIT_HEADERS:
+        remaining, reset = _number(headers, remaining_name), _number(headers, reset_name)
+        if remaining is not None and remaining <= 0 and reset is not None:
+            resets.append(reset)
+    return max(resets) if resets else None
+
+
+def _retry_after_header(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _problem(exc: tweepy.HTTPException) -> tuple[str, str]:
+    """X's own explanation of a refusal: (detail, problem type)."""
+    response = exc.response
+    status = getattr(response, "status_code", "")
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        text = (getattr(response, "text", "") or "").strip()[:300]
+        return f"{status} {getattr(response, 'reason', '')}".strip() + (f": {text}" if text
+                                                                            else ""), ""
+    detail = str(body.get("detail") or body.get("title") or "")
+    messages = [str(e["message"]) for e in body.get("errors", []) or []
+                if isinstance(e, dict) and e.get("message")]
+    messages += [str(e) for e in body.get("errors", []) or [] if isinstance(e, str)]
+    if messages and (not detail or detail.startswith("One or more parameters")):
+        detail = f"{detail} ({'; '.join(messages)})" if detail else "; ".join(messages)
+    return detail or f"{status} {getattr(response, 'reason', '')}".strip(), \
+        str(body.get("type") or "")
+
+
+def _before_sending(exc: requests.exceptions.ConnectionError) -> bool:
+    """True if the connection was never made (refused, DNS, connect timeout)."""
+    reason: Any = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+
+
+# --------------------------------------------------------------------------- posts as X shows them
+
+
+def _as_posted(tweet: Mapping[str, Any]) -> str:
+    """A post's text as it was written: X shows links as t.co links (the original is in
+    ``entities.urls``), escapes ``& < >`` and adds a t.co link to attached media."""
+    text = html.unescape(str(tweet.get("text") or ""))
+    entities = tweet.get("entities")
+    urls = entities.get("urls") if isinstance(entities, dict) else None
+    for url in urls if isinstance(urls, list) else []:
+        if not isinstance(url, dict) or not url.get("url"):
+            continue
+        media = url.get("media_key") or str(url.get("display_url") or "").startswith(
+            ("pic.x.com", "pic.twitter.com"))
+        text = text.replace(str(url["url"]), "" if media else str(url.get("expanded_url")
+                                                                   or url["url"]))
+    return text
+
+
+def _comparable(text: str) -> str:
+    """Text for comparison: NFC, whitespace collapsed, links without scheme or final slash."""
+    def link(match: re.Match[str]) -> str:
+        parts = urlsplit(match.group(0))
+        rest = match.group(0).split("://", 1)[1][len(parts.netloc):]
+        return parts.netloc.lower() + rest.rstrip("/")
+
+    return " ".join(_URL.sub(link, unicodedata.normalize("NFC", text)).split())
+
+
+def _replied_to(tweet: Mapping[str, Any]) -> str | None:
+    for ref in tweet.get("referenced_tweets") or []:
+        if isinstance(ref, dict) and ref.get("type") == "replied_to":
+            return str(ref.get("id"))
+    return None
+
+
+def _created(tweet: Mapping[str, Any]) -> float | None:
+    try:
+        return datetime.fromisoformat(str(tweet["created_at"])).timestamp()
+    except (KeyError, ValueError):
+        return None
+
+
+def _image_type(data: bytes) -> str | None:
+    for magic, media_type in _IMAGE_MAGIC:
+        if data.startswith(magic):
+            return media_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+# --------------------------------------------------------------------------- the adapter
+
+
+class XAdapter(Adapter):
+    type_name = "x"
+    config_model = XConfig
+    body_maxlen = 280
+    rate_per_minute = 30
+    config: XConfig
+
+    def __init__(self, config: ChannelConfig):
+        super().__init__(config)
+        self._client: tweepy.Client | None = None
+        #: epoch seconds before which X will refuse posts (a posting limit is used up)
+        self.not_before: float = 0.0
+        #: the account's user id (from /2/users/me), once known
+        self._user_id: str | None = None
+        #: (text, previous id) of posts whose last attempt got no clear answer -> its time
+        self._uncertain: dict[tuple[str, str | None], float] = {}
+        _guard_logs(self._secrets())
+
+    def render(self, article: Article, ctx: RenderContext) -> list[Message]:
+        from distributor.render.x import render_x
+
+        return render_x(article, ctx)
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _secrets(self) -> list[str]:
+        c = self.config
+        return [s.get_secret_value() for s in (c.consumer_key, c.consumer_secret,
+                                               c.access_token, c.access_token_secret)]
+
+    def _client_ready(self) -> tweepy.Client:
+        if self._client is None:
+            c = self.config
+            client = tweepy.Client(
+                consumer_key=c.consumer_key.get_secret_value(),
+                consumer_secret=c.consumer_secret.get_secret_value(),
+                access_token=c.access_token.get_secret_value(),
+                access_token_secret=c.access_token_secret.get_secret_value(),
+            )
+            transport = _Reroute(c.api_base_url, c.timeout, self._observe)
+            for host in _X_HOSTS:
+                client.session.mount(host + "/", transport)
+            _guard_logs(self._secrets())
+            self._client = client
+        return self._client
+
+    def _observe(self, response: requests.Response) -> None:
+        """After a post: if a posting limit has nothing left, wait for its reset."""
+        request = response.request
+        if request is None or request.method != "POST" \
+                or not urlsplit(request.url or "").path.endswith("/2/tweets"):
+            return
+        if 200 <= response.status_code < 300:
+            until = _exhausted_until(response.headers)
+            if until is not None and until > self.not_before:
+                self.not_before = until
+                log.info("X channel %s: posting limit used up; next post after %s",
+                         self.config.name, time.strftime("%Y-%m-%d %H:%M:%S %Z",
+                                                         time.localtime(until)))
+
+    async def _run(self, call: Callable[..., Any], *, sent: bool, posting: bool = False,
+                   auxiliary: bool = False, **kwargs: Any) -> Any:
+        """Run one blocking tweepy call in a thread; map its failure to a channel error.
+
+        ``sent``: a lost answer means the request may have been carried out (ambiguous);
+        ``posting``: a 429 is about the posting allowance (later posts wait for its reset);
+        ``auxiliary``: a lookup or an upload, whose refusal says nothing about the channel.
+        """
+        try:
+            return await asyncio.to_thread(call, **kwargs)
+        except (tweepy.TweepyException, requests.RequestException) as exc:
+            failure: Exception = exc
+        error = self._translate(failure, sent=sent, posting=posting, auxiliary=auxiliary)
+        error.message = _REDACTOR.redact(error.message)
+        error.args = (error.message,)
+        if _clean_chain(failure):
+            error.__cause__ = failure
+        raise error
+
+    def _translate(self, exc: Exception, *, sent: bool, posting: bool = False,
+                   auxiliary: bool = False) -> ChannelError:
+        timeout = self.config.timeout
+        if isinstance(exc, tweepy.TooManyRequests):
+            headers = exc.response.headers
+            retry_at = _exhausted_until(headers) or _number(headers, "x-rate-limit-reset")
+            retry_after = max(0.0, retry_at - time.time()) if retry_at is not None \
+                else _retry_after_header(headers)
+            if retry_at is not None and posting:
+                self.not_before = max(self.not_before, retry_at)
+            detail, _ = _problem(exc)
+            wait = f"retry in {retry_after:.0f} s" if retry_after is not None else "retry later"
+            return TransientError(f"X rate limit reached ({detail}); {wait}",
+                                  retry_after=retry_after, channel_wide=True)
+        if isinstance(exc, tweepy.Unauthorized):
+            detail, _ = _problem(exc)
+            return PermanentError(f"X rejected the credentials; {_CREDENTIALS_HINT}. "
+                                  f"X said: {detail}", pause_channel=True)
+        if isinstance(exc, tweepy.Forbidden):
+            detail, kind = _problem(exc)
+            if auxiliary:  # a lookup or an upload the plan or the app does not allow
+                return PermanentError(f"X refused the request: {detail}")
+            if "duplicate" in detail.lower():
+                return DuplicateContentError(f"X says duplicate content: {detail}")
+            if any(p in kind for p in _APP_PROBLEMS) or "oauth1 app permissions" in detail:
+                return PermanentError(
+                    f"X refused the app: {detail} Give the app Read and Write permission in the "
+                    "developer portal, then regenerate the access token and secret.",
+                    pause_channel=True)
+            return PermanentError(f"X refused the post: {detail}")
+        if isinstance(exc, tweepy.NotFound):
+            detail, _ = _problem(exc)
+            return PermanentError(f"X answered 404 ({detail}); check api_base_url "
+                                  f"{self.config.api_base_url!r}")
+        if isinstance(exc, tweepy.TwitterServerError):
+            detail, _ = _problem(exc)
+            return _ServerError(
+                f"X is unavailable: {exc.response.status_code} {detail}",
+                retry_after=_retry_after_header(exc.response.headers), channel_wide=True)
+        if isinstance(exc, tweepy.HTTPException):  # 400 and any other refusal
+            detail, _ = _problem(exc)
+            return PermanentError(f"X refused the post: {detail}")
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return TransientError(f"cannot connect to X at {self.config.api_base_url} within "
+                                  f"{timeout:g} s", channel_wide=True)
+        if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ProxyError):
+            return TransientError(f"cannot reach X at {self.config.api_base_url}: {exc}",
+                                  channel_wide=True)
+        if isinstance(exc, requests.exceptions.ConnectionError) and (
+                not sent or _before_sending(exc)):
+            return TransientError(f"cannot reach X at {self.config.api_base_url}: {exc}",
+                                  channel_wide=True)
+        if not sent:
+            return TransientError(f"X did not answer: {exc}", channel_wide=True)
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            return AmbiguousError(f"no answer from X within {timeout:g} s: the post may have "
+                                  "been published")
+        if isinstance(exc, requests.RequestException):
+            return AmbiguousError(f"the answer from X was lost ({exc}): the post may have been "
+                                  "published")
+        return PermanentError(f"X error: {exc}")
+
+    # -- the adapter interface --------------------------------------------------------------
+    async def send(self, message: Message, *, previous_id: str | None = None) -> str:
+        """Publish one post; a reply to ``previous_id`` (the thread's previous post) if given."""
+        text = message.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise PermanentError("an X post needs a non-empty 'text' string")
+        self._check_allowance()
+        client = self._client_ready()
+        media_ids = await self._image(message) if self.config.image else None
+        self._check_allowance()  # the upload took a while
+        key = (text, previous_id)
+        started = time.time()
+        try:
+            response = await self._run(client.create_tweet, sent=True, posting=True, text=text,
+                                       in_reply_to_tweet_id=previous_id, media_ids=media_ids,
+                                       user_auth=True)
+        except DuplicateContentError as duplicate:
+            return await self._after_duplicate(duplicate, text, previous_id)
+        except (_ServerError, AmbiguousError):
+            self._remember_uncertain(key, started)
+            raise
+        self._uncertain.pop(key, None)
+        data = getattr(response, "data", None)
+        tweet_id = data.get("id") if isinstance(data, dict) else None
+        if not tweet_id:
+            raise AmbiguousError(f"X accepted the post but returned no id ({response!r})")
+        return str(tweet_id)
+
+    async def reconcile(self, messages: list[Message], sent_ids: list[str]) -> str | None:
+        """The id of the first part not in ``sent_ids`` if the account has published it (same
+        text, replying to the last sent part; a head: replying to nothing), else None. When
+        every part is in ``sent_ids``, the head's id."""
+        if not messages:
+            return None
+        if len(sent_ids) >= len(messages):
+            return sent_ids[0] if sent_ids else None
+        text = messages[len(sent_ids)].get("text")
+        if not isinstance(text, str) or not text.strip():
+            return None
+        return await self._find_post(text, sent_ids[-1] if sent_ids else None)
+
+    # -- limits, duplicates and lookups -----------------------------------------------------
+    def _check_allowance(self) -> None:
+        wait = self.not_before - time.time()
+        if wait > 0:
+            raise TransientError(f"X posting limit used up; next post in {wait:.0f} s",
+                                 retry_after=wait, channel_wide=True)
+
+    def _remember_uncertain(self, key: tuple[str, str | None], started: float) -> None:
+        now = time.time()
+        for old in [k for k, at in self._uncertain.items() if at < now - _REMEMBER]:
+            del self._uncertain[old]
+        self._uncertain.setdefault(key, started)
+
+    async def _after_duplicate(self, duplicate: DuplicateContentError, text: str,
+                               previous_id: str | None) -> str:
+        """X refused a post as a duplicate: is it this very post, published by an earlier
+        attempt that got no clear answer? Returns its id; raises otherwise."""
+        earlier = self._uncertain.get((text, previous_id))
+        if earlier is None and previous_id is None:
+            raise duplicate  # a head that nothing says we published: a real duplicate
+        since = None if earlier is None else earlier - _CLOCK_SLACK
+        try:
+            found = await self._find_post(text, previous_id, since=since)
+        except ChannelError as exc:
+            raise AmbiguousError(
+                f"{duplicate.message} The post may be this thread's own from an earlier "
+                f"attempt, but looking for it failed ({exc.message}); check the account."
+            ) from None
+        if found is not None:
+            self._uncertain.pop((text, previous_id), None)
+            log.info("X channel %s: the post was published by an earlier attempt that got no "
+                     "clear answer; found it as %s", self.config.name, found)
+            return found
+        if earlier is not None:
+            raise AmbiguousError(
+                f"{duplicate.message} An earlier attempt got no clear answer, so it was "
+                "probably published, but it is not among the account's latest posts; check "
+                "the account.")
+        raise duplicate
+
+    async def _account_id(self) -> str:
+        if self._user_id is None:
+            client = self._client_ready()
+            response = await self._run(client.get_me, sent=False, user_auth=True)
+            user = getattr(response, "data", None)
+            user_id = getattr(user, "id", None)
+            if user_id is None and isinstance(user, dict):
+                user_id = user.get("id")
+            if not user_id:
+                raise PermanentError(f"X answered /2/users/me without an id ({response!r})")
+            self._user_id = str(user_id)
+        return self._user_id
+
+    async def _find_post(self, text: str, reply_to: str | None, *,
+                         since: float | None = None) -> str | None:
+        """Among the account's latest posts, the id of the one with ``text`` that replies to
+        ``reply_to`` (None: replies to nothing) and, given ``since``, was created after it."""
+        user_id = await self._account_id()
+        client = self._client_ready()
+        wanted = _comparable(text)
+        token: str | None = None
+        for _ in range(_LOOKUP_PAGES):
+            params: dict[str, Any] = {"max_results": 100, "tweet_fields": _LOOKUP_FIELDS}
+            if reply_to is not None:
+                params["since_id"] = reply_to  # a reply is newer than what it replies to
+            if token:
+                params["pagination_token"] = token
+            response = await self._run(client.get_users_tweets, sent=False, auxiliary=True,
+                                       id=user_id, user_auth=True, **params)
+            for tweet in getattr(response, "data", None) or []:
+                data = getattr(tweet, "data", tweet)
+                if not isinstance(data, dict) or _replied_to(data) != reply_to:
+                    continue
+                if since is not None and (_created(data) or since) < since:
+                    continue
+                if _comparable(_as_posted(data)) == wanted:
+                    return str(data["id"])
+            meta = getattr(response, "meta", None) or {}
+            token = meta.get("next_token") if isinstance(meta, dict) else None
+            if not token:
+                break
+        return None
+
+    # -- images -----------------------------------------------------------------------------
+    async def _image(self, message: Message) -> list[str] | None:
+        """The media id of the message's ``image``, uploaded; None without one or on failure
+        (the post then goes out without it)."""
+        url = message.get("image")
+        if not url:
+            return None
+        name = self.config.name
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            log.warning("X channel %s: the image %r is not an http(s) URL; posting without it",
+                        name, url)
+            return None
+        try:
+            data, media_type = await asyncio.to_thread(self._download, url)
+        except (requests.RequestException, ValueError) as exc:
+            log.warning("X channel %s: cannot fetch the image %s (%s); posting without it",
+                        name, url, exc)
+            return None
+        client = self._client_ready()
+        body = {"media": base64.b64encode(data).decode("ascii"),
+                "media_category": "tweet_image", "media_type": media_type}
+        try:
+            response = await self._run(client.request, sent=False, auxiliary=True,
+                                       method="POST", route="/2/media/upload", json=body,
+                                       user_auth=True)
+            media = response.json()["data"]
+            media_id = str(media["id"])
+            if (media.get("processing_info") or {}).get("state") == "failed":
+                raise ValueError("X could not process it")
+        except (ChannelError, ValueError, KeyError, TypeError) as exc:
+            log.warning("X channel %s: uploading the image %s failed (%s); posting without it",
+                        name, url, exc)
+            return None
+        return [media_id]
+
+    def _download(self, url: str) -> tuple[bytes, str]:
+        """The image's bytes and type, at most 5 MB (X's limit for images)."""
+        with requests.get(url, timeout=self.config.timeout, stream=True,
+                          headers={"User-Agent": "distributor (+image for an X post)"}) as answer:
+            answer.raise_for_status()
+            declared = _number(answer.headers, "content-length")
+            if declared is not None and declared > _MAX_IMAGE_BYTES:
+                raise ValueError(f"{declared:.0f} bytes; X takes images up to 5 MB")
+            data = b""
+            for chunk in answer.iter_content(64 * 1024):
+                data += chunk
+                if len(data) > _MAX_IMAGE_BYTES:
+                    raise ValueError("larger than 5 MB, the most X takes for an image")
+        media_type = _image_type(data)
+        if media_type is None:
+            raise ValueError("not an image X takes (JPEG, PNG, WebP, BMP or TIFF)")
+        return data, media_type
+
+    def hold_until(self) -> datetime | None:
+        """The reset of a posting allowance the last answer said is used up."""
+        if self.not_before <= time.time():
+            return None
+        return datetime.fromtimestamp(self.not_before, UTC)
+
+    def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
+        return f"https://x.com/i/web/status/{remote_id}" if remote_id.isdigit() else None
+
+    async def check_online(self) -> str:
+        """GET /2/users/me: "@handle" of the account the access token belongs to."""
+        client = self._client_ready()
+        response = await self._run(client.get_me, sent=False, user_auth=True)
+        user = getattr(response, "data", None)
+        username = getattr(user, "username", None)
+        if username is None and isinstance(user, dict):
+            username = user.get("username")
+        if not username:
+            raise PermanentError(f"X answered /2/users/me without a username ({response!r})")
+        user_id = getattr(user, "id", None)
+        if user_id is None and isinstance(user, dict):
+            user_id = user.get("id")
+        if user_id:
+            self._user_id = str(user_id)
+        return f"@{username}"
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.session.close()

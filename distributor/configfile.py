@@ -1,0 +1,354 @@
+"""Reading channels.yaml: ${ENV} interpolation, YAML with line numbers, validation into the
+models of :mod:`distributor.config`, errors that name the file and line."""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ValidationError,
+)
+
+# --------------------------------------------------------------------------- YAML with lines
+from distributor.config import (
+    DEFAULT_CONFIG,
+    ChannelConfig,
+    Config,
+    ConfigError,
+    ConfigErrors,
+    DirectorySourceConfig,
+    FeedSourceConfig,
+)
+
+Path_ = tuple[str | int, ...]
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+@dataclass
+class _Loaded:
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+    errors: list[ConfigError] = field(default_factory=list)
+    missing: dict[Path_, list[str]] = field(default_factory=dict)
+
+
+def format_key(path: Path_) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _interpolate(value: str, env: dict[str, str]) -> tuple[str, list[str]]:
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and (env[name] != "" or default is None):
+            return env[name]
+        if default is not None:
+            return default
+        missing.append(name)
+        return ""
+
+    return _ENV_RE.sub(replace, value), missing
+
+
+def _load_yaml(text: str, file: str, env: dict[str, str]) -> _Loaded:
+    loaded = _Loaded(data=None)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        loaded.errors.append(
+            ConfigError(file, line, "", f"this is not valid YAML: {problem}; check the indentation "
+                        "and quote values that contain ': ' or start with a special character")
+        )
+        return loaded
+    constructor = yaml.SafeLoader("")
+
+    def convert(node: yaml.Node, path: Path_) -> Any:
+        loaded.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = constructor.construct_object(key_node)
+                if not isinstance(key, str):
+                    key = str(key)
+                if key in result:
+                    loaded.errors.append(ConfigError(
+                        file, key_node.start_mark.line + 1, format_key((*path, key)),
+                        "this key appears twice in the same block; keep one"))
+                child = (*path, key)
+                result[key] = convert(value_node, child)
+                loaded.lines[child] = key_node.start_mark.line + 1
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        value = constructor.construct_object(node)
+        if isinstance(value, str) and "${" in value:
+            value, missing = _interpolate(value, env)
+            if missing:
+                loaded.missing[path] = missing
+        return value
+
+    loaded.data = convert(root, ()) if root is not None else {}
+    return loaded
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _line_for(lines: dict[Path_, int], path: Path_) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def _pydantic_errors(
+    exc: ValidationError, model: type[BaseModel], prefix: Path_, file: str,
+    lines: dict[Path_, int],
+) -> list[ConfigError]:
+    out: list[ConfigError] = []
+    for err in exc.errors():
+        raw_loc = tuple(err["loc"])
+        loc = tuple(p for p in raw_loc if not (isinstance(p, str) and p in _SOURCE_TAGS))
+        path = (*prefix, *loc)
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            name = str(loc[-1]) if loc else "?"
+            known = _known_keys(model, raw_loc[:-1])
+            hint = difflib.get_close_matches(name, known, n=1)
+            suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
+            message = (f"unknown key {name!r}.{suggestion} Known keys here: "
+                       f"{', '.join(sorted(known))}.")
+        elif kind == "missing":
+            message = f"required key {loc[-1]!r} is missing; add it"
+        elif kind == "union_tag_invalid":
+            expected = err["msg"].split("does not match any of the expected tags: ")[-1]
+            message = f"unknown type; expected one of {expected}"
+            path = (*path, "type")
+        else:
+            msg = err["msg"]
+            msg = msg.removeprefix("Value error, ")
+            message = msg[0].lower() + msg[1:] if msg else kind
+            if "input" in err and not isinstance(err["input"], dict) and \
+                    repr(err["input"]) not in message:
+                shown = err["input"]
+                if not isinstance(shown, list) and "secret" not in str(path).lower() and \
+                        "token" not in str(path).lower() and "password" not in str(path).lower():
+                    message += f" (got {shown!r})"
+        out.append(ConfigError(file, _line_for(lines, path), format_key(path), message))
+    return out
+
+
+_SOURCE_TAGS = {"feed": FeedSourceConfig, "directory": DirectorySourceConfig}
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if isinstance(part, str) and part in _SOURCE_TAGS and current is Config:
+            continue
+        if isinstance(part, str) and part in _SOURCE_TAGS:
+            current = _SOURCE_TAGS[part]
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            # discriminated unions: look through every member
+            return []
+        annotation = fields[part].annotation
+        current = _model_in(annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", {})
+    return [f.alias or name for name, f in fields.items() if name not in ("path",) or
+            current is not Config]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _iter_channel_items(data: dict[str, Any]) -> Iterator[tuple[int, Any]]:
+    channels = data.get("channels")
+    if isinstance(channels, list):
+        yield from enumerate(channels)
+
+
+def resolve_config_path(path: str | os.PathLike[str] | None) -> Path:
+    if path:
+        return Path(path)
+    env = os.environ.get("DISTRIBUTOR_CONFIG")
+    return Path(env) if env else Path(DEFAULT_CONFIG)
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    dry_run: bool = False,
+    env: dict[str, str] | None = None,
+) -> Config:
+    """Read, interpolate and validate a channels.yaml. Raises :class:`ConfigErrors`."""
+    from distributor.registry import adapter_types, get_adapter_class
+
+    file_path = resolve_config_path(path)
+    file = str(file_path)
+    try:
+        text = file_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigErrors([ConfigError(
+            file, None, "", "no such configuration file; pass --config PATH, set "
+            "DISTRIBUTOR_CONFIG, or copy channels.yaml from the distributor repository")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigErrors([ConfigError(file, None, "", f"cannot read it: {exc}")]) from None
+
+    loaded = _load_yaml(text, file, dict(os.environ) if env is None else env)
+    errors = loaded.errors
+    data = loaded.data
+    if errors and data is None:
+        raise ConfigErrors(errors)
+    if not isinstance(data, dict):
+        raise ConfigErrors([ConfigError(file, 1, "", "the file must be a mapping with site:, "
+                                        "sources: and channels: at the top")])
+
+    # missing ${VARS}: errors, except the credentials of a disabled channel, and of any
+    # channel under --dry-run
+    missing_credentials: dict[str, list[str]] = {}
+    by_line = sorted(loaded.missing.items(), key=lambda kv: loaded.lines.get(kv[0], 0))
+    for var_path, names in by_line:
+        in_channel = len(var_path) >= 2 and var_path[0] == "channels"
+        item = data["channels"][var_path[1]] if in_channel else None
+        disabled = isinstance(item, dict) and item.get("enabled") is False
+        if in_channel and (dry_run or disabled):
+            channel_name = item.get("name", f"channels[{var_path[1]}]") if isinstance(item, dict) \
+                else str(var_path[1])
+            missing_credentials.setdefault(str(channel_name), []).extend(names)
+            continue
+        for name in names:
+            errors.append(ConfigError(
+                file, loaded.lines.get(var_path), format_key(var_path),
+                f"environment variable {name} is not set; export {name}=... or write "
+                f"${{{name}:-default}} to give a default"))
+
+    # channels: each validated against its adapter's own model
+    channels: list[ChannelConfig] = []
+    known_types = adapter_types()
+    for index, item in _iter_channel_items(data):
+        prefix: Path_ = ("channels", index)
+        if not isinstance(item, dict):
+            errors.append(ConfigError(file, _line_for(loaded.lines, prefix), format_key(prefix),
+                                      "each channel must be a mapping with name: and type:"))
+            continue
+        kind = item.get("type")
+        if kind is None:
+            errors.append(ConfigError(file, _line_for(loaded.lines, prefix), format_key(prefix),
+                                      "required key 'type' is missing; one of: "
+                                      + ", ".join(known_types)))
+            continue
+        try:
+            adapter_cls = get_adapter_class(str(kind))
+        except KeyError:
+            hint = difflib.get_close_matches(str(kind), known_types, n=1)
+            suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+            errors.append(ConfigError(
+                file, _line_for(loaded.lines, (*prefix, "type")), format_key((*prefix, "type")),
+                f"no channel type {kind!r}; {suggestion}installed types: "
+                f"{', '.join(known_types)} (a plugin's type appears once its package is "
+                "installed)"))
+            continue
+        model = adapter_cls.config_model
+        try:
+            channels.append(model.model_validate(item, context={"site": data.get("site")}))
+        except ValidationError as exc:
+            errors.extend(_pydantic_errors(exc, model, prefix, file, loaded.lines))
+
+    top = dict(data)
+    top["channels"] = []
+    config: Config | None = None
+    try:
+        config = Config.model_validate(top)
+    except ValidationError as exc:
+        errors.extend(_pydantic_errors(exc, Config, (), file, loaded.lines))
+
+    # names must be unique; cross-field checks that need the site
+    for kind_name, items in (("sources", data.get("sources")), ("channels", data.get("channels"))):
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            item_name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(item_name, str):
+                if item_name in seen:
+                    errors.append(ConfigError(
+                        file, _line_for(loaded.lines, (kind_name, index, "name")),
+                        format_key((kind_name, index, "name")),
+                        f"the name {item_name!r} is already used by "
+                        f"{kind_name}[{seen[item_name]}]; names must be unique"))
+                seen[item_name] = index
+
+    if config is not None:
+        for index, channel in enumerate(channels):
+            for problem_key, problem in _channel_checks(channel, config):
+                key_path: Path_ = ("channels", index, *problem_key)
+                errors.append(ConfigError(file, _line_for(loaded.lines, key_path),
+                                          format_key(key_path), problem))
+
+    errors.sort(key=lambda e: (e.line or 0))
+    if errors or config is None:
+        raise ConfigErrors(errors)
+
+    base = file_path.resolve().parent
+    config.channels = channels
+    config.path = file_path
+    config.missing_credentials = missing_credentials
+    config.database = _resolve_sqlite(config.database, base)
+    if config.templates is not None and not config.templates.is_absolute():
+        config.templates = base / config.templates
+    if not config.outbox.is_absolute():
+        config.outbox = (base / config.outbox).resolve()
+    for source in config.sources:
+        if isinstance(source, DirectorySourceConfig) and not source.path.is_absolute():
+            source.path = base / source.path
+        elif isinstance(source, FeedSourceConfig) and "://" not in source.url and \
+                not Path(source.url).is_absolute():
+            source.url = str(base / source.url)
+    for channel in channels:
+        channel_path = getattr(channel, "path", None)
+        if isinstance(channel_path, Path) and not channel_path.is_absolute():
+            channel.path = base / channel_path  # type: ignore[attr-defined]
+    return config
+
+
+def _channel_checks(channel: ChannelConfig, config: Config) -> list[tuple[Path_, str]]:
+    check = getattr(channel, "check_with_site", None)
+    return list(check(config.site)) if check else []
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////"):
+        rest = url[len(prefix):]
+        if rest and not rest.startswith(":memory:"):
+            return prefix + str(base / rest)
+    return url

@@ -1,0 +1,501 @@
+"""Sending due deliveries: the dispatcher (pacing, retries, progress; adapters only push),
+an editor's request sent now, and dry-run passes into the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy.orm import Session
+
+from distributor.channels.outbox import OutboxAdapter
+from distributor.ledger.deliveries import (
+    DEFAULT_WINDOW,
+    DUE_STATES,
+    backoff,
+    plan_deliveries,
+    record,
+    utcnow,
+)
+from distributor.ledger.ingest import from_row
+from distributor.plugin import AmbiguousError, PermanentError, TransientError
+from distributor.runtime import Runtime, owner_gone
+from distributor.store.models import (
+    ArticleRow,
+    ChannelState,
+    Delivery,
+    DeliveryEvent,
+    DeliveryPart,
+)
+
+log = logging.getLogger("distributor.delivery")
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+PACING_WAIT_MAX = 90.0  # a pass waits this long at most for a channel's pacing
+RECONCILE_WINDOW = timedelta(hours=24)  # Telegram keeps updates 24 hours; older is for editors
+
+
+# --------------------------------------------------------------------------- dispatching
+
+
+@dataclass
+class DispatchReport:
+    sent: list[int] = field(default_factory=list)
+    retry: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)
+
+    def merge(self, other: DispatchReport) -> None:
+        for name in ("sent", "retry", "failed", "unknown"):
+            getattr(self, name).extend(getattr(other, name))
+
+
+
+
+class Dispatcher:
+    """Sends due deliveries, one channel at a time in order, channels side by side."""
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.stopping = False
+        #: one drain per channel at a time: order and pacing hold within this process
+        self._draining: set[str] = set()
+
+    def stop(self) -> None:
+        """Finish the sends in flight, start no new ones."""
+        self.stopping = True
+
+    # -- recovery ---------------------------------------------------------------------------
+    async def recover(self, *, now: datetime | None = None) -> DispatchReport:
+        """Deliveries left ``sending`` by a process that died: reconcile, else ``unknown``."""
+        now = now or utcnow()
+        recovered = DispatchReport()
+        with self.rt.store.session() as session:
+            stale = session.scalars(select(Delivery).where(Delivery.state == "sending")).all()
+            stale = [d for d in stale if d.lease_owner != self.rt.owner and (
+                (d.lease_until is not None and d.lease_until < now) or owner_gone(d.lease_owner))]
+            for delivery in stale:
+                adapter = self.rt.adapters.get(delivery.channel)
+                remote = None
+                if adapter is not None and delivery.messages:
+                    try:
+                        remote = await adapter.reconcile(
+                            delivery.messages, [p.remote_id for p in delivery.parts])
+                    except Exception as exc:  # reconciliation is best effort
+                        log.warning("could not reconcile delivery %s: %s", delivery.id, exc)
+                if remote is not None:
+                    self._reconciled(session, delivery, str(remote), now, recovered,
+                                     "after a crash")
+                else:
+                    delivery.last_error = (
+                        "the process sending this stopped before the platform answered; it may "
+                        "or may not have been published. Check the channel, then run "
+                        f"`distributor deliveries retry {delivery.id} --force` to send it or "
+                        f"`distributor deliveries resolve {delivery.id} --sent` to close it")
+                    record(session, delivery, "unknown", "interrupted while sending")
+                    log.warning("delivery %s (%s) is unknown: interrupted while sending",
+                                delivery.id, delivery.channel)
+                    recovered.unknown.append(delivery.id)
+                delivery.lease_owner = None
+                delivery.lease_until = None
+        return recovered
+
+    def _reconciled(self, session: Session, delivery: Delivery, remote: str, now: datetime,
+                    report: DispatchReport, when: str) -> None:
+        """The part in flight was found on the platform: record it; a thread goes on."""
+        done, total = len(delivery.parts), len(delivery.messages or [])
+        if done < total:
+            delivery.parts.append(DeliveryPart(idx=done, remote_id=remote))
+        if len(delivery.parts) < total:
+            delivery.next_attempt_at = now
+            record(session, delivery, "retry",
+                   f"part {done + 1} of {total} found on the platform {when}; resuming")
+            report.retry.append(delivery.id)
+        else:
+            delivery.remote_id = delivery.parts[0].remote_id if delivery.parts else remote
+            delivery.sent_at = now
+            delivery.last_error = None
+            record(session, delivery, "sent", f"reconciled {when}")
+            report.sent.append(delivery.id)
+
+    async def reconcile_unknown(self, *, now: datetime | None = None) -> DispatchReport:
+        """Look again for the posts of recent ``unknown`` deliveries (the platform may show a
+        post later than it answered); those found are marked sent, the rest stay for editors."""
+        now = now or utcnow()
+        report = DispatchReport()
+        with self.rt.store.session() as session:
+            unknown = session.scalars(select(Delivery).where(
+                Delivery.state == "unknown", Delivery.updated_at >= now - RECONCILE_WINDOW)).all()
+            for delivery in unknown:
+                adapter = self.rt.adapters.get(delivery.channel)
+                if adapter is None or not delivery.messages:
+                    continue
+                try:
+                    remote = await adapter.reconcile(
+                        delivery.messages, [p.remote_id for p in delivery.parts])
+                except Exception as exc:  # best effort: it stays unknown
+                    log.debug("could not reconcile delivery %s: %s", delivery.id, exc)
+                    continue
+                if remote is not None:
+                    self._reconciled(session, delivery, str(remote), now, report, "later")
+                    log.info("delivery %s (%s) was published after all (remote id %s)",
+                             delivery.id, delivery.channel, remote)
+        return report
+
+    # -- the pass ---------------------------------------------------------------------------
+    async def run_once(self, *, now: datetime | None = None,
+                       only: Iterable[int] | None = None) -> DispatchReport:
+        """Send everything that is due (or only the given deliveries, ignoring their time)."""
+        total = await self.recover(now=now)
+        if only is None:
+            total.merge(await self.reconcile_unknown(now=now))
+            plan_deliveries(self.rt, now=now)
+        only_ids = set(only) if only is not None else None
+        names = [c.name for c in self.rt.channels()]
+        reports = await asyncio.gather(*(self._drain(name, only_ids) for name in names))
+        for report in reports:
+            total.merge(report)
+        return total
+
+    async def drain_channel(self, channel: str) -> DispatchReport:
+        """Send what is due on one channel, in order (a worker's job in distributed mode)."""
+        return await self._drain(channel, None)
+
+    async def _drain(self, channel: str, only: set[int] | None) -> DispatchReport:
+        if channel in self._draining:
+            return DispatchReport()  # another pass is sending on this channel right now
+        self._draining.add(channel)
+        try:
+            return await self._drain_channel(channel, only)
+        finally:
+            self._draining.discard(channel)
+
+    async def _drain_channel(self, channel: str, only: set[int] | None) -> DispatchReport:
+        report = DispatchReport()
+        while not self.stopping:
+            now = utcnow()
+            with self.rt.store.session() as session:
+                state = session.get(ChannelState, channel)
+                if state is not None and state.paused_reason:
+                    if self._has_due(session, channel, only, now):
+                        log.warning("channel %s is paused: %s", channel, state.paused_reason)
+                    return report
+                wait = 0.0
+                if state is not None and state.next_send_at and state.next_send_at > now:
+                    wait = (state.next_send_at - now).total_seconds()
+                delivery_id = self._next_due(session, channel, only, now)
+                cap_until = None
+                if delivery_id is not None:
+                    need = self._parts_left(session, delivery_id)
+                    cap_until = self._daily_cap_until(session, channel, now, need)
+            if cap_until is not None:
+                log.info("channel %s reached max_posts_per_day; next post after %s", channel,
+                         cap_until.isoformat(timespec="seconds"))
+                return report
+            if delivery_id is None:
+                return report
+            if wait > 0:
+                if wait > PACING_WAIT_MAX:
+                    log.info("channel %s waits %.0fs (rate limit)", channel, wait)
+                    return report
+                await asyncio.sleep(wait)
+                continue
+            if not self._claim(delivery_id):
+                continue
+            outcome = await self._send(delivery_id)
+            getattr(report, outcome).append(delivery_id)
+        return report
+
+    def _parts_left(self, session: Session, delivery_id: int) -> int:
+        """How many posts the delivery still needs (rendering it now if it was not yet)."""
+        delivery = session.get_one(Delivery, delivery_id)
+        if not delivery.messages:
+            try:
+                self._render(delivery)
+            except Exception:
+                return 1  # _send records the rendering failure
+        return max(1, len(delivery.messages or []) - len(delivery.parts))
+
+    def _render(self, delivery: Delivery) -> None:
+        channel_cfg = self.rt.config.channel(delivery.channel)
+        adapter = self.rt.adapter(delivery.channel)
+        delivery.messages = adapter.render(from_row(delivery.article),
+                                           self.rt.context(channel_cfg))
+
+    def _daily_cap_until(self, session: Session, channel: str, now: datetime,
+                         need: int = 1) -> datetime | None:
+        """When posting ``need`` more posts would pass the channel's ``max_posts_per_day``: the
+        time enough posts have left the 24-hour window; else None. Every posted part counts
+        (a thread of 3 is 3 posts), and a thread is never started that the cap would cut."""
+        cap = getattr(self.rt.config.channel(channel), "max_posts_per_day", None)
+        if not cap:
+            return None
+        need = max(1, min(need, cap))
+        recent = session.scalars(
+            select(DeliveryPart.sent_at).join(Delivery)
+            .where(Delivery.channel == channel, DeliveryPart.sent_at > now - timedelta(days=1))
+            .order_by(DeliveryPart.sent_at.desc()).limit(cap)).all()
+        if len(recent) + need <= cap:
+            return None
+        return recent[cap - need] + timedelta(days=1)
+
+    def _due_query(self, channel: str, only: set[int] | None, now: datetime) -> Select[int]:
+        query = select(Delivery.id).join(ArticleRow).where(
+            Delivery.channel == channel, Delivery.state.in_(DUE_STATES))
+        if only is not None:
+            return query.where(Delivery.id.in_(only))
+        return query.where(Delivery.next_attempt_at <= now)
+
+    def _has_due(self, session: Session, channel: str, only: set[int] | None,
+                 now: datetime) -> bool:
+        return session.scalar(self._due_query(channel, only, now).limit(1)) is not None
+
+    def _next_due(self, session: Session, channel: str, only: set[int] | None,
+                  now: datetime) -> int | None:
+        query = self._due_query(channel, only, now).order_by(
+            func.coalesce(ArticleRow.published, ArticleRow.first_seen), ArticleRow.id).limit(1)
+        return session.scalar(query)
+
+    def _claim(self, delivery_id: int) -> bool:
+        now = utcnow()
+        with self.rt.store.session() as session:
+            result = session.execute(
+                update(Delivery)
+                .where(and_(Delivery.id == delivery_id, Delivery.state.in_(DUE_STATES)))
+                .values(state="sending", lease_owner=self.rt.owner, lease_until=now + LEASE,
+                        attempts=Delivery.attempts + 1, updated_at=now)
+            )
+            claimed = getattr(result, "rowcount", 0) == 1
+            if claimed:
+                session.add(DeliveryEvent(delivery_id=delivery_id, state="sending"))
+        return claimed
+
+    async def _send(self, delivery_id: int) -> str:
+        rt = self.rt
+        with rt.store.session() as session:
+            delivery = session.get_one(Delivery, delivery_id)
+            adapter = rt.adapter(delivery.channel)
+            if not delivery.messages:
+                try:
+                    self._render(delivery)
+                except Exception as exc:
+                    log.exception("rendering article %s for %s failed", delivery.article_id,
+                                  delivery.channel)
+                    delivery.last_error = f"rendering failed (a bug, please report it): {exc}"
+                    record(session, delivery, "failed", delivery.last_error)
+                    delivery.lease_owner = delivery.lease_until = None
+                    return "failed"
+            messages = list(delivery.messages or [])
+            done = [p.remote_id for p in delivery.parts]
+            attempts = delivery.attempts
+            label = f"delivery {delivery.id} ({delivery.channel}, article {delivery.article_id})"
+            outbox = adapter if isinstance(adapter, OutboxAdapter) and adapter.wraps else None
+            dry_run_name = outbox_name(delivery.article_id, delivery.article.title)
+
+        if outbox is not None:  # a dry run: the whole delivery as files, named for it
+            try:
+                done = [str(outbox.write(dry_run_name, messages)[0])] if messages else []
+            except PermanentError as exc:
+                return self._fail(delivery_id, exc, label)
+            messages = messages[:len(done)]
+        previous = done[-1] if done else None
+        for index in range(len(done), len(messages)):
+            try:
+                remote_id = await adapter.send(messages[index], previous_id=previous)
+            except TransientError as exc:
+                return self._retry(delivery_id, exc, attempts, label)
+            except PermanentError as exc:
+                return self._fail(delivery_id, exc, label)
+            except AmbiguousError as exc:
+                return self._unknown(delivery_id, str(exc), label)
+            except Exception as exc:  # an adapter bug: keep the delivery, log the traceback
+                log.exception("%s: unexpected error from the adapter", label)
+                return self._retry(delivery_id, TransientError(f"unexpected error: {exc!r}",
+                                                               channel_wide=False),
+                                   attempts, label)
+            with rt.store.session() as session:
+                session.add(DeliveryPart(delivery_id=delivery_id, idx=index,
+                                         remote_id=str(remote_id)))
+                session.execute(update(Delivery).where(Delivery.id == delivery_id)
+                                .values(lease_until=utcnow() + LEASE))
+            done.append(str(remote_id))
+            previous = str(remote_id)
+
+        now = utcnow()
+        with rt.store.session() as session:
+            delivery = session.get_one(Delivery, delivery_id)
+            delivery.remote_id = done[0] if done else None
+            delivery.sent_at = now
+            delivery.last_error = None
+            delivery.lease_owner = delivery.lease_until = None
+            record(session, delivery, "sent", f"remote id {delivery.remote_id}")
+            configured = getattr(rt.config.channel(delivery.channel), "rate_per_minute", None)
+            self._pace(session, delivery.channel,
+                       adapter_rate=configured or adapter.rate_per_minute, now=now,
+                       hold_until=adapter.hold_until())
+        log.info("%s sent (remote id %s)", label, done[0] if done else "-")
+        return "sent"
+
+    def _pace(self, session: Session, channel: str, *, adapter_rate: float | None,
+              now: datetime, hold_until: datetime | None = None) -> None:
+        """The channel's next send: after its pacing interval, and not before the platform
+        allows (an allowance used up), in the store so every process and worker holds it."""
+        next_at = now + timedelta(seconds=60.0 / adapter_rate) if adapter_rate else None
+        if hold_until is not None and hold_until > now:
+            next_at = max(next_at or hold_until, hold_until)
+            log.info("channel %s: the platform's allowance is used up; next post after %s",
+                     channel, hold_until.isoformat(timespec="seconds"))
+        if next_at is None:
+            return
+        state = session.get(ChannelState, channel) or ChannelState(channel=channel)
+        session.add(state)
+        state.next_send_at = next_at
+
+    def _retry(self, delivery_id: int, exc: TransientError, attempts: int, label: str) -> str:
+        now = utcnow()
+        with self.rt.store.session() as session:
+            delivery = session.get_one(Delivery, delivery_id)
+            delivery.lease_owner = delivery.lease_until = None
+            delivery.last_error = exc.message
+            if exc.retry_after is not None:
+                # rate limits are not failures: they never use up attempts
+                delivery.attempts = max(0, attempts - 1)
+            elif attempts >= MAX_ATTEMPTS:
+                delivery.last_error = f"gave up after {attempts} attempts: {exc.message}"
+                record(session, delivery, "failed", delivery.last_error)
+                log.error("%s failed: %s", label, delivery.last_error)
+                return "failed"
+            # the platform said when: wait just that (plus a little jitter); else back off
+            wait = (exc.retry_after + random.uniform(0, 1) if exc.retry_after is not None
+                    else backoff(attempts))
+            delivery.next_attempt_at = now + timedelta(seconds=wait)
+            record(session, delivery, "retry", exc.message)
+            if exc.channel_wide:
+                state = session.get(ChannelState, delivery.channel) or \
+                    ChannelState(channel=delivery.channel)
+                session.add(state)
+                state.next_send_at = max(state.next_send_at or now, delivery.next_attempt_at)
+        log.warning("%s: %s; retrying in %.0fs", label, exc.message, wait)
+        return "retry"
+
+    def _fail(self, delivery_id: int, exc: PermanentError, label: str) -> str:
+        with self.rt.store.session() as session:
+            delivery = session.get_one(Delivery, delivery_id)
+            delivery.lease_owner = delivery.lease_until = None
+            delivery.last_error = exc.message
+            record(session, delivery, "failed", exc.message)
+            paused = self._sharing_credentials(delivery.channel) if exc.pause_channel else []
+            for name in paused:
+                state = session.get(ChannelState, name) or ChannelState(channel=name)
+                session.add(state)
+                state.paused_reason = exc.message
+                state.paused_at = utcnow()
+            if exc.pause_channel:
+                # the article is not at fault: it goes out once the channel is fixed
+                delivery.attempts = 0
+                record(session, delivery, "retry", "channel paused")
+        if exc.pause_channel:
+            also = (f"; also paused, on the same credentials: {', '.join(paused[1:])}"
+                    if len(paused) > 1 else "")
+            log.error("channel paused: %s: %s%s (fix it, then `distributor channels resume "
+                      "NAME`)", label, exc.message, also)
+            return "retry"
+        log.error("%s failed: %s", label, exc.message)
+        return "failed"
+
+    def _sharing_credentials(self, channel: str) -> list[str]:
+        """The channel and every other channel on the same credentials (one bot token)."""
+        key = self.rt.adapter(channel).credential_key
+        if key is None:
+            return [channel]
+        return [channel] + [name for name, adapter in self.rt.adapters.items()
+                            if name != channel and adapter.credential_key == key]
+
+    def _unknown(self, delivery_id: int, reason: str, label: str) -> str:
+        with self.rt.store.session() as session:
+            delivery = session.get_one(Delivery, delivery_id)
+            delivery.lease_owner = delivery.lease_until = None
+            delivery.last_error = reason
+            record(session, delivery, "unknown", reason)
+        log.error("%s: outcome unknown (%s); check the channel, then `deliveries retry %s "
+                  "--force` or `deliveries resolve %s --sent`", label, reason, delivery_id,
+                  delivery_id)
+        return "unknown"
+
+
+async def send_requested(rt: Runtime, ids: Iterable[int], *,
+                         wait: float = 60.0) -> None:
+    """Send the deliveries an editor asked for: in this process (embedded mode), or by the
+    workers (distributed mode: a drain job per channel, so each channel's order and lock
+    hold), waiting up to ``wait`` seconds for them to settle."""
+    ids = list(ids)
+    if rt.config.execution != "distributed" or rt.dry_run:
+        await Dispatcher(rt).run_once(only=ids)
+        return
+    from distributor.engine.distributed import hand_to_workers
+
+    await hand_to_workers(rt, ids)
+    deadline = asyncio.get_running_loop().time() + wait
+    while asyncio.get_running_loop().time() < deadline:
+        with rt.store.session() as session:
+            busy = session.scalar(select(func.count()).select_from(Delivery).where(
+                Delivery.id.in_(ids), Delivery.state.in_(("pending", "sending"))))
+        if not busy:
+            return
+        await asyncio.sleep(0.5)
+
+
+# --------------------------------------------------------------------------- dry runs
+
+
+@dataclass
+class PreviewItem:
+    article_id: int
+    title: str
+    channel: str
+    messages: int
+    files: list[str]
+
+
+def outbox_name(article_id: int | None, title: str) -> str:
+    from distributor.text import slugify
+
+    return f"{article_id if article_id is not None else 'new'}-{slugify(title, max_len=50)}"
+
+
+def dry_run_pass(rt: Runtime, *, now: datetime | None = None,
+                 channels: list[str] | None = None) -> list[PreviewItem]:
+    """What a real pass would publish, written to the outbox; the ledger is not touched."""
+    now = now or utcnow()
+    windows = {s.name: s.max_age for s in rt.config.sources}
+    items: list[PreviewItem] = []
+    with rt.store.session() as session:
+        rows = session.scalars(
+            select(ArticleRow).where(ArticleRow.backlog.is_(False))
+            .order_by(func.coalesce(ArticleRow.published, ArticleRow.first_seen), ArticleRow.id)
+        ).all()
+        rows = [r for r in rows if r.first_seen >= now - windows.get(r.source, DEFAULT_WINDOW)]
+        delivered = set(session.execute(
+            select(Delivery.article_id, Delivery.channel).where(Delivery.state == "sent")
+        ))
+        articles = [from_row(r) for r in rows]
+    for channel in rt.channels():
+        if channel.publish != "instant" or (channels and channel.name not in channels):
+            continue
+        adapter = rt.adapter(channel.name)
+        assert isinstance(adapter, OutboxAdapter)
+        for article in articles:
+            assert article.id is not None
+            if (article.id, channel.name) in delivered:
+                continue
+            messages = adapter.render(article, rt.context(channel, now=now))
+            paths = adapter.write(outbox_name(article.id, article.title), messages)
+            items.append(PreviewItem(article.id, article.title, channel.name, len(messages),
+                                     [str(p) for p in paths]))
+    return items

@@ -1,0 +1,1 @@
+"""The ways in: the command line and the web app (dashboard, subscriber pages, metrics)."""

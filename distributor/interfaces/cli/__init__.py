@@ -1,0 +1,21 @@
+"""The command line (Contract 2 of DESIGN.md): the main group and its sub-commands, each
+module thin over the services below it."""
+
+from __future__ import annotations
+
+from distributor.interfaces.cli.editors import digest_add, digest_remove, editors
+from distributor.interfaces.cli.main import digest, entry, main
+from distributor.interfaces.cli.subscribers import digest_send as digest_send_progress
+from distributor.interfaces.cli.subscribers import serve, subscribers
+from distributor.interfaces.cli.workers import db, worker
+
+main.add_command(subscribers)
+main.add_command(serve)
+main.add_command(editors)
+main.add_command(worker)
+main.add_command(db)
+digest.add_command(digest_add)
+digest.add_command(digest_remove)
+digest.add_command(digest_send_progress)  # progress bar, resuming
+
+__all__ = ["entry", "main"]

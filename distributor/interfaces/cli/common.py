@@ -1,0 +1,214 @@
+"""What every command shares: the state (configuration, runtime), one-line user errors,
+async commands, and the table and time helpers of the output."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from distributor.config import Config, ConfigErrors
+from distributor.configfile import load_config, resolve_config_path
+from distributor.logs import add_secrets
+from distributor.store.db import StoreError
+
+T = TypeVar("T")
+log = logging.getLogger("distributor")
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix: printed as one line, exit status 1, no traceback."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class State:
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+
+    def config(self, *, dry_run: bool = False) -> Config:
+        try:
+            config = load_config(self.config_path, dry_run=dry_run)
+        except ConfigErrors as exc:
+            for error in exc.errors:
+                click.echo(f"error: {error}", err=True)
+            n = len(exc.errors)
+            click.echo(f"{n} problem{'s' if n != 1 else ''} in "
+                       f"{resolve_config_path(self.config_path)}; fix "
+                       f"{'them' if n != 1 else 'it'} and run `distributor check` again",
+                       err=True)
+            raise SystemExit(2) from None
+        add_secrets(config.secrets())
+        global _DISPLAY_TZ
+        _DISPLAY_TZ = config.site.tz
+        return config
+
+    def runtime(self, *, dry_run: bool = False, sends: bool = True,
+                channels: Sequence[str] | Callable[[Config], list[str]] | None = None,
+                announce: bool = False) -> Any:
+        """The runtime. ``sends=False`` for commands that send nothing (credentials optional);
+        ``channels``: the only channels this command sends to (their names, or a function of
+        the configuration), so the credentials of the others are not needed; ``announce``:
+        say which channels render only (a dry run the user asked for)."""
+        from distributor.runtime import Runtime
+
+        config = self.config(dry_run=dry_run or not sends or channels is not None)
+        if channels is not None and sends and not dry_run:
+            names = channels(config) if callable(channels) else list(channels)
+            for name in names:
+                _channel_of(config, name)
+            self.require_credentials(config, names)
+        if announce:
+            for channel, missing in config.missing_credentials.items():
+                log.warning("channel %s: %s not set; rendering only (dry run)", channel,
+                            ", ".join(sorted(set(missing))))
+        try:
+            return Runtime.open(config, dry_run=dry_run)
+        except StoreError as exc:
+            raise UserError(str(exc)) from None
+
+    def require_credentials(self, config: Config, names: Sequence[str]) -> None:
+        """Stop with the configuration's own errors when one of these channels lacks its
+        ${VARS} (the other channels' missing credentials do not matter here)."""
+        if not any(name in config.missing_credentials for name in names):
+            return
+        try:
+            load_config(self.config_path)
+        except ConfigErrors as exc:
+            wanted = [f"channels[{i}]" for i, c in enumerate(config.channels)
+                      if c.name in names]
+            errors = [e for e in exc.errors
+                      if any(e.key == w or e.key.startswith(w + ".") for w in wanted)]
+            for error in errors or exc.errors:
+                click.echo(f"error: {error}", err=True)
+            click.echo(f"set the variables above to send to {', '.join(names)}", err=True)
+            raise SystemExit(2) from None
+
+
+def run_async(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+pass_state = click.make_pass_decorator(State)
+
+def _print_previews(report: Any, outbox: Path) -> None:
+    previews = sorted(report.previews, key=lambda p: p.article_id)  # stable: channel order
+    rows = [[str(p.article_id), _short(p.title, 48), p.channel, str(p.messages),
+             _rel(p.files[0]) if p.files else ""] for p in previews]
+    for outcome in report.digests:
+        rows.append(["-", f"digest: {outcome.articles} articles", outcome.channel,
+                     "1" if outcome.files else "0",
+                     _rel(outcome.files[0]) if outcome.files else outcome.detail])
+    if not rows:
+        click.echo("nothing would be published")
+        return
+    click.echo(_table(["ARTICLE", "TITLE", "CHANNEL", "MSGS", "WRITTEN TO"], rows))
+    click.echo(f"dry run: nothing was sent; see {_rel(str(outbox))}/")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _channel(rt: Any, name: str) -> Any:
+    return _channel_of(rt.config, name)
+
+
+def _channel_of(config: Config, name: str) -> Any:
+    try:
+        return config.channel(name)
+    except KeyError as exc:
+        raise UserError(str(exc.args[0])) from None
+
+
+def _print_messages(messages: list[dict[str, Any]]) -> None:
+    from distributor.plugin import message_text
+
+    for i, message in enumerate(messages, 1):
+        header = f"--- message {i}/{len(messages)}"
+        if "method" in message:
+            header += f" ({message['method']})"
+        if "subject" in message:
+            header += f" subject: {message['subject']}"
+        click.echo(header)
+        click.echo(message["text"] if "subject" in message else message_text(message))
+
+
+def _write_html(path: str, messages: list[dict[str, Any]], title: str) -> None:
+    """A preview to open in a browser: an email's own HTML, else each message on a page."""
+    import html as html_lib
+
+    from distributor.plugin import message_text
+
+    if len(messages) == 1 and isinstance(messages[0].get("html"), str):
+        page = messages[0]["html"]
+    else:
+        from distributor.interfaces.web.previews import telegram_html, x_html
+
+        parts = []
+        for message in messages:
+            text = message_text(message)
+            if isinstance(message.get("html"), str):
+                body = message["html"]
+            elif message.get("parse_mode") == "HTML":  # Telegram: only the tags it allows
+                body = f"<div style='font:15px/1.4 sans-serif'>{telegram_html(text)}</div>"
+            elif set(message) <= {"text", "image"}:  # a post of a thread
+                body = f"<div style='font:15px/1.4 sans-serif'>{x_html(text)}</div>"
+            else:
+                body = ("<pre style='white-space:pre-wrap;font:15px/1.4 sans-serif'>"
+                        + html_lib.escape(text) + "</pre>")
+            parts.append(f"<section style='border:1px solid #ccc;border-radius:8px;"
+                         f"margin:12px 0;padding:8px 12px'>{body}</section>")
+        page = (f"<!doctype html><meta charset='utf-8'><title>{html_lib.escape(title)}</title>"
+                f"<body style='max-width:640px;margin:auto'>{''.join(parts)}</body>")
+    try:
+        Path(path).write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
+    click.echo(f"wrote {path}", err=True)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+#: times are shown in the site's timezone (set once the configuration is read)
+_DISPLAY_TZ: Any = None
+
+
+def _local(value: str | None) -> str:
+    if not value:
+        return "-"
+    return datetime.fromisoformat(value).astimezone(_DISPLAY_TZ).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _short(text: str | None, width: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _rel(path: str) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=False)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+    return "\n".join(lines)
+
+

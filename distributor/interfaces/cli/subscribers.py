@@ -1,0 +1,474 @@
+"""Commands for email subscribers, the web server, and ``digest send`` with progress.
+
+Registered by :mod:`distributor.cli`. This module does not import :mod:`distributor.cli` at
+import time (the CLI imports it at its end); it reaches the CLI's ``State`` through
+``click.pass_obj`` and its helpers lazily.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from distributor.ledger.subscribers import STATES, SubscriberError
+
+T = TypeVar("T")
+
+
+def _user_error(message: str) -> click.ClickException:
+    from distributor.interfaces.cli.common import UserError
+
+    return UserError(message)
+
+
+def _run(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+def _email_channel(rt: Any, name: str) -> Any:
+    from distributor.channels.email.adapter import EmailConfig
+
+    try:
+        channel = rt.config.channel(name)
+    except KeyError as exc:
+        raise _user_error(str(exc.args[0])) from None
+    if not isinstance(channel, EmailConfig):
+        names = ", ".join(c.name for c in rt.config.channels if isinstance(c, EmailConfig))
+        raise _user_error(f"channel {name} is a {channel.type} channel; subscribers belong to "
+                          f"email channels ({names or 'none configured'})")
+    return channel
+
+
+def _close(rt: Any) -> None:
+    asyncio.run(rt.close())
+
+
+# --------------------------------------------------------------------------- subscribers
+
+
+@click.group()
+def subscribers() -> None:
+    """Email subscribers: add, import, list, export, remove, bounces."""
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--channel", "channel_name", required=True, metavar="NAME",
+              help="The email channel.")
+@click.option("--confirmed", is_flag=True,
+              help="Subscribed already (consent given elsewhere): no confirmation mail.")
+@click.pass_obj
+@_run
+async def subscribers_add(state: Any, email: str, channel_name: str, confirmed: bool) -> None:
+    """Subscribe EMAIL. Without --confirmed it gets a mail with a confirmation link
+    (double opt-in) and receives nothing until it is opened."""
+    from distributor.ledger.subscribers import MissingSecret, add_subscriber, secret_of
+
+    rt = state.runtime(sends=not confirmed, channels=[channel_name])
+    try:
+        channel = _email_channel(rt, channel_name)
+        if not confirmed:
+            try:
+                secret_of(rt.config)
+            except MissingSecret as exc:
+                raise _user_error(str(exc)) from None
+        with rt.store.session() as session:
+            try:
+                result = add_subscriber(session, channel.name, email, confirmed=confirmed)
+            except SubscriberError as exc:
+                raise _user_error(str(exc)) from None
+            sid, address, needs = result.subscriber.id, result.subscriber.email, \
+                result.needs_confirmation
+        words = {"created": "subscribed (pending until confirmed)",
+                 "confirmed": "subscribed and confirmed", "resubscribed": "subscribed again",
+                 "already-confirmed": "already subscribed and confirmed",
+                 "already-pending": "already subscribed, waiting for confirmation"}
+        click.echo(f"{address}: {words.get(result.what, result.what)} on {channel.name}")
+        if needs:
+            adapter = rt.adapter(channel.name)
+            _sent, problems = await adapter.send_confirmations(rt, [sid])
+            if problems:
+                raise _user_error(f"the confirmation mail could not be sent: {problems[0]}")
+            click.echo(f"{address}: confirmation mail sent")
+    finally:
+        await rt.close()
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--channel", "channel_name", required=True, metavar="NAME",
+              help="The email channel.")
+@click.option("--confirmed", is_flag=True,
+              help="The addresses consented already: import them confirmed, send no mail.")
+@click.pass_obj
+@_run
+async def subscribers_import(state: Any, file: Path, channel_name: str, confirmed: bool) -> None:
+    """Import addresses from a CSV file (with or without a header row).
+
+    With a header, the column named email is read; without, the first column. Bad rows are
+    reported with their line number and skipped; the others are imported. Addresses already
+    on the channel are left as they are, so importing a file twice changes nothing. Without
+    --confirmed, every new address gets a confirmation mail.
+    """
+    from distributor.ledger.subscribers import MissingSecret, import_csv, secret_of
+
+    if not file.exists():
+        raise _user_error(f"{file}: no such file")
+    rt = state.runtime(sends=not confirmed, channels=[channel_name])
+    problems_seen = False
+    try:
+        channel = _email_channel(rt, channel_name)
+        if not confirmed:
+            try:
+                secret_of(rt.config)
+            except MissingSecret as exc:
+                raise _user_error(str(exc)) from None
+        try:
+            report = await asyncio.to_thread(import_csv, rt.store, file, channel.name,
+                                             confirmed=confirmed)
+        except SubscriberError as exc:
+            raise _user_error(str(exc)) from None
+        for line, problem in report.bad:
+            click.echo(f"error: {file}:{line}: {problem}", err=True)
+        problems_seen = bool(report.bad)
+        state_word = "confirmed" if confirmed else "pending"
+        click.echo(f"{channel.name}: {report.added} added ({state_word}), {report.existing} "
+                   f"already there, {len(report.bad)} bad rows")
+        if report.pending_ids:
+            sent, problems = await rt.adapter(channel.name).send_confirmations(
+                rt, report.pending_ids)
+            click.echo(f"{channel.name}: {sent} confirmation mails sent")
+            for problem in problems[:20]:
+                click.echo(f"error: confirmation mail: {problem}", err=True)
+            problems_seen = problems_seen or bool(problems)
+    finally:
+        await rt.close()
+    if problems_seen:
+        raise SystemExit(1)
+
+
+@subscribers.command("list")
+@click.option("--channel", "channel_name", metavar="NAME", help="Only this channel.")
+@click.option("--state", "state_name", type=click.Choice(STATES), help="Only this state.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+@click.option("--limit", default=100, show_default=True, help="At most this many (0: all).")
+@click.pass_obj
+def subscribers_list(state: Any, channel_name: str | None, state_name: str | None,
+                     as_json: bool, limit: int) -> None:
+    """List subscribers (oldest first) and the count per channel and state."""
+    from distributor.interfaces.cli.common import _table
+    from distributor.ledger.subscribers import counts, export_row, iter_subscribers
+
+    rt = state.runtime(sends=False)
+    try:
+        if channel_name:
+            _email_channel(rt, channel_name)
+        rows = []
+        for row in iter_subscribers(rt.store, channel=channel_name, state=state_name):
+            rows.append(export_row(row))
+            if limit and len(rows) >= limit:
+                break
+        with rt.store.session() as session:
+            totals = counts(session, channel_name)
+    finally:
+        _close(rt)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no subscribers" + (f" in state {state_name}" if state_name else ""))
+    else:
+        click.echo(_table(["EMAIL", "CHANNEL", "STATE", "SINCE", "SOURCE"], [
+            [r["email"], r["channel"], r["state"], r["created_at"][:10], r["source"]]
+            for r in rows]))
+    for name, by_state in sorted(totals.items()):
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(by_state.items()))
+        click.echo(f"{name}: {parts}")
+
+
+@subscribers.command("export")
+@click.option("--channel", "channel_name", metavar="NAME", help="Only this channel.")
+@click.option("--state", "state_name", type=click.Choice(STATES), help="Only this state.")
+@click.option("--email", help="Everything stored about this one address, as JSON.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of stdout.")
+@click.pass_obj
+def subscribers_export(state: Any, channel_name: str | None, state_name: str | None,
+                       email: str | None, output: Path | None) -> None:
+    """Export subscribers as CSV; with --email, one person's data as JSON."""
+    from distributor.ledger.subscribers import export_csv, export_person
+
+    rt = state.runtime(sends=False)
+    try:
+        if channel_name:
+            _email_channel(rt, channel_name)
+        if email:
+            with rt.store.session() as session:
+                try:
+                    data = export_person(session, email)
+                except SubscriberError as exc:
+                    raise _user_error(str(exc)) from None
+            if not data["subscriptions"]:
+                raise _user_error(f"{data['email']} is not stored")
+            text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+            if output:
+                output.write_text(text, encoding="utf-8")
+            else:
+                click.echo(text, nl=False)
+            return
+        if output:
+            with output.open("w", encoding="utf-8", newline="") as fh:
+                n = export_csv(rt.store, fh, channel=channel_name, state=state_name)
+            click.echo(f"{n} subscribers written to {output}", err=True)
+        else:
+            export_csv(rt.store, sys.stdout, channel=channel_name, state=state_name)
+    finally:
+        _close(rt)
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@click.option("--channel", "channel_name", metavar="NAME",
+              help="Only from this channel (default: every channel).")
+@click.pass_obj
+def subscribers_remove(state: Any, email: str, channel_name: str | None) -> None:
+    """Erase EMAIL: its subscriptions, history and send records (right to erasure).
+
+    To stop mail but keep the record, use the unsubscribe link instead."""
+    from distributor.ledger.subscribers import remove_subscriber
+
+    rt = state.runtime(sends=False)
+    try:
+        if channel_name:
+            _email_channel(rt, channel_name)
+        with rt.store.session() as session:
+            try:
+                n = remove_subscriber(session, email, channel=channel_name)
+            except SubscriberError as exc:
+                raise _user_error(str(exc)) from None
+    finally:
+        _close(rt)
+    if not n:
+        raise _user_error(f"{email} is not stored" + (f" on {channel_name}" if channel_name
+                                                      else ""))
+    click.echo(f"{email}: erased ({n} subscription{'s' if n != 1 else ''})")
+
+
+@subscribers.command("bounce")
+@click.argument("email")
+@click.option("--hard", is_flag=True, help="Permanent: stop all sending.")
+@click.option("--soft", is_flag=True,
+              help="Temporary; three of them count as a hard bounce.")
+@click.option("--complaint", is_flag=True, help="Marked as spam: stop all sending.")
+@click.option("--channel", "channel_name", metavar="NAME", help="For a soft bounce: the channel.")
+@click.option("--detail", help="The reason, as the mail server gave it.")
+@click.pass_obj
+def subscribers_bounce(state: Any, email: str, hard: bool, soft: bool, complaint: bool,
+                       channel_name: str | None, detail: str | None) -> None:
+    """Record a bounce or complaint for EMAIL (as the bounce webhook does)."""
+    from distributor.ledger.subscribers import SOFT_BOUNCE_LIMIT, record_bounce
+
+    kinds = [k for k, on in (("hard", hard), ("soft", soft), ("complaint", complaint)) if on]
+    if len(kinds) != 1:
+        raise click.UsageError("choose one of --hard, --soft or --complaint")
+    kind = kinds[0]
+    rt = state.runtime(sends=False)
+    try:
+        with rt.store.session() as session:
+            rows = record_bounce(session, email, kind, channel=channel_name,
+                                 detail=detail or f"{kind} (recorded by hand)")
+            changed = [(r.channel, r.state, r.soft_bounces) for r in rows]
+    finally:
+        _close(rt)
+    if not changed:
+        raise _user_error(f"{email} is not stored")
+    for channel, new_state, softs in changed:
+        counted = (f"soft bounce {softs} of {SOFT_BOUNCE_LIMIT} recorded; still "
+                   if kind == "soft" and new_state not in ("bounced", "complained") else "")
+        click.echo(f"{email} on {channel}: {counted}{new_state}")
+
+
+# --------------------------------------------------------------------------- serve
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface, e.g. in a container).")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--dry-run", is_flag=True,
+              help="Send nothing: pushes from the dashboard are written to the outbox folder, "
+                   "to try the dashboard without credentials. The ledger records them as sent "
+                   "there: use a scratch database (DISTRIBUTOR_DATABASE_URL).")
+@click.pass_obj
+def serve(state: Any, host: str, port: int, dry_run: bool) -> None:
+    """Serve the editor dashboard (/dashboard/, after `distributor editors add NAME`), the
+    subscriber pages (subscribe, confirm, unsubscribe), the bounce webhook, /metrics
+    (Prometheus) and /healthz.
+
+    Pushes from the dashboard are sent by this process at once; scheduled ones, retries and
+    digests by `distributor run`, which should run beside it.
+    """
+    import uvicorn
+    from sqlalchemy import func, select
+
+    from distributor.interfaces.web import create_app
+    from distributor.ledger.subscribers import MissingSecret
+    from distributor.store.models import Editor
+
+    rt = state.runtime(dry_run=dry_run, announce=dry_run)
+    try:
+        app = create_app(rt)
+    except MissingSecret as exc:
+        _close(rt)
+        raise _user_error(str(exc)) from None
+    with rt.store.session() as session:
+        editors = session.scalar(select(func.count()).select_from(Editor)) or 0
+    click.echo(f"dashboard: http://{host}:{port}/dashboard/ ({editors} editor account"
+               f"{'s' if editors != 1 else ''}); subscribe page: /subscribe", err=True)
+    if not editors:
+        click.echo("warning: no editor can log in yet; add one with `distributor editors add "
+                   "NAME`", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
+                    server_header=False)
+    finally:
+        _close(rt)
+
+
+# --------------------------------------------------------------------------- digest send
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class TerminalProgress:
+    """A progress bar on stderr: done/total, messages per second, time left."""
+
+    def __init__(self, label: str, *, stream: Any = None, width: int = 28):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.last = 0.0
+        self.drawn = False
+
+    def update(self, stats: Any) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        self._draw(stats)
+
+    def _draw(self, stats: Any) -> None:
+        total = max(stats.total, 1)
+        done = min(stats.done_before + stats.done, total)
+        filled = int(self.width * done / total)
+        bar = "█" * filled + "░" * (self.width - filled)
+        line = (f"\r{self.label} {bar} {100 * done / total:5.1f}%  {done:,}/{stats.total:,}  "
+                f"{stats.rate:,.0f} msg/s  {_duration(stats.eta)} left")
+        self.stream.write(line + "\x1b[K")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self, stats: Any) -> None:
+        self._draw(stats)
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+class LineProgress:
+    """When stderr is not a terminal: a plain line every ``every`` seconds."""
+
+    def __init__(self, label: str, *, stream: Any = None, every: float = 5.0):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.last = time.monotonic()
+
+    def update(self, stats: Any) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        done = stats.done_before + stats.done
+        self.stream.write(f"{self.label}: {done}/{stats.total} served, {stats.rate:.0f} "
+                          f"messages/s, {_duration(stats.eta)} left\n")
+        self.stream.flush()
+
+    def close(self, stats: Any) -> None:
+        return None
+
+
+def progress_for(label: str, stream: Any = None) -> TerminalProgress | LineProgress:
+    stream = stream or sys.stderr
+    if getattr(stream, "isatty", lambda: False)():
+        return TerminalProgress(label, stream=stream)
+    return LineProgress(label, stream=stream)
+
+
+@click.command("send")
+@click.option("--channel", "channel_name", required=True, metavar="NAME",
+              help="The email channel.")
+@click.pass_obj
+@_run
+async def digest_send(state: Any, channel_name: str) -> None:
+    """Send a channel's digest now, with the articles since its last digest.
+
+    A digest left half-sent by a stopped process is finished first (only the subscribers it
+    had not reached get it). On a terminal a progress bar shows messages per second and the
+    time left; then a summary.
+    """
+    from distributor.engine.digests import run_digest
+
+    rt = state.runtime(channels=[channel_name])
+    try:
+        try:
+            channel = rt.config.channel(channel_name)
+        except KeyError as exc:
+            raise _user_error(str(exc.args[0])) from None
+        if not rt.adapter(channel.name).supports_digest:
+            raise _user_error(f"channel {channel.name} ({channel.type}) does not send digests")
+        outcome = await run_digest(rt, channel, progress=progress_for(channel.name))
+    finally:
+        await rt.close()
+    click.echo(summary(outcome))
+    if outcome.state in ("failed", "interrupted"):
+        raise SystemExit(1)
+
+
+def summary(outcome: Any) -> str:
+    head = f"digest {outcome.channel}: {outcome.state}"
+    if outcome.resumed:
+        head += " (resumed)"
+    head += f" ({outcome.articles} articles)"
+    stats = outcome.stats
+    if outcome.detail and not stats:
+        return f"{head}: {outcome.detail}"
+    if not stats:
+        return head
+    lines = [f"{head}: {int(stats['sent'])} mails accepted in {stats['elapsed']:.1f} s "
+             f"({stats['rate']:.0f} messages/s)"]
+    lines.append(f"  bounced {int(stats['bounced'])}, failed {int(stats['failed'])}, "
+                 f"4xx retried {int(stats['retried'])}, sent again after a broken connection "
+                 f"{int(stats['resent'])}")
+    if stats.get("done_before"):
+        lines.append(f"  {int(stats['done_before'])} subscribers were served by the earlier "
+                     "process; messages in flight when it stopped may have been sent twice")
+    return "\n".join(lines)

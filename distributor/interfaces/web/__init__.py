@@ -1,0 +1,83 @@
+"""The web side of ``distributor serve``: an ASGI app (Starlette).
+
+:func:`create_app` builds it from a :class:`~distributor.runtime.Runtime`. Route groups are
+plain lists of Starlette routes: the subscriber pages (:mod:`.subscriber_pages`), the editor
+dashboard (:mod:`.dashboard`), ``/metrics`` (:mod:`.metrics`) and the health check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+if TYPE_CHECKING:
+    from distributor.runtime import Runtime
+
+__all__ = ["create_app"]
+
+
+def create_app(rt: Runtime) -> Starlette:
+    """The app: subscriber pages, the bounce webhook, the editor dashboard, ``GET /metrics``
+    and ``GET /healthz``.
+
+    Raises :class:`~distributor.ledger.subscribers.MissingSecret` when ``web.secret_key`` is not set
+    (every link the pages check is signed with it).
+    """
+    from distributor.channels.telegram.editorbot import EditorWebhooks
+    from distributor.engine.digests import bind_adapters
+    from distributor.interfaces.web.dashboard import Dashboard
+    from distributor.interfaces.web.metrics import metrics_endpoint
+    from distributor.interfaces.web.subscriber_pages import subscriber_routes
+    from distributor.ledger.subscribers import secret_of
+
+    secret_of(rt.config)
+    bind_adapters(rt)
+    dashboard = Dashboard(rt)
+    webhooks = EditorWebhooks(rt)  # editor bots with editor_bot: webhook
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/dashboard/", 307)
+
+    routes: list[BaseRoute] = [Route("/healthz", _healthz(rt), methods=["GET"]),
+                               Route("/metrics", metrics_endpoint(rt), methods=["GET"]),
+                               Route("/", home, methods=["GET"])]
+    routes.extend(subscriber_routes(rt))
+    routes.extend(dashboard.routes())
+    routes.extend(webhooks.routes)  # POST /telegram/{secret_path}; none without such bots
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with webhooks.running():  # starts the bots and calls setWebhook
+            yield
+        await dashboard.stop()  # sends in flight finish (30 s at most)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = rt
+    app.state.dashboard = dashboard
+    app.state.editor_webhooks = webhooks
+    return app
+
+
+def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def healthz(request: Request) -> JSONResponse:
+        from sqlalchemy import text
+
+        def ping() -> None:
+            with rt.store.session() as session:
+                session.execute(text("SELECT 1"))
+
+        try:
+            await run_in_threadpool(ping)
+        except Exception as exc:  # the database is down: say so, with the reason
+            return JSONResponse({"status": "error", "database": str(exc)[:300]},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    return healthz

@@ -1,0 +1,288 @@
+"""The house rules of docs/architecture.md, checked on the source itself.
+
+- the layers: a module imports only modules of its own layer or of the layers below it;
+- no import circle (every import counts, also one inside a function);
+- a channel package imports nothing of the core but the plugin API (`distributor.plugin`);
+- only a platform's own package imports its library (python-telegram-bot, tweepy, aiosmtplib);
+- modules stay under about 400 lines.
+
+Each list of known exceptions below is debt, written down: a new exception fails the test, and
+so does one that no longer exists (take it off the list).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "distributor"
+
+#: lowest first; a module may import its own layer and the ones before it
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("foundation", ("distributor", "distributor.clock", "distributor.logs",
+                    "distributor.articles", "distributor.text", "distributor.config")),
+    ("render", ("distributor.render",)),
+    ("plugin", ("distributor.plugin",)),
+    ("registry", ("distributor.registry", "distributor.configfile")),
+    ("channels", ("distributor.channels",)),
+    ("sources", ("distributor.sources",)),
+    ("store", ("distributor.store",)),
+    ("runtime", ("distributor.runtime",)),
+    ("ledger", ("distributor.ledger",)),
+    ("engine", ("distributor.engine",)),
+    ("services", ("distributor.services",)),
+    ("interfaces", ("distributor.interfaces", "distributor.__main__")),
+]
+
+#: what a channel package may import from the core besides its own package
+CHANNEL_MAY_IMPORT = ("distributor.plugin",)
+
+PLATFORM_LIBRARIES = {
+    "telegram": "distributor.channels.telegram",
+    "tweepy": "distributor.channels.x",
+    "aiosmtplib": "distributor.channels.email",
+}
+
+MAX_LINES = 400
+
+# -- known debt (shrinks; see docs/architecture.md) --------------------------------------------
+
+KNOWN_LAYER_BREAKS: set[tuple[str, str]] = {
+    ("distributor.channels.email.adapter", "distributor.ledger.subscribers"),
+    ("distributor.channels.email.adapter", "distributor.runtime"),
+    ("distributor.channels.email.adapter", "distributor.store.models"),
+    ("distributor.channels.email.fanout", "distributor.ledger.subscribers"),
+    ("distributor.channels.email.fanout", "distributor.runtime"),
+    ("distributor.channels.email.fanout", "distributor.store"),
+    ("distributor.channels.email.fanout", "distributor.store.models"),
+    ("distributor.channels.telegram.adapter", "distributor.runtime"),
+    ("distributor.channels.telegram.adapter", "distributor.store.models"),
+    ("distributor.channels.telegram.editorbot", "distributor.engine.digests"),
+    ("distributor.channels.telegram.editorbot", "distributor.engine.dispatcher"),
+    ("distributor.channels.telegram.editorbot", "distributor.ledger.deliveries"),
+    ("distributor.channels.telegram.editorbot", "distributor.ledger.ingest"),
+    ("distributor.channels.telegram.editorbot", "distributor.runtime"),
+    ("distributor.channels.telegram.editorbot", "distributor.services.articles"),
+    ("distributor.channels.telegram.editorbot", "distributor.store.models"),
+}
+KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
+    ("distributor.channels.email.adapter", "distributor.articles"),
+    ("distributor.channels.email.adapter", "distributor.config"),
+    ("distributor.channels.email.adapter", "distributor.ledger.subscribers"),
+    ("distributor.channels.email.adapter", "distributor.render.context"),
+    ("distributor.channels.email.adapter", "distributor.render.email"),
+    ("distributor.channels.email.adapter", "distributor.runtime"),
+    ("distributor.channels.email.adapter", "distributor.store.models"),
+    ("distributor.channels.email.fanout", "distributor.ledger.subscribers"),
+    ("distributor.channels.email.fanout", "distributor.render.email"),
+    ("distributor.channels.email.fanout", "distributor.runtime"),
+    ("distributor.channels.email.fanout", "distributor.store"),
+    ("distributor.channels.email.fanout", "distributor.store.models"),
+    ("distributor.channels.outbox", "distributor.articles"),
+    ("distributor.channels.outbox", "distributor.config"),
+    ("distributor.channels.outbox", "distributor.render.context"),
+    ("distributor.channels.outbox", "distributor.text"),
+    ("distributor.channels.telegram.adapter", "distributor.articles"),
+    ("distributor.channels.telegram.adapter", "distributor.config"),
+    ("distributor.channels.telegram.adapter", "distributor.logs"),
+    ("distributor.channels.telegram.adapter", "distributor.render.context"),
+    ("distributor.channels.telegram.adapter", "distributor.render.telegram"),
+    ("distributor.channels.telegram.adapter", "distributor.runtime"),
+    ("distributor.channels.telegram.adapter", "distributor.store.models"),
+    ("distributor.channels.telegram.editorbot", "distributor.articles"),
+    ("distributor.channels.telegram.editorbot", "distributor.config"),
+    ("distributor.channels.telegram.editorbot", "distributor.engine.digests"),
+    ("distributor.channels.telegram.editorbot", "distributor.engine.dispatcher"),
+    ("distributor.channels.telegram.editorbot", "distributor.ledger.deliveries"),
+    ("distributor.channels.telegram.editorbot", "distributor.ledger.ingest"),
+    ("distributor.channels.telegram.editorbot", "distributor.runtime"),
+    ("distributor.channels.telegram.editorbot", "distributor.services.articles"),
+    ("distributor.channels.telegram.editorbot", "distributor.store.models"),
+    ("distributor.channels.telegram.editorbot", "distributor.text"),
+    ("distributor.channels.x.adapter", "distributor.articles"),
+    ("distributor.channels.x.adapter", "distributor.config"),
+    ("distributor.channels.x.adapter", "distributor.logs"),
+    ("distributor.channels.x.adapter", "distributor.render.context"),
+    ("distributor.channels.x.adapter", "distributor.render.x"),
+}
+KNOWN_CIRCLES: set[frozenset[str]] = {
+    frozenset({"distributor.channels.email.adapter", "distributor.channels.email.fanout",
+               "distributor.ledger.subscribers"}),
+    frozenset({"distributor.channels.telegram.editorbot", "distributor.engine.dispatcher",
+               "distributor.engine.distributed"}),
+}
+KNOWN_LONG_MODULES: dict[str, int] = {
+    "distributor.channels.email.fanout": 903,
+    "distributor.channels.telegram.adapter": 1298,
+    "distributor.channels.telegram.editorbot": 898,
+    "distributor.channels.x.adapter": 619,
+    "distributor.engine.dispatcher": 501,
+    "distributor.engine.distributed": 1008,
+    "distributor.interfaces.cli.main": 610,
+    "distributor.interfaces.cli.subscribers": 474,
+    "distributor.interfaces.web.dashboard": 835,
+    "distributor.ledger.subscribers": 642,
+    "distributor.render": 419,
+    "distributor.render.email": 418,
+    "distributor.render.x": 436,
+    "distributor.sources.directory": 454,
+    "distributor.sources.feed": 435,
+    "distributor.text": 867,
+}
+
+
+# -- reading the source ------------------------------------------------------------------------
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """Every module of the package this file imports, anywhere in it."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from package import module` depends on that module, not on the package's
+            # __init__ (as import-linter and pydeps count it)
+            submodules = [f"{node.module}.{a.name}" for a in node.names]
+            names = [s for s in submodules if s in known]
+            if len(names) < len(submodules):
+                names.append(node.module)
+        else:
+            continue
+        for name in names:
+            if name in known:
+                found.add(name)
+    return found
+
+
+def external_imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def layer_of(module: str) -> int:
+    best, best_len = -1, -1
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best_len:
+                best, best_len = index, len(prefix)
+    assert best >= 0, f"{module} is in no layer: add it to LAYERS and docs/architecture.md"
+    return best
+
+
+def graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: imports_of(path, known) - {name} for name, path in mods.items()}
+
+
+def circles(edges: dict[str, set[str]]) -> list[frozenset[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    found: list[frozenset[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(frozenset(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _own_package(module: str) -> str:
+    return ".".join(module.split(".")[:3])
+
+
+# -- the rules ---------------------------------------------------------------------------------
+
+
+def test_every_module_imports_only_its_layer_and_those_below() -> None:
+    breaks = {(m, i) for m, deps in graph().items() for i in deps if layer_of(i) > layer_of(m)}
+    assert breaks - KNOWN_LAYER_BREAKS == set(), "imports from a layer above"
+    assert KNOWN_LAYER_BREAKS - breaks == set(), "fixed: take these off KNOWN_LAYER_BREAKS"
+
+
+def test_channel_packages_import_only_the_plugin_api_from_the_core() -> None:
+    breaks = set()
+    for module, deps in graph().items():
+        if not module.startswith("distributor.channels."):
+            continue
+        own = _own_package(module)
+        for dep in deps:
+            if dep == own or dep.startswith(own + ".") or dep == "distributor.channels":
+                continue
+            if not any(dep == ok or dep.startswith(ok + ".") for ok in CHANNEL_MAY_IMPORT):
+                breaks.add((module, dep))
+    assert breaks - KNOWN_CHANNEL_BREAKS == set(), "a channel imports the core past the plugin API"
+    assert KNOWN_CHANNEL_BREAKS - breaks == set(), "fixed: take these off KNOWN_CHANNEL_BREAKS"
+
+
+def test_there_is_no_import_circle() -> None:
+    found = set(circles(graph()))
+    assert found - KNOWN_CIRCLES == set(), "import circles"
+    assert KNOWN_CIRCLES - found == set(), "fixed: take these off KNOWN_CIRCLES"
+
+
+def test_only_a_platform_package_imports_its_library() -> None:
+    wrong = defaultdict(set)
+    for module, path in modules().items():
+        for library in external_imports_of(path) & set(PLATFORM_LIBRARIES):
+            owner = PLATFORM_LIBRARIES[library]
+            if not (module == owner or module.startswith(owner + ".")):
+                wrong[library].add(module)
+    assert dict(wrong) == {}
+
+
+def test_modules_stay_under_about_400_lines() -> None:
+    long = {}
+    for module, path in modules().items():
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > MAX_LINES:
+            long[module] = lines
+    grown = {m: n for m, n in long.items() if n > KNOWN_LONG_MODULES.get(m, MAX_LINES)}
+    assert grown == {}, "split these modules along what they own"
+    assert set(KNOWN_LONG_MODULES) - set(long) == set(), "now short: take off KNOWN_LONG_MODULES"
