@@ -207,6 +207,15 @@ class FeedSourceConfig(SourceBase):
     max_redirects: int = 5
     user_agent: str | None = None
 
+    @field_validator("url")
+    @classmethod
+    def _http_or_local(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in ("", "http", "https", "file"):
+            raise ValueError(f"a feed is read over http(s) or from a local file, not {scheme}://; "
+                             "write https://... or a path")
+        return value
+
 
 class DirectorySourceConfig(SourceBase):
     type: Literal["directory"]

@@ -64,6 +64,17 @@ def _interpolate(value: str, env: dict[str, str]) -> tuple[str, list[str]]:
     return _ENV_RE.sub(replace, value), missing
 
 
+#: a configuration is small: more values than this is an alias bomb, not a newsroom's setup
+MAX_VALUES = 10_000
+MAX_DEPTH = 40
+
+
+class _TooBig(Exception):
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
+
+
 def _load_yaml(text: str, file: str, env: dict[str, str]) -> _Loaded:
     loaded = _Loaded(data=None)
     try:
@@ -78,8 +89,12 @@ def _load_yaml(text: str, file: str, env: dict[str, str]) -> _Loaded:
         )
         return loaded
     constructor = yaml.SafeLoader("")
+    budget = [MAX_VALUES]
 
     def convert(node: yaml.Node, path: Path_) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0 or len(path) > MAX_DEPTH:
+            raise _TooBig(node.start_mark.line + 1)
         loaded.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
@@ -104,7 +119,14 @@ def _load_yaml(text: str, file: str, env: dict[str, str]) -> _Loaded:
                 loaded.missing[path] = missing
         return value
 
-    loaded.data = convert(root, ()) if root is not None else {}
+    try:
+        loaded.data = convert(root, ()) if root is not None else {}
+    except _TooBig as exc:
+        loaded.errors.append(ConfigError(
+            file, exc.line, "", f"this file expands to more than {MAX_VALUES:,} values or nests "
+            f"deeper than {MAX_DEPTH} levels (YAML aliases that repeat each other?); write the "
+            "values out instead"))
+        loaded.data = None
     return loaded
 
 

@@ -109,6 +109,23 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     assert error.startswith(f"{path}:") and "not valid YAML" in error
 
 
+def test_a_yaml_alias_bomb_is_one_clear_error_not_a_hang(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, "
+              f"*a{i-1}, *a{i-1}, *a{i-1}]" for i in range(1, 9)]  # 10**9 values if expanded
+    path = tmp_path / "channels.yaml"
+    path.write_text("\n".join(lines) + "\nsite: *a8\n")
+    (error,) = errors_of(path)
+    assert "expands to more than 10,000 values" in error and "aliases" in error
+
+
+def test_a_feed_over_another_scheme_than_http_is_refused(write_config: Callable[..., Path]
+                                                         ) -> None:
+    body = "sources:\n  - {name: f, type: feed, url: 'ftp://rinews.example/rss.xml'}\n"
+    errors = errors_of(write_config(body))
+    assert any("sources[0].url" in e and "not ftp://" in e for e in errors), errors
+
+
 def test_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
     (error,) = errors_of(tmp_path / "nope.yaml")
     assert "no such configuration file; pass --config PATH" in error
