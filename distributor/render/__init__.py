@@ -247,12 +247,12 @@ def title_repeats_lede(article: Article) -> bool:
 
 
 def lead_and_rest(text: str) -> tuple[str, str]:
-    """(the first sentence of ``text``, the rest), without breaking at "Dr." or "3,5"."""
-    from distributor.text import first_sentence
+    """(the first sentence of ``text``, the rest), without breaking at "Dr." or "3,5" or
+    inside a quotation."""
+    from distributor.render.split import sentences
 
-    text = " ".join(text.split())
-    lead = first_sentence(text)
-    return lead, text[len(lead):].strip()
+    parts = sentences(text)
+    return (parts[0], " ".join(parts[1:])) if parts else ("", "")
 
 
 def teaser(article: Article) -> str:

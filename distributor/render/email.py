@@ -53,7 +53,7 @@ from distributor.render import (
     title_repeats_lede,
     words,
 )
-from distributor.render.split import shorten
+from distributor.render.split import cut
 
 __all__ = [
     "HTML_BUDGET",
@@ -184,11 +184,11 @@ def _common(ctx: RenderContext, language: str, subject: str, now: datetime) -> d
 
 
 def _preheader(text: str) -> str:
-    return shorten(text, lambda candidate: len(candidate) <= PREHEADER_LENGTH)
+    return cut(text, lambda candidate: len(candidate) <= PREHEADER_LENGTH)
 
 
 def _limit(text: str, limit: int) -> str:
-    return shorten(text, lambda candidate: len(candidate) <= limit)
+    return cut(text, lambda candidate: len(candidate) <= limit)
 
 
 @dataclass(frozen=True)
