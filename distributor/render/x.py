@@ -30,7 +30,7 @@ from typing import Any
 from distributor.articles import Article
 from distributor.channels.base import Message, RenderContext
 from distributor.render import hashtags as make_hashtags
-from distributor.render.split import ELLIPSIS, END, choose_end, cut_tokens, tokenize
+from distributor.render.split import CLAUSE, ELLIPSIS, END, choose_end, cut_tokens, tokenize
 
 __all__ = [
     "ELLIPSIS",
@@ -235,11 +235,12 @@ def _choose_end(tokens: list[str], breaks: list[int], start: int, index: int,
     reach = start + 1
     while reach < n and sums[reach + 1] - sums[start] - 1 <= MAX_WEIGHTED_LENGTH + _SLACK:
         reach += 1
-    # when the link goes last, a post that is not the last cannot take everything left
-    end_allowed = not layout.link or layout.link_first
     ends = [(e, breaks[e - 1]) for e in range(start + 1, min(reach, n - 1) + 1)]
-    if end_allowed and reach >= n:
-        ends.append((n, END))
+    if reach >= n:
+        # When the link goes last and did not fit with what is left, taking everything left
+        # leaves the link a post of its own: better than a clause or a word cut, not as good
+        # as ending this post at a sentence and the next one with the link.
+        ends.append((n, END if not layout.link or layout.link_first else CLAUSE))
 
     def fits_until(e: int) -> bool:
         return _fits(layout, _join(tokens[start:e]), index, last=False)
@@ -277,6 +278,8 @@ def _pack(tokens: list[str], breaks: list[int], layout: _Layout,
             continue
         bodies.append(_join(tokens[start:chosen]))
         start = chosen
+        if start == len(tokens) and layout.link and not layout.link_first:
+            bodies.append("")  # the link alone
     return bodies
 
 
