@@ -1,10 +1,15 @@
-"""Bylines and credit lines: "Pewarta: A | Editor: B", "By NAME", "Oleh Name"."""
+"""Bylines and credit lines, at the top or the bottom of a story.
+
+"Pewarta: A | Editor: B", "Penulis | : | A |" (a table), "Reporter: ...", "Oleh: A, B, & C",
+"By NAME", "Oleh Name", "Laporan Wartawan Grid.ID, Name", and the wires' closing lines
+"(Reporting by A in Place; additional reporting by B; Editing by C)".
+"""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["byline", "credit_line"]
+__all__ = ["byline", "credit_line", "take_wire_credits", "wire_credits"]
 
 _EDITOR_LABELS = ("editor", "redaktur", "penyunting", "edited by", "editing by")
 _CREDIT_LABEL = re.compile(
@@ -21,8 +26,25 @@ def _is_name(name: str) -> bool:
     return 0 < len(name) <= 80 and len(name.split()) <= 10 and not name.endswith(("?", "!"))
 
 
+_TABLE_CELLS = re.compile(r"^(?P<label>[^\W\d_]+(?: [^\W\d_]+)?)\s*\|\s*:\s*\|\s*(?P<name>.+?)"
+                          r"\s*\|?\s*$")
+_REPORT = re.compile(
+    r"^laporan\s+(?:wartawan|reporter|jurnalis|kontributor)\s+(?P<outlet>[^,]{2,40}),\s*"
+    r"(?P<name>[^\W\d_][^,;|]{1,60})$", re.I)
+
+
 def credit_line(line: str) -> dict[str, str] | None:
     """``{"author": ..., "editor": ...}`` for "Pewarta: A | Editor: B" style lines, else None."""
+    table = _TABLE_CELLS.match(line)
+    if table:
+        line = f"{table.group('label')}: {table.group('name')}"
+    report = _REPORT.match(line)
+    if report:
+        name = report.group("name").strip(" .")
+        return {"author": name} if _is_name(name) and _capitalised(name) else None
+    wire = wire_credits(line)
+    if wire is not None:
+        return wire
     matches = list(_CREDIT_LABEL.finditer(line))
     if not matches or matches[0].start() != 0:
         return None
@@ -62,3 +84,51 @@ def _name_case(name: str) -> str:
 def _capitalised(name: str) -> bool:
     words = [w for w in re.split(r"[ ,]+", name) if w]
     return bool(words) and all(w[0].isupper() or w.lower() in _NAME_CONNECTORS for w in words)
+
+
+_WIRE_LABEL = re.compile(
+    r"^(?P<extra>additional\s+)?(?P<label>reporting|reported|writing|written|editing|edited"
+    r"|compiled|graphics)\s+by\s+(?P<name>.+)$", re.I)
+_WIRE_LINE = re.compile(
+    r"\(\s*(?:reporting|reported|writing|written)\s+by\s[^()]{2,300}\)\s*$", re.I)
+_IN_PLACE = re.compile(r"\s+in\s+[A-Z][\w .,'-]*$")
+#: where one credit of a wire's line ends: ";", ". " before a capital, ", editing by"
+_WIRE_PARTS = re.compile(r"\s*;\s*|(?<![A-Z])\.\s+(?=[A-Z])|,\s+(?=(?:[Aa]dditional\s+)?"
+                         r"(?:[Rr]eporting|[Ee]diting|[Ee]dited|[Ww]riting)\s+by\b)")
+
+
+def wire_credits(line: str) -> dict[str, str] | None:
+    """The names in a wire's credit line "(Reporting by A in Place; Editing by B)", else None.
+
+    The author is the first reporter (without "in Place"); additional reporters are not
+    the author; the editors are kept as written ("A, B and C").
+    """
+    inner = line.strip()
+    if inner.startswith("(") and inner.endswith(")"):
+        inner = inner[1:-1].strip()
+    if not re.match(r"(?:reporting|reported|writing|written)\s+by\s", inner, re.I):
+        return None
+    credits: dict[str, str] = {}
+    for part in _WIRE_PARTS.split(inner):
+        match = _WIRE_LABEL.match(part.strip())
+        if not match or match.group("extra"):
+            continue
+        name = _IN_PLACE.sub("", match.group("name").strip())
+        if not re.search(r"\b[A-Z]\.$", name):
+            name = name.rstrip(".")
+        label = match.group("label").lower()
+        if label in ("compiled", "graphics") or not (_is_name(name) and _capitalised(name)):
+            continue
+        credits.setdefault("editor" if label.startswith("edit") else "author", name)
+    return credits or None
+
+
+def take_wire_credits(paragraph: str) -> tuple[str, dict[str, str]]:
+    """(``paragraph`` without a wire credit line that closes it, the names in that line)."""
+    match = _WIRE_LINE.search(paragraph)
+    if not match or match.start() == 0:
+        return paragraph, {}
+    credits = wire_credits(match.group())
+    if credits is None:
+        return paragraph, {}
+    return paragraph[: match.start()].rstrip(), credits

@@ -1,4 +1,19 @@
-"""The whole story: title, dateline, lede, body, byline, editor, related links, language."""
+"""The whole story: title, dateline, lede, body, byline, editor, related links, language.
+
+:func:`parse_article_text` reads text the way a copy editor does, in this order:
+
+1. every line is sorted: page furniture, a read-also line, a credit line, a dateline alone on
+   its line, or text (``furniture``, ``related``, ``credits``, ``dateline``);
+2. runs of text lines are re-flowed into paragraphs (``reflow``): hard-wrapped lines and
+   sentences broken by lost links are joined, before anything else reads them;
+3. the page's head is told from the story (``header``): the title (Contract 4: a first short
+   line without a final full stop; on a page, the line a time stamp or byline follows, or the
+   one repeated), names and a standfirst under it, and where the story starts: at the
+   dateline if one opens a paragraph there, else at the first paragraph;
+4. the lede loses its dateline and publication prefix (a dateline on its own line joins it);
+5. a story that is one long paragraph is cut into sentences: its lede is the first sentence
+   (two when the first is short).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +22,23 @@ import re
 from dataclasses import dataclass, field
 
 from distributor.articles import RelatedLink
-from distributor.text.clean import normalize, split_paragraphs
-from distributor.text.credits import byline as _byline
-from distributor.text.credits import credit_line as _credit_line
-from distributor.text.dateline import split_dateline
+from distributor.text.clean import normalize
+from distributor.text.credits import byline, credit_line, take_wire_credits
+from distributor.text.dateline import is_dateline_line, read_dateline
+from distributor.text.furniture import is_furniture, strip_title_furniture
+from distributor.text.header import Unit, find_story
 from distributor.text.headline import derive_headline
 from distributor.text.html import html_to_text, looks_like_html
 from distributor.text.language import detect_language
-from distributor.text.related import URL as _URL
-from distributor.text.related import related_line as _related
-from distributor.text.related import unlink as _unlink
+from distributor.text.reflow import join_lines, split_run_on
+from distributor.text.related import related_line, unlink
 
 __all__ = ["TITLE_MAX", "ParsedText", "parse_article_text"]
 
-#: longest first line that can still be a title (Contract 4: "one short line")
-TITLE_MAX = 120
-_WORD = re.compile(r"[^\W\d_]+")
+#: a first line up to this long can be a title (Contract 4's "short line"; longer ones are
+#: paragraphs). Titles over 120 characters are real: "short" means shorter than a paragraph.
+TITLE_MAX = 200
+
 
 @dataclass
 class ParsedText:
@@ -40,78 +56,63 @@ class ParsedText:
     language: str = "en"
 
 
-
-_FOOTERS = [re.compile(p, re.I) for p in (
-    r"^artikel ini (?:telah|sudah) (?:tayang|terbit|dipublikasikan)",
-    r"^klik untuk baca\b",
-    r"^(?:dapatkan|simak) (?:update|breaking news|berita pilihan)",
-    r"^(?:ikuti|follow)\b.{0,80}\b(?:google news|whatsapp|telegram)\b",
-    r"^(?:copyright|hak cipta)\b|^©",
-    r"^\(\s*(?:\*|[a-z0-9]{1,6}(?:\s*/\s*[a-z0-9]{1,6})*)\s*\)$",  # (ant/dwi), (*)
-)]
-
-
-def _is_footer(line: str) -> bool:
-    return any(pattern.search(line) for pattern in _FOOTERS)
-
-
-
-def _is_title_case(text: str) -> bool:
-    words = [w for w in _WORD.findall(text) if len(w) > 3]
-    return not words or sum(w[0].isupper() for w in words) >= 0.6 * len(words)
-
-
-def _looks_like_title(line: str) -> bool:
-    """Contract 4: one short line without a final full stop (questions need Title Case)."""
-    if len(line) > TITLE_MAX or len(line.split()) < 2 or _URL.search(line):
-        return False
-    stripped = line.rstrip("\"”’')]» ")
-    if not stripped or stripped.endswith((".", ",", ";", ":", "…")):
-        return False
-    if stripped.endswith(("!", "?")):
-        return _is_title_case(stripped)
-    return split_dateline(line)[1] == line
-
-
-
-
 @dataclass
 class _Extras:
     related: list[RelatedLink] = field(default_factory=list)
     author: str | None = None
     editor: str | None = None
 
+    def credit(self, credits: dict[str, str]) -> None:
+        self.author = self.author or credits.get("author")
+        self.editor = self.editor or credits.get("editor")
 
-def _take_extras(paragraphs: list[str]) -> tuple[list[str], _Extras]:
-    """Remove footers, "Baca juga" lines and labelled credit lines."""
-    extras = _Extras()
-    kept: list[str] = []
-    for paragraph in paragraphs:
-        if _is_footer(paragraph):
+
+# --------------------------------------------------------------------------- lines -> units
+
+
+def _units(text: str, extras: _Extras) -> list[Unit]:
+    """The text as units: paragraphs (re-flowed), datelines alone on a line, and the
+    furniture that marks a page's head (time stamps, labels); credits and read-also lines
+    go to ``extras``."""
+    units: list[Unit] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        units.extend(Unit("para", paragraph) for paragraph in join_lines(run))
+        run.clear()
+
+    for line in normalize(text).split("\n"):
+        if not line:
+            flush()
             continue
-        related = _related(paragraph)
+        related = related_line(line)
         if related is not None:
+            flush()
             extras.related.append(related)
             continue
-        credits = _credit_line(paragraph)
-        if credits is not None:
-            extras.author = extras.author or credits.get("author")
-            extras.editor = extras.editor or credits.get("editor")
+        if is_furniture(line):
+            flush()
+            units.append(Unit("furniture", line))
             continue
-        kept.append(_unlink(paragraph))
-    return kept, extras
+        credits = credit_line(line)
+        name = byline(line) if credits is None else None
+        if name is not None:
+            credits = {"author": name}
+        if credits is not None:
+            flush()
+            extras.credit(credits)
+            units.append(Unit("credit", line))
+            continue
+        if is_dateline_line(line):
+            flush()
+            units.append(Unit("dateline", line))
+            continue
+        run.append(unlink(line))
+    flush()
+    return units
 
 
-def _take_byline(paragraphs: list[str], index: int, extras: _Extras) -> None:
-    if len(paragraphs) >= 2:
-        name = _byline(paragraphs[index])
-        if name:
-            extras.author = extras.author or name
-            del paragraphs[index]
-
-
-def _same_text(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold().rstrip(".") == " ".join(b.split()).casefold().rstrip(".")
+# --------------------------------------------------------------------------- the title
 
 
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
@@ -119,44 +120,81 @@ _ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
 
 def _clean_title(title: str) -> str:
     """A title from elsewhere (front matter, JSON, a feed) as one clean line: tags and
-    entities a CMS left in it ("&#8212;", "<b>") become text."""
+    entities a CMS left in it ("&#8212;", "<b>") become text; "<BBM> naik" stays."""
     if looks_like_html(title):
         title = html_to_text(title)
     elif _ENTITY.search(title):
         title = html.unescape(title)
-    return normalize(_unlink(title)).replace("\n", " ")
+    return strip_title_furniture(normalize(unlink(title)).replace("\n", " "))
+
+
+def _take_byline(paragraphs: list[str], index: int, extras: _Extras) -> None:
+    if len(paragraphs) >= 2:
+        name = byline(paragraphs[index])
+        if name:
+            extras.author = extras.author or name
+            del paragraphs[index]
+
+
+_INITIALS_END = re.compile(r"\s*\(\s*[a-z]{2,5}(?:\s*/\s*[a-z]{2,5})+\s*\)$")
+
+
+def _tidy_end(paragraphs: list[str], extras: _Extras) -> None:
+    """The story's last paragraph without a wire's credits or initials glued to it."""
+    if not paragraphs:
+        return
+    last, credits = take_wire_credits(paragraphs[-1])
+    extras.credit(credits)
+    last = _INITIALS_END.sub("", last)
+    if last:
+        paragraphs[-1] = last
+    else:
+        paragraphs.pop()
+
+
+# --------------------------------------------------------------------------- the whole story
 
 
 def parse_article_text(
     text: str, *, language: str | None = None, title: str | None = None
 ) -> ParsedText:
-    """Understand a story written one paragraph per line.
+    """Understand a story: its title, dateline, lede, body, credits and read-also lines.
 
-    ``title``: a title known from elsewhere (front matter, the feed); it wins, and a first
-    paragraph that merely repeats it is dropped. Without it, Contract 4's rule applies: a first
-    paragraph that is one short line without a final full stop is the title.
+    ``title``: a title known from elsewhere (front matter, the feed); it wins, and a paragraph
+    that merely repeats it is dropped. Without it, Contract 4's rule applies: a first paragraph
+    that is one short line without a final full stop is the title.
     """
-    paragraphs, extras = _take_extras(split_paragraphs(text))
+    extras = _Extras()
+    units = _units(text, extras)
+    known = _clean_title(title) if title is not None and title.strip() else None
+    story = find_story(units, known, TITLE_MAX)
+    extras.credit(story.credits)
+
+    paragraphs = list(story.paragraphs)
     _take_byline(paragraphs, 0, extras)
-    found_title: str | None = None
-    if title is not None and title.strip():
-        found_title = _clean_title(title)
-        if paragraphs and _same_text(paragraphs[0], found_title):
-            paragraphs.pop(0)
-    elif len(paragraphs) >= 2 and _looks_like_title(paragraphs[0]):
-        found_title = paragraphs.pop(0)
-    _take_byline(paragraphs, 0, extras)
+    _tidy_end(paragraphs, extras)
     _take_byline(paragraphs, -1, extras)
 
-    dateline, lede = split_dateline(paragraphs[0]) if paragraphs else (None, "")
-    all_text = "\n".join([found_title or "", *paragraphs])
+    lede = paragraphs[0] if paragraphs else ""
+    found = read_dateline(lede)
+    extras.credit(found.credits)
+    lede = found.rest
+    if not known and story.title is None and lede and byline(lede):
+        lede = ""
+    if len(paragraphs) == 1 and lede:
+        paragraphs = split_run_on(lede)
+        lede = paragraphs[0]
+    body = paragraphs[1:]
+
+    found_title = known or story.title
+    all_text = "\n".join([found_title or "", lede, *body])
     return ParsedText(
         title=found_title,
         title_derived=found_title is None,
         headline=found_title or derive_headline(lede),
-        dateline=dateline,
+        dateline=found.place,
         lede=lede,
-        body=paragraphs[1:],
+        body=body,
         author=extras.author,
         editor=extras.editor,
         related=extras.related,
