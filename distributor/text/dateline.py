@@ -20,6 +20,7 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 # "--", "—", "–" with or without spaces; "-" with a space on one side at least
 _DATELINE_SEPARATOR = re.compile(r"\s*(?:--|—|–)\s*|\s+-\s*|(?<=\S)-\s+|(?<=[A-Z])-(?=[A-Z])")
+_CAPS_COLON = re.compile(r"^([A-Z][A-Z .'-]{1,40}(?:\s*\([A-Za-z]{2,12}\))?):\s+")
 _AGENCY = re.compile(r"\(([^()]{1,40})\)")
 _DOMAIN = re.compile(r"\w\.(?:com|co|id|net|org|tv|news|info)\b", re.I)
 #: words of publication and agency names (a table: add a newsroom's name here)
@@ -113,6 +114,11 @@ def read_dateline(paragraph: str) -> Dateline:
         label = glued.group("label").lower()
         credits["editor" if label == "editor" else "author"] = glued.group("name")
         text = text[glued.end():]
+    colon = _CAPS_COLON.match(text)  # "JAKARTA:", "JAKARTA (JP):"
+    if colon:
+        ok, publication, place = _parse_prefix(colon.group(1))
+        if ok and _starts_text(text[colon.end():]):
+            return Dateline(place, text[colon.end():], True, publication, credits)
     for match in _DATELINE_SEPARATOR.finditer(text, 0, 90):
         if match.start() == 0:
             continue
@@ -144,7 +150,8 @@ def is_dateline_line(line: str) -> bool:
     "KOMPAS.com –", "TRIBUNNEWS.COM, JAKARTA -"), waiting for the lede on the next line."""
     line = line.strip()
     bare = re.sub(r"\s*(?:--|—|–|-)$", "", line).strip()
-    if not bare or len(bare) > 70 or (bare == line and not _is_publication(bare)):
-        return False  # without a dash only a publication's prefix ("MAKASSAR, KOMPAS.com")
-    ok, _publication, _place = _parse_prefix(bare)
-    return ok
+    if not bare or len(bare) > 70:
+        return False
+    ok, publication, place = _parse_prefix(bare)
+    # without a dash only a place with a publication ("MAKASSAR, KOMPAS.com"), not "Tribun"
+    return ok and (bare != line or (publication and place is not None and bare.count(",") == 1))

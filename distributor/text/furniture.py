@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["LABELS", "is_furniture", "is_initials", "strip_title_furniture"]
+__all__ = ["LABELS", "is_furniture", "is_initials", "is_photo_credit", "strip_title_furniture"]
 
 #: lines that are furniture when they are the whole line (case and a final ":" ignored)
 LABELS = frozenset({
@@ -36,22 +36,27 @@ LABELS = frozenset({
     "share", "bagikan", "bagikan artikel", "bagikan berita", "copy link", "salin tautan",
     "salin link", "link disalin", "komentar", "lihat komentar", "tulis komentar", "comments",
     "comment", "leave a comment", "ikuti kami di", "follow us", "tribunnews",
-    "di whatsapp anda", "dapatkan berita pilihan",
+    "di whatsapp anda", "dapatkan berita pilihan", "short url", "follow", "syndicate content",
+    "halaman selanjutnya", "halaman berikutnya", "next page", "tag popular", "tag populer",
+    "no comments", "post a comment", "simak selengkapnya di sini", "simak selengkapnya",
+    "stories from and", "jump to: navigation, search",
 })
 
 _MONTHS = (r"(?:jan(?:uari|uary)?|feb(?:ruari|ruary)?|mar(?:et|ch)?|apr(?:il)?|mei|may"
            r"|jun[ei]?|jul[iy]?|agu(?:stus)?|aug(?:ust)?|sep(?:tember)?|okt(?:ober)?"
            r"|oct(?:ober)?|nov(?:ember)?|des(?:ember)?|dec(?:ember)?)")
 _DAYS = (r"(?:senin|selasa|rabu|kamis|jumat|jum'at|sabtu|minggu|monday|tuesday|wednesday"
-         r"|thursday|friday|saturday|sunday)")
+         r"|thursday|friday|saturday|sunday|mon|tue|wed|thu|fri|sat|sun)")
 _CLOCK = r"(?:\d{1,2}[:.]\d{2}(?:[:.]\d{2})?\s*(?:wib|wita|wit|am|pm|gmt|utc)?)"
 _DATE = (rf"(?:{_DAYS},?\s*)?(?:\d{{1,2}}\s+{_MONTHS}\.?\s+\d{{4}}|{_MONTHS}\.?\s+\d{{1,2}},?"
          rf"\s+\d{{4}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|\d{{4}}-\d{{2}}-\d{{2}})")
+_AGO = (r"(?:\d+|a|an|one|se)\s*(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?"
+        r"|months?|years?|detik|menit|jam|hari|minggu|pekan|bulan|tahun)")
 
 _PATTERNS = [re.compile(p, re.I) for p in (
     # relative times
-    r"^(?:\d+|a|an|one|se)\s*(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?"
-    r"|years?|detik|menit|jam|hari|minggu|pekan|bulan|tahun)\s+(?:ago|lalu|yang lalu)$",
+    rf"^(?:(?:updated|diperbarui|posted|lewat)\s*:?\s*)?{_AGO}(?:,?\s+{_AGO})*\s+"
+    r"(?:ago|lalu|yang lalu)$",
     r"^(?:just now|baru saja|kemarin|yesterday)$",
     # time stamps, with a publication, "Updated", "Diperbarui", "|" around them
     rf"^(?:[\w.+ ]{{0,30}}\s*[-–—|,]\s*)?(?:(?:updated|published|posted|diperbarui|diterbitkan"
@@ -79,14 +84,21 @@ _PATTERNS = [re.compile(p, re.I) for p in (
     r"^(?:download|unduh) (?:aplikasi|the app)\b",
     # photo credits and captions
     r"^\(?(?:antara\s+foto|foto|photo|ilustrasi|image|gambar|dok(?:umentasi)?|credit|kredit"
-    r"|sumber foto)\s*[:/]",
+    r"|sumber foto|kolase|grafis|infografis|video|caption|keterangan foto)\s*[:/]",
     r"^zoom-in\b",
+    r"^.{0,300}\b(?:photo|foto|image|gambar)\s+(?:from|by|courtesy|dari|oleh)\b[^.]{0,60}$",
+    r"^.{0,400}\((?:[^()]*[A-Za-z][^()]*/[^()]*[A-Z][^()]*|[^()]* via [^()]*"
+    r"|reuters|afp|ap|ap photo|antara|getty images|[a-z ]+ foto)\)$",
+    r"^[^\w(\[]{1,3}$",  # a stray ")" or "•" on its own line
     r"^[\w.]+(?: [\w.]+){0,3}/(?:[\w.]+(?: [\w.]+){0,3})$",
     # footers
     r"^artikel ini (?:telah|sudah) (?:tayang|terbit|dipublikasikan)",
     r"^klik untuk baca\b",
     r"^(?:copyright|hak cipta)\b|^©",
     r"^all rights? reserved",
+    r"^#\S",  # a hashtag list
+    r"^(?:kalo|kalau) gak\b.{0,80}\b(?:buka|klik) link\b",
+    r"^see all those languages\b|^learn more about lingua\b",
 )]
 
 #: "(ant/dwi)", "(fyk/ash)", "(*)": the reporter's and editor's initials closing a story
@@ -98,6 +110,15 @@ _TITLE_SUFFIX = re.compile(
 
 _PHOTO_SOURCES = re.compile(r"\b(?:tribun|kompas|antara|foto|dok|doc|ist|istimewa|reuters|afp"
                             r"|ap|getty|shutterstock|detik|grid|tempo|suara|kumparan)\b", re.I)
+
+
+def is_photo_credit(line: str) -> bool:
+    """True for a photo credit alone on its line ("Antara Foto/Ardiansyah via REUTERS")."""
+    line = line.strip()
+    return bool(_CREDIT_ONLY.match(line)) and bool(_PHOTO_SOURCES.search(line.split("/", 1)[0]))
+
+
+_CREDIT_ONLY = re.compile(r"^[\w.]+(?: [\w.]+){0,3}/(?:[\w.]+(?: [\w.]+){0,3})$")
 
 
 def is_initials(line: str) -> bool:

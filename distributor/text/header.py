@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from distributor.text.dateline import read_dateline
+from distributor.text.furniture import is_photo_credit
 from distributor.text.sentences import split_sentences
 
 __all__ = ["Story", "Unit", "find_story", "looks_like_title", "same_text"]
@@ -100,6 +101,23 @@ def _merge_datelines(units: list[Unit]) -> list[Unit]:
     return merged
 
 
+def _mark_captions(units: list[Unit], title_max: int) -> list[Unit]:
+    """Photo captions in a page's head become furniture: a paragraph a photo credit follows,
+    or one the page shows twice (the image's text and its caption) that is no title."""
+    head = [u.text for u in units[:HEAD] if u.kind == "para"]
+    marked: list[Unit] = []
+    for index, unit in enumerate(units):
+        following = units[index + 1] if index + 1 < len(units) else None
+        if unit.kind == "para" and (
+                (following is not None and following.kind == "furniture"
+                 and is_photo_credit(following.text) and len(unit.text) <= 400)
+                or (index < HEAD and head.count(unit.text) > 1
+                    and not looks_like_title(unit.text, title_max))):
+            unit = Unit("furniture", unit.text)
+        marked.append(unit)
+    return marked
+
+
 def _is_repeat(text: str, title: str) -> bool:
     return same_text(text, title) or text.casefold().startswith(title.casefold() + " ")
 
@@ -115,10 +133,16 @@ def _marked_title(units: list[Unit], title_max: int) -> int | None:
             return None  # the story has begun
         following = units[index + 1] if index + 1 < len(units) else None
         marked = following is not None and following.kind in ("furniture", "credit")
-        repeated = any(u.kind == "para" and same_text(u.text, unit.text)
-                       for u in units[index + 1:HEAD])
+        repeated = any(u.kind == "para" and u.text == unit.text for u in units[index + 1:HEAD])
         if marked or repeated:
-            return index
+            # of the title-like lines right above (a topic label, the title, a standfirst
+            # without a full stop), the title is the last in Title Case
+            block = [index]
+            while block[0] > 0 and units[block[0] - 1].kind == "para" and looks_like_title(
+                    units[block[0] - 1].text, title_max):
+                block.insert(0, block[0] - 1)
+            chosen = _choose_title([units[i].text for i in block])
+            return next(i for i in block if units[i].text == chosen)
     return None
 
 
@@ -145,8 +169,9 @@ def _story_start(units: list[Unit], start: int, title_max: int, known: bool) -> 
             return index
         following = paras[number + 1] if number + 1 < len(paras) else None
         place = _PLACE.match(text) and (number > 0 or start > 0 or " " not in text)
-        if following is not None and place and not looks_like_title(
-                units[following].text, title_max):
+        if place and following == index + 1 and not looks_like_title(
+                units[following].text, title_max) and not read_dateline(
+                units[following].text).found:
             units[following] = Unit("para", f"{text} - {units[following].text}")
             return following  # "Jakarta" alone above the lede: its dateline
         if not (looks_like_title(text, title_max) or _short(text)):
@@ -169,7 +194,7 @@ def _choose_title(candidates: list[str]) -> str | None:
 
 def find_story(units: list[Unit], known: str | None, title_max: int) -> Story:
     """The title (None when the text has none of its own) and the story's paragraphs."""
-    units = _merge_datelines(units)
+    units = _merge_datelines(_mark_captions(units, title_max))
     title: str | None = None
     start = 0
     if known:

@@ -186,7 +186,7 @@ def parse_article_text(
         lede = paragraphs[0]
     body = paragraphs[1:]
 
-    found_title = known or story.title
+    found_title = known or (strip_title_furniture(story.title) if story.title else None)
     all_text = "\n".join([found_title or "", lede, *body])
     return ParsedText(
         title=found_title,

@@ -159,9 +159,8 @@ def derived_headline_problems(headline: str, lede: str) -> list[str]:
     # every word of the headline in order in the sentence (short asides may be left out)
     position = 0
     for word in words:
-        bare = word.strip(",;:")
-        while position < len(source) and source[position].strip(",;:.\"”)") != bare.strip(
-                "\"”)"):
+        bare = word.strip(",;:.\"”)")
+        while position < len(source) and source[position].strip(",;:.\"”)") != bare:
             position += 1
         if position == len(source):
             problems.append(f"{word!r} is not a whole word of the lede's first sentence")
