@@ -64,6 +64,7 @@ __all__ = [
     "UNSUBSCRIBE_TOKEN",
     "Card",
     "build_mime",
+    "digest_card",
     "digest_subject",
     "inline_css",
     "personalize",
@@ -220,6 +221,12 @@ def _card(article: Article, teaser_limit: int) -> Card:
                 alt=title)
 
 
+def digest_card(article: Article) -> Card:
+    """``article`` as a digest shows it: its headline and its summary, each cut by the cutting
+    rule (the summary to :data:`CARD_TEASER` characters)."""
+    return _card(article, CARD_TEASER)
+
+
 def _template_names(ctx: RenderContext, templates: Templates, kind: str) -> tuple[str, str]:
     """(html template, text template) for ``kind`` ("digest", "article")."""
     default_html, default_text = f"email/{kind}.html", f"email/{kind}.txt"
@@ -291,8 +298,9 @@ def render_digest_email(articles: list[Article], ctx: RenderContext) -> list[Mes
     """
     now = local_now(ctx.site, ctx.now)
     language = ctx.site.language
-    cards = [_card(article, CARD_TEASER) for article in articles]
-    subject = digest_subject(ctx, len(articles), now, lead=articles[0].title if articles else "")
+    cards = [digest_card(article) for article in articles]
+    lead = next((card.title for card in cards if card.title.strip()), "")
+    subject = digest_subject(ctx, len(articles), now, lead=lead)
     word = words(language)
     # the subject says the lead headline: the preheader goes on with the others (with the
     # lead's summary when it is alone)

@@ -359,6 +359,15 @@ def _add_hashtags(posts: list[str], tags: list[str], link: str, link_first: bool
     return posts
 
 
+#: characters twitter-text calls invalid: a post holding one is refused (BOM, non-characters)
+_INVALID = re.compile("[\ufffe\ufeff\uffff]")
+
+
+def _postable(text: str) -> str:
+    """``text`` without the characters X refuses, whitespace collapsed."""
+    return " ".join(_INVALID.sub("", text).split())
+
+
 def render_x(article: Article, ctx: RenderContext) -> list[Message]:
     """The article as an X thread: ``[{"text": ...}, ...]``, the head post first (with
     ``"image"``: the article's image URL, when the channel has ``image: true``)."""
@@ -366,7 +375,7 @@ def render_x(article: Article, ctx: RenderContext) -> list[Message]:
     link_position = str(getattr(config, "link_position", "last") or "last")
     numbering = bool(getattr(config, "numbering", False))
     max_posts = int(getattr(config, "max_posts", 4) or 4)
-    text = article.lede.strip() or article.title.strip()
+    text = _postable(article.lede) or _postable(article.title)
     link = article.url.strip()
     posts = split_text(text, link=link, link_position=link_position, numbering=numbering,
                        max_posts=max_posts)
