@@ -9,7 +9,8 @@ __all__ = ["normalize", "split_paragraphs"]
 _ODD_SPACES = re.compile(r"[\t\v\f\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _INVISIBLE = re.compile(r"[\u00ad\u200b\u2060\ufeff]")  # soft hyphen, zero-width space, BOM
 _MULTI_SPACE = re.compile(r" {2,}")
-_SPACE_BEFORE_PUNCT = re.compile(r" +(?=[,.;:!?)\]])")
+# not before "...": a space before an ellipsis marks a cut ("anak Gunung ...")
+_SPACE_BEFORE_PUNCT = re.compile(r" +(?=[,;:!?)\]]|\.(?!\.\.))")
 _SPACE_AFTER_OPEN = re.compile(r"(?<=[(\[]) +")
 _MANY_BLANK_LINES = re.compile(r"\n{3,}")
 

@@ -23,7 +23,8 @@ _NAME_CONNECTORS = frozenset({"dan", "and", "&", "bin", "binti", "van", "de", "d
 
 
 def _is_name(name: str) -> bool:
-    return 0 < len(name) <= 80 and len(name.split()) <= 10 and not name.endswith(("?", "!"))
+    return (0 < len(name) <= 80 and name[0].isalpha() and len(name.split()) <= 10
+            and not name.endswith(("?", "!")))
 
 
 _TABLE_CELLS = re.compile(r"^(?P<label>[^\W\d_]+(?: [^\W\d_]+)?)\s*\|\s*:\s*\|\s*(?P<name>.+?)"

@@ -39,7 +39,8 @@ LABELS = frozenset({
     "di whatsapp anda", "dapatkan berita pilihan", "short url", "follow", "syndicate content",
     "halaman selanjutnya", "halaman berikutnya", "next page", "tag popular", "tag populer",
     "no comments", "post a comment", "simak selengkapnya di sini", "simak selengkapnya",
-    "stories from and", "jump to: navigation, search",
+    "stories from and", "jump to: navigation, search", "updated", "close", "donate now",
+    "donate", "subscribe", "langganan", "login", "masuk", "daftar",
 })
 
 _MONTHS = (r"(?:jan(?:uari|uary)?|feb(?:ruari|ruary)?|mar(?:et|ch)?|apr(?:il)?|mei|may"
@@ -86,10 +87,12 @@ _PATTERNS = [re.compile(p, re.I) for p in (
     r"^\(?(?:antara\s+foto|foto|photo|ilustrasi|image|gambar|dok(?:umentasi)?|credit|kredit"
     r"|sumber foto|kolase|grafis|infografis|video|caption|keterangan foto)\s*[:/]",
     r"^zoom-in\b",
-    r"^.{0,300}\b(?:photo|foto|image|gambar)\s+(?:from|by|courtesy|dari|oleh)\b[^.]{0,60}$",
+    r"^.{0,300}\b(?:photo|foto|image|gambar)\s+(?:from|by|courtesy|dari|oleh)\b[^.]{0,60}\.?$",
     r"^.{0,400}\((?:[^()]*[A-Za-z][^()]*/[^()]*[A-Z][^()]*|[^()]* via [^()]*"
     r"|reuters|afp|ap|ap photo|antara|getty images|[a-z ]+ foto)\)$",
     r"^[^\w(\[]{1,3}$",  # a stray ")" or "•" on its own line
+    r"^\d{1,6}$",  # a count of comments or shares
+    r"^donate\b",
     r"^[\w.]+(?: [\w.]+){0,3}/(?:[\w.]+(?: [\w.]+){0,3})$",
     # footers
     r"^artikel ini (?:telah|sudah) (?:tayang|terbit|dipublikasikan)",
@@ -118,6 +121,7 @@ def is_photo_credit(line: str) -> bool:
     return bool(_CREDIT_ONLY.match(line)) and bool(_PHOTO_SOURCES.search(line.split("/", 1)[0]))
 
 
+_BULLET = re.compile(r"^[•·▪►»]\s*")
 _CREDIT_ONLY = re.compile(r"^[\w.]+(?: [\w.]+){0,3}/(?:[\w.]+(?: [\w.]+){0,3})$")
 
 
@@ -128,7 +132,7 @@ def is_initials(line: str) -> bool:
 
 def is_furniture(line: str) -> bool:
     """True when ``line`` (a whole line of text) is page furniture, never part of a story."""
-    line = line.strip()
+    line = _BULLET.sub("", line.strip())
     if not line:
         return False
     bare = line.rstrip(":").strip().casefold()

@@ -124,13 +124,15 @@ def _is_repeat(text: str, title: str) -> bool:
 
 def _marked_title(units: list[Unit], title_max: int) -> int | None:
     """The index of the line the page marks as its title, if any."""
+    prose = 0
     for index, unit in enumerate(units[:HEAD]):
         if unit.kind != "para":
             continue
         if not looks_like_title(unit.text, title_max):
-            if _short(unit.text):
+            prose += 1
+            if _short(unit.text) and prose < 2 and not read_dateline(unit.text).found:
                 continue
-            return None  # the story has begun
+            return None  # the story has begun: a dateline, two paragraphs, a long one
         following = units[index + 1] if index + 1 < len(units) else None
         marked = following is not None and following.kind in ("furniture", "credit")
         repeated = any(u.kind == "para" and u.text == unit.text for u in units[index + 1:HEAD])
@@ -192,6 +194,39 @@ def _choose_title(candidates: list[str]) -> str | None:
     return candidates[0] if candidates else None
 
 
+#: a label with no name after it ("Editor:"): the name stands on a line below
+_ROLE_LABELS = {"penulis": "author", "reporter": "author", "pewarta": "author",
+                "wartawan": "author", "editor": "editor", "redaktur": "editor"}
+#: a label under the names of the writer and the editor, in this order (Kompas)
+_TEAM_LABELS = frozenset({"tim redaksi"})
+
+
+def _header_credits(head: list[Unit]) -> dict[str, str]:
+    """Names on lines of their own under the title: after an empty "Editor:" label, or
+    above a "Tim Redaksi" label (the writer, then the editor)."""
+    credits: dict[str, str] = {}
+    role: str | None = None
+    names: list[str] = []
+    team = False
+    for unit in head:
+        label = unit.text.rstrip(": ").casefold()
+        if unit.kind == "furniture" and label in _ROLE_LABELS:
+            role = _ROLE_LABELS[label]
+        elif unit.kind == "furniture" and label in _TEAM_LABELS:
+            team = True
+        elif unit.kind == "para" and _NAME.match(unit.text):
+            if role is not None:
+                credits.setdefault(role, unit.text)
+                role = None
+            else:
+                names.append(unit.text.rstrip(","))
+    if team and names:
+        credits.setdefault("author", names[0])
+        if len(names) > 1:
+            credits.setdefault("editor", names[1])
+    return credits
+
+
 def find_story(units: list[Unit], known: str | None, title_max: int) -> Story:
     """The title (None when the text has none of its own) and the story's paragraphs."""
     units = _merge_datelines(_mark_captions(units, title_max))
@@ -220,11 +255,8 @@ def find_story(units: list[Unit], known: str | None, title_max: int) -> Story:
                 first = units.index(paras[1])
         if title is not None:
             header = header[header.index(title) + 1:] if title in header else header
-    names = [h.rstrip(",") for h in header if _NAME.match(h)]
-    if names and title is not None:
-        credits["author"] = names[0]
-        if len(names) > 1:
-            credits["editor"] = names[1]
+    if title is not None or known is not None:
+        credits = _header_credits(units[start:first])
     paragraphs = [u.text for u in units[first:] if u.kind == "para"
                   and not (known is None and title and same_text(u.text, title))]
     return Story(title, paragraphs, credits)

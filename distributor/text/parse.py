@@ -136,6 +136,7 @@ def _take_byline(paragraphs: list[str], index: int, extras: _Extras) -> None:
             del paragraphs[index]
 
 
+_SHOUTED_NAME = re.compile(r"^[A-Z][A-Z.'-]+(?: [A-Z][A-Z.'-]*){1,3}$")
 _INITIALS_END = re.compile(r"\s*\(\s*[a-z]{2,5}(?:\s*/\s*[a-z]{2,5})+\s*\)$")
 
 
@@ -146,6 +147,9 @@ def _tidy_end(paragraphs: list[str], extras: _Extras) -> None:
     last, credits = take_wire_credits(paragraphs[-1])
     extras.credit(credits)
     last = _INITIALS_END.sub("", last)
+    if _SHOUTED_NAME.match(last) and len(paragraphs) > 1:  # Tempo: "DINI TEJA" closes a story
+        extras.credit({"author": last})
+        last = ""
     if last:
         paragraphs[-1] = last
     else:

@@ -12,15 +12,30 @@ MD_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 URL = re.compile(r"https?://\S+")
 RELATED = re.compile(
     r"^(?P<open>[\[(]?)\s*(?:baca(?:\s+(?:juga|pula))?|lihat\s+juga|simak\s+(?:juga|pula)"
-    r"|berita\s+terkait|artikel\s+terkait|read\s+(?:also|more)|also\s+read|see\s+also"
+    r"|berita\s+terkait|artikel\s+terkait|read(?:\s+(?:also|more))?|also\s+read|see\s+also"
     r"|related(?:\s+(?:news|stories|story|articles?|coverage))?)\s*[:\-–—]\s*(?P<rest>.+)$",
     re.I,
 )
 _CLOSERS = {"(": ")", "[": "]"}
+# "(Baca Juga Daebak! BTS ... )": in brackets, no colon
+_BARE_RELATED = re.compile(
+    r"^(?P<open>[\[(])\s*(?:baca\s+(?:juga|pula)|read\s+also|see\s+also)\s+(?P<rest>[^\]()]+"
+    r"[\])])$", re.I)
+
+
+_WHOLE_LINK = re.compile(r"^\[(?P<text>.+)\]\((?P<url>https?://[^)\s]+)\)$")
 
 
 def related_line(line: str) -> RelatedLink | None:
-    match = RELATED.match(line)
+    """The story a read-also line points to: "Baca juga: Judul", "[Read: Title](url)",
+    "(Baca Juga Judul )"; None for any other line."""
+    whole = _WHOLE_LINK.match(line)
+    if whole:  # the whole line is one link: "[[Read: Title]](url)"
+        inner = related_line(whole.group("text").strip())
+        if inner is not None:
+            return RelatedLink(title=inner.title, url=inner.url or whole.group("url"))
+        return None
+    match = RELATED.match(line) or _BARE_RELATED.match(line)
     if not match:
         return None
     rest = match.group("rest").strip()
