@@ -11,8 +11,25 @@ from distributor.text.clean import split_paragraphs
 
 __all__ = ["first_image", "html_to_text", "looks_like_html"]
 
+#: the elements a CMS or a feed writes; "<BBM> naik" is text, not a tag
+_KNOWN_TAGS = frozenset({
+    "a", "abbr", "address", "amp-img", "area", "article", "aside", "audio", "b", "big",
+    "blockquote", "body", "br", "button", "canvas", "caption", "center", "cite", "code", "col",
+    "colgroup", "dd", "del", "details", "dfn", "dialog", "div", "dl", "dt", "em", "embed",
+    "fieldset", "figcaption", "figure", "font", "footer", "form", "h1", "h2", "h3", "h4", "h5",
+    "h6", "head", "header", "hr", "html", "i", "iframe", "img", "input", "ins", "kbd", "label",
+    "legend", "li", "link", "main", "map", "mark", "meta", "nav", "noscript", "object", "ol",
+    "optgroup", "option", "p", "param", "picture", "pre", "q", "s", "samp", "script", "section",
+    "select", "small", "source", "span", "strike", "strong", "style", "sub", "summary", "sup",
+    "svg", "table", "tbody", "td", "template", "textarea", "tfoot", "th", "thead", "time",
+    "title", "tr", "track", "tt", "u", "ul", "var", "video", "wbr",
+})
+_TAG_NAMES = "|".join(sorted(_KNOWN_TAGS, key=len, reverse=True))
 _HTML_TAG = re.compile(
-    r"<(?:[a-zA-Z][a-zA-Z0-9]*(?:\s[^>]*)?/?|/[a-zA-Z][a-zA-Z0-9]*\s*|!--.*?--)>", re.S)
+    rf"<(?:(?:{_TAG_NAMES})(?:\s[^>]*)?/?|/(?:{_TAG_NAMES})\s*|!--.*?--)>", re.S | re.I)
+# tags that give HTML its paragraphs; without any, the text's own line breaks are its paragraphs
+_STRUCTURE = re.compile(r"<(?:p|div|br|li|h[1-6]|tr|blockquote|section|article|table|ul|ol)\b",
+                        re.I)
 _BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "center", "dd", "details", "dialog", "div", "dl",
     "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
@@ -54,7 +71,10 @@ class _HTMLText(HTMLParser):
         return url if url.startswith(("http://", "https://")) else None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
+        if tag not in _KNOWN_TAGS:
+            if not self._skip:  # "<BBM>": text that looks like a tag
+                self.parts.append(self.get_starttag_text() or "")
+        elif tag in _SKIP_TAGS:
             self._skip += 1
         elif self._skip:
             return
@@ -74,7 +94,10 @@ class _HTMLText(HTMLParser):
             self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
+        if tag not in _KNOWN_TAGS:
+            if not self._skip:
+                self.parts.append(f"</{tag}>")
+        elif tag in _SKIP_TAGS:
             self._skip = max(0, self._skip - 1)
         elif self._skip:
             return
@@ -115,6 +138,8 @@ def html_to_text(html_text: str, *, base_url: str | None = None, links: bool = F
     """
     if not looks_like_html(html_text):
         return "\n\n".join(split_paragraphs(html.unescape(html_text)))
+    if not _STRUCTURE.search(html_text):  # a feed's plain text with an <img> in it
+        html_text = re.sub(r"&#0*13;|\r\n?|\n", "<br>", html_text)
     parser = _HTMLText(base_url, links)
     parser.feed(html_text)
     parser.close()

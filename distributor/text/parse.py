@@ -69,6 +69,13 @@ class _Extras:
 
 # --------------------------------------------------------------------------- lines -> units
 
+#: labels above a list of links to related stories
+_RELATED_LABELS = frozenset({
+    "baca juga", "berita terkait", "artikel terkait", "baca pula", "simak juga", "lihat juga",
+    "read also", "related", "related news", "related stories", "see also", "also read",
+})
+_WHOLE_LINK = re.compile(r"^\[([^\]]+)\]\((https?://[^)\s]+)\)$")
+
 
 def _units(text: str, extras: _Extras) -> list[Unit]:
     """The text as units: paragraphs (re-flowed), datelines alone on a line, and the
@@ -81,15 +88,19 @@ def _units(text: str, extras: _Extras) -> list[Unit]:
         units.extend(Unit("para", paragraph) for paragraph in join_lines(run))
         run.clear()
 
+    listing = False  # under a "Baca Juga" label: the links that follow are related stories
     for line in normalize(text).split("\n"):
         if not line:
             flush()
             continue
         related = related_line(line)
+        if related is None and listing and (link := _WHOLE_LINK.match(line)):
+            related = RelatedLink(title=link.group(1).strip(), url=link.group(2))
         if related is not None:
             flush()
             extras.related.append(related)
             continue
+        listing = line.rstrip(" :").casefold() in _RELATED_LABELS
         if is_furniture(line):
             flush()
             units.append(Unit("furniture", line))
