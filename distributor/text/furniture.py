@@ -147,5 +147,10 @@ def is_furniture(line: str) -> bool:
 
 
 def strip_title_furniture(title: str) -> str:
-    """A title without what the page added to it ("... – Halaman all")."""
-    return _TITLE_SUFFIX.sub("", title).strip()
+    """A title without what the page added to it ("... – Halaman all", "... | Site Name")."""
+    title = _TITLE_SUFFIX.sub("", title).strip()
+    return _PIPE_SUFFIX.sub("", title).strip()
+
+
+# "... | Eleanor Ainge Roy", "... | Kompas.com": the page's author or site after a pipe
+_PIPE_SUFFIX = re.compile(r"(?<=\S)\s+\|\s+[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4}\s*$")

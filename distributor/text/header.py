@@ -123,29 +123,40 @@ def _is_repeat(text: str, title: str) -> bool:
 
 
 def _marked_title(units: list[Unit], title_max: int) -> int | None:
-    """The index of the line the page marks as its title, if any."""
+    """The index of the line the page marks as its title, if any.
+
+    Of several marked lines with only headings and furniture between them (a site's label
+    and the title, each over a time stamp), the last is the title.
+    """
     prose = 0
+    found: int | None = None
     for index, unit in enumerate(units[:HEAD]):
         if unit.kind != "para":
             continue
         if not looks_like_title(unit.text, title_max):
             prose += 1
-            if _short(unit.text) and prose < 2 and not read_dateline(unit.text).found:
+            if found is None and _short(unit.text) and prose < 2 and not read_dateline(
+                    unit.text).found:
                 continue
-            return None  # the story has begun: a dateline, two paragraphs, a long one
+            break  # the story has begun: a dateline, two paragraphs, a long one
         following = units[index + 1] if index + 1 < len(units) else None
         marked = following is not None and following.kind in ("furniture", "credit")
         repeated = any(u.kind == "para" and u.text == unit.text for u in units[index + 1:HEAD])
         if marked or repeated:
-            # of the title-like lines right above (a topic label, the title, a standfirst
-            # without a full stop), the title is the last in Title Case
-            block = [index]
-            while block[0] > 0 and units[block[0] - 1].kind == "para" and looks_like_title(
-                    units[block[0] - 1].text, title_max):
-                block.insert(0, block[0] - 1)
-            chosen = _choose_title([units[i].text for i in block])
-            return next(i for i in block if units[i].text == chosen)
-    return None
+            found = index
+    if found is None:
+        return None
+    # a standfirst without a full stop marked in the title's place: the title is right above
+    above = found - 1
+    if (above >= 0 and units[above].kind == "para" and _standfirst(units[found].text)
+            and looks_like_title(units[above].text, title_max)
+            and _is_title_case(units[above].text) and len(units[above].text.split()) >= 4):
+        return above
+    return found
+
+
+def _standfirst(text: str) -> bool:
+    return len(text.split()) >= 12 and not _is_title_case(text)
 
 
 def _after_repeats(units: list[Unit], title: str, start: int, title_max: int) -> int:
