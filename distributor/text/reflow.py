@@ -10,9 +10,13 @@ paragraphs of whole sentences.
 
 from __future__ import annotations
 
+from distributor.text.credits import byline, credit_line
+from distributor.text.dateline import is_dateline_line
+from distributor.text.furniture import is_furniture
+from distributor.text.related import related_line
 from distributor.text.sentences import CLOSERS, ends_sentence, split_sentences
 
-__all__ = ["is_hard_wrapped", "join_lines", "split_run_on"]
+__all__ = ["is_hard_wrapped", "join_lines", "reflow_lines", "split_run_on", "stands_alone"]
 
 #: a story paragraph longer than this with several sentences and nothing else is a run-on text
 RUN_ON_MIN = 400
@@ -102,4 +106,30 @@ def split_run_on(paragraph: str) -> list[str]:
     rest = sentences[lede_size:]
     for start in range(0, len(rest), RUN_ON_SENTENCES):
         paragraphs.append(" ".join(rest[start:start + RUN_ON_SENTENCES]))
+    return paragraphs
+
+
+def stands_alone(line: str) -> bool:
+    """True for a line that is never part of a paragraph: furniture, a read-also line, a
+    credit line or byline, a dateline alone on its line."""
+    return (is_furniture(line) or related_line(line) is not None
+            or credit_line(line) is not None or byline(line) is not None
+            or is_dateline_line(line))
+
+
+def reflow_lines(lines: list[str]) -> list[str]:
+    """The paragraphs of a block of lines: lines that stand alone stay, the runs of text
+    between them are joined where the text goes on (:func:`join_lines`)."""
+    paragraphs: list[str] = []
+    run: list[str] = []
+    for line in (line.strip() for line in lines):
+        if not line:
+            continue
+        if stands_alone(line):
+            paragraphs.extend(join_lines(run))
+            run = []
+            paragraphs.append(line)
+        else:
+            run.append(line)
+    paragraphs.extend(join_lines(run))
     return paragraphs
