@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from distributor.text.sentences import OPENERS as _OPENERS
 
-__all__ = ["Dateline", "is_dateline_line", "read_dateline", "split_dateline"]
+__all__ = ["Dateline", "is_dateline_line", "is_place", "read_dateline", "split_dateline"]
 
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -28,7 +28,8 @@ PUBLICATION_WORDS = frozenset({
     "afp", "antara", "ap", "bbc", "bernama", "beritasatu", "bisnis", "bloomberg", "cnbc",
     "cnn", "daily", "detik", "detikcom", "detiknews", "dw", "grid", "herald", "idntimes",
     "inews", "journal", "jpnn", "katadata", "kompas", "kontan", "kumparan", "kyodo", "liputan6",
-    "media", "merdeka", "news", "okezone", "online", "portal", "pos", "post", "prnewswire",
+    "mapay", "media", "merdeka", "news", "okezone", "online", "pikiran", "portal", "pos", "post",
+    "prnewswire",
     "republika", "reuters", "sindonews", "suara", "tass", "tempo", "times", "tirto", "tribun",
     "tribune", "tribunnews", "viva", "voa", "xinhua", "yonhap",
 })
@@ -37,7 +38,7 @@ _NOT_PLACES = frozenset({
     "berita", "populer", "breaking", "news", "update", "live", "foto", "video", "eksklusif",
     "exclusive", "info", "viral", "headline", "opini", "analisis", "editorial", "kolom",
 })
-_PLACE_WORD = re.compile(r"[^\W\d_][^\W\d]*(?:['’.-][^\W\d]*)*")
+_PLACE_WORD = re.compile(r"[^\W\d_][^\W\d]*(?:['’./-][^\W\d]*)*")  # "CIGONDONG/JAKARTA"
 # "Editor Khairina KOMPAS.com": a credit glued in front of the publication
 _GLUED_CREDIT = re.compile(
     r"^(?P<label>(?i:editor|penulis|reporter|pewarta|oleh))\s*:?\s+"
@@ -61,7 +62,7 @@ def _is_publication(part: str) -> bool:
         w.lower() in PUBLICATION_WORDS for w in _WORD.findall(part))
 
 
-def _is_place(part: str) -> bool:
+def is_place(part: str) -> bool:
     """One to four capitalised words ("Moscow", "Rio de Janeiro", "St. Petersburg")."""
     words = part.split()
     if not 0 < len(words) <= 4 or not words[0][0].isupper():
@@ -90,7 +91,7 @@ def _parse_prefix(prefix: str) -> tuple[bool, bool, str | None]:
             continue
         if _is_publication(part):
             has_publication = True
-        elif _is_place(part):
+        elif is_place(part):
             places.append(part)
         elif not any(c.isdigit() for c in part):  # a date is fine, prose is not
             return False, False, None

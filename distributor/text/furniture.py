@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["LABELS", "is_furniture", "is_initials", "is_photo_credit", "strip_title_furniture"]
+__all__ = ["LABELS", "is_furniture", "is_initials", "is_photo_credit", "strip_stamp",
+           "strip_title_furniture"]
 
 #: lines that are furniture when they are the whole line (case and a final ":" ignored)
 LABELS = frozenset({
@@ -40,7 +41,8 @@ LABELS = frozenset({
     "halaman selanjutnya", "halaman berikutnya", "next page", "tag popular", "tag populer",
     "no comments", "post a comment", "simak selengkapnya di sini", "simak selengkapnya",
     "stories from and", "jump to: navigation, search", "updated", "close", "donate now",
-    "donate", "subscribe", "langganan", "login", "masuk", "daftar",
+    "donate", "subscribe", "langganan", "login", "masuk", "daftar", "exclusive", "eksklusif",
+    "breaking", "indonesian news",
 })
 
 _MONTHS = (r"(?:jan(?:uari|uary)?|feb(?:ruari|ruary)?|mar(?:et|ch)?|apr(?:il)?|mei|may"
@@ -90,6 +92,7 @@ _PATTERNS = [re.compile(p, re.I) for p in (
     r"^.{0,300}\b(?:photo|foto|image|gambar)\s+(?:from|by|courtesy|dari|oleh)\b[^.]{0,60}\.?$",
     r"^.{0,400}\((?:[^()]*[A-Za-z][^()]*/[^()]*[A-Z][^()]*|[^()]* via [^()]*"
     r"|reuters|afp|ap|ap photo|antara|getty images|[a-z ]+ foto)\)$",
+    r"^.{0,400}(?:\[[^\[\]]*/[^\[\]]*\]|/\s*antara foto)$",  # "... [suara.com/Agung]"
     r"^[^\w(\[]{1,3}$",  # a stray ")" or "•" on its own line
     r"^\d{1,6}$",  # a count of comments or shares
     r"^donate\b",
@@ -113,6 +116,16 @@ _TITLE_SUFFIX = re.compile(
 
 _PHOTO_SOURCES = re.compile(r"\b(?:tribun|kompas|antara|foto|dok|doc|ist|istimewa|reuters|afp"
                             r"|ap|getty|shutterstock|detik|grid|tempo|suara|kumparan)\b", re.I)
+
+
+_STAMP_START = re.compile(
+    rf"^(?:posted|published|updated|diposting|diterbitkan|diperbarui)\s*:?\s*{_DATE}"
+    rf"(?:\s*,?\s*{_CLOCK}(?:\s*[A-Z]{{2,4}}\b)?)?\s+(?=\S)", re.I)
+
+
+def strip_stamp(paragraph: str) -> str:
+    """A paragraph without a time stamp glued in front ("Posted: 15 Dec 2011 09:24 AM PST")."""
+    return _STAMP_START.sub("", paragraph, count=1)
 
 
 def is_photo_credit(line: str) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from distributor.text.dateline import read_dateline
+from distributor.text.dateline import is_place, read_dateline
 from distributor.text.furniture import is_photo_credit
 from distributor.text.sentences import split_sentences
 
@@ -48,6 +48,7 @@ class Unit:
 
     kind: str
     text: str
+    joined: bool = False  # a paragraph joined from several lines (wrapped, broken by links)
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Story:
     title: str | None
     paragraphs: list[str]
     credits: dict[str, str] = field(default_factory=dict)
+    lede_joined: bool = False
 
 
 def same_text(a: str, b: str) -> bool:
@@ -108,11 +110,12 @@ def _mark_captions(units: list[Unit], title_max: int) -> list[Unit]:
     marked: list[Unit] = []
     for index, unit in enumerate(units):
         following = units[index + 1] if index + 1 < len(units) else None
+        shown_twice = sum(unit.text.startswith(h) or h.startswith(unit.text) for h in head) > 1
         if unit.kind == "para" and (
                 (following is not None and following.kind == "furniture"
                  and is_photo_credit(following.text) and len(unit.text) <= 400)
-                or (index < HEAD and head.count(unit.text) > 1
-                    and not looks_like_title(unit.text, title_max))):
+                or (index < HEAD and shown_twice and not looks_like_title(unit.text, title_max)
+                    and len(unit.text) > 40)):
             unit = Unit("furniture", unit.text)
         marked.append(unit)
     return marked
@@ -144,6 +147,10 @@ def _marked_title(units: list[Unit], title_max: int) -> int | None:
         repeated = any(u.kind == "para" and u.text == unit.text for u in units[index + 1:HEAD])
         if marked or repeated:
             found = index
+            # "Title 150 150 admin": the title glued to furniture, right under the title
+            if index > 0 and units[index - 1].kind == "para" and unit.text.startswith(
+                    units[index - 1].text + " "):
+                found = index - 1
     if found is None:
         return None
     # a standfirst without a full stop marked in the title's place: the title is right above
@@ -181,7 +188,8 @@ def _story_start(units: list[Unit], start: int, title_max: int, known: bool) -> 
         if read_dateline(text).found:
             return index
         following = paras[number + 1] if number + 1 < len(paras) else None
-        place = _PLACE.match(text) and (number > 0 or start > 0 or " " not in text)
+        place = _PLACE.match(text) and is_place(text) and (
+            number > 0 or start > 0 or " " not in text)
         if place and following == index + 1 and not looks_like_title(
                 units[following].text, title_max) and not read_dateline(
                 units[following].text).found:
@@ -268,6 +276,6 @@ def find_story(units: list[Unit], known: str | None, title_max: int) -> Story:
             header = header[header.index(title) + 1:] if title in header else header
     if title is not None or known is not None:
         credits = _header_credits(units[start:first])
-    paragraphs = [u.text for u in units[first:] if u.kind == "para"
-                  and not (known is None and title and same_text(u.text, title))]
-    return Story(title, paragraphs, credits)
+    story = [u for u in units[first:] if u.kind == "para"
+             and not (known is None and title and same_text(u.text, title))]
+    return Story(title, [u.text for u in story], credits, bool(story) and story[0].joined)

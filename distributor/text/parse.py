@@ -25,7 +25,7 @@ from distributor.articles import RelatedLink
 from distributor.text.clean import normalize
 from distributor.text.credits import byline, credit_line, take_wire_credits
 from distributor.text.dateline import is_dateline_line, read_dateline
-from distributor.text.furniture import is_furniture, strip_title_furniture
+from distributor.text.furniture import is_furniture, strip_stamp, strip_title_furniture
 from distributor.text.header import Unit, find_story
 from distributor.text.headline import derive_headline
 from distributor.text.html import html_to_text, looks_like_html
@@ -74,6 +74,8 @@ _RELATED_LABELS = frozenset({
     "baca juga", "berita terkait", "artikel terkait", "baca pula", "simak juga", "lihat juga",
     "read also", "related", "related news", "related stories", "see also", "also read",
 })
+#: a list item's marker in plain text ("* PAKET DI JERMAN ...", "• Updated")
+_BULLET = re.compile(r"^[*•·▪►]\s+")
 _WHOLE_LINK = re.compile(r"^\[([^\]]+)\]\((https?://[^)\s]+)\)$")
 
 
@@ -85,11 +87,14 @@ def _units(text: str, extras: _Extras) -> list[Unit]:
     run: list[str] = []
 
     def flush() -> None:
-        units.extend(Unit("para", paragraph) for paragraph in join_lines(run))
+        single = set(run)
+        units.extend(Unit("para", paragraph, joined=paragraph not in single)
+                     for paragraph in join_lines(run))
         run.clear()
 
     listing = False  # under a "Baca Juga" label: the links that follow are related stories
     for line in normalize(text).split("\n"):
+        line = _BULLET.sub("", line)
         if not line:
             flush()
             continue
@@ -190,13 +195,13 @@ def parse_article_text(
     _tidy_end(paragraphs, extras)
     _take_byline(paragraphs, -1, extras)
 
-    lede = paragraphs[0] if paragraphs else ""
+    lede = strip_stamp(paragraphs[0]) if paragraphs else ""
     found = read_dateline(lede)
     extras.credit(found.credits)
     lede = found.rest
     if not known and story.title is None and lede and byline(lede):
         lede = ""
-    if len(paragraphs) == 1 and lede:
+    if len(paragraphs) == 1 and lede and not story.lede_joined:  # one line, no breaks
         paragraphs = split_run_on(lede)
         lede = paragraphs[0]
     body = paragraphs[1:]
