@@ -4,6 +4,8 @@ digest summaries and subjects may end."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distributor.render.split import (
     CLAUSE,
@@ -140,3 +142,21 @@ def test_posts_of_a_thread_end_outside_quotations() -> None:
     for post in split_text(text * 2, numbering=False, max_posts=10):
         opened = post.count("“") - post.count("”")
         assert opened == 0, post
+
+
+# --------------------------------------------------------------------------- rating a beginning
+
+_WORDS = ["kata", "Barat.", "Dia", "“kutipan", "panjang,”", '"kata', 'dia."', "3,5", "Dr.",
+          "persen", "—", "aman,", "“", "”"]
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(words=st.lists(st.sampled_from(_WORDS), max_size=400),
+       most=st.integers(min_value=1, max_value=300))
+def test_rating_a_beginning_rates_it_as_the_whole_text_does(words: list[str], most: int) -> None:
+    text = " ".join(words)
+    tokens, breaks = tokenize(text)
+    head_tokens, head_breaks = tokenize(text, most)
+    assert head_tokens == tokens[:len(head_tokens)]
+    assert head_breaks[:len(head_tokens) - 1] == breaks[:len(head_tokens) - 1]
+    assert len(head_tokens) >= min(most, len(tokens))

@@ -195,11 +195,12 @@ def _common(ctx: RenderContext, language: str, subject: str, now: datetime) -> d
 
 
 def _preheader(text: str) -> str:
-    return cut(text, lambda candidate: len(candidate) <= PREHEADER_LENGTH)
+    return cut(text, lambda candidate: len(candidate) <= PREHEADER_LENGTH,
+               reach=PREHEADER_LENGTH)
 
 
 def _limit(text: str, limit: int) -> str:
-    return cut(text, lambda candidate: len(candidate) <= limit)
+    return cut(text, lambda candidate: len(candidate) <= limit, reach=limit)
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,7 @@ def digest_subject(ctx: RenderContext, count: int, now: datetime | None = None,
     if "{lead}" not in pattern or not lead:
         return subject(lead)
     headline = cut(lead, lambda candidate: len(subject(candidate)) <= SUBJECT_LIMIT,
-                   min_fill=0.6, mark_sentence=False)
+                   min_fill=0.6, mark_sentence=False, reach=SUBJECT_LIMIT)
     if not headline and not configured:
         pattern = HEADLESS_DIGEST_SUBJECT
     return subject(headline)

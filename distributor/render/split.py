@@ -93,16 +93,25 @@ def _closes(token: str, closer: str, *, opener_token: bool = False) -> bool:
 def _quoted_gaps(tokens: Sequence[str]) -> list[bool]:
     """``inside[i]``: the gap after ``tokens[i]`` lies inside a quotation. A mark that no
     closing mark matches within :data:`_LONGEST_QUOTE` words is no quotation."""
-    inside = [False] * max(0, len(tokens) - 1)
+    n = len(tokens)
+    inside = [False] * max(0, n - 1)
+    # for each closing mark, the index of the next token that closes with it (n: none)
+    following: dict[str, list[int]] = {}
+    for closer in set(_QUOTE_PAIRS.values()):
+        nearest, at = [n] * (n + 1), n
+        for j in range(n - 1, -1, -1):
+            if _closes(tokens[j], closer):
+                at = j
+            nearest[j] = at
+        following[closer] = nearest
     i = 0
-    while i < len(tokens) - 1:
+    while i < n - 1:
         closer = _opens(tokens[i])
         if not closer or _closes(tokens[i], closer, opener_token=True):
             i += 1
             continue
-        end = next((j for j in range(i + 1, min(len(tokens), i + 1 + _LONGEST_QUOTE))
-                    if _closes(tokens[j], closer)), None)
-        if end is None:
+        end = following[closer][i + 1]
+        if end >= n or end - i > _LONGEST_QUOTE:
             i += 1
             continue
         for gap in range(i, end):
@@ -132,23 +141,31 @@ def _rate(token: str, following: str) -> int:
     return WORD
 
 
-def tokenize(text: str) -> tuple[list[str], list[int]]:
+def tokenize(text: str, most: int | None = None) -> tuple[list[str], list[int]]:
     """Split ``text`` at whitespace into tokens, and rate each gap between two tokens.
 
     ``breaks[i]`` is the gap after ``tokens[i]``: one of SENTENCE, CLAUSE, WORD, their QUOTED_
-    forms inside a quotation, or GLUE (never break).
+    forms inside a quotation, or GLUE (never break). With ``most``, only the first ``most``
+    tokens and the gaps after them are returned (rated as in the whole text).
     """
     tokens = text.split()
-    breaks = [_rate(token, tokens[i + 1]) for i, token in enumerate(tokens[:-1])]
-    for gap, inside in enumerate(_quoted_gaps(tokens)):
+    if most is not None and len(tokens) > most + 1:
+        # a quotation opened in the first ``most`` tokens closes within _LONGEST_QUOTE more
+        tokens = tokens[:most + 1 + _LONGEST_QUOTE]
+        breaks = [_rate(token, tokens[i + 1]) for i, token in enumerate(tokens[:most])]
+        quoted = _quoted_gaps(tokens)[:most]
+        tokens = tokens[:most]
+    else:
+        breaks = [_rate(token, tokens[i + 1]) for i, token in enumerate(tokens[:-1])]
+        quoted = _quoted_gaps(tokens)
+    for gap, inside in enumerate(quoted):
         if inside:
             breaks[gap] = _QUOTED[breaks[gap]]
     return tokens, breaks
 
 
-def sentences(text: str) -> list[str]:
-    """``text`` as its sentences, never split inside a quotation (whitespace collapsed)."""
-    tokens, breaks = tokenize(text)
+def _sentence_runs(tokens: Sequence[str], breaks: Sequence[int]) -> list[str]:
+    """The sentences that end at a SENTENCE gap of ``breaks``, then what follows the last."""
     out: list[str] = []
     start = 0
     for i, level in enumerate(breaks):
@@ -158,6 +175,11 @@ def sentences(text: str) -> list[str]:
     if start < len(tokens):
         out.append(" ".join(tokens[start:]))
     return out
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` as its sentences, never split inside a quotation (whitespace collapsed)."""
+    return _sentence_runs(*tokenize(text))
 
 
 # --------------------------------------------------------------------------- choosing a cut
@@ -257,7 +279,7 @@ def cut_tokens(tokens: Sequence[str], breaks: Sequence[int], fits: Callable[[str
 
 
 def cut(text: str, fits: Callable[[str], bool], *, min_fill: float = 0.5,
-        mark_sentence: bool = True) -> str:
+        mark_sentence: bool = True, reach: int | None = None) -> str:
     """The longest beginning of ``text`` that ``fits``, cut where a reader accepts it.
 
     Whitespace is collapsed. ``text`` itself when it fits. Else a cut at a sentence end ("First
@@ -265,12 +287,13 @@ def cut(text: str, fits: Callable[[str], bool], *, min_fill: float = 0.5,
     ("First clause…"), else between words ("First words…"): a better kind is taken when it
     keeps at least ``min_fill`` of what the cut between words keeps. Never inside a quotation,
     a number, an abbreviation or a URL unless nothing else fits; a single word longer than
-    everything is cut by characters. "" when not even "…" fits.
+    everything is cut by characters. "" when not even "…" fits. ``reach``: no cut after more
+    than this many words can fit (a limit in characters is one), which saves rating the rest.
     """
     text = " ".join(text.split())
     if fits(text):
         return text
-    tokens, breaks = tokenize(text)
+    tokens, breaks = tokenize(text, reach)
     return cut_tokens(tokens, breaks, fits, min_fill=min_fill, mark_sentence=mark_sentence)
 
 
@@ -280,10 +303,14 @@ def lede_excerpt(text: str, limit: int, *, most: int = 2) -> str:
     text = " ".join(text.split())
     if not text:
         return ""
+    tokens, breaks = tokenize(text, limit)
+    runs = _sentence_runs(tokens, breaks)
+    if len(breaks) == len(tokens) and breaks and breaks[-1] != SENTENCE:
+        runs = runs[:-1]  # the text goes on past the tokens rated: the last run is no sentence
     chosen = ""
-    for sentence in sentences(text)[:most]:
+    for sentence in runs[:most]:
         candidate = f"{chosen} {sentence}".strip()
         if len(candidate) > limit:
             break
         chosen = candidate
-    return chosen or cut(text, lambda candidate: len(candidate) <= limit)
+    return chosen or cut(text, lambda candidate: len(candidate) <= limit, reach=limit)

@@ -251,10 +251,12 @@ def _fit(limit: int, render: Any, title: str, lede: str, template: str) -> str:
     text: str = render(title, lede)
     if telegram_length(text) <= limit:
         return text
-    shorter = cut(lede, lambda candidate: telegram_length(render(title, candidate)) <= limit)
+    shorter = cut(lede, lambda candidate: telegram_length(render(title, candidate)) <= limit,
+                  reach=limit)
     if shorter or telegram_length(render(title, "")) <= limit:
         return str(render(title, shorter))
-    short_title = cut(title, lambda candidate: telegram_length(render(candidate, "")) <= limit)
+    short_title = cut(title, lambda candidate: telegram_length(render(candidate, "")) <= limit,
+                      reach=limit)
     text = render(short_title, "")
     if telegram_length(text) > limit:
         raise ValueError(f"the Telegram template {template} alone is longer than {limit} "
@@ -271,7 +273,7 @@ def render_telegram(article: Article, ctx: RenderContext) -> list[Message]:
     templates = templates_for(ctx)
     template = channel_template(ctx, TEMPLATE)
     language = language_of(article, ctx.site)
-    title = cut(article.title, lambda t: len(t) <= TITLE_LIMIT)
+    title = cut(article.title, lambda t: len(t) <= TITLE_LIMIT, reach=TITLE_LIMIT)
     lede = lede_excerpt(article.lede, LEDE_LIMIT)
 
     def render(t: str, lede_text: str) -> str:

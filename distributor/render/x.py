@@ -304,7 +304,9 @@ def split_text(text: str, *, link: str = "", link_position: str = "last",
     single = layout.post(text, 0, 1, last=True)  # one post: no numbering
     if weighted_length(single) <= MAX_WEIGHTED_LENGTH:
         return [single]
-    tokens, breaks = tokenize(text)
+    # every word weighs at least 1 and is followed by a space: no thread of max_posts posts
+    # carries more words than this, so the rest is not even rated
+    tokens, breaks = tokenize(text, max_posts * (MAX_WEIGHTED_LENGTH + _SLACK))
     bodies = _pack(tokens, breaks, layout, max_posts)
     if len(bodies) > max_posts:
         bodies = _truncate(tokens, breaks, layout)
