@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from distributor.text.dateline import is_publication
+
 __all__ = ["byline", "credit_line", "take_wire_credits", "wire_credits"]
 
 _EDITOR_LABELS = ("editor", "redaktur", "penyunting", "edited by", "editing by")
@@ -58,8 +60,10 @@ def credit_line(line: str) -> dict[str, str] | None:
         label = (match.group("label") or match.group("label2")).lower()
         if label.endswith(" by") and not _capitalised(name):
             return None  # "Written by hand, ..." is prose
+        if is_publication(name):
+            continue  # "Oleh: VOA Indonesia": an agency, not a person
         credits.setdefault("editor" if label in _EDITOR_LABELS else "author", name)
-    return credits
+    return credits or None
 
 
 def byline(line: str) -> str | None:

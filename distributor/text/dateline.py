@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from distributor.text.sentences import OPENERS as _OPENERS
 
-__all__ = ["Dateline", "is_dateline_line", "is_place", "read_dateline", "split_dateline"]
+__all__ = ["Dateline", "is_dateline_line", "is_place", "is_publication", "read_dateline",
+           "split_dateline"]
 
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -57,9 +58,11 @@ class Dateline:
     credits: dict[str, str] = field(default_factory=dict)
 
 
-def _is_publication(part: str) -> bool:
+def is_publication(part: str) -> bool:
+    """True when ``part`` names a publication or agency ("KOMPAS.com", "Antara", "VOA")."""
     return bool(_DOMAIN.search(part)) or any(
-        w.lower() in PUBLICATION_WORDS for w in _WORD.findall(part))
+        w.lower() in PUBLICATION_WORDS or (len(w) > 6 and w.lower().endswith("news"))
+        for w in _WORD.findall(part))  # "VOINews", "Tribunnews"
 
 
 def is_place(part: str) -> bool:
@@ -89,7 +92,7 @@ def _parse_prefix(prefix: str) -> tuple[bool, bool, str | None]:
     for part in (p.strip() for p in re.split(r"\s*,\s*|(?<=[^A-Z.\s])\.\s+", prefix)):
         if not part:
             continue
-        if _is_publication(part):
+        if is_publication(part):
             has_publication = True
         elif is_place(part):
             places.append(part)

@@ -42,7 +42,8 @@ LABELS = frozenset({
     "no comments", "post a comment", "simak selengkapnya di sini", "simak selengkapnya",
     "stories from and", "jump to: navigation, search", "updated", "close", "donate now",
     "donate", "subscribe", "langganan", "login", "masuk", "daftar", "exclusive", "eksklusif",
-    "breaking", "indonesian news",
+    "breaking", "indonesian news", "livestream", "special interview", "video streaming",
+    "sister links", "sources", "flag of quebec",
 })
 
 _MONTHS = (r"(?:jan(?:uari|uary)?|feb(?:ruari|ruary)?|mar(?:et|ch)?|apr(?:il)?|mei|may"
@@ -65,6 +66,8 @@ _PATTERNS = [re.compile(p, re.I) for p in (
     rf"^(?:[\w.+ ]{{0,30}}\s*[-–—|,]\s*)?(?:(?:updated|published|posted|diperbarui|diterbitkan"
     rf"|dipublikasikan)\s*:?\s*)?{_DATE}(?:\s*[,|-]?\s*(?:pukul\s*)?{_CLOCK})?$",
     rf"^{_CLOCK}$",
+    rf"^(?:\d{{1,2}}\s+)?{_MONTHS}(?:\s+\d{{1,2}})?(?:,?\s+\d{{4}})?$",  # "July", "06 July"
+    rf"^{_DATE}\s+{_CLOCK}\s*(?:[A-Z]{{2,4}}\s+)?by\s+.{{2,40}}$",  # "2/26/2015 7:11 AM PST BY"
     # breadcrumbs
     r"^(?:home|beranda|news|berita)\s*[>»›/|]",
     r"^[^.!?]{1,30}(?:\s+[>»›]\s+[^.!?]{1,30}){2,}$",
@@ -103,6 +106,9 @@ _PATTERNS = [re.compile(p, re.I) for p in (
     r"^(?:copyright|hak cipta)\b|^©",
     r"^all rights? reserved",
     r"^#\S",  # a hashtag list
+    r"^[\w.-]+\.(?:jpe?g|png|gif|webp|svg|mp4)$",  # an image's file name
+    r"^from wikinews\b",
+    r"^.{0,400}\b(?:antara foto|foto|photo)/[^/]{2,60}$",  # "... 2018. Antara Foto/Ardiansyah"
     r"^(?:kalo|kalau) gak\b.{0,80}\b(?:buka|klik) link\b",
     r"^see all those languages\b|^learn more about lingua\b",
 )]
@@ -112,7 +118,8 @@ _INITIALS = re.compile(r"^\(\s*(?:\*|[a-z0-9]{1,6}(?:\s*[/\\-]\s*[a-z0-9]{1,6})*
 
 #: what a page adds to a title: " – Halaman all", " | Kompas.com", " - Halaman 2"
 _TITLE_SUFFIX = re.compile(
-    r"\s+[-–—|]\s+(?:halaman\s+(?:all|\d+)|page\s+\d+|all pages?)\s*$", re.I)
+    r"\s+[-–—|]\s+(?:halaman\s+(?:all|\d+)|page\s+\d+|all pages?)\s*$"
+    r"|\s+\(\d{1,5}\)$", re.I)  # "... (0)": the comment count
 
 _PHOTO_SOURCES = re.compile(r"\b(?:tribun|kompas|antara|foto|dok|doc|ist|istimewa|reuters|afp"
                             r"|ap|getty|shutterstock|detik|grid|tempo|suara|kumparan)\b", re.I)
@@ -129,9 +136,15 @@ def strip_stamp(paragraph: str) -> str:
 
 
 def is_photo_credit(line: str) -> bool:
-    """True for a photo credit alone on its line ("Antara Foto/Ardiansyah via REUTERS")."""
+    """True for a photo credit alone on its line ("Antara Foto/Ardiansyah via REUTERS",
+    "Image: US Mission Canada.")."""
     line = line.strip()
-    return bool(_CREDIT_ONLY.match(line)) and bool(_PHOTO_SOURCES.search(line.split("/", 1)[0]))
+    return (bool(_CREDIT_ONLY.match(line)) and bool(_PHOTO_SOURCES.search(line.split("/", 1)[0]))
+            ) or bool(_LABELLED_CREDIT.match(line))
+
+
+_LABELLED_CREDIT = re.compile(r"^\(?(?:foto|photo|image|gambar|kredit|credit)\s*:\s*\S.{0,60}$",
+                              re.I)
 
 
 _BULLET = re.compile(r"^[•·▪►»]\s*")

@@ -49,6 +49,7 @@ class Unit:
     kind: str
     text: str
     joined: bool = False  # a paragraph joined from several lines (wrapped, broken by links)
+    closed: bool = False  # a blank line (or the end of the text) follows it
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Story:
     paragraphs: list[str]
     credits: dict[str, str] = field(default_factory=dict)
     lede_joined: bool = False
+    lede_closed: bool = True
 
 
 def same_text(a: str, b: str) -> bool:
@@ -97,7 +99,8 @@ def _merge_datelines(units: list[Unit]) -> list[Unit]:
             continue
         if unit.kind == "para" and pending is not None:
             dash = pending.endswith(("-", "–", "—")) or unit.text.startswith(("-", "–", "—"))
-            unit = Unit("para", f"{pending} {unit.text}" if dash else f"{pending} - {unit.text}")
+            unit = Unit("para", f"{pending} {unit.text}" if dash else f"{pending} - {unit.text}",
+                        unit.joined, unit.closed)
             pending = None
         merged.append(unit)
     return merged
@@ -193,7 +196,8 @@ def _story_start(units: list[Unit], start: int, title_max: int, known: bool) -> 
         if place and following == index + 1 and not looks_like_title(
                 units[following].text, title_max) and not read_dateline(
                 units[following].text).found:
-            units[following] = Unit("para", f"{text} - {units[following].text}")
+            below = units[following]
+            units[following] = Unit("para", f"{text} - {below.text}", below.joined, below.closed)
             return following  # "Jakarta" alone above the lede: its dateline
         if not (looks_like_title(text, title_max) or _short(text)):
             break
@@ -253,6 +257,9 @@ def find_story(units: list[Unit], known: str | None, title_max: int) -> Story:
     start = 0
     if known:
         start = _after_repeats(units, known, 0, title_max)
+        marked = _marked_title(units[start:], title_max)  # a deck over a time stamp
+        if marked is not None:
+            start += marked + 1
     else:
         marked = _marked_title(units, title_max)
         if marked is not None:
@@ -278,4 +285,5 @@ def find_story(units: list[Unit], known: str | None, title_max: int) -> Story:
         credits = _header_credits(units[start:first])
     story = [u for u in units[first:] if u.kind == "para"
              and not (known is None and title and same_text(u.text, title))]
-    return Story(title, [u.text for u in story], credits, bool(story) and story[0].joined)
+    return Story(title, [u.text for u in story], credits, bool(story) and story[0].joined,
+                 not story or story[0].closed)

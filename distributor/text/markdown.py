@@ -48,14 +48,22 @@ def _inline_lines(children: list[Token]) -> list[str]:
     return [line.strip() for line in lines if line.strip()]
 
 
-def markdown_to_text(markdown: str) -> str:
-    """Markdown -> one paragraph per line (links kept as ``[text](url)``, images dropped)."""
-    paragraphs: list[str] = []
+def markdown_to_text(markdown: str, *, join: bool = True) -> str:
+    """Markdown -> one paragraph per line (links kept as ``[text](url)``, images dropped).
+
+    ``join=False`` keeps the lines of each block as they are and separates blocks with a
+    blank line, for :func:`distributor.text.parse_article_text` to re-flow them itself.
+    """
+    blocks: list[list[str]] = []
     for token in _MARKDOWN.parse(normalize(markdown)):
         if token.type == "inline":
-            paragraphs.extend(reflow_lines(_inline_lines(token.children or [])))
+            blocks.append(_inline_lines(token.children or []))
         elif token.type in ("fence", "code_block"):
-            paragraphs.extend(reflow_lines(token.content.split("\n")))
+            blocks.append(token.content.split("\n"))
         elif token.type == "html_block":
-            paragraphs.extend(html_to_text(token.content, links=True).split("\n\n"))
+            blocks.extend([p] for p in html_to_text(token.content, links=True).split("\n\n"))
+    if not join:
+        return "\n\n".join("\n".join(line for line in block if line.strip())
+                           for block in blocks if any(line.strip() for line in block))
+    paragraphs = [p for block in blocks for p in reflow_lines(block)]
     return "\n".join(p for p in paragraphs if p.strip())

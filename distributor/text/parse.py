@@ -30,7 +30,7 @@ from distributor.text.header import Unit, find_story
 from distributor.text.headline import derive_headline
 from distributor.text.html import html_to_text, looks_like_html
 from distributor.text.language import detect_language
-from distributor.text.reflow import join_lines, split_run_on
+from distributor.text.reflow import join_lines, split_lede, split_run_on
 from distributor.text.related import related_line, unlink
 
 __all__ = ["TITLE_MAX", "ParsedText", "parse_article_text"]
@@ -86,17 +86,20 @@ def _units(text: str, extras: _Extras) -> list[Unit]:
     units: list[Unit] = []
     run: list[str] = []
 
-    def flush() -> None:
+    def flush(blank: bool = False) -> None:
+        """The run of text lines as paragraphs; ``blank``: a blank line (or the end) follows."""
         single = set(run)
-        units.extend(Unit("para", paragraph, joined=paragraph not in single)
-                     for paragraph in join_lines(run))
+        paragraphs = join_lines(run)
+        units.extend(Unit("para", paragraph, joined=paragraph not in single,
+                          closed=blank and number == len(paragraphs) - 1)
+                     for number, paragraph in enumerate(paragraphs))
         run.clear()
 
     listing = False  # under a "Baca Juga" label: the links that follow are related stories
     for line in normalize(text).split("\n"):
         line = _BULLET.sub("", line)
         if not line:
-            flush()
+            flush(blank=True)
             continue
         related = related_line(line)
         if related is None and listing and (link := _WHOLE_LINK.match(line)):
@@ -124,7 +127,7 @@ def _units(text: str, extras: _Extras) -> list[Unit]:
             units.append(Unit("dateline", line))
             continue
         run.append(unlink(line))
-    flush()
+    flush(blank=True)
     return units
 
 
@@ -153,7 +156,7 @@ def _take_byline(paragraphs: list[str], index: int, extras: _Extras) -> None:
 
 
 _SHOUTED_NAME = re.compile(r"^[A-Z][A-Z.'-]+(?: [A-Z][A-Z.'-]*){1,3}$")
-_INITIALS_END = re.compile(r"\s*\(\s*[a-z]{2,5}(?:\s*/\s*[a-z]{2,5})+\s*\)$")
+_INITIALS_END = re.compile(r"\s*[(\[]\s*[a-z]{2,5}(?:\s*/\s*[a-z0-9-]{1,5})+\s*[)\]]$", re.I)
 
 
 def _tidy_end(paragraphs: list[str], extras: _Extras) -> None:
@@ -203,6 +206,10 @@ def parse_article_text(
         lede = ""
     if len(paragraphs) == 1 and lede and not story.lede_joined:  # one line, no breaks
         paragraphs = split_run_on(lede)
+        lede = paragraphs[0]
+    elif lede and story.lede_joined and not story.lede_closed:
+        # wrapped lines with no blank line under them: where the paragraph ends is unknown
+        paragraphs = [*split_lede(lede), *paragraphs[1:]]
         lede = paragraphs[0]
     body = paragraphs[1:]
 

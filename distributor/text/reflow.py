@@ -16,7 +16,8 @@ from distributor.text.furniture import is_furniture
 from distributor.text.related import related_line
 from distributor.text.sentences import CLOSERS, ends_sentence, split_sentences
 
-__all__ = ["is_hard_wrapped", "join_lines", "reflow_lines", "split_run_on", "stands_alone"]
+__all__ = ["is_hard_wrapped", "join_lines", "reflow_lines", "split_lede", "split_run_on",
+           "stands_alone"]
 
 #: a story paragraph longer than this with several sentences and nothing else is a run-on text
 RUN_ON_MIN = 400
@@ -76,7 +77,8 @@ def join_lines(lines: list[str]) -> list[str]:
         last = lines[index - 1]
         done = _ends_a_sentence(last)
         if wrapped:
-            title_like = index == 1 and len(last) < 0.6 * width and not done
+            title_like = (index == 1 and len(last) < 0.6 * width and not done
+                          and not last.endswith((",", ";")) and not _continues(line))
             join = not title_like and (not done or len(last) >= 0.85 * width)
         else:
             join = not done and (
@@ -89,6 +91,16 @@ def join_lines(lines: list[str]) -> list[str]:
         else:
             paragraphs.append(line)
     return paragraphs
+
+
+def split_lede(paragraph: str) -> list[str]:
+    """A lede whose end is unknown: its first sentence (two if the first is short), then the
+    rest as one paragraph."""
+    sentences = split_sentences(paragraph)
+    size = 2 if sentences and len(sentences[0]) < SHORT_SENTENCE else 1
+    if len(sentences) <= size:
+        return [paragraph]
+    return [" ".join(sentences[:size]), " ".join(sentences[size:])]
 
 
 def split_run_on(paragraph: str) -> list[str]:
