@@ -11,7 +11,7 @@ import re
 
 from distributor.text.dateline import is_publication
 
-__all__ = ["byline", "credit_line", "take_wire_credits", "wire_credits"]
+__all__ = ["byline", "byline_dateline", "credit_line", "take_wire_credits", "wire_credits"]
 
 _EDITOR_LABELS = ("editor", "redaktur", "penyunting", "edited by", "editing by")
 _CREDIT_LABEL = re.compile(
@@ -64,6 +64,20 @@ def credit_line(line: str) -> dict[str, str] | None:
             continue  # "Oleh: VOA Indonesia": an agency, not a person
         credits.setdefault("editor" if label in _EDITOR_LABELS else "author", name)
     return credits or None
+
+
+_NAME_PAPER_PLACE = re.compile(
+    r"^(?P<name>[A-Z][\w'’-]+(?: [A-Z][\w'’.-]*){1,3}), (?P<paper>[^,]{2,40}), "
+    r"(?P<place>[A-Z][\w'’-]+(?: [A-Z][\w'’-]+){0,2})$")
+
+
+def byline_dateline(line: str) -> tuple[str, str] | None:
+    """(name, place) of "Muninggar Sri Saraswati, The Jakarta Post, Jakarta": the reporter,
+    the paper and the dateline's place on one line above the story."""
+    match = _NAME_PAPER_PLACE.match(line.strip())
+    if not match or not is_publication(match.group("paper")):
+        return None
+    return match.group("name"), match.group("place")
 
 
 def byline(line: str) -> str | None:

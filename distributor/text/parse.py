@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from distributor.articles import RelatedLink
 from distributor.text.clean import normalize
-from distributor.text.credits import byline, credit_line, take_wire_credits
+from distributor.text.credits import byline, byline_dateline, credit_line, take_wire_credits
 from distributor.text.dateline import is_dateline_line, read_dateline
 from distributor.text.furniture import is_furniture, strip_stamp, strip_title_furniture
 from distributor.text.header import Unit, find_story
@@ -112,6 +112,12 @@ def _units(text: str, extras: _Extras) -> list[Unit]:
         if is_furniture(line):
             flush()
             units.append(Unit("furniture", line))
+            continue
+        reporter = byline_dateline(line)
+        if reporter is not None:
+            flush()
+            extras.credit({"author": reporter[0]})
+            units.extend([Unit("credit", line), Unit("dateline", f"{reporter[1]} -")])
             continue
         credits = credit_line(line)
         name = byline(line) if credits is None else None
