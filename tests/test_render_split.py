@@ -108,6 +108,12 @@ def test_a_cut_never_separates_a_number_or_abbreviation_from_its_word(glued: str
         assert glued.split()[0] not in shortened or glued in shortened, shortened
 
 
+def test_a_cut_never_leaves_a_word_hanging_that_introduces_the_next() -> None:
+    text = "Moskow dan Beijing semakin mempertegas posisi mereka sebagai penyeimbang utama"
+    assert cut(text, within(62)) == "Moskow dan Beijing semakin mempertegas posisi mereka…"
+    assert cut("The rise of the yen", within(15)) == "The rise…"
+
+
 def test_a_word_longer_than_everything_is_cut_by_characters() -> None:
     assert cut("a" * 50, within(10)) == "a" * 9 + "…"
     assert cut("a" * 50, within(0)) == ""

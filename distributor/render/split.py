@@ -3,7 +3,8 @@
 An X post, a Telegram caption or post, a digest card's summary and a digest subject all end
 where a reader accepts an ending: a sentence end, else a clause end, else a space between two
 words, and never inside a quotation, a number ("3,5 persen", "Rp 1.000"), an abbreviation and
-what it belongs to ("Dr. Budi", "Jl. Sudirman") or a URL. Only when nothing else fits is a
+what it belongs to ("Dr. Budi", "Jl. Sudirman"), a URL, or after a word that introduces the next
+("yang", "sebagai", "of"). Only when nothing else fits is a
 quotation cut (closed again after the "…"), then a number or abbreviation split from its word,
 then a single word cut by characters.
 
@@ -123,6 +124,17 @@ def _quoted_gaps(tokens: Sequence[str]) -> list[bool]:
 # --------------------------------------------------------------------------- rating gaps
 
 
+#: words a cut must not leave hanging at the end ("… sebagai…", "… of the…"). Adapter: the
+#: text package keeps the same list privately (distributor/text/headline.py, _DANGLING); it
+#: belongs in distributor.text.sentences, public, and render will import it from there.
+_DANGLING = frozenset({
+    "yang", "dan", "di", "ke", "dari", "untuk", "dengan", "atau", "pada", "dalam", "oleh",
+    "serta", "bagi", "sebagai", "akan", "para", "sang", "bahwa", "karena", "tetapi", "the",
+    "a", "an", "and", "or", "of", "to", "in", "on", "for", "with", "by", "at", "from", "as",
+    "that",
+})
+
+
 def _is_number(token: str) -> bool:
     return bool(_NUMBER.match(token)) and not _SENTENCE_END.search(token) \
         and not _CLAUSE_END.search(token)
@@ -138,6 +150,8 @@ def _rate(token: str, following: str) -> int:
         return SENTENCE
     if _CLAUSE_END.search(token) or _SENTENCE_END.search(token) or token in _DASHES:
         return CLAUSE
+    if token.lower() in _DANGLING:
+        return GLUE  # a function word stays with the word it introduces
     return WORD
 
 
