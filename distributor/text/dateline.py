@@ -84,6 +84,9 @@ def _parse_prefix(prefix: str) -> tuple[bool, bool, str | None]:
     "Jakarta (ANTARA)"."""
     has_publication = False
     agency = _AGENCY.search(prefix)
+    if agency and not (is_publication(agency.group(1))
+                       or re.fullmatch(r"[A-Z]{2,6}", agency.group(1))):
+        return False, False, None  # "(Jokowi)": an aside, not an agency
     if agency:
         has_publication = True
         prefix = (prefix[: agency.start()] + prefix[agency.end():]).strip(" ,")
@@ -92,6 +95,8 @@ def _parse_prefix(prefix: str) -> tuple[bool, bool, str | None]:
     for part in (p.strip() for p in re.split(r"\s*,\s*|(?<=[^A-Z.\s])\.\s+", prefix)):
         if not part:
             continue
+        if len(part) > 40:
+            return False, False, None  # prose, not a name
         if is_publication(part):
             has_publication = True
         elif is_place(part):
@@ -154,8 +159,8 @@ def is_dateline_line(line: str) -> bool:
     "KOMPAS.com –", "TRIBUNNEWS.COM, JAKARTA -"), waiting for the lede on the next line."""
     line = line.strip()
     bare = re.sub(r"\s*(?:--|—|–|-)$", "", line).strip()
-    if not bare or len(bare) > 70:
-        return False
+    if not bare or len(bare) > 70 or read_dateline(line).found:
+        return False  # a dateline with its lede after it is the lede's line
     ok, publication, place = _parse_prefix(bare)
     # without a dash only a place with a publication ("MAKASSAR, KOMPAS.com"), not "Tribun"
     return ok and (bare != line or (publication and place is not None and bare.count(",") == 1))

@@ -93,8 +93,6 @@ _PATTERNS = [re.compile(p, re.I) for p in (
     r"|sumber foto|kolase|grafis|infografis|video|caption|keterangan foto)\s*[:/]",
     r"^zoom-in\b",
     r"^.{0,300}\b(?:photo|foto|image|gambar)\s+(?:from|by|courtesy|dari|oleh)\b[^.]{0,60}\.?$",
-    r"^.{0,400}\((?:[^()]*[A-Za-z][^()]*/[^()]*[A-Z][^()]*|[^()]* via [^()]*"
-    r"|reuters|afp|ap|ap photo|antara|getty images|[a-z ]+ foto)\)$",
     r"^.{0,400}(?:\[[^\[\]]*/[^\[\]]*\]|/\s*antara foto)$",  # "... [suara.com/Agung]"
     r"^[^\w(\[]{1,3}$",  # a stray ")" or "•" on its own line
     r"^\d{1,6}$",  # a count of comments or shares
@@ -164,12 +162,33 @@ def is_furniture(line: str) -> bool:
     bare = line.rstrip(":").strip().casefold()
     if bare in LABELS or is_initials(line):
         return True
+    if _ends_with_photo_credit(line):
+        return True
     for pattern in _PATTERNS:
         if pattern.search(line):
             if pattern.pattern.startswith(r"^[\w.]+(?: "):  # "Source/Name" photo credit
                 return bool(_PHOTO_SOURCES.search(line.split("/", 1)[0]))
             return True
     return False
+
+
+_CLOSING_BRACKETS = re.compile(r"\(([^()]{2,60})\)$")
+_AGENCIES = frozenset({"reuters", "afp", "ap", "ap photo", "antara", "getty images", "epa"})
+
+
+def _ends_with_photo_credit(line: str) -> bool:
+    """A caption: a short text ending in a photo credit in brackets ("(ANTARA FOTO/Raisan Al
+    Farisi)", "(FOX via AP/Ray Mickshaw)", "(REUTERS)"); "(fyk/ash)" or "(Bob/P-3)" are a
+    reporter's initials instead."""
+    match = _CLOSING_BRACKETS.search(line)
+    if not match or len(line) > 400 or "://" in line:
+        return False
+    inner = match.group(1).strip()
+    if inner.casefold() in _AGENCIES or inner.casefold().endswith(" foto") or " via " in inner:
+        return True
+    parts = [part.strip() for part in inner.split("/")]
+    return len(parts) > 1 and any(c.isupper() for c in inner) and any(
+        len(part) >= 6 or " " in part for part in parts)
 
 
 def strip_title_furniture(title: str) -> str:

@@ -88,7 +88,7 @@ def _short(text: str) -> bool:
     return len(text) <= STANDFIRST_MAX and len(split_sentences(text)) <= 2
 
 
-def _merge_datelines(units: list[Unit]) -> list[Unit]:
+def _merge_datelines(units: list[Unit], title_max: int) -> list[Unit]:
     """A dateline alone on its line joins the paragraph under it ("MAKASSAR, KOMPAS.com" +
     "– Sebanyak 35 jiwa ..."); furniture between them is passed over."""
     merged: list[Unit] = []
@@ -97,7 +97,10 @@ def _merge_datelines(units: list[Unit]) -> list[Unit]:
         if unit.kind == "dateline":
             pending = unit.text
             continue
-        if unit.kind == "para" and pending is not None:
+        if unit.kind == "para" and pending is not None and read_dateline(unit.text).found:
+            pending = None  # the paragraph carries its own dateline
+        if unit.kind == "para" and pending is not None and not looks_like_title(
+                unit.text, title_max):  # (a heading under it waits with it for the story)
             dash = pending.endswith(("-", "–", "—")) or unit.text.startswith(("-", "–", "—"))
             unit = Unit("para", f"{pending} {unit.text}" if dash else f"{pending} - {unit.text}",
                         unit.joined, unit.closed)
@@ -113,8 +116,13 @@ def _mark_captions(units: list[Unit], title_max: int) -> list[Unit]:
     marked: list[Unit] = []
     for index, unit in enumerate(units):
         following = units[index + 1] if index + 1 < len(units) else None
+        # ... when the story still follows: a story told twice is still a story
+        story_follows = any(
+            u.kind == "para" and not looks_like_title(u.text, title_max)
+            and not (u.text.startswith(unit.text) or unit.text.startswith(u.text))
+            for u in units[index + 1:])
         shown_twice = sum(unit.text.startswith(h) or h.startswith(unit.text) for h in head) > 1
-        if unit.kind == "para" and (
+        if unit.kind == "para" and story_follows and (
                 (following is not None and following.kind == "furniture"
                  and is_photo_credit(following.text) and len(unit.text) <= 400)
                 or (index < HEAD and shown_twice and not looks_like_title(unit.text, title_max)
@@ -122,6 +130,12 @@ def _mark_captions(units: list[Unit], title_max: int) -> list[Unit]:
             unit = Unit("furniture", unit.text)
         marked.append(unit)
     return marked
+
+
+def _story_after(units: list[Unit], index: int, title_max: int) -> bool:
+    """True when a paragraph of prose follows ``index``: a title needs a story under it."""
+    return any(u.kind == "para" and not looks_like_title(u.text, title_max)
+               for u in units[index + 1:])
 
 
 def _is_repeat(text: str, title: str) -> bool:
@@ -148,7 +162,7 @@ def _marked_title(units: list[Unit], title_max: int) -> int | None:
         following = units[index + 1] if index + 1 < len(units) else None
         marked = following is not None and following.kind in ("furniture", "credit")
         repeated = any(u.kind == "para" and u.text == unit.text for u in units[index + 1:HEAD])
-        if marked or repeated:
+        if (marked or repeated) and _story_after(units, index, title_max):
             found = index
             # "Title 150 150 admin": the title glued to furniture, right under the title
             if index > 0 and units[index - 1].kind == "para" and unit.text.startswith(
@@ -176,7 +190,8 @@ def _after_repeats(units: list[Unit], title: str, start: int, title_max: int) ->
         if index < start or unit.kind != "para":
             continue
         if _is_repeat(unit.text, title) and (
-                looks_like_title(unit.text, title_max) or not same_text(unit.text, title)):
+                looks_like_title(unit.text, title_max) or not same_text(unit.text, title)
+        ) and _story_after(units, index, title_max):
             last = index
         elif not (looks_like_title(unit.text, title_max) or _short(unit.text)):
             break
@@ -188,8 +203,9 @@ def _story_start(units: list[Unit], start: int, title_max: int, known: bool) -> 
     paras = [i for i in range(start, len(units)) if units[i].kind == "para"]
     for number, index in enumerate(paras[:DATELINE_REACH]):
         text = units[index].text
-        if read_dateline(text).found:
-            return index
+        dateline = read_dateline(text)
+        if dateline.found and (number == 0 or not looks_like_title(dateline.rest, title_max)):
+            return index  # (a later one only with prose after it, not a heading)
         following = paras[number + 1] if number + 1 < len(paras) else None
         place = _PLACE.match(text) and is_place(text) and (
             number > 0 or start > 0 or " " not in text)
@@ -252,7 +268,7 @@ def _header_credits(head: list[Unit]) -> dict[str, str]:
 
 def find_story(units: list[Unit], known: str | None, title_max: int) -> Story:
     """The title (None when the text has none of its own) and the story's paragraphs."""
-    units = _merge_datelines(_mark_captions(units, title_max))
+    units = _merge_datelines(_mark_captions(units, title_max), title_max)
     title: str | None = None
     start = 0
     if known:

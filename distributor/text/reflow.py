@@ -49,10 +49,15 @@ def is_hard_wrapped(lines: list[str]) -> bool:
     if len(lines) < 3:
         return len(lines) == 2 and not _ends_a_sentence(lines[0]) and _continues(lines[1])
     width = max(len(line) for line in lines)
-    if width > 100:
+    if width > 100 or width < 50:  # wrapping happens at 60 to 80 columns
         return False
     full = sum(len(line) >= 0.7 * width for line in lines[:-1])
     return full >= 0.6 * (len(lines) - 1) and not all(_ends_a_sentence(x) for x in lines[:-1])
+
+
+def _title_case(line: str) -> bool:
+    words = [w for w in line.split() if len(w) > 3 and w[0].isalpha()]
+    return bool(words) and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
 
 
 def _fragment(line: str) -> bool:
@@ -77,8 +82,9 @@ def join_lines(lines: list[str]) -> list[str]:
         last = lines[index - 1]
         done = _ends_a_sentence(last)
         if wrapped:
-            title_like = (index == 1 and len(last) < 0.6 * width and not done
-                          and not last.endswith((",", ";")) and not _continues(line))
+            title_like = (index == 1 and not done and not last.endswith((",", ";"))
+                          and not _continues(line)
+                          and (len(last) < 0.6 * width or _title_case(last)))
             join = not title_like and (not done or len(last) >= 0.85 * width)
         else:
             join = not done and (
