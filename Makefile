@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo dashboard test check lint format clean
+.PHONY: install browser demo dashboard test check lint format clean corpus
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,3 +54,7 @@ format: $(STAMP)
 
 clean:
 	rm -rf outbox examples/demo.db* .pytest_cache .mypy_cache .ruff_cache
+
+# issue 13: what the parser reads in every real article of tests/corpus, per field; 1 below 100%
+corpus: $(STAMP)
+	$(BIN)/python tests/corpus/check.py

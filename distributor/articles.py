@@ -2,7 +2,7 @@
 
 Sources build articles (``sources/``), the store keeps them (``store/``), renderers turn them
 into messages (``render/``). Text understanding (titles, datelines, ledes, bylines) lives in
-``distributor.text``.
+``distributor.text`` (a package).
 """
 
 from __future__ import annotations

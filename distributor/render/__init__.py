@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_datetime, format_skeleton, format_time
 
 import distributor
 
@@ -36,6 +36,7 @@ __all__ = [
     "Words",
     "builtin_templates_dir",
     "channel_template",
+    "day_and_month",
     "hashtag",
     "hashtags",
     "language_of",
@@ -72,11 +73,22 @@ class Words:
     more_story: str
     #: "{count} more stories at {site}"
     more_stories: str
+    #: " and 1 more story" after a digest subject's lead headline
+    and_more_story: str
+    #: " and {count} more stories"
+    and_more_stories: str
 
     def more(self, count: int, site: str) -> str:
         """"3 berita lainnya di rinews.example" / "1 more story at rinews.example"."""
         pattern = self.more_story if count == 1 else self.more_stories
         return pattern.format(count=count, site=site)
+
+    def and_more(self, count: int) -> str:
+        """" dan 8 berita lainnya" / " and 1 more story"; "" when ``count`` is 0."""
+        if count <= 0:
+            return ""
+        pattern = self.and_more_story if count == 1 else self.and_more_stories
+        return pattern.format(count=count)
 
 
 _WORDS: dict[str, Words] = {
@@ -92,6 +104,8 @@ _WORDS: dict[str, Words] = {
         visit="Kunjungi",
         more_story="1 berita lainnya di {site}",
         more_stories="{count} berita lainnya di {site}",
+        and_more_story=" dan 1 berita lainnya",
+        and_more_stories=" dan {count} berita lainnya",
     ),
     "en": Words(
         read_more="Read more",
@@ -105,6 +119,8 @@ _WORDS: dict[str, Words] = {
         visit="Visit",
         more_story="1 more story at {site}",
         more_stories="{count} more stories at {site}",
+        and_more_story=" and 1 more story",
+        and_more_stories=" and {count} more stories",
     ),
 }
 # "in" is the old ISO 639 code of Indonesian; "ms" (Malay) reads Indonesian well enough.
@@ -165,6 +181,13 @@ def site_date(value: datetime | date, site: SiteConfig, fmt: str = "full",
     """A date as readers of the site write it: "Rabu, 25 November 2026" for ``id``."""
     local = _as_site_time(value, site)
     return format_date(local, fmt, locale=_babel_locale(language or site.language))
+
+
+def day_and_month(value: datetime | date, site: SiteConfig, language: str | None = None) -> str:
+    """The day as the language writes it, without a leading zero: "3 Desember" (``id``),
+    "December 3" (``en``), "3. Dezember" (``de``)."""
+    local = _as_site_time(value, site)
+    return str(format_skeleton("MMMMd", local, locale=_babel_locale(language or site.language)))
 
 
 def _site_of(context: Any) -> SiteConfig | None:
@@ -247,12 +270,12 @@ def title_repeats_lede(article: Article) -> bool:
 
 
 def lead_and_rest(text: str) -> tuple[str, str]:
-    """(the first sentence of ``text``, the rest), without breaking at "Dr." or "3,5"."""
-    from distributor.text import first_sentence
+    """(the first sentence of ``text``, the rest), without breaking at "Dr." or "3,5" or
+    inside a quotation."""
+    from distributor.render.split import sentences
 
-    text = " ".join(text.split())
-    lead = first_sentence(text)
-    return lead, text[len(lead):].strip()
+    parts = sentences(text)
+    return (parts[0], " ".join(parts[1:])) if parts else ("", "")
 
 
 def teaser(article: Article) -> str:

@@ -43,6 +43,7 @@ from distributor.articles import Article
 from distributor.render import (
     Templates,
     channel_template,
+    day_and_month,
     hostname,
     language_of,
     local_now,
@@ -53,15 +54,17 @@ from distributor.render import (
     words,
 )
 from distributor.render.context import Message, RenderContext
-from distributor.render.split import shorten
+from distributor.render.split import cut
 
 __all__ = [
     "HTML_BUDGET",
     "MAX_CARDS",
     "RECIPIENT",
+    "SUBJECT_LIMIT",
     "UNSUBSCRIBE_TOKEN",
     "Card",
     "build_mime",
+    "digest_card",
     "digest_subject",
     "inline_css",
     "personalize",
@@ -73,8 +76,16 @@ __all__ = [
 UNSUBSCRIBE_TOKEN = "%%UNSUBSCRIBE_TOKEN%%"
 RECIPIENT = "%%RECIPIENT%%"
 
-#: default digest subjects by language; fields: {site}, {date}, {count}
-DEFAULT_DIGEST_SUBJECT = {"id": "{site} — {date}", "en": "{site}: {date}"}
+#: the default digest subject, in every language: "RI News Portal, 3 Desember: <lead headline>
+#: dan 8 berita lainnya". Fields of a channel's ``subject:``: {site}, {date} (the full date),
+#: {day} ("3 Desember"), {count} (articles), {lead} (the first article's headline, cut to fit
+#: SUBJECT_LIMIT), {more} (" dan 8 berita lainnya", "" for one article)
+DEFAULT_DIGEST_SUBJECT = "{site}, {day}: {lead}{more}"
+#: the subject without a headline (a lead article without one)
+HEADLESS_DIGEST_SUBJECT = "{site}, {day}"
+#: longest digest subject, in characters: the lead headline is cut (at a clause, else a word)
+#: to keep within it
+SUBJECT_LIMIT = 120
 
 PREHEADER_LENGTH = 140
 #: most article cards in one digest (``max_cards`` of the channel, when it has one)
@@ -184,11 +195,12 @@ def _common(ctx: RenderContext, language: str, subject: str, now: datetime) -> d
 
 
 def _preheader(text: str) -> str:
-    return shorten(text, lambda candidate: len(candidate) <= PREHEADER_LENGTH)
+    return cut(text, lambda candidate: len(candidate) <= PREHEADER_LENGTH,
+               reach=PREHEADER_LENGTH)
 
 
 def _limit(text: str, limit: int) -> str:
-    return shorten(text, lambda candidate: len(candidate) <= limit)
+    return cut(text, lambda candidate: len(candidate) <= limit, reach=limit)
 
 
 @dataclass(frozen=True)
@@ -208,6 +220,12 @@ def _card(article: Article, teaser_limit: int) -> Card:
     title = _limit(" ".join(article.title.split()), HEADLINE_LIMIT)
     return Card(article=article, title=title, teaser=_limit(teaser(article), teaser_limit),
                 alt=title)
+
+
+def digest_card(article: Article) -> Card:
+    """``article`` as a digest shows it: its headline and its summary, each cut by the cutting
+    rule (the summary to :data:`CARD_TEASER` characters)."""
+    return _card(article, CARD_TEASER)
 
 
 def _template_names(ctx: RenderContext, templates: Templates, kind: str) -> tuple[str, str]:
@@ -235,17 +253,36 @@ class _Fields(dict[str, str]):
         return "{" + key + "}"
 
 
-def digest_subject(ctx: RenderContext, count: int, now: datetime | None = None) -> str:
-    """``subject:`` of the channel (fields {site}, {date}, {count}), else the site's name and
-    the date in the site's language: "RI News Portal — Rabu, 25 November 2026"."""
+def digest_subject(ctx: RenderContext, count: int, now: datetime | None = None,
+                   lead: str = "") -> str:
+    """The subject of a digest of ``count`` articles whose first headline is ``lead``.
+
+    ``subject:`` of the channel, else "RI News Portal, 3 Desember: <lead> dan 8 berita
+    lainnya" (English: "RI News Portal, December 3: <lead> and 8 more stories"; one article:
+    no "and N more"). Fixed words and dates follow the site's language, whatever the articles'
+    own. The lead headline is cut by the cutting rule (never inside a word) so that the
+    subject keeps within :data:`SUBJECT_LIMIT` characters.
+    """
     language = ctx.site.language
     local = local_now(ctx.site, now if now is not None else ctx.now)
-    date_text = site_date(local, ctx.site, language=language)
     configured = getattr(ctx.channel, "subject", None)
-    pattern = configured or DEFAULT_DIGEST_SUBJECT.get(
-        language.replace("_", "-").split("-")[0].lower(), DEFAULT_DIGEST_SUBJECT["en"])
-    fields = _Fields(site=ctx.site.name, date=date_text, count=str(count))
-    return " ".join(pattern.format_map(fields).split())
+    lead = " ".join(lead.split())
+    pattern = configured or (DEFAULT_DIGEST_SUBJECT if lead else HEADLESS_DIGEST_SUBJECT)
+    fields = _Fields(site=" ".join(ctx.site.name.split()),
+                     date=site_date(local, ctx.site, language=language),
+                     day=day_and_month(local, ctx.site, language),
+                     count=str(count), more=words(language).and_more(count - 1), lead="")
+
+    def subject(headline: str) -> str:
+        return " ".join(pattern.format_map(_Fields(fields, lead=headline)).split())
+
+    if "{lead}" not in pattern or not lead:
+        return subject(lead)
+    headline = cut(lead, lambda candidate: len(subject(candidate)) <= SUBJECT_LIMIT,
+                   min_fill=0.6, mark_sentence=False, reach=SUBJECT_LIMIT)
+    if not headline and not configured:
+        pattern = HEADLESS_DIGEST_SUBJECT
+    return subject(headline)
 
 
 def _max_cards(ctx: RenderContext) -> int:
@@ -262,9 +299,14 @@ def render_digest_email(articles: list[Article], ctx: RenderContext) -> list[Mes
     """
     now = local_now(ctx.site, ctx.now)
     language = ctx.site.language
-    subject = digest_subject(ctx, len(articles), now)
-    cards = [_card(article, CARD_TEASER) for article in articles]
+    cards = [digest_card(article) for article in articles]
+    lead = next((card.title for card in cards if card.title.strip()), "")
+    subject = digest_subject(ctx, len(articles), now, lead=lead)
     word = words(language)
+    # the subject says the lead headline: the preheader goes on with the others (with the
+    # lead's summary when it is alone)
+    others = " · ".join(card.title for card in cards[1:] if card.title)
+    preheader = _preheader(others or (cards[0].teaser if cards else ""))
 
     def attempt(count: int) -> tuple[str, str]:
         shown = cards[:count]
@@ -278,7 +320,7 @@ def render_digest_email(articles: list[Article], ctx: RenderContext) -> list[Mes
             more_text=word.more(left_out, hostname(ctx.site.url) or ctx.site.name)
             if left_out else "",
             more_url=ctx.site.url,
-            preheader=_preheader(" · ".join(card.title for card in cards if card.title)),
+            preheader=preheader,
         )
         return _render(ctx, "digest", data)
 

@@ -1,14 +1,18 @@
 """Telegram posts in HTML parse mode: bold headline, lede, "Baca selengkapnya" link, hashtags.
 
+A post is what a follower reads in the channel, not the story: the headline, the lede's first
+one or two sentences (at most :data:`LEDE_LIMIT` characters, a longer first sentence cut where
+:mod:`distributor.render.split` allows) and the link to the rest.
+
 When the headline was derived from the lede (or the lede opens with it), printing both would
 say the same words twice: the post then starts with the lede, its first sentence in bold.
 
 Telegram counts lengths after parsing entities: the visible text (tags removed, ``&amp;`` and
 friends decoded) in UTF-16 code units. A caption holds 1024 of them, a message 4096. An article
 with an image becomes ``sendPhoto`` when its caption fits, else ``sendMessage`` with a link
-preview of the article. A lede too long for a message is shortened at a sentence (else a word)
-with "…"; shortening works on the plain lede before the template escapes it, so it can never cut
-a tag or an entity.
+preview of the article. A post still too long (a huge headline, emoji that count two units) is
+shortened by the same cutting rule; shortening works on the plain lede before the template
+escapes it, so it can never cut a tag or an entity.
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ from distributor.render import (
     words,
 )
 from distributor.render.context import Message, RenderContext
-from distributor.render.split import shorten
+from distributor.render.split import cut, lede_excerpt
 
 __all__ = [
     "CAPTION_LIMIT",
+    "LEDE_LIMIT",
     "TEXT_LIMIT",
     "check_telegram_html",
     "render_telegram",
@@ -45,6 +50,8 @@ CAPTION_LIMIT = 1024
 TEMPLATE = "telegram/post.html"
 #: longest headline printed (feed titles can be anything): the rest of the room is the lede's
 TITLE_LIMIT = 256
+#: longest lede a post carries, in characters: one or two sentences, never the whole story
+LEDE_LIMIT = 600
 
 #: tags Telegram's HTML parse mode accepts, with the attributes each may carry
 ALLOWED_TAGS: dict[str, frozenset[str]] = {
@@ -244,10 +251,12 @@ def _fit(limit: int, render: Any, title: str, lede: str, template: str) -> str:
     text: str = render(title, lede)
     if telegram_length(text) <= limit:
         return text
-    shorter = shorten(lede, lambda candidate: telegram_length(render(title, candidate)) <= limit)
+    shorter = cut(lede, lambda candidate: telegram_length(render(title, candidate)) <= limit,
+                  reach=limit)
     if shorter or telegram_length(render(title, "")) <= limit:
         return str(render(title, shorter))
-    short_title = shorten(title, lambda candidate: telegram_length(render(candidate, "")) <= limit)
+    short_title = cut(title, lambda candidate: telegram_length(render(candidate, "")) <= limit,
+                      reach=limit)
     text = render(short_title, "")
     if telegram_length(text) > limit:
         raise ValueError(f"the Telegram template {template} alone is longer than {limit} "
@@ -257,12 +266,15 @@ def _fit(limit: int, render: Any, title: str, lede: str, template: str) -> str:
 
 def render_telegram(article: Article, ctx: RenderContext) -> list[Message]:
     """One message: ``sendPhoto`` with a caption when the article has an image and the caption
-    fits 1024, else ``sendMessage`` (at most 4096) with a preview of the article's page."""
+    fits 1024, else ``sendMessage`` (at most 4096) with a preview of the article's page.
+
+    Either way the headline, the lede's first sentence or two (:data:`LEDE_LIMIT`) and the
+    link: a post is the news and a way to the story, not the story."""
     templates = templates_for(ctx)
     template = channel_template(ctx, TEMPLATE)
     language = language_of(article, ctx.site)
-    title = shorten(" ".join(article.title.split()), lambda t: len(t) <= TITLE_LIMIT)
-    lede = " ".join(article.lede.split())
+    title = cut(article.title, lambda t: len(t) <= TITLE_LIMIT, reach=TITLE_LIMIT)
+    lede = lede_excerpt(article.lede, LEDE_LIMIT)
 
     def render(t: str, lede_text: str) -> str:
         return _post(templates, template, article, ctx, language, t, lede_text)

@@ -5,9 +5,10 @@ Lengths are X's own: twitter-text's weighted length with the v3 configuration (N
 The counting is the ``twitter-text-parser`` package's ``parse_tweet``, which passes the official
 conformance cases (see tests/test_render_x.py).
 
-Splitting prefers sentence ends, then clause ends (``, ; :`` and dashes), then spaces. It never
-breaks inside a URL or a word, and keeps numbers with what follows them ("3,5 persen",
-"Rp 1.000") and abbreviations with what follows them ("Dr. Budi", "Jl. Sudirman").
+Posts end where :mod:`distributor.render.split` (the cutting rule of every renderer) allows:
+sentence ends, then clause ends (``, ; :`` and dashes), then spaces. Never inside a URL or a
+word, and, unless nothing else fits, never inside a quotation, nor between a number or an
+abbreviation and what follows it ("3,5 persen", "Rp 1.000", "Dr. Budi", "Jl. Sudirman").
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 from distributor.articles import Article
 from distributor.render import hashtags as make_hashtags
 from distributor.render.context import Message, RenderContext
-from distributor.render.split import CLAUSE, ELLIPSIS, GLUE, SENTENCE, WORD, tokenize
+from distributor.render.split import CLAUSE, ELLIPSIS, END, choose_end, cut_tokens, tokenize
 
 __all__ = [
     "ELLIPSIS",
@@ -185,7 +186,7 @@ def _join(tokens: Sequence[str]) -> str:
     return " ".join(tokens)
 
 
-_MIN_FILL = 0.4  # a better kind of break is taken when it fills at least this much of a post
+_MIN_FILL = 0.4  # a better kind of break is taken when it keeps at least this much of a post
 
 
 def _hard_split(token: str, fits: Callable[[str], bool]) -> tuple[str, str]:
@@ -222,55 +223,51 @@ def _prefix_weights(tokens: list[str]) -> list[int]:
 
 
 def _choose_end(tokens: list[str], breaks: list[int], start: int, index: int,
-                layout: _Layout, dense: bool, sums: list[int]) -> int | None:
-    """Where the post starting at ``tokens[start]`` ends (exclusive), None if no token fits."""
+                layout: _Layout, sums: list[int]) -> int | None:
+    """Where the post starting at ``tokens[start]`` ends (exclusive), None if no token fits.
+
+    The cutting rule of :mod:`distributor.render.split`: a sentence end, else a clause end,
+    else a space, as long as it keeps at least 40 % of what the last space that fits keeps;
+    inside a quotation, or between a number and its word, only when nothing else fits.
+    """
     n = len(tokens)
     # only ends that can possibly fit are measured exactly
     reach = start + 1
     while reach < n and sums[reach + 1] - sums[start] - 1 <= MAX_WEIGHTED_LENGTH + _SLACK:
         reach += 1
-    # when the link goes last, a post that is not the last cannot take everything left
-    end_allowed = not layout.link or layout.link_first
-    budget = MAX_WEIGHTED_LENGTH - weighted_length(layout.post("", index, None, last=False))
+    ends = [(e, breaks[e - 1]) for e in range(start + 1, min(reach, n - 1) + 1)]
+    if reach >= n:
+        # When the link goes last and did not fit with what is left, taking everything left
+        # leaves the link a post of its own: better than a clause or a word cut, not as good
+        # as ending this post at a sentence and the next one with the link.
+        ends.append((n, END if not layout.link or layout.link_first else CLAUSE))
 
     def fits_until(e: int) -> bool:
         return _fits(layout, _join(tokens[start:e]), index, last=False)
 
-    def stops(level: int) -> list[int]:
-        found = [e for e in range(start + 1, min(reach, n - 1) + 1) if breaks[e - 1] >= level]
-        return [*found, n] if end_allowed and reach >= n else found
-
-    for level in () if dense else (SENTENCE, CLAUSE):
-        e = _last_fitting(stops(level), fits_until)
-        if e is not None and weighted_length(_join(tokens[start:e])) >= _MIN_FILL * budget:
-            return e
-    chosen = _last_fitting(stops(WORD), fits_until)
-    if chosen is None:  # only glued runs left ("Dr. Budi", "3,5 persen"): break one
-        chosen = _last_fitting(stops(GLUE), fits_until)
-    return chosen
+    return choose_end(ends, fits_until, lambda e: sums[e] - sums[start],
+                      min_fill=_MIN_FILL)
 
 
-def _pack(tokens: list[str], breaks: list[int], layout: _Layout, *,
-          dense: bool = False) -> list[str]:
-    """Greedy: each post takes the longest run of tokens that fits, ending at the best break.
-
-    The best break is a sentence end, else a clause end, else a space, as long as it fills at
-    least 40 % of the post (``dense``: simply the last space that fits, for the fewest posts);
-    gaps rated GLUE are used only when nothing else fits, and a single token longer than a post
-    is cut by characters as the very last resort.
-    """
+def _pack(tokens: list[str], breaks: list[int], layout: _Layout,
+          most: int | None = None) -> list[str]:
+    """Greedy: each post takes the longest run of tokens that fits, ending at the best break
+    (:func:`_choose_end`); a single token longer than a post is cut by characters as the very
+    last resort. Stops after ``most`` + 1 posts: more than ``most`` is too many anyway."""
     tokens = list(tokens)
     sums = _prefix_weights(tokens)
     bodies: list[str] = []
     start = 0
     while start < len(tokens):
+        if most is not None and len(bodies) > most:
+            break
         index = len(bodies)
         if sums[-1] - sums[start] - 1 <= MAX_WEIGHTED_LENGTH + _SLACK:
             rest = _join(tokens[start:])
             if _fits(layout, rest, index, last=True):
                 bodies.append(rest)
                 break
-        chosen = _choose_end(tokens, breaks, start, index, layout, dense, sums)
+        chosen = _choose_end(tokens, breaks, start, index, layout, sums)
         if chosen is None:
             # a single token longer than a post: cut it by characters
             head, tail = _hard_split(tokens[start], functools.partial(
@@ -281,33 +278,9 @@ def _pack(tokens: list[str], breaks: list[int], layout: _Layout, *,
             continue
         bodies.append(_join(tokens[start:chosen]))
         start = chosen
+        if start == len(tokens) and layout.link and not layout.link_first:
+            bodies.append("")  # the link alone
     return bodies
-
-
-def _last_fitting(candidates: list[int], fits: Callable[[int], bool]) -> int | None:
-    """The largest candidate that fits, by binary search (fitting is monotone)."""
-    low, high = 0, len(candidates) - 1
-    found: int | None = None
-    while low <= high:
-        mid = (low + high) // 2
-        if fits(candidates[mid]):
-            found = candidates[mid]
-            low = mid + 1
-        else:
-            high = mid - 1
-    return found
-
-
-def _with_ellipsis(tokens: list[str], breaks: list[int], end: int,
-                   attach: bool) -> tuple[list[str], list[int]]:
-    """``tokens[:end]`` followed by an ellipsis that cannot be split off."""
-    head = tokens[:end]
-    gaps = breaks[:end - 1]
-    if attach:
-        last = head[-1].rstrip(",;:—–-")
-        head = [*head[:-1], last + ELLIPSIS]
-        return head, gaps
-    return [*head, ELLIPSIS], [*gaps, GLUE]
 
 
 def split_text(text: str, *, link: str = "", link_position: str = "last",
@@ -315,76 +288,52 @@ def split_text(text: str, *, link: str = "", link_position: str = "last",
     """``text`` as the posts of a thread, each at most 280 by X's weighted length.
 
     The link goes in the last post (``link_position="last"``) or the head post (``"first"``).
-    Text needing more than ``max_posts`` posts is cut at the end of a sentence (else of a word)
-    and ends with "…".
+    Posts end where :mod:`distributor.render.split` allows (a sentence end, else a clause end,
+    else a space; never inside a quotation, a number or a URL unless nothing else fits).
+    Text needing more than ``max_posts`` posts is cut by the same rule and ends with "…".
+    Numbering ("1/3") only on a thread of several posts.
     """
     max_posts = max(1, max_posts)
     layout = _Layout(link=link.strip(), link_first=link_position == "first",
                      numbering=numbering, max_posts=max_posts)
     if layout.link and not _fits(layout, "", 0, last=True):
         raise ValueError(f"the link {link!r} alone is longer than an X post")
-    tokens, breaks = tokenize(" ".join(text.split()))
-    if not tokens:
+    text = " ".join(text.split())
+    if not text:
         return [layout.post("", 0, 1, last=True)] if layout.link else []
-
-    bodies = _pack_within(tokens, breaks, layout)
-    if bodies is None:
+    single = layout.post(text, 0, 1, last=True)  # one post: no numbering
+    if weighted_length(single) <= MAX_WEIGHTED_LENGTH:
+        return [single]
+    # every word weighs at least 1 and is followed by a space: no thread of max_posts posts
+    # carries more words than this, so the rest is not even rated
+    tokens, breaks = tokenize(text, max_posts * (MAX_WEIGHTED_LENGTH + _SLACK))
+    bodies = _pack(tokens, breaks, layout, max_posts)
+    if len(bodies) > max_posts:
         bodies = _truncate(tokens, breaks, layout)
     total = len(bodies)
     return [layout.post(body, i, total, last=i == total - 1) for i, body in enumerate(bodies)]
 
 
-def _pack_within(tokens: list[str], breaks: list[int], layout: _Layout) -> list[str] | None:
-    """Posts ending at sentence ends where possible, else as full as possible, if either way
-    fits in ``max_posts``; else None."""
-    bodies = _pack(tokens, breaks, layout)
-    if len(bodies) <= layout.max_posts:
-        return bodies
-    bodies = _pack(tokens, breaks, layout, dense=True)
-    return bodies if len(bodies) <= layout.max_posts else None
-
-
 def _truncate(tokens: list[str], breaks: list[int], layout: _Layout) -> list[str]:
-    """The longest beginning of the text, ended by "…", that fits in ``max_posts`` posts."""
-    def attempt(end: int, attach: bool) -> list[str] | None:
-        cut_tokens, cut_breaks = _with_ellipsis(tokens, breaks, end, attach)
-        return _pack_within(cut_tokens, cut_breaks, layout)
+    """The longest beginning of the text, cut by the cutting rule with "…", whose posts are
+    at most ``max_posts``."""
+    found: dict[str, list[str]] = {}
 
+    def fits(candidate: str) -> bool:
+        bodies = _pack(*tokenize(candidate), layout, layout.max_posts)
+        if len(bodies) > layout.max_posts:
+            return False
+        found[candidate] = bodies
+        return True
+
+    # nothing past what max_posts full posts can carry can be kept
     sums = _prefix_weights(tokens)
     most = layout.max_posts * (MAX_WEIGHTED_LENGTH + _SLACK)
-    # 1. whole sentences
-    sentence_ends = [i + 1 for i, level in enumerate(breaks)
-                     if level == SENTENCE and sums[i + 1] <= most]
-    for end in reversed(sentence_ends):
-        found = attempt(end, attach=False)
-        if found is not None:
-            return found
-    # 2. whole words (the first sentence alone is too long): binary search on the word count
-    word_ends = [i + 1 for i, level in enumerate(breaks)
-                 if level != GLUE and sums[i + 1] <= most] or [1]
-    low, high = 0, len(word_ends) - 1
-    best: list[str] | None = None
-    while low <= high:
-        mid = (low + high) // 2
-        found = attempt(word_ends[mid], attach=True)
-        if found is not None:
-            best, low = found, mid + 1
-        else:
-            high = mid - 1
-    if best is not None:
-        return best
-    # 3. a first word longer than the whole thread may be: cut it by characters
-    first = tokens[0]
-    low, high = 1, len(first)
-    best = [ELLIPSIS]
-    while low <= high:
-        mid = (low + high) // 2
-        bodies = _pack([first[:mid] + ELLIPSIS], [], layout)
-        if len(bodies) <= layout.max_posts:
-            best, low = bodies, mid + 1
-        else:
-            high = mid - 1
-    return best
+    reach = next((i for i, total in enumerate(sums) if total > most), len(tokens))
+    kept = cut_tokens(tokens, breaks, fits, min_fill=_MIN_FILL, reach=reach)
+    if kept in found:
+        return found[kept]
+    return _pack([ELLIPSIS], [], layout)  # pragma: no cover - "…" always fits a post
 
 
 # --------------------------------------------------------------------------- rendering
@@ -412,6 +361,15 @@ def _add_hashtags(posts: list[str], tags: list[str], link: str, link_first: bool
     return posts
 
 
+#: characters twitter-text calls invalid: a post holding one is refused (BOM, non-characters)
+_INVALID = re.compile("[\ufffe\ufeff\uffff]")
+
+
+def _postable(text: str) -> str:
+    """``text`` without the characters X refuses, whitespace collapsed."""
+    return " ".join(_INVALID.sub("", text).split())
+
+
 def render_x(article: Article, ctx: RenderContext) -> list[Message]:
     """The article as an X thread: ``[{"text": ...}, ...]``, the head post first (with
     ``"image"``: the article's image URL, when the channel has ``image: true``)."""
@@ -419,7 +377,7 @@ def render_x(article: Article, ctx: RenderContext) -> list[Message]:
     link_position = str(getattr(config, "link_position", "last") or "last")
     numbering = bool(getattr(config, "numbering", False))
     max_posts = int(getattr(config, "max_posts", 4) or 4)
-    text = article.lede.strip() or article.title.strip()
+    text = _postable(article.lede) or _postable(article.title)
     link = article.url.strip()
     posts = split_text(text, link=link, link_position=link_position, numbering=numbering,
                        max_posts=max_posts)

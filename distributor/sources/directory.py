@@ -263,7 +263,7 @@ def _json_fields(text: str) -> _FileFields:
 def _markdown_fields(text: str) -> _FileFields:
     meta, body = _split_front_matter(text)
     _check_keys(meta, _FIELDS, "front matter key")
-    fields = _fields_from_mapping(meta, markdown_to_text(body))
+    fields = _fields_from_mapping(meta, markdown_to_text(body, join=False))
     if fields.image is None:
         image = _MD_IMAGE.search(body)
         fields.image = image.group(1) if image else None

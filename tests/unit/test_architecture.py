@@ -123,12 +123,10 @@ KNOWN_LONG_MODULES: dict[str, int] = {
     "distributor.interfaces.cli.subscribers": 474,
     "distributor.interfaces.web.dashboard": 835,
     "distributor.ledger.subscribers": 642,
-    "distributor.render": 419,
-    "distributor.render.email": 418,
-    "distributor.render.x": 436,
+    "distributor.render": 442,
+    "distributor.render.email": 460,
     "distributor.sources.directory": 454,
     "distributor.sources.feed": 435,
-    "distributor.text": 867,
 }
 
 

@@ -20,6 +20,7 @@ from distributor.render.context import RenderContext
 from distributor.render.email import (
     HTML_BUDGET,
     RECIPIENT,
+    SUBJECT_LIMIT,
     UNSUBSCRIBE_TOKEN,
     build_mime,
     personalize,
@@ -126,7 +127,7 @@ def test_the_digest_lists_each_article_in_order_in_html_and_text() -> None:
 
 def test_digest_subject_and_date_are_in_the_site_language_and_time_zone() -> None:
     mail = one(render_digest_email([article()], context()))
-    assert mail["subject"] == "RI News Portal — Rabu, 25 November 2026"
+    assert mail["subject"] == "RI News Portal, 25 November: Judul berita nomor 1"
     assert "Rabu, 25 November 2026" in mail["html"]
     assert "Rabu, 25 November 2026" in mail["text"]
 
@@ -134,9 +135,71 @@ def test_digest_subject_and_date_are_in_the_site_language_and_time_zone() -> Non
 def test_an_english_site_gets_english_words_and_dates() -> None:
     site = SiteConfig(name="Daily", url="https://daily.example", language="en", timezone="UTC")
     mail = one(render_digest_email([article()], context(site=site)))
-    assert mail["subject"] == "Daily: Tuesday, November 24, 2026"
+    assert mail["subject"] == "Daily, November 24: Judul berita nomor 1"
     assert "Read more: https://rinews.example/berita/1" in mail["text"]
     assert ">Unsubscribe</a>" in mail["html"]
+
+
+def test_the_digest_subject_carries_the_lead_headline_and_how_many_more() -> None:
+    # issue 13: "RI News Portal, 3 Desember: <lead headline> dan 8 berita lainnya"
+    december = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)  # 3 December, 03:00 in Jakarta
+    ctx = RenderContext(site=SITE, channel=channel(), web=WebConfig(), templates=Templates(),
+                        now=december)
+    stories = [article(1, title="Banjir rob rendam Pelabuhan Tanjung Emas")] + \
+        [article(n) for n in range(2, 10)]
+    assert one(render_digest_email(stories, ctx))["subject"] == (
+        "RI News Portal, 3 Desember: Banjir rob rendam Pelabuhan Tanjung Emas "
+        "dan 8 berita lainnya")
+    assert one(render_digest_email(stories[:2], ctx))["subject"] == (
+        "RI News Portal, 3 Desember: Banjir rob rendam Pelabuhan Tanjung Emas "
+        "dan 1 berita lainnya")
+    assert one(render_digest_email(stories[:1], ctx))["subject"] == \
+        "RI News Portal, 3 Desember: Banjir rob rendam Pelabuhan Tanjung Emas"
+
+
+def test_an_english_site_writes_the_subject_in_english() -> None:
+    site = SiteConfig(name="RI News Portal", url="https://rinews.example", language="en",
+                      timezone="Asia/Jakarta")
+    december = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
+    ctx = RenderContext(site=site, channel=channel(), web=WebConfig(), templates=Templates(),
+                        now=december)
+    stories = [article(1, title="Nickel smelter investment to reach $20 billion")] + \
+        [article(n) for n in range(2, 10)]
+    assert one(render_digest_email(stories, ctx))["subject"] == (
+        "RI News Portal, December 3: Nickel smelter investment to reach $20 billion "
+        "and 8 more stories")
+    assert one(render_digest_email(stories[:1], ctx))["subject"] == \
+        "RI News Portal, December 3: Nickel smelter investment to reach $20 billion"
+
+
+def test_the_chrome_of_an_indonesian_digest_stays_indonesian_with_an_english_lead() -> None:
+    english = article(1, title="Indonesia eyes $20 billion in nickel investment",
+                      lede="Indonesia expects nickel smelter investment to grow.",
+                      language="en", published=datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
+    mail = one(render_digest_email([english, article(2)], context()))
+    assert mail["subject"] == ("RI News Portal, 25 November: Indonesia eyes $20 billion in "
+                               "nickel investment dan 1 berita lainnya")
+    for part in (mail["html"], mail["text"]):
+        assert "Rabu, 25 November 2026" in part
+        assert "Baca selengkapnya" in part and "Read more" not in part
+        assert "24 November 2026" in part  # the card's date, as Indonesian writes it
+        assert "Berhenti berlangganan" in part
+
+
+def test_a_long_lead_headline_is_cut_between_words_to_keep_the_subject_short() -> None:
+    title = ("Pemerintah Provinsi Jawa Tengah menetapkan status tanggap darurat banjir rob di "
+             "Semarang, Demak, Pekalongan, Kendal dan Batang hingga akhir Desember mendatang")
+    stories = [article(1, title=title)] + [article(n) for n in range(2, 12)]
+    subject = one(render_digest_email(stories, context()))["subject"]
+    assert len(subject) <= SUBJECT_LIMIT
+    assert subject.startswith("RI News Portal, 25 November: Pemerintah Provinsi Jawa Tengah")
+    assert subject.endswith("… dan 10 berita lainnya")
+    shown = subject.removeprefix("RI News Portal, 25 November: ").removesuffix(
+        "… dan 10 berita lainnya")
+    assert title.startswith(shown) and title[len(shown)] in " ,"  # between words
+    # a headline without spaces is cut by characters, still within the limit
+    stories[0] = article(1, title="x" * 300)
+    assert len(one(render_digest_email(stories, context()))["subject"]) <= SUBJECT_LIMIT
 
 
 def test_a_configured_digest_subject_gets_its_fields() -> None:
@@ -214,7 +277,7 @@ def test_build_mime_gives_a_parseable_alternative_with_both_parts_and_the_header
     parts = [p.get_content_type() for p in message.iter_parts()]
     assert parts == ["text/plain", "text/html"]
     assert all(p.get_content_charset() == "utf-8" for p in message.iter_parts())
-    assert message["Subject"] == "RI News Portal — Rabu, 25 November 2026"
+    assert message["Subject"] == "RI News Portal, 25 November: Judul berita nomor 1"
     assert message["List-Unsubscribe"] == f"<{UNSUBSCRIBE}>"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["Message-ID"].endswith("@rinews.example>")
@@ -332,8 +395,8 @@ def test_the_footer_names_the_portal_and_shows_the_unsubscribe_link() -> None:
 def test_the_preheader_is_hidden_and_says_what_the_subject_does_not() -> None:
     digest = one(render_digest_email([article(1), article(2)], context()))["html"]
     preheader = re.search(r'<div class="preheader"[^>]*>(.*?)</div>', digest, re.S)
-    assert preheader and preheader.group(1).startswith(
-        "Judul berita nomor 1 · Judul berita nomor 2")
+    # the subject says the lead headline: the preheader goes on with the next ones
+    assert preheader and preheader.group(1).startswith("Judul berita nomor 2")
     assert "display:none" in preheader.group(0).replace(" ", "")
     derived = article(title="Gempa mengguncang Cianjur", title_derived=True,
                       lede="Gempa mengguncang Cianjur. Warga berhamburan keluar rumah.")

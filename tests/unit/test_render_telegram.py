@@ -16,6 +16,7 @@ from distributor.render import Templates
 from distributor.render.context import RenderContext
 from distributor.render.telegram import (
     CAPTION_LIMIT,
+    LEDE_LIMIT,
     TEXT_LIMIT,
     check_telegram_html,
     render_telegram,
@@ -125,8 +126,11 @@ def test_hashtags_only_when_configured() -> None:
 
 
 def _lede_of_length(units: int) -> str:
-    """A lede of ``units`` UTF-16 units: 100 emoji (2 units each), then letters."""
-    return "😀" * 100 + "a" * (units - 200)
+    """A lede of ``units`` UTF-16 units in at most 600 characters (a post carries no more):
+    450 emoji (2 units each), then letters."""
+    lede = "😀" * 450 + "a" * (units - 900)
+    assert len(lede) <= 600
+    return lede
 
 
 def _caption_units_without_lede() -> int:
@@ -160,19 +164,38 @@ def test_without_an_image_it_is_always_a_message() -> None:
 # --------------------------------------------------------------------------- shortening
 
 
-def test_a_long_lede_is_shortened_to_4096_at_a_word_without_cutting_tags_or_entities() -> None:
+def test_a_story_without_paragraph_breaks_posts_headline_two_sentences_and_the_link() -> None:
+    # issue 13: the whole story used to be the post (2,275 to 2,652 characters)
     lede = " ".join([seed_text().replace("Barat", "Barat & <Sekutu>")] * 3)
-    assert telegram_length(html.escape(lede)) > TEXT_LIMIT
     message = only(render_telegram(article(lede, image=IMAGE), context()))
-    text = message["text"]
-    assert message["method"] == "sendMessage"
-    assert TEXT_LIMIT - 200 < telegram_length(text) <= TEXT_LIMIT
+    assert message["method"] == "sendPhoto"  # a short post fits a caption
+    caption = message["caption"]
+    assert check_telegram_html(caption, CAPTION_LIMIT) == []
+    headline, shown_lede, link = visible_text(caption).split("\n\n")
+    assert headline == "Putin dan Xi perkuat poros"
+    assert link == "Baca selengkapnya"
+    assert len(shown_lede) <= LEDE_LIMIT
+    assert shown_lede == (
+        "RI News Portal. Moscow — Moskow dan Beijing semakin mempertegas posisi mereka sebagai "
+        "penyeimbang utama tatanan internasional yang didominasi Barat & <Sekutu>.")
+    assert "Barat &amp; &lt;Sekutu&gt;." in caption
+
+
+def test_a_user_template_that_repeats_the_lede_is_shortened_to_4096_between_words(
+        tmp_path: Path) -> None:
+    (tmp_path / "telegram").mkdir()
+    (tmp_path / "telegram/post.html").write_text(
+        '{% for _ in range(12) %}{{ lede }} {% endfor %}<a href="{{ url }}">x</a>',
+        encoding="utf-8")
+    lede = " ".join(["Barat & <Sekutu> kata"] * 40)  # 880 characters, no sentence end
+    text = only(render_telegram(article(lede), context(Templates(tmp_path))))["text"]
+    assert TEXT_LIMIT - 300 < telegram_length(text) <= TEXT_LIMIT
     assert check_telegram_html(text) == []
-    assert text.endswith(f'…\n\n<a href="{html.escape(URL)}">Baca selengkapnya</a>')
-    shown_lede = visible_text(text).split("\n\n")[1]
-    kept = shown_lede.removesuffix("…").rstrip()
-    assert lede.startswith(kept)
-    assert lede[len(kept)] == " "  # cut between words
+    shown = visible_text(text).split(" Barat & <Sekutu> kata Barat")[0]
+    assert shown.startswith("Barat & <Sekutu> kata")
+    assert "…" in visible_text(text)
+    first = visible_text(text).split("…")[0]
+    assert lede.startswith(first) and lede[len(first)] == " "  # cut between words
 
 
 def test_a_long_lede_of_entities_and_emoji_still_fits() -> None:
@@ -233,13 +256,12 @@ def test_a_real_title_that_the_lede_repeats_is_not_printed_twice_either() -> Non
                            "kata Kremlin.</b>")
 
 
-def test_a_bold_opening_sentence_survives_shortening_to_the_limit() -> None:
+def test_a_bold_opening_sentence_stands_alone_when_the_next_one_is_too_long() -> None:
     lede = "Kalimat pembuka yang penting. Lalu " + " ".join(["kata"] * 2000) + "."
     story = article(lede, title="Kalimat pembuka yang penting", title_derived=True)
     text = only(render_telegram(story, context()))["text"]
-    assert text.startswith("<b>Kalimat pembuka yang penting.</b> Lalu kata kata")
-    assert telegram_length(text) <= TEXT_LIMIT
-    assert check_telegram_html(text) == []
+    assert text == ("<b>Kalimat pembuka yang penting.</b>\n\n"
+                    f'<a href="{html.escape(URL)}">Baca selengkapnya</a>')
 
 
 def test_a_title_longer_than_anyone_reads_is_shortened_and_the_lede_kept() -> None:

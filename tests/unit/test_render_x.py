@@ -182,13 +182,24 @@ def test_a_url_in_the_lede_is_never_cut() -> None:
         assert any(url in p for p in posts)
 
 
-def test_max_posts_ends_the_lede_at_a_sentence_with_an_ellipsis_before_the_link() -> None:
+def test_max_posts_cuts_the_lede_where_a_reader_accepts_with_an_ellipsis_before_the_link(
+        ) -> None:
+    # every post ends at a sentence end, else a clause end: no post is cut mid-sentence at 280
+    # to carry a few more words (issue 13)
     lede = " ".join(seed_paragraphs()[:3])
     posts = texts(render_x(article(lede), context(max_posts=2)))
     assert len(posts) == 2
     assert all(weighted_length(p) <= 280 for p in posts)
-    assert posts[-1].endswith(f". …\n\n{LINK}")
-    assert bodies(posts).removesuffix(" …") in " ".join(lede.split())
+    assert posts[0].endswith("tatanan internasional yang didominasi Barat.")
+    assert posts[-1].endswith(f"mulai dari energi hingga teknologi tinggi…\n\n{LINK}")
+    assert bodies(posts).removesuffix("…") in " ".join(lede.split())
+
+
+def test_a_thread_cut_short_at_a_sentence_end_keeps_the_ellipsis_apart() -> None:
+    lede = " ".join(["Kalimat pendek yang lengkap."] * 60)
+    posts = split_text(lede, link=LINK, max_posts=2)
+    assert len(posts) == 2
+    assert posts[-1].endswith(f"lengkap. …\n\n{LINK}")
 
 
 def test_max_posts_one_with_a_first_sentence_too_long_cuts_at_a_word() -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from distributor.articles import RelatedLink
 from distributor.text import (
+    ABBREVIATIONS,
     HEADLINE_MAX,
     HEADLINE_TARGET,
     derive_headline,
@@ -22,7 +25,11 @@ from distributor.text import (
     slugify,
     split_dateline,
     split_paragraphs,
+    split_sentences,
 )
+from distributor.text.credits import byline, credit_line
+from distributor.text.dateline import is_dateline_line
+from distributor.text.furniture import is_furniture
 
 SEED = Path(__file__).resolve().parents[2] / "examples" / "articles" / "000_9e063caa9953ea57.txt"
 
@@ -457,3 +464,178 @@ def test_a_shouting_wire_byline_is_written_as_a_name() -> None:
 def test_a_derived_headline_drops_emoji_but_keeps_degrees() -> None:
     assert derive_headline("Suhu 40°C 🔥🔥 melanda Jakarta. Warga diminta waspada.") == \
         "Suhu 40°C melanda Jakarta"
+
+
+# --------------------------------------------------------------------------- issue 13 shapes
+
+
+def test_a_dateline_on_its_own_line_joins_the_lede() -> None:
+    parsed = parse_article_text("Pimpinan DPRD Usul TPU Baru\n\nJakarta\n\nSebagian besar "
+                                "pemakaman di Jakarta penuh.\n\nParagraf kedua.")
+    assert (parsed.title, parsed.dateline) == ("Pimpinan DPRD Usul TPU Baru", "Jakarta")
+    assert parsed.lede == "Sebagian besar pemakaman di Jakarta penuh."
+    glued = parse_article_text("Judul Berita Hari Ini\nMAKASSAR, KOMPAS.com\n– Sebanyak 35 jiwa "
+                               "mengungsi.\nParagraf kedua.")
+    assert (glued.dateline, glued.lede) == ("Makassar", "Sebanyak 35 jiwa mengungsi.")
+
+
+@pytest.mark.parametrize(("paragraph", "dateline", "lede"), [
+    ("TRIBUNNEWS.COM, JAKARTA - Polisi menangkap dua orang.", "Jakarta", "Polisi menangkap"),
+    ("KOMPAS.com- Presiden meresmikan bendungan.", None, "Presiden meresmikan"),
+    ("Liputan6.com, Jakarta - Harga cabai naik.", "Jakarta", "Harga cabai naik"),
+    ("(Antara/PRNewswire) -- Turkish Airlines membuka rute baru.", None, "Turkish Airlines"),
+    ("ISTANBUL, 23 Februari 2016 (Antara/PRNewswire) -- Pemerintah kota Cekmekoy meresmikan "
+     "kontes.", "Istanbul", "Pemerintah kota"),
+    ("TRIBUNSUMSEL.COM, SIDOARJO-Chacha Sherly mengalami kecelakaan di tol Semarang-Solo.",
+     "Sidoarjo", "Chacha Sherly"),
+    ("BRUSSELS (Reuters) -Aon is set to win approval.", "Brussels", "Aon is set"),
+    ("JAKARTA (JP): The chaotic streets are calm.", "Jakarta", "The chaotic streets"),
+])
+def test_datelines_glued_to_a_publication(paragraph: str, dateline: str | None,
+                                          lede: str) -> None:
+    assert split_dateline(paragraph)[0] == dateline
+    assert split_dateline(paragraph)[1].startswith(lede)
+
+
+def test_a_byline_glued_to_the_dateline_is_the_editor_not_the_lede() -> None:
+    parsed = parse_article_text("Editor Khairina KOMPAS.com- Presiden Joko Widodo meresmikan "
+                                "bendungan baru.\nParagraf kedua.")
+    assert parsed.editor == "Khairina"
+    assert parsed.lede == "Presiden Joko Widodo meresmikan bendungan baru."
+    assert "Khairina" not in parsed.headline
+
+
+@pytest.mark.parametrize("furniture", [
+    "8 months ago", "2 jam lalu", "Home > Berita > Nasional", "Headline", "Berita Terkait",
+    "Populer", "Advertisement", "SCROLL TO CONTINUE WITH CONTENT", "Tim Redaksi",
+    "Bagikan artikel", "(ANTARA FOTO/Raisan Al Farisi)", "Foto: Dok. Humas",
+    "Kompas.com - 05/05/2022, 19:37 WIB",
+])
+def test_page_furniture_is_never_a_headline_or_a_lede(furniture: str) -> None:
+    parsed = parse_article_text(f"{furniture}\nPolisi menangkap dua pencuri motor di Depok. "
+                                "Keduanya diserahkan ke polsek.\nParagraf kedua.")
+    assert parsed.lede.startswith("Polisi menangkap")
+    assert furniture not in parsed.headline
+
+
+@pytest.mark.parametrize(("line", "author", "editor"), [
+    ("Laporan Wartawan Grid.ID, Rissa Indrasty", "Rissa Indrasty", None),
+    ("Penulis: Endra Kurniawan | Editor: Sri Juliati", "Endra Kurniawan", "Sri Juliati"),
+    ("Reporter: Dewi Lestari", "Dewi Lestari", None),
+    ("Pewarta: Aris Wasita", "Aris Wasita", None),
+    ("Penulis | : | Rissa Indrasty |", "Rissa Indrasty", None),
+    ("(Reporting by Kane Wu in Hong Kong; Editing by Jacqueline Wong)", "Kane Wu",
+     "Jacqueline Wong"),
+])
+def test_bylines_at_the_top_are_kept_as_credits_not_headline_or_slug(
+        line: str, author: str, editor: str | None) -> None:
+    parsed = parse_article_text(f"{line}\nGrid.ID - Komisi Penyiaran Indonesia menggelar "
+                                "Anugrah KPI 2018.\nParagraf kedua.")
+    assert (parsed.author, parsed.editor) == (author, editor)
+    assert parsed.title is None
+    assert parsed.headline.startswith("Komisi Penyiaran Indonesia")
+    assert slugify(parsed.headline).startswith("komisi-penyiaran")
+
+
+def test_initials_close_a_story_without_giving_a_name() -> None:
+    parsed = parse_article_text("Lede berita ini.\nParagraf kedua selesai. (fyk/ash)")
+    assert parsed.body == ["Paragraf kedua selesai."]
+    assert parsed.author is None
+
+
+def test_hard_wrapped_text_is_reflowed_before_it_is_read() -> None:
+    parsed = parse_article_text(
+        "PAKET DI JERMAN TERNYATA BUKAN ANTRAX\n\n"
+        "Paket di Jerman yang dicurigai ternyata tidak berisi kuman antrax.\n"
+        "Demikian hasil resmi penyidikan pemerintah seraya menambahkan bahwa\n"
+        "yang ditemukan dalam paket tersebut adalah bakteri yang serupa dengan\n"
+        "antrax dari jenis jinak.\n")
+    assert parsed.title == "PAKET DI JERMAN TERNYATA BUKAN ANTRAX"
+    assert parsed.lede.endswith("bakteri yang serupa dengan antrax dari jenis jinak.")
+
+
+def test_sentences_broken_by_lost_links_are_joined() -> None:
+    parsed = parse_article_text(
+        "Judul Berita BPOM\nBadan POM menegaskan label itu sudah diverifikasi.\nKepala\nBPOM\n"
+        "RI Taruna Ikrar menjelaskan, keterangan “\nair pegunungan\n” pada label\nAMDK\n"
+        "bukan sekadar klaim.")
+    assert parsed.body == ["Kepala BPOM RI Taruna Ikrar menjelaskan, keterangan “air "
+                           "pegunungan” pada label AMDK bukan sekadar klaim."]
+
+
+def test_a_story_on_one_line_is_cut_into_sentences_and_paragraphs() -> None:
+    sentence = "Harga cabai rawit di pasar tradisional naik lagi pekan ini. "
+    parsed = parse_article_text("JAKARTA - " + sentence * 12)
+    assert parsed.lede == sentence.strip()
+    assert parsed.body and all(len(p) < 400 for p in parsed.body)
+
+
+def test_a_title_that_looks_like_markup_is_text() -> None:
+    parsed = parse_article_text("<BBM> Naik & Turun Lagi\nHarga BBM naik.\nParagraf kedua.")
+    assert parsed.title == "<BBM> Naik & Turun Lagi"
+    assert parse_article_text("Isi.", title="<BBM> naik").title == "<BBM> naik"
+
+
+def test_a_title_line_over_120_characters_is_still_the_title() -> None:
+    title = ("Ratusan Warga Pesisir Utara Kota Semarang Mengungsi ke Balai Desa setelah Banjir "
+             "Rob Setinggi 80 Sentimeter Merendam Permukiman")
+    assert len(title) > 120
+    parsed = parse_article_text(f"{title}\n\nSemarang - Ratusan warga mulai mengungsi.\n\nDua.")
+    assert parsed.title == title
+
+
+def test_split_sentences_is_the_one_place_for_sentence_ends() -> None:
+    assert split_sentences("Dr. Budi dari Jl. Merdeka No. 5 datang. Ia pulang. "
+                           "Harga naik 3,5 persen!") == [
+        "Dr. Budi dari Jl. Merdeka No. 5 datang.", "Ia pulang.", "Harga naik 3,5 persen!"]
+    assert "dr" in ABBREVIATIONS and "agt" in ABBREVIATIONS
+
+
+# --------------------------------------------------------------------------- properties
+
+_STORY = ["Polisi menangkap dua pencuri motor di Depok.", "Harga cabai naik 20 persen.",
+          "The council voted on Tuesday.", "Dr. Budi dari Jl. Merdeka No. 5 datang.",
+          "“Kami siap,” kata dia.", "Banjir merendam 300 rumah di Bekasi, Jawa Barat."]
+_HEAD = ["8 months ago", "2 jam lalu", "Home > Berita > Nasional", "Headline", "Populer",
+         "Advertisement", "Scroll to continue", "Tim Redaksi", "Berita Terkait",
+         "Foto: Dok. Humas", "(ANTARA FOTO/Aprillio Akbar)", "Jakarta -", "KOMPAS.com -",
+         "TRIBUNNEWS.COM, JAKARTA -", "Laporan Wartawan Grid.ID, Rissa Indrasty",
+         "Penulis: A Budi | Editor: B Sari", "Pewarta: Aris Wasita", "(fyk/ash)",
+         "Baca juga: Judul Lain", "Judul Berita Pilihan Hari Ini"]
+_PREFIXES = ["", "JAKARTA, KOMPAS.com - ", "Liputan6.com, Jakarta - ", "(Antara/PRNewswire) -- ",
+             "ISTANBUL, 23 Februari 2016 (Antara/PRNewswire) -- "]
+_NOT_NEWS = [is_furniture, is_dateline_line, lambda t: credit_line(t) is not None,
+             lambda t: byline(t) is not None]
+
+
+@st.composite
+def _news_texts(draw: st.DrawFn) -> tuple[str, set[str]]:
+    """A story with page furniture, datelines and bylines around it, lines or paragraphs."""
+    head = draw(st.lists(st.sampled_from(_HEAD), max_size=5))
+    sentences = draw(st.lists(st.sampled_from(_STORY), min_size=1, max_size=8))
+    glue = draw(st.sampled_from(["\n", "\n\n", " "]))
+    prefix = draw(st.sampled_from(_PREFIXES))
+    tail = draw(st.lists(st.sampled_from(_HEAD), max_size=3))
+    story = prefix + glue.join(sentences)
+    return "\n".join([*head, story, *tail]), {s.split()[0] for s in _STORY}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_parses_without_raising(text: str) -> None:
+    parsed = parse_article_text(text)
+    assert isinstance(parsed.headline, str) and isinstance(parsed.lede, str)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_news_texts())
+def test_the_lede_starts_at_a_sentence_and_is_never_furniture_or_credits(
+        case: tuple[str, set[str]]) -> None:
+    text, first_words = case
+    parsed = parse_article_text(text)
+    assert parsed.lede, text
+    assert parsed.lede.split()[0] in first_words, (text, parsed.lede)
+    for part in (parsed.lede, parsed.headline):
+        assert not any(check(part) for check in _NOT_NEWS), (text, part)
+    if parsed.title_derived:
+        assert parsed.headline.split()[0] in first_words
