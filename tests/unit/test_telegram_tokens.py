@@ -20,7 +20,7 @@ def test_a_token_is_named_without_revealing_it_and_one_server_is_one_name() -> N
 def test_each_token_has_its_own_state_and_a_reset_forgets_them_all() -> None:
     tokens = TokenStates()
     busy, other = tokens.get("a"), tokens.get("b")
-    busy.hold("@rinews", 30)
+    busy.hold("@rinews", 3600)  # an hour: no machine is that slow
     busy.moved["-42"] = -1001
     busy.note_posted(-1001, 7)
 
