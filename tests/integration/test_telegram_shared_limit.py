@@ -12,22 +12,14 @@ from fakes.telegram_api import FakeTelegram
 from sqlalchemy import select
 
 from distributor.articles import Article
-from distributor.channels.telegram.adapter import (
-    TOKEN_RATE,
-    TOKEN_WINDOW,
-    credential_key,
-    reserve_slot,
-    store_slots,
-    token_limiter,
-)
+from distributor.channels.telegram.adapter import GAP, credential_key, token_state
+from distributor.channels.telegram.core_access import reserve_slot, store_slots
 from distributor.configfile import load_config
 from distributor.engine.dispatcher import Dispatcher
 from distributor.ledger.ingest import store_article
 from distributor.runtime import Runtime
 from distributor.store import Store, open_store
 from distributor.store.models import ChannelState
-
-GAP = TOKEN_WINDOW / TOKEN_RATE
 
 
 def test_two_processes_reservations_never_share_a_slot(pg_url: str) -> None:
@@ -59,13 +51,16 @@ def test_two_processes_reservations_never_share_a_slot(pg_url: str) -> None:
 
 def test_a_reservation_says_how_long_to_wait(pg_url: str) -> None:
     store = open_store(pg_url)
-    try:
-        reserve = store_slots(store, "k2")
+    now = datetime.now(UTC)
+    try:  # 40 requests at one instant (a frozen clock: no seconds of this machine counted)
+        reserve = store_slots(store, "k2", gap=GAP, clock=lambda: now)
         waits = [reserve() for _ in range(40)]
     finally:
         store.dispose()
-    assert waits[0] < 0.05  # the first goes at once
-    assert waits[-1] > 30 * GAP  # the 40th waits for its turn, about 39 slots on
+    # the first goes at once; each next one waits for its own slot, one gap after the last
+    assert waits[0] == 0.0
+    steps = [later - earlier for earlier, later in itertools.pairwise(waits)]
+    assert all(abs(step - GAP) < 1e-5 for step in steps), steps
 
 
 async def test_a_distributed_runtime_paces_its_token_in_the_store(
@@ -79,7 +74,7 @@ async def test_a_distributed_runtime_paces_its_token_in_the_store(
         rt = Runtime.open(load_config(config))
         try:
             key = credential_key(tg.token, tg.url)
-            assert token_limiter(key).shared is not None
+            assert token_state(key).pacing.shared is not None
             now = datetime.now(UTC)
             with rt.store.session() as session:
                 for i in range(3):
@@ -103,6 +98,6 @@ async def test_an_embedded_runtime_keeps_its_limit_in_memory(
                           '    chat_id: "@x"\n    token: "1:abc"\n')
     rt = Runtime.open(load_config(config))
     try:
-        assert token_limiter(credential_key("1:abc")).shared is None
+        assert token_state(credential_key("1:abc")).pacing.shared is None
     finally:
         await rt.close()

@@ -1,0 +1,100 @@
+"""A chat Telegram moved: a basic group that became a supergroup gets a new id, and Telegram
+answers a post to the old one with the new id (``ChatMigrated``).
+
+The adapter posts there from then on, remembers the move for every channel of this process on
+the same token and chat, and records the new id in the store (``channel_state.moved_to``,
+through the runtime given to :meth:`TelegramAdapter.bind`), so a restart posts straight to the
+new chat until chat_id in channels.yaml is updated (the dashboard links posts with it too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from distributor.channels.telegram import core_access
+from distributor.channels.telegram.tokens import TokenState
+
+if TYPE_CHECKING:
+    from distributor.channels.telegram.core_access import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def can_migrate(chat_id: str | int) -> bool:
+    """True for a basic group's id (negative, without the -100 of supergroups and channels):
+    the only kind of chat Telegram moves (to a supergroup, which never moves again)."""
+    text = str(chat_id).strip()
+    return text.startswith("-") and text[1:].isdigit() and not text.startswith("-100")
+
+
+class ChatMove:
+    """Where one channel's posts go: its configured chat, or the one Telegram moved it to."""
+
+    def __init__(self, channel: str, configured: str | int):
+        self.channel = channel
+        self.configured = configured
+        #: set when Telegram said the chat moved (group -> supergroup); used from then on
+        self.chat_id: int | None = None
+        self._rt: Runtime | None = None
+        self._loaded = False
+
+    def bind(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._loaded = False
+
+    def current(self, state: TokenState) -> str | int:
+        """Where posts go now."""
+        if self.chat_id is not None:
+            return self.chat_id
+        moved = state.moved.get(str(self.configured))
+        return moved if moved is not None else self.configured
+
+    async def load(self, state: TokenState) -> None:
+        """Once per binding: follow a move recorded by an earlier process."""
+        if self._loaded or self._rt is None:
+            return
+        self._loaded = True
+        try:
+            await asyncio.to_thread(self._read, self._rt, state)
+        except Exception as exc:  # the store is down: posting to the configured chat still
+            log.warning("channel %s: cannot read where Telegram moved the chat (%s)",  # works
+                        self.channel, exc)
+
+    def _read(self, rt: Runtime, state: TokenState) -> None:
+        """The record applies while chat_id still names a basic group, the only kind of chat
+        Telegram moves; once chat_id names a supergroup, a channel or an @username (updated as
+        the warning asked), the record has done its job and is dropped."""
+        configured = str(self.configured)
+        moved = core_access.read_moved_to(rt, self.channel)
+        if moved is None:
+            return
+        if can_migrate(configured) and moved.lstrip("-").isdigit() and moved != configured:
+            self.chat_id = state.moved[configured] = int(moved)
+            log.warning(
+                "channel %s posts to chat %s: Telegram moved chat %s there (a group became "
+                "a supergroup). Update channels.yaml: chat_id: \"%s\" for channel %s",
+                self.channel, moved, configured, moved, self.channel)
+            return
+        core_access.write_moved_to(rt, self.channel, None)
+        log.info("channel %s: chat_id is now %s; forgetting that Telegram moved the chat "
+                 "to %s", self.channel, configured, moved)
+
+    async def moved(self, state: TokenState, new_id: int) -> None:
+        """Telegram said the chat moved to ``new_id``: post there from now on."""
+        old = str(self.configured)
+        log.warning(
+            "channel %s: Telegram moved chat %s to %s (a group became a supergroup); "
+            "posting there from now on. Update channels.yaml: chat_id: \"%s\" for "
+            "channel %s", self.channel, self.current(state), new_id, new_id, self.channel,
+        )
+        self.chat_id = state.moved[old] = new_id
+        if self._rt is None:
+            return
+        try:
+            await asyncio.to_thread(core_access.write_moved_to, self._rt, self.channel,
+                                    str(new_id))
+        except Exception as exc:  # the post still goes to the new chat in this process
+            log.warning("channel %s: cannot record in the store that chat %s moved to %s (%s); "
+                        "a restart will ask Telegram again", self.channel, old, new_id, exc)
