@@ -272,7 +272,7 @@ def title_repeats_lede(article: Article) -> bool:
 def lead_and_rest(text: str) -> tuple[str, str]:
     """(the first sentence of ``text``, the rest), without breaking at "Dr." or "3,5" or
     inside a quotation."""
-    from distributor.render.split import sentences
+    from distributor.text.cuts import sentences
 
     parts = sentences(text)
     return (parts[0], " ".join(parts[1:])) if parts else ("", "")

@@ -54,7 +54,7 @@ from distributor.render import (
     words,
 )
 from distributor.render.context import Message, RenderContext
-from distributor.render.split import cut
+from distributor.text.cuts import cut
 
 __all__ = [
     "HTML_BUDGET",

@@ -2,7 +2,7 @@
 
 A post is what a follower reads in the channel, not the story: the headline, the lede's first
 one or two sentences (at most :data:`LEDE_LIMIT` characters, a longer first sentence cut where
-:mod:`distributor.render.split` allows) and the link to the rest.
+:mod:`distributor.text.cuts` allows) and the link to the rest.
 
 When the headline was derived from the lede (or the lede opens with it), printing both would
 say the same words twice: the post then starts with the lede, its first sentence in bold.
@@ -33,7 +33,7 @@ from distributor.render import (
     words,
 )
 from distributor.render.context import Message, RenderContext
-from distributor.render.split import cut, lede_excerpt
+from distributor.text.cuts import cut, lede_excerpt
 
 __all__ = [
     "CAPTION_LIMIT",

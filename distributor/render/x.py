@@ -5,7 +5,7 @@ Lengths are X's own: twitter-text's weighted length with the v3 configuration (N
 The counting is the ``twitter-text-parser`` package's ``parse_tweet``, which passes the official
 conformance cases (see tests/test_render_x.py).
 
-Posts end where :mod:`distributor.render.split` (the cutting rule of every renderer) allows:
+Posts end where :mod:`distributor.text.cuts` (the cutting rule of every renderer) allows:
 sentence ends, then clause ends (``, ; :`` and dashes), then spaces. Never inside a URL or a
 word, and, unless nothing else fits, never inside a quotation, nor between a number or an
 abbreviation and what follows it ("3,5 persen", "Rp 1.000", "Dr. Budi", "Jl. Sudirman").
@@ -30,7 +30,7 @@ from typing import Any
 from distributor.articles import Article
 from distributor.render import hashtags as make_hashtags
 from distributor.render.context import Message, RenderContext
-from distributor.render.split import CLAUSE, ELLIPSIS, END, choose_end, cut_tokens, tokenize
+from distributor.text.cuts import CLAUSE, ELLIPSIS, END, choose_end, cut_tokens, tokenize
 
 __all__ = [
     "ELLIPSIS",
@@ -226,7 +226,7 @@ def _choose_end(tokens: list[str], breaks: list[int], start: int, index: int,
                 layout: _Layout, sums: list[int]) -> int | None:
     """Where the post starting at ``tokens[start]`` ends (exclusive), None if no token fits.
 
-    The cutting rule of :mod:`distributor.render.split`: a sentence end, else a clause end,
+    The cutting rule of :mod:`distributor.text.cuts`: a sentence end, else a clause end,
     else a space, as long as it keeps at least 40 % of what the last space that fits keeps;
     inside a quotation, or between a number and its word, only when nothing else fits.
     """
@@ -288,7 +288,7 @@ def split_text(text: str, *, link: str = "", link_position: str = "last",
     """``text`` as the posts of a thread, each at most 280 by X's weighted length.
 
     The link goes in the last post (``link_position="last"``) or the head post (``"first"``).
-    Posts end where :mod:`distributor.render.split` allows (a sentence end, else a clause end,
+    Posts end where :mod:`distributor.text.cuts` allows (a sentence end, else a clause end,
     else a space; never inside a quotation, a number or a URL unless nothing else fits).
     Text needing more than ``max_posts`` posts is cut by the same rule and ends with "…".
     Numbering ("1/3") only on a thread of several posts.

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from distributor.text.sentences import first_sentence
+from distributor.text.cuts import cut
+from distributor.text.sentences import DANGLING_WORDS, first_sentence
 
 __all__ = ["HEADLINE_MAX", "HEADLINE_MIN", "HEADLINE_TARGET", "derive_headline", "shorten"]
 
@@ -16,25 +17,12 @@ HEADLINE_MAX = 110
 #: shortest headline a cut at a clause or phrase may leave
 HEADLINE_MIN = 30
 
-_DANGLING = frozenset({
-    "yang", "dan", "di", "ke", "dari", "untuk", "dengan", "atau", "pada", "dalam", "oleh",
-    "serta", "bagi", "sebagai", "akan", "para", "sang", "the", "a", "an", "and", "or", "of",
-    "to", "in", "on", "for", "with", "by", "at", "from", "as", "that",
-})
 
 
-def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
-    """``text`` cut at a word boundary to at most ``limit`` characters, ``ellipsis`` included."""
-    if len(text) <= limit:
-        return text
-    room = limit - len(ellipsis)
-    cut = text[: room + 1]
-    words = cut[:room].split(" ") if " " in cut[:room] else [text[:room]]
-    if cut[-1] != " " and len(words) > 1:
-        words = words[:-1]  # the last word was cut through
-    while len(words) > 2 and words[-1].lower().strip(",;:") in _DANGLING:
-        words.pop()
-    return " ".join(words).rstrip(" ,;:-–—(\"“'") + ellipsis
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, "…" included, cut by the one cutting rule
+    (:func:`distributor.text.cuts.cut`: a sentence, else a clause, else a word)."""
+    return cut(text, lambda candidate: len(candidate) <= limit)
 
 
 def derive_headline(lede: str, max_len: int = HEADLINE_MAX, target: int = HEADLINE_TARGET) -> str:
@@ -177,7 +165,7 @@ def _inside_aside(head: str) -> bool:
 def _tidy_end(head: str) -> str:
     """A headline's end: no trailing punctuation, dash or dangling word ("dan", "the")."""
     words = head.rstrip(" ,;:-–—").split(" ")
-    while len(words) > 2 and words[-1].lower().strip(",;:") in _DANGLING:
+    while len(words) > 2 and words[-1].lower().strip(",;:") in DANGLING_WORDS:
         words.pop()
     head = " ".join(words).rstrip(" ,;:-–—")
     # an unbalanced opening quote or bracket would be left dangling

@@ -99,3 +99,13 @@ def first_sentence(text: str) -> str:
         if ends_sentence(token, tokens[index + 1]):
             return " ".join(tokens[:index + 1])
     return " ".join(tokens)
+
+
+#: words a cut must not leave hanging at the end ("… sebagai…", "… of the…"): a headline, a
+#: post or a summary never ends on a word that introduces the next
+DANGLING_WORDS = frozenset({
+    "yang", "dan", "di", "ke", "dari", "untuk", "dengan", "atau", "pada", "dalam", "oleh",
+    "serta", "bagi", "sebagai", "akan", "para", "sang", "bahwa", "karena", "tetapi", "the",
+    "a", "an", "and", "or", "of", "to", "in", "on", "for", "with", "by", "at", "from", "as",
+    "that",
+})

@@ -34,7 +34,6 @@ from test_render_properties import (
 from distributor.articles import Article
 from distributor.render import teaser, title_repeats_lede, words
 from distributor.render.email import SUBJECT_LIMIT, digest_card, render_digest_email
-from distributor.render.split import sentences
 from distributor.render.telegram import (
     CAPTION_LIMIT,
     LEDE_LIMIT,
@@ -44,6 +43,7 @@ from distributor.render.telegram import (
     visible_text,
 )
 from distributor.render.x import render_x
+from distributor.text.cuts import sentences
 
 _CHECK = Path(__file__).resolve().parents[1] / "corpus" / "check.py"
 if "corpus_check" in sys.modules:

@@ -31,7 +31,16 @@ from distributor.render.email import (
     render_article_email,
     render_digest_email,
 )
-from distributor.render.split import (
+from distributor.render.telegram import (
+    CAPTION_LIMIT,
+    LEDE_LIMIT,
+    TEXT_LIMIT,
+    check_telegram_html,
+    render_telegram,
+    visible_text,
+)
+from distributor.render.x import render_x, weighted_length
+from distributor.text.cuts import (
     ELLIPSIS,
     GLUE,
     QUOTED_CLAUSE,
@@ -42,15 +51,6 @@ from distributor.render.split import (
     sentences,
     tokenize,
 )
-from distributor.render.telegram import (
-    CAPTION_LIMIT,
-    LEDE_LIMIT,
-    TEXT_LIMIT,
-    check_telegram_html,
-    render_telegram,
-    visible_text,
-)
-from distributor.render.x import render_x, weighted_length
 
 SITE = SiteConfig(name="RI News Portal", url="https://rinews.example", language="id",
                   timezone="Asia/Jakarta")

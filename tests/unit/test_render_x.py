@@ -15,8 +15,8 @@ from distributor.channels.x.adapter import XAdapter, XConfig
 from distributor.config import SiteConfig, WebConfig
 from distributor.render import Templates
 from distributor.render.context import RenderContext
-from distributor.render.split import GLUE, SENTENCE, tokenize
 from distributor.render.x import render_x, split_text, weighted_length
+from distributor.text.cuts import GLUE, SENTENCE, tokenize
 
 HERE = Path(__file__).resolve()
 CONFORMANCE = HERE.parents[3] / "shared/data/twitter-text/conformance_validate.yml"

@@ -1,4 +1,4 @@
-"""The one cutting rule (distributor/render/split.py): where X posts, Telegram posts and captions,
+"""The one cutting rule (distributor.text.cuts): where an X post, a Telegram post, a digest summary and a derived headline may end."""
 digest summaries and subjects may end."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distributor.render.split import (
+from distributor.render.x import split_text
+from distributor.text.cuts import (
     CLAUSE,
     GLUE,
     QUOTED_CLAUSE,
@@ -20,7 +21,6 @@ from distributor.render.split import (
     sentences,
     tokenize,
 )
-from distributor.render.x import split_text
 
 
 def within(limit: int):  # type: ignore[no-untyped-def]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from distributor.text.sentences import ends_sentence, is_abbreviation
+from distributor.text.sentences import DANGLING_WORDS, ends_sentence, is_abbreviation
 
 __all__ = [
     "CLAUSE",
@@ -124,15 +124,6 @@ def _quoted_gaps(tokens: Sequence[str]) -> list[bool]:
 # --------------------------------------------------------------------------- rating gaps
 
 
-#: words a cut must not leave hanging at the end ("… sebagai…", "… of the…"). Adapter: the
-#: text package keeps the same list privately (distributor/text/headline.py, _DANGLING); it
-#: belongs in distributor.text.sentences, public, and render will import it from there.
-_DANGLING = frozenset({
-    "yang", "dan", "di", "ke", "dari", "untuk", "dengan", "atau", "pada", "dalam", "oleh",
-    "serta", "bagi", "sebagai", "akan", "para", "sang", "bahwa", "karena", "tetapi", "the",
-    "a", "an", "and", "or", "of", "to", "in", "on", "for", "with", "by", "at", "from", "as",
-    "that",
-})
 
 
 def _is_number(token: str) -> bool:
@@ -150,7 +141,7 @@ def _rate(token: str, following: str) -> int:
         return SENTENCE
     if _CLAUSE_END.search(token) or _SENTENCE_END.search(token) or token in _DASHES:
         return CLAUSE
-    if token.lower() in _DANGLING:
+    if token.lower() in DANGLING_WORDS:
         return GLUE  # a function word stays with the word it introduces
     return WORD
 
