@@ -1,5 +1,5 @@
-"""The one cutting rule (distributor.text.cuts): where an X post, a Telegram post, a digest summary and a derived headline may end."""
-digest summaries and subjects may end."""
+"""The one cutting rule (distributor.text.cuts): where X posts, Telegram posts and captions,
+digest summaries and subjects, and derived headlines may end."""
 
 from __future__ import annotations
 
