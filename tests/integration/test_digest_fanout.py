@@ -21,14 +21,10 @@ from sqlalchemy import func, select, update
 from support.smtp_server import SmtpServer, email_channel_yaml, self_signed, server_context
 
 from distributor.articles import Article
-from distributor.channels.email.fanout import (
-    Fanout,
-    FanoutBusy,
-    MailTemplate,
-    bounce_kind,
-    claim_run,
-    open_run,
-)
+from distributor.channels.email.fanout import Fanout, FanoutBusy
+from distributor.channels.email.mime import MailTemplate
+from distributor.channels.email.runs import claim_run, open_run
+from distributor.channels.email.smtp import bounce_kind
 from distributor.configfile import load_config
 from distributor.engine.digests import bind_adapters, run_digest
 from distributor.engine.dispatcher import Dispatcher
@@ -102,7 +98,7 @@ def token_in(text: str) -> str:
 
 
 def _digest_message() -> dict[str, Any]:
-    from test_render_email import article, context
+    from unit.test_render_email import article, context
 
     from distributor.render.email import render_digest_email
 
