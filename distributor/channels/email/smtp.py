@@ -1,6 +1,7 @@
-"""SMTP, and only SMTP: the client (aiosmtplib: STARTTLS, TLS or plain, with login), what an
-error means to a reader, what an answer means for the address (a hard or a soft bounce), and
-the addresses of a ``From``."""
+"""SMTP, and only SMTP: the client (aiosmtplib: STARTTLS, TLS or plain, with login), the
+messenger (:class:`Connection`: one message to one recipient, and what the server answered),
+what an error means to a reader, what an answer means for the address (a hard or a soft
+bounce), and the addresses of a ``From``. No other module of the package imports aiosmtplib."""
 
 from __future__ import annotations
 
