@@ -74,5 +74,3 @@ class EmailConfig(ChannelConfig):
         if self.publish == "digest" and not self.schedule:
             yield ("publish",), ('a digest channel needs schedule: (a cron such as "0 6 * * *", '
                                  "in site.timezone)")
-
-

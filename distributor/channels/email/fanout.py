@@ -395,4 +395,3 @@ class Fanout:
             self._defer(job, code, text)
             return
         self._finish(_Result(job, "bounced", f"{code} {text}", bounce=bounce_kind(code, text)))
-

@@ -246,4 +246,3 @@ def import_csv(store: Store, path: Path, channel: str, *, confirmed: bool = Fals
     except OSError as exc:
         raise SubscriberError(f"cannot read {path}: {exc.strerror or exc}") from None
     return import_rows(store.session, channel, read_csv(text), confirmed=confirmed)
-

@@ -230,4 +230,3 @@ def mark_confirmation_sent(store: Store, ids: list[int]) -> None:
             session.execute(insert(SubscriberEvent), [
                 {"subscriber_id": sid, "kind": "confirmation-sent", "detail": None, "at": now}
                 for sid in part])
-
