@@ -130,7 +130,7 @@ def seed(config_path: Path, n: int) -> None:
 
 
 def prebuilt_mail(config_path: Path) -> bytes:
-    from distributor.channels.email.fanout import SMTP_POLICY
+    from distributor.channels.email.mime import SMTP_POLICY
     from distributor.configfile import load_config
     from distributor.engine.digests import plan_digest, render_plan
     from distributor.render.email import build_mime

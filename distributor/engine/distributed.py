@@ -537,7 +537,7 @@ def _next_round(rt: Runtime, run_id: int) -> int:
 def plan_ranges(rt: Runtime, channel: str, run_id: int, size: int) -> list[tuple[int, int]]:
     """Subscriber id ranges of ``size`` subscribers each, covering those the run has not
     served yet."""
-    from distributor.channels.email.fanout import audience
+    from distributor.channels.email.runs import audience
 
     numbered = select(Subscriber.id.label("id"),
                       ((func.row_number().over(order_by=Subscriber.id) - 1) // size)
@@ -631,7 +631,7 @@ async def _resume_fanout(st: WorkerState, name: str, digest_id: int) -> str:
 
 async def _start_fanout(st: WorkerState, name: str, digest_id: int,
                         messages: list[dict[str, Any]]) -> str:
-    from distributor.channels.email.fanout import claim_run, open_run
+    from distributor.channels.email.runs import claim_run, open_run
     from distributor.ledger.subscribers import MissingSecret, secret_of
 
     rt = st.rt
@@ -697,7 +697,7 @@ async def run_batch(st: WorkerState, run_id: int, first: int, last: int) -> None
 async def finish_digest(st: WorkerState, run_id: int, digest_id: int, round: int) -> None:
     """Mark the digest sent once every batch of this round succeeded (else look again soon);
     a batch that failed for good leaves the digest ``sending`` for a later resume."""
-    from distributor.channels.email.fanout import touch_run
+    from distributor.channels.email.runs import touch_run
 
     rt = st.rt
     batches = await asyncio.to_thread(_jobs_of_run, rt, "digest_batch", run_id, round)
@@ -723,7 +723,7 @@ async def finish_digest(st: WorkerState, run_id: int, digest_id: int, round: int
 
 
 def _digest_done(rt: Runtime, digest_id: int, run_id: int | None) -> None:
-    from distributor.channels.email.fanout import release_run
+    from distributor.channels.email.runs import release_run
 
     if run_id is not None:
         release_run(rt.store, run_id, _run_owner(run_id), state="done")

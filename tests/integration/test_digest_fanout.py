@@ -21,14 +21,10 @@ from sqlalchemy import func, select, update
 from support.smtp_server import SmtpServer, email_channel_yaml, self_signed, server_context
 
 from distributor.articles import Article
-from distributor.channels.email.fanout import (
-    Fanout,
-    FanoutBusy,
-    MailTemplate,
-    bounce_kind,
-    claim_run,
-    open_run,
-)
+from distributor.channels.email.fanout import Fanout, FanoutBusy
+from distributor.channels.email.mime import MailTemplate
+from distributor.channels.email.runs import claim_run, open_run
+from distributor.channels.email.smtp import bounce_kind
 from distributor.configfile import load_config
 from distributor.engine.digests import bind_adapters, run_digest
 from distributor.engine.dispatcher import Dispatcher
@@ -102,7 +98,7 @@ def token_in(text: str) -> str:
 
 
 def _digest_message() -> dict[str, Any]:
-    from test_render_email import article, context
+    from unit.test_render_email import article, context
 
     from distributor.render.email import render_digest_email
 
@@ -269,6 +265,50 @@ async def test_a_broken_connection_is_reopened_and_nobody_is_missed(
     assert sorted(smtp.recipients()) == sorted(emails)  # each exactly once
     assert outcome.stats["resent"] == 3
     assert smtp.connections >= 4 + 3
+
+
+async def test_a_421_drops_the_connection_and_the_recipient_is_tried_again_on_a_new_one(
+        make_rt: Callable[..., Runtime], smtp: SmtpServer) -> None:
+    rt = make_rt("    concurrency: 1\n")
+    add_articles(rt, 1)
+    emails = add_subscribers(rt, 4)
+    smtp.refuse(emails[1], "421 4.3.2 service shutting down")
+    outcome = await run_digest(rt, rt.config.channel("daily"))
+    assert outcome.state == "sent" and outcome.stats["retried"] == 1
+    assert outcome.stats["resent"] == 0  # closed at once, never used again after the 421
+    assert sorted(smtp.recipients()) == sorted(emails)  # each exactly once
+    assert smtp.connections == 2
+
+
+async def test_a_connection_is_renewed_after_max_messages_per_connection(
+        make_rt: Callable[..., Runtime], smtp: SmtpServer) -> None:
+    rt = make_rt("    concurrency: 1\n", smtp_extra="      max_messages_per_connection: 2\n")
+    add_articles(rt, 1)
+    emails = add_subscribers(rt, 5)
+    outcome = await run_digest(rt, rt.config.channel("daily"))
+    assert outcome.state == "sent"
+    assert sorted(smtp.recipients()) == sorted(emails)
+    assert smtp.connections == 3
+
+
+async def test_a_sender_refused_for_now_waits_and_one_refused_for_good_fails_the_digest(
+        make_rt: Callable[..., Runtime], smtp: SmtpServer) -> None:
+    rt = make_rt("    concurrency: 1\n")
+    add_articles(rt, 1)
+    emails = add_subscribers(rt, 3)
+    smtp.refuse_sender("451 4.3.0 try again later")
+    outcome = await run_digest(rt, rt.config.channel("daily"),
+                               now=datetime.now(UTC) - timedelta(minutes=1))
+    assert outcome.state == "sent" and sorted(smtp.recipients()) == sorted(emails)
+    assert smtp.connections == 2
+
+    add_articles(rt, 1, start=1, ago=timedelta(seconds=30))
+    smtp.received.clear()
+    smtp.refuse_sender("550 5.7.1 sender not allowed")
+    outcome = await run_digest(rt, rt.config.channel("daily"))
+    assert outcome.state == "failed" and smtp.recipients() == []
+    assert "refused the sender redaksi@rinews.example" in outcome.detail
+    assert "check `from:`" in outcome.detail
 
 
 async def test_an_interrupted_run_resumes_without_resending_accepted_mail(

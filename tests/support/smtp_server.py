@@ -56,6 +56,8 @@ class SmtpServer:
         self.lock = threading.Lock()
         self.script: dict[str, deque[str]] = {}
         self.rcpt_attempts: dict[str, int] = {}
+        #: replies to the next MAIL FROM commands, in order (then 250)
+        self.sender_script: deque[str] = deque()
         self._drop = 0
         owner = self
 
@@ -66,6 +68,16 @@ class SmtpServer:
                     owner.connections += 1
                 session.host_name = hostname
                 return responses
+
+            async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                                  mail_options: list[str]) -> str:
+                with owner.lock:
+                    reply = owner.sender_script.popleft() if owner.sender_script else None
+                if reply:
+                    return reply
+                envelope.mail_from = address
+                envelope.mail_options.extend(mail_options)
+                return "250 OK"
 
             async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                                   rcpt_options: list[str]) -> str:
@@ -118,6 +130,10 @@ class SmtpServer:
     def refuse(self, address: str, *replies: str) -> None:
         with self.lock:
             self.script.setdefault(address.lower(), deque()).extend(replies)
+
+    def refuse_sender(self, *replies: str) -> None:
+        with self.lock:
+            self.sender_script.extend(replies)
 
     def drop_next(self, n: int = 1) -> None:
         with self.lock:

@@ -49,13 +49,12 @@ MAX_LINES = 400
 # -- known debt (shrinks; see docs/architecture.md) --------------------------------------------
 
 KNOWN_LAYER_BREAKS: set[tuple[str, str]] = {
-    ("distributor.channels.email.adapter", "distributor.ledger.subscribers"),
-    ("distributor.channels.email.adapter", "distributor.runtime"),
-    ("distributor.channels.email.adapter", "distributor.store.models"),
-    ("distributor.channels.email.fanout", "distributor.ledger.subscribers"),
-    ("distributor.channels.email.fanout", "distributor.runtime"),
-    ("distributor.channels.email.fanout", "distributor.store"),
-    ("distributor.channels.email.fanout", "distributor.store.models"),
+    # the fan-out's runs and send rows, the subscribers it serves, the delivery it serves
+    ("distributor.channels.email.runs", "distributor.ledger.subscribers.lifecycle"),
+    ("distributor.channels.email.runs", "distributor.ledger.subscribers.tokens"),
+    ("distributor.channels.email.runs", "distributor.runtime"),
+    ("distributor.channels.email.runs", "distributor.store"),
+    ("distributor.channels.email.runs", "distributor.store.models"),
     # the store and the runtime of the Telegram package, to move onto ctx.state
     ("distributor.channels.telegram.core_access", "distributor.runtime"),
     ("distributor.channels.telegram.core_access", "distributor.store.models"),
@@ -68,18 +67,16 @@ KNOWN_LAYER_BREAKS: set[tuple[str, str]] = {
     ("distributor.channels.telegram.editorbot", "distributor.store.models"),
 }
 KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
-    ("distributor.channels.email.adapter", "distributor.articles"),
-    ("distributor.channels.email.adapter", "distributor.config"),
-    ("distributor.channels.email.adapter", "distributor.ledger.subscribers"),
-    ("distributor.channels.email.adapter", "distributor.render.context"),
     ("distributor.channels.email.adapter", "distributor.render.email"),
-    ("distributor.channels.email.adapter", "distributor.runtime"),
-    ("distributor.channels.email.adapter", "distributor.store.models"),
-    ("distributor.channels.email.fanout", "distributor.ledger.subscribers"),
-    ("distributor.channels.email.fanout", "distributor.render.email"),
-    ("distributor.channels.email.fanout", "distributor.runtime"),
-    ("distributor.channels.email.fanout", "distributor.store"),
-    ("distributor.channels.email.fanout", "distributor.store.models"),
+    ("distributor.channels.email.config", "distributor.config"),  # Duration, Seconds, cron
+    ("distributor.channels.email.confirm", "distributor.render.email"),
+    ("distributor.channels.email.confirm", "distributor.render.web_words"),
+    ("distributor.channels.email.mime", "distributor.render.email"),
+    ("distributor.channels.email.runs", "distributor.ledger.subscribers.lifecycle"),
+    ("distributor.channels.email.runs", "distributor.ledger.subscribers.tokens"),
+    ("distributor.channels.email.runs", "distributor.runtime"),
+    ("distributor.channels.email.runs", "distributor.store"),
+    ("distributor.channels.email.runs", "distributor.store.models"),
     ("distributor.channels.outbox", "distributor.articles"),
     ("distributor.channels.outbox", "distributor.config"),
     ("distributor.channels.outbox", "distributor.render.context"),
@@ -107,13 +104,10 @@ KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
     ("distributor.channels.x.adapter", "distributor.render.x"),
 }
 KNOWN_CIRCLES: set[frozenset[str]] = {
-    frozenset({"distributor.channels.email.adapter", "distributor.channels.email.fanout",
-               "distributor.ledger.subscribers"}),
     frozenset({"distributor.channels.telegram.editorbot", "distributor.engine.dispatcher",
                "distributor.engine.distributed"}),
 }
 KNOWN_LONG_MODULES: dict[str, int] = {
-    "distributor.channels.email.fanout": 903,
     "distributor.channels.telegram.editorbot": 898,
     "distributor.channels.x.adapter": 619,
     "distributor.engine.dispatcher": 501,
@@ -121,7 +115,6 @@ KNOWN_LONG_MODULES: dict[str, int] = {
     "distributor.interfaces.cli.main": 610,
     "distributor.interfaces.cli.subscribers": 474,
     "distributor.interfaces.web.dashboard": 835,
-    "distributor.ledger.subscribers": 642,
     "distributor.render": 442,
     "distributor.render.email": 460,
     "distributor.sources.directory": 454,

@@ -1,0 +1,196 @@
+"""SMTP, and only SMTP: the client (aiosmtplib: STARTTLS, TLS or plain, with login), the
+messenger (:class:`Connection`: one message to one recipient, and what the server answered),
+what an error means to a reader, what an answer means for the address (a hard or a soft
+bounce), and the addresses of a ``From``. No other module of the package imports aiosmtplib."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import re
+from dataclasses import dataclass
+from email.utils import getaddresses
+from typing import Literal
+
+import aiosmtplib
+
+from distributor.channels.email.config import SmtpConfig
+
+log = logging.getLogger("distributor.fanout")
+
+
+def address_of(sender: str) -> str:
+    """The bare address of ``"Name <a@b>"``."""
+    for _name, address in getaddresses([sender]):
+        if "@" in address:
+            return address
+    return sender.strip()
+
+
+def domain_of(sender: str) -> str:
+    return address_of(sender).rpartition("@")[2] or "localhost"
+
+
+def smtp_client(smtp: SmtpConfig) -> aiosmtplib.SMTP:
+    password = smtp.password.get_secret_value()
+    return aiosmtplib.SMTP(
+        hostname=smtp.host, port=smtp.port,
+        username=smtp.username or None, password=password if smtp.username else None,
+        use_tls=smtp.security == "tls", start_tls=smtp.security == "starttls",
+        timeout=smtp.timeout, validate_certs=smtp.verify,
+        cert_bundle=str(smtp.ca_file) if smtp.ca_file else None,
+        local_hostname=smtp.local_hostname)
+
+
+def describe_smtp_error(exc: BaseException, smtp: SmtpConfig) -> str:
+    where = f"{smtp.host}:{smtp.port} ({smtp.security})"
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return (f"the SMTP server {where} refused the login of {smtp.username!r}: "
+                f"{exc.code} {exc.message}; check smtp.username and smtp.password")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"the SMTP server {where} answered {exc.code} {exc.message}"
+    text = str(exc) or type(exc).__name__
+    return f"cannot talk to the SMTP server {where}: {text}"
+
+
+def _permanent_for_run(exc: BaseException) -> bool:
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return True
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused) and exc.code >= 500:
+        return True
+    return isinstance(exc, aiosmtplib.SMTPNotSupported)
+
+
+_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+
+
+def bounce_kind(code: int, message: str) -> str:
+    """``hard`` for a 5xx about the address (no such user, bad domain), ``soft`` for one
+    about the moment or the content (mailbox full, message too big, policy)."""
+    match = _ENHANCED.search(message)
+    if match and match.group(1) == "5":
+        subject = match.group(2)
+        detail = match.group(3)
+        if subject == "1":
+            return "hard"
+        if subject in ("2", "3", "4", "7") or (subject == "5" and detail != "1"):
+            return "soft"
+    if code in (550, 551, 553):
+        return "hard"
+    return "soft"
+
+
+# --------------------------------------------------------------------------- the messenger
+
+
+class ConnectError(Exception):
+    """No connection could be opened; ``permanent`` when trying again will not help (login
+    refused, sender refused, a required extension missing)."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What became of one message:
+
+    - ``sent``: accepted (250);
+    - ``refused``: the server answered for this recipient (``code``: 4xx later, 5xx a bounce);
+    - ``unsupported``: the server cannot take this message (``message`` says why);
+    - ``sender-refused``: a 5xx to the envelope sender: no message of the run can go;
+    - ``again``: not taken, the connection was unusable: send it again on a new one;
+    - ``broken``: the connection broke mid-transaction: the server may have taken it, send it
+      again on a new one (it may repeat).
+    """
+
+    kind: Literal["sent", "refused", "unsupported", "sender-refused", "again", "broken"]
+    code: int = 0
+    message: str = ""
+    #: for ``again``: how long this connection should rest before it opens anew
+    pause: float = 0.0
+
+
+class Connection:
+    """One SMTP connection of a pool, the messenger: it only pushes one message to one
+    recipient at a time and says what the server answered. It opens on first use (with
+    backoff), and opens anew after an answer that left it unusable."""
+
+    def __init__(self, smtp: SmtpConfig, name: str, *, attempts: int = 6):
+        self.smtp = smtp
+        self.name = name
+        self.attempts = attempts
+        self.client: aiosmtplib.SMTP | None = None
+        #: messages accepted on the current connection
+        self.sent = 0
+
+    async def open(self) -> None:
+        """Connect unless connected; after ``attempts`` failures in a row, :class:`ConnectError`."""
+        failures = 0
+        while self.client is None:
+            client = smtp_client(self.smtp)
+            try:
+                await client.connect()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    client.close()
+                if _permanent_for_run(exc):
+                    raise ConnectError(describe_smtp_error(exc, self.smtp),
+                                       permanent=True) from None
+                failures += 1
+                if failures >= self.attempts:
+                    raise ConnectError(describe_smtp_error(exc, self.smtp)) from None
+                delay = min(10.0, 0.25 * 2 ** failures) * (0.5 + random.random() / 2)
+                log.warning("%s: %s; connecting again in %.1fs", self.name,
+                            describe_smtp_error(exc, self.smtp), delay)
+                await asyncio.sleep(delay)
+            else:
+                self.client, self.sent = client, 0
+
+    async def send(self, envelope_from: str, to: str, data: bytes, options: list[str]
+                   ) -> Answer:
+        """Send one message over the open connection (see :meth:`open`)."""
+        assert self.client is not None
+        try:
+            await self.client.sendmail(envelope_from, [to], data, mail_options=options)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0]
+            if refused.code == 421:
+                await self.close()
+            return Answer("refused", refused.code, refused.message)
+        except aiosmtplib.SMTPSenderRefused as exc:
+            if exc.code >= 500:
+                return Answer("sender-refused", exc.code, exc.message)
+            await self.close()
+            return Answer("again", exc.code, exc.message, pause=1.0)
+        except aiosmtplib.SMTPDataError as exc:
+            if exc.code == 421:
+                await self.close()
+            return Answer("refused", exc.code, exc.message)
+        except aiosmtplib.SMTPNotSupported as exc:
+            return Answer("unsupported", message=str(exc))
+        except aiosmtplib.SMTPResponseException as exc:
+            # 421 on MAIL, or an odd answer: the connection is unusable
+            await self.close()
+            return Answer("again", exc.code, exc.message, pause=0.5 if exc.code == 421 else 0.0)
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            log.info("%s: %s; reconnecting", self.name, describe_smtp_error(exc, self.smtp))
+            await self.close()
+            return Answer("broken", message=str(exc))
+        self.sent += 1
+        return Answer("sent")
+
+    async def close(self, *, polite: float = 0.0) -> None:
+        """Close the connection; ``polite``: say QUIT first, waiting at most that many
+        seconds (never when cancelled)."""
+        client, self.client = self.client, None
+        if client is not None:
+            if polite:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.quit(), polite)
+            with contextlib.suppress(Exception):
+                client.close()
