@@ -320,7 +320,12 @@ def serve(state: Any, host: str, port: int, dry_run: bool) -> None:
     Pushes from the dashboard are sent by this process at once; scheduled ones, retries and
     digests by `distributor run`, which should run beside it.
     """
-    import uvicorn
+    try:
+        import starlette  # noqa: F401
+        import uvicorn
+    except ImportError as exc:
+        raise _user_error(f"serve needs the web extra ({exc.name} is not installed): "
+                          "pip install 'distributor[web]'") from None
     from sqlalchemy import func, select
 
     from distributor.interfaces.web import create_app
