@@ -1,5 +1,6 @@
 """Sending due deliveries: the dispatcher (pacing, retries, progress; adapters only push),
-an editor's request sent now, and dry-run passes into the outbox."""
+and dry-run passes into the outbox. (An editor's request is sent by
+:mod:`distributor.services.sending`.)"""
 
 from __future__ import annotations
 
@@ -427,28 +428,6 @@ class Dispatcher:
                   "--force` or `deliveries resolve %s --sent`", label, reason, delivery_id,
                   delivery_id)
         return "unknown"
-
-
-async def send_requested(rt: Runtime, ids: Iterable[int], *,
-                         wait: float = 60.0) -> None:
-    """Send the deliveries an editor asked for: in this process (embedded mode), or by the
-    workers (distributed mode: a drain job per channel, so each channel's order and lock
-    hold), waiting up to ``wait`` seconds for them to settle."""
-    ids = list(ids)
-    if rt.config.execution != "distributed" or rt.dry_run:
-        await Dispatcher(rt).run_once(only=ids)
-        return
-    from distributor.engine.distributed import hand_to_workers
-
-    await hand_to_workers(rt, ids)
-    deadline = asyncio.get_running_loop().time() + wait
-    while asyncio.get_running_loop().time() < deadline:
-        with rt.store.session() as session:
-            busy = session.scalar(select(func.count()).select_from(Delivery).where(
-                Delivery.id.in_(ids), Delivery.state.in_(("pending", "sending"))))
-        if not busy:
-            return
-        await asyncio.sleep(0.5)
 
 
 # --------------------------------------------------------------------------- dry runs

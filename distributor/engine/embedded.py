@@ -1,4 +1,4 @@
-"""APScheduler wiring for embedded mode: sources at their ``every``, the dispatcher, digests.
+"""Embedded mode: the jobs of :mod:`.jobs` on APScheduler's asyncio scheduler, in one process.
 
 SIGTERM/SIGINT stop new work, let in-flight sends finish, then return.
 """
@@ -9,29 +9,21 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
-from distributor.channels.telegram.editorbot import run_editor_bots
-from distributor.config import cron_trigger
-from distributor.engine.digests import (
-    MISFIRE_GRACE,
-    DigestOutcome,
-    digest_channels,
-    run_digest,
-    run_due_digests,
-    schedule_of,
-)
+from distributor.engine.digests import DigestOutcome, digest_channels, run_digest
 from distributor.engine.dispatcher import Dispatcher, DispatchReport, PreviewItem, dry_run_pass
-from distributor.ledger.ingest import PollReport, poll_all, poll_source
+from distributor.engine.jobs import KINDS, Companion, always, digest, timetable
+from distributor.ledger.ingest import PollReport, poll_all
 from distributor.runtime import Runtime
 
 log = logging.getLogger("distributor.scheduler")
-DISPATCH_EVERY = timedelta(seconds=10)
 
 
 @dataclass
@@ -56,20 +48,63 @@ async def run_pass(rt: Runtime, *, now: datetime | None = None) -> PassReport:
             report.digests.append(await run_digest(rt, channel, now=now))
         return report
     report.dispatch = await Dispatcher(rt).run_once(now=now)
-    report.digests = await run_due_digests(rt, now=now)
+    once = _Once(rt)
+    for channel in digest_channels(rt):
+        report.digests.extend(o for o in await digest(once, channel=channel.name, now=now)
+                              if isinstance(o, DigestOutcome))
     return report
 
 
-class Service:
-    """The long-running scheduler of ``distributor run``."""
+class _Once:
+    """The Runner of ``run --once``: everything in this call."""
+
+    batches = None
 
     def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.dispatcher = Dispatcher(rt)
+
+    async def follow(self, kind: str, key: str, **kwargs: Any) -> None:
+        await KINDS[kind](self, **kwargs)
+
+    def channel_lock(self, channel: str) -> AbstractAsyncContextManager[bool]:
+        return always(channel)
+
+
+class Service:
+    """The long-running scheduler of ``distributor run``: the jobs of :mod:`.jobs` on
+    APScheduler's asyncio scheduler, in this process; ``companions`` (the editor bots) run
+    beside them with the service's dispatcher."""
+
+    def __init__(self, rt: Runtime, *, companions: list[Companion] | None = None):
         self.rt = rt
         self.dispatcher = Dispatcher(rt)
         self.scheduler = AsyncIOScheduler(timezone=rt.config.site.tz)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.stopped = asyncio.Event()
+        self.companions = list(companions or [])
         self._previewed: set[tuple[int, str]] = set()
+
+    # -- the Runner of the jobs ---------------------------------------------------------------
+    batches = None
+
+    def channel_lock(self, channel: str) -> AbstractAsyncContextManager[bool]:
+        return always(channel)
+
+    async def follow(self, kind: str, key: str, **kwargs: Any) -> None:
+        """A follow-up job runs in a task of ours (a dispatch's drains side by side)."""
+        if self.stopped.is_set():
+            return
+        name = f"{kind} {key}"
+        task = asyncio.create_task(self._guard(name, lambda: self.run_job(kind, **kwargs)),
+                                   name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def run_job(self, kind: str, **kwargs: Any) -> Any:
+        if kind == "dispatch" and self.rt.dry_run:
+            return self.preview()
+        return await KINDS[kind](self, **kwargs)
 
     def _spawn(self, name: str,
                work: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
@@ -98,49 +133,20 @@ class Service:
 
     def setup(self) -> None:
         now = datetime.now(UTC)
-        for source in self.rt.config.sources:
-            async def poll(source: Any = source) -> None:
-                report: PollReport = await poll_source(self.rt, source)
-                if report.new:
-                    await self.dispatch()
-
+        for job in timetable(self.rt):
             self.scheduler.add_job(
-                self._spawn(f"poll {source.name}", poll),
-                IntervalTrigger(seconds=source.every.total_seconds()),
-                id=f"source:{source.name}", next_run_time=now, coalesce=True, max_instances=1,
-                misfire_grace_time=None)
-        self.scheduler.add_job(
-            self._spawn("dispatch", self.dispatch), IntervalTrigger(
-                seconds=DISPATCH_EVERY.total_seconds()),
-            id="dispatch", next_run_time=now, coalesce=True, max_instances=1,
-            misfire_grace_time=None)
-        for channel in digest_channels(self.rt):
-            schedule = schedule_of(channel)
-            assert schedule is not None
+                self._spawn(job.name, partial(self.run_job, job.kind, **job.kwargs)),
+                job.trigger, id=f"{job.kind}:{job.key}",
+                next_run_time=now if job.at_start else None, coalesce=True, max_instances=1,
+                misfire_grace_time=int(job.grace.total_seconds()) if job.grace else None)
 
-            async def digest() -> None:
-                await run_due_digests(self.rt)
-
-            self.scheduler.add_job(
-                self._spawn(f"digest {channel.name}", digest),
-                cron_trigger(schedule, timezone=self.rt.config.site.tz),
-                id=f"digest:{channel.name}", coalesce=True, max_instances=1,
-                misfire_grace_time=int(MISFIRE_GRACE.total_seconds()))
-        # a restart after the digest hour: the missed digest goes out once (its row is unique)
-        self.scheduler.add_job(self._spawn("missed digests", run_due_digests_now(self.rt)),
-                               next_run_time=now, id="digest:catch-up")
-
-    async def dispatch(self) -> None:
-        if self.stopped.is_set():
-            return
-        if self.rt.dry_run:  # the ledger is never touched: what is new goes to the outbox once
-            for item in dry_run_pass(self.rt):
-                if (item.article_id, item.channel) not in self._previewed:
-                    self._previewed.add((item.article_id, item.channel))
-                    log.info("dry run: article %s for %s written to %s", item.article_id,
-                             item.channel, item.files[0] if item.files else "-")
-            return
-        await self.dispatcher.run_once()
+    def preview(self) -> None:
+        """A dry run's dispatch: what is new goes to the outbox once; the ledger is untouched."""
+        for item in dry_run_pass(self.rt):
+            if (item.article_id, item.channel) not in self._previewed:
+                self._previewed.add((item.article_id, item.channel))
+                log.info("dry run: article %s for %s written to %s", item.article_id,
+                         item.channel, item.files[0] if item.files else "-")
 
     def stop(self) -> None:
         if not self.stopped.is_set():
@@ -154,21 +160,15 @@ class Service:
             loop.add_signal_handler(sig, self.stop)
         self.setup()
         self.scheduler.start()
-        bots = asyncio.create_task(self._guard("editor bots", lambda: run_editor_bots(
-            self.rt, self.stopped, dispatcher=self.dispatcher)), name="editor bots")
+        beside = [asyncio.create_task(self._guard("companion", partial(
+            c, self.stopped, dispatcher=self.dispatcher)), name="companion")
+            for c in self.companions]
         names = ", ".join(s.name for s in self.rt.config.sources) or "no sources"
         log.info("running: %s; channels %s", names,
                  ", ".join(c.name for c in self.rt.channels()) or "none")
         await self.stopped.wait()
         self.scheduler.shutdown(wait=False)
-        await asyncio.gather(bots, *list(self.tasks), return_exceptions=True)
+        await asyncio.gather(*beside, *list(self.tasks), return_exceptions=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("stopped")
-
-
-def run_due_digests_now(rt: Runtime) -> Callable[[], Awaitable[Any]]:
-    async def catch_up() -> None:
-        await run_due_digests(rt)
-
-    return catch_up

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from distributor.clock import utcnow
+from distributor.plugin.desk import NotFound, PushKind, Refusal, Refused, RetryKind
 from distributor.runtime import Runtime
 from distributor.store.models import (
     ArticleRow,
@@ -34,8 +35,6 @@ DUE_STATES = ("pending", "retry")
 BACKOFF_BASE = 30.0  # seconds; doubles per attempt
 BACKOFF_MAX = 6 * 3600.0
 DEFAULT_WINDOW = timedelta(days=2)
-
-
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -109,26 +108,23 @@ def _the_delivery(session: Session, article_id: int, channel: str, state: str,
 def request_delivery(
     session: Session, article_id: int, channel: str, *, force: bool = False,
     requested_by: str | None = None, now: datetime | None = None, at: datetime | None = None,
-) -> tuple[Delivery, str]:
+) -> tuple[Delivery, PushKind]:
     """An editor's push: make the delivery due now (or at ``at``). Returns (delivery, what
-    happened): ``queued``, ``scheduled``, ``already-sent``, ``in-flight`` or ``unknown``.
+    happened): QUEUED, SCHEDULED, ALREADY_SENT, IN_FLIGHT or UNKNOWN.
 
     A held delivery is released by a push.
     """
     now = now or utcnow()
     delivery = _the_delivery(session, article_id, channel, "pending", requested_by, now)
     if delivery.state == "sending" and delivery.lease_until and delivery.lease_until > now:
-        return delivery, "in-flight"
+        return delivery, PushKind.IN_FLIGHT
     if delivery.state == "sent" and not force:
-        return delivery, "already-sent"
+        return delivery, PushKind.ALREADY_SENT
     if delivery.state == "unknown" and not force:
-        return delivery, "unknown"
+        return delivery, PushKind.UNKNOWN
     if delivery.state in ("sent", "unknown", "failed", "held") or force:
         if delivery.state == "sent" or force:
-            delivery.parts.clear()
-            delivery.messages = None
-            delivery.remote_id = None
-            delivery.sent_at = None
+            _forget_sent(delivery)
         delivery.attempts = 0
         record(session, delivery, "pending", f"pushed by {requested_by or 'an editor'}"
                + (" (forced)" if force else ""))
@@ -138,69 +134,83 @@ def request_delivery(
         delivery.last_error = None
         session.add(DeliveryEvent(delivery_id=delivery.id, state=delivery.state,
                                   detail=f"scheduled for {at.isoformat(timespec='minutes')}"))
-        return delivery, "scheduled"
-    return delivery, "queued"
+        return delivery, PushKind.SCHEDULED
+    return delivery, PushKind.QUEUED
+
+
+def _forget_sent(delivery: Delivery) -> None:
+    delivery.parts.clear()
+    delivery.messages = None
+    delivery.remote_id = None
+    delivery.sent_at = None
 
 
 def hold_delivery(session: Session, article_id: int, channel: str, *,
-                  requested_by: str | None = None, now: datetime | None = None) -> str:
+                  requested_by: str | None = None, now: datetime | None = None) -> Delivery:
     """An editor's hold: the article is not published on this channel until released (a push
-    or ``deliveries retry``). Raises ValueError when it is too late."""
+    or ``deliveries retry``). Raises :class:`Refused` (TOO_LATE) when it is too late."""
     now = now or utcnow()
     delivery = _the_delivery(session, article_id, channel, "held", requested_by, now)
     if delivery.state == "held":
         if not session.scalar(select(DeliveryEvent.id).where(
                 DeliveryEvent.delivery_id == delivery.id).limit(1)):
             record(session, delivery, "held", f"held by {requested_by or 'an editor'}")
-        return f"article {article_id} is held on {channel}"
+        return delivery
     if delivery.state in ("sent", "sending", "unknown"):
-        raise ValueError(f"article {article_id} is already {delivery.state} on {channel}; "
-                         "it cannot be held")
+        raise Refused(Refusal.TOO_LATE, delivery_id=delivery.id, channel=channel,
+                      article_id=article_id, state=delivery.state)
     record(session, delivery, "held", f"held by {requested_by or 'an editor'}")
-    return f"article {article_id} is held on {channel}"
+    return delivery
 
 
-def retry_delivery(session: Session, delivery_id: int, *, force: bool = False) -> str:
-    """An editor's retry. Returns a one-line answer; raises LookupError/ValueError."""
+def _get(session: Session, delivery_id: int) -> Delivery:
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
-        raise LookupError(f"no delivery {delivery_id}; `distributor deliveries list` shows them")
+        raise NotFound("delivery", delivery_id)
+    return delivery
+
+
+def _refused(reason: Refusal, delivery: Delivery) -> Refused:
+    return Refused(reason, delivery_id=delivery.id, channel=delivery.channel,
+                   article_id=delivery.article_id, state=delivery.state)
+
+
+def retry_delivery(session: Session, delivery_id: int, *, force: bool = False,
+                   now: datetime | None = None) -> tuple[Delivery, RetryKind]:
+    """An editor's retry: the delivery is due again now. Raises :class:`NotFound` or
+    :class:`Refused` (MAYBE_PUBLISHED, ALREADY_SENT without ``force``; SENDING_NOW)."""
+    now = now or utcnow()
+    delivery = _get(session, delivery_id)
     if delivery.state == "unknown" and not force:
-        raise ValueError(
-            f"delivery {delivery_id} may already have been published (state unknown); check "
-            f"the channel, then use --force to send it anyway or `deliveries resolve "
-            f"{delivery_id} --sent`")
+        raise _refused(Refusal.MAYBE_PUBLISHED, delivery)
     if delivery.state == "sent" and not force:
-        raise ValueError(f"delivery {delivery_id} was sent already; use --force to send again")
+        raise _refused(Refusal.ALREADY_SENT, delivery)
     if delivery.state == "sending":
-        raise ValueError(f"delivery {delivery_id} is being sent right now")
-    if delivery.state in ("pending", "retry") and delivery.next_attempt_at <= utcnow():
-        return f"delivery {delivery_id} ({delivery.channel}) is queued already"
+        raise _refused(Refusal.SENDING_NOW, delivery)
+    if delivery.state in ("pending", "retry") and delivery.next_attempt_at <= now:
+        return delivery, RetryKind.ALREADY_QUEUED
     if delivery.state == "sent":
-        delivery.parts.clear()
-        delivery.messages = None
-        delivery.remote_id = None
-        delivery.sent_at = None
+        _forget_sent(delivery)
     delivery.attempts = 0
-    delivery.next_attempt_at = utcnow()
+    delivery.next_attempt_at = now
     record(session, delivery, "pending", "retry requested" + (" (forced)" if force else ""))
-    return f"delivery {delivery_id} ({delivery.channel}) is queued again"
+    return delivery, RetryKind.QUEUED
+
+
+RESOLVABLE = ("unknown", "failed", "retry", "pending", "held")
 
 
 def resolve_delivery(session: Session, delivery_id: int, *, sent: bool,
-                     remote_id: str | None = None) -> str:
-    delivery = session.get(Delivery, delivery_id)
-    if delivery is None:
-        raise LookupError(f"no delivery {delivery_id}; `distributor deliveries list` shows them")
-    if delivery.state not in ("unknown", "failed", "retry", "pending", "held"):
-        raise ValueError(f"delivery {delivery_id} is {delivery.state}; only unknown, failed, "
-                         "retry, pending or held deliveries can be resolved")
+                     remote_id: str | None = None) -> Delivery:
+    """An editor closes a delivery checked by hand: ``sent`` or failed. Raises
+    :class:`NotFound` or :class:`Refused` (NOT_RESOLVABLE: it is sent or being sent)."""
+    delivery = _get(session, delivery_id)
+    if delivery.state not in RESOLVABLE:
+        raise _refused(Refusal.NOT_RESOLVABLE, delivery)
     if sent:
         delivery.sent_at = utcnow()
         delivery.remote_id = remote_id or delivery.remote_id
         record(session, delivery, "sent", "resolved by an editor")
     else:
         record(session, delivery, "failed", "closed by an editor")
-    return f"delivery {delivery_id} is now {delivery.state}"
-
-
+    return delivery

@@ -129,8 +129,8 @@ def test_picks_belong_to_one_channel(rt: Runtime) -> None:
 
 def cli(config_path: Path, *args: str, input: str | None = None) -> tuple[int, str]:
     from distributor.interfaces.cli import main
+    from distributor.interfaces.cli.articles import digest
     from distributor.interfaces.cli.editors import digest_add, digest_remove
-    from distributor.interfaces.cli.main import digest
 
     # the lead registers these in cli.py; until then the test adds them the same way
     digest.commands.setdefault("add", digest_add)

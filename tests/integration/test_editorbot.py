@@ -31,6 +31,7 @@ from distributor.engine.dispatcher import Dispatcher
 from distributor.ledger.deliveries import plan_deliveries
 from distributor.ledger.ingest import store_article
 from distributor.runtime import Runtime
+from distributor.services.desk import ServiceDesk
 from distributor.store.models import ArticleRow, Delivery
 
 EDITOR = 111
@@ -75,7 +76,7 @@ def rt(write_config: Callable[..., Path], tg: FakeTelegram,
 async def bot(rt: Runtime, tg: FakeTelegram) -> AsyncIterator[asyncio.Task[None]]:
     """The editor bots of the configuration, long-polling the fake until the test ends."""
     stop = asyncio.Event()
-    task = asyncio.create_task(run_editor_bots(rt, stop, poll_timeout=0.5))
+    task = asyncio.create_task(run_editor_bots(ServiceDesk(rt), stop, poll_timeout=0.5))
     await until(lambda: tg.calls_to("getUpdates"))
     yield task
     stop.set()
@@ -293,7 +294,7 @@ async def test_a_forged_or_old_button_is_refused(rt: Runtime, tg: FakeTelegram,
     tg.user_says(EDITOR, URL)
     summary = await until(lambda: summary_for(tg, EDITOR))
     genuine = summary.button("all")["callback_data"]
-    secret = button_secret(rt, tg.token)
+    secret = button_secret(rt.config.web, tg.token)
     now = datetime.now(UTC)
     data = {
         "tampered": genuine[:-2] + ("AA" if not genuine.endswith("AA") else "BB"),
@@ -403,7 +404,7 @@ def test_only_telegram_channels_with_editors_run_a_bot(
         """)
     rt = Runtime.open(load_config(path))
     try:
-        [group] = editor_bot_groups(rt)
+        [group] = editor_bot_groups(rt.channels())
     finally:
         rt.store.dispose()
 
@@ -423,7 +424,7 @@ async def test_no_bot_runs_without_editors_and_stop_ends_it(
         """)
     rt = Runtime.open(load_config(path))
     stop = asyncio.Event()
-    task = asyncio.create_task(run_editor_bots(rt, stop, poll_timeout=0.5))
+    task = asyncio.create_task(run_editor_bots(ServiceDesk(rt), stop, poll_timeout=0.5))
     await asyncio.sleep(0.3)
     stop.set()
     await asyncio.wait_for(task, 2)

@@ -21,17 +21,17 @@ from fakes.telegram_api import FakeChat, FakeTelegram, SentMessage
 from sqlalchemy import select
 
 from distributor.articles import Article
-from distributor.channels.telegram.editorbot import (
+from distributor.channels.telegram.editorbot import editor_bot_groups, run_editor_bots
+from distributor.channels.telegram.editorhooks import (
     SECRET_HEADER,
     EditorWebhooks,
     WebhookConfigError,
-    editor_bot_groups,
-    run_editor_bots,
     webhook_secrets,
 )
 from distributor.configfile import load_config
 from distributor.ledger.ingest import store_article
 from distributor.runtime import Runtime
+from distributor.services.desk import ServiceDesk
 from distributor.store.models import ArticleRow, Delivery
 
 EDITOR = 111
@@ -139,7 +139,7 @@ def update_from(user: int, text: str, update_id: int = 5000) -> dict[str, Any]:
 
 def test_serve_registers_the_webhook_and_an_editor_publishes_through_it(
         rt: Runtime, tg: FakeTelegram, served: Served) -> None:
-    path, header = webhook_secrets(rt, tg.token)
+    path, header = webhook_secrets(rt.config.web, tg.token)
     [registered] = tg.calls_to("setWebhook")
     assert registered.params["url"] == f"{served.url}/telegram/{path}"
     assert registered.params["secret_token"] == header
@@ -185,7 +185,7 @@ def test_a_stranger_writing_through_the_webhook_gets_the_polite_refusal(
 def test_a_request_without_telegrams_secret_header_is_refused_and_does_nothing(
         rt: Runtime, tg: FakeTelegram, served: Served) -> None:
     tg.chats.append(FakeChat(id=EDITOR, title="Editor", type="private"))
-    path, header = webhook_secrets(rt, tg.token)
+    path, header = webhook_secrets(rt.config.web, tg.token)
     url = f"{served.url}/telegram/{path}"
     status = update_from(EDITOR, "/status")
 
@@ -208,7 +208,7 @@ def test_a_request_without_telegrams_secret_header_is_refused_and_does_nothing(
 
 def test_a_malformed_update_with_the_header_is_a_bad_request(
         rt: Runtime, tg: FakeTelegram, served: Served) -> None:
-    path, header = webhook_secrets(rt, tg.token)
+    path, header = webhook_secrets(rt.config.web, tg.token)
 
     answer = httpx.post(f"{served.url}/telegram/{path}", content=b"{not json",
                         headers={SECRET_HEADER: header, "Content-Type": "application/json"})
@@ -223,7 +223,7 @@ def test_a_malformed_update_with_the_header_is_a_bad_request(
 async def test_run_does_not_long_poll_a_webhook_bot_nor_does_reconciliation(
         rt: Runtime, tg: FakeTelegram) -> None:
     stop = asyncio.Event()
-    task = asyncio.create_task(run_editor_bots(rt, stop, poll_timeout=0.5))
+    task = asyncio.create_task(run_editor_bots(ServiceDesk(rt), stop, poll_timeout=0.5))
     await asyncio.sleep(0.5)
     lost = {"method": "sendMessage", "text": "<b>Judul</b>", "parse_mode": "HTML"}
     assert await rt.adapter("telegram").reconcile([lost], []) is None
@@ -239,25 +239,25 @@ async def test_a_polling_bot_has_no_webhook_route(
         write_config: Callable[..., Path], tg: FakeTelegram, port: int) -> None:
     rt = Runtime.open(load_config(webhook_config(write_config, tg, port, mode="polling")))
     try:
-        [group] = editor_bot_groups(rt)
+        [group] = editor_bot_groups(rt.channels())
         assert group.mode == "polling"
-        assert EditorWebhooks(rt).routes == []
+        assert not EditorWebhooks(ServiceDesk(rt)).active
     finally:
         rt.store.dispose()
 
 
 def test_the_webhook_secrets_are_stable_per_token_and_need_the_secret_key(
         rt: Runtime, tg: FakeTelegram) -> None:
-    first = webhook_secrets(rt, tg.token)
-    assert webhook_secrets(rt, tg.token) == first
-    assert webhook_secrets(rt, "7099999999:AAotherotherotherotherotherother01") != first
+    first = webhook_secrets(rt.config.web, tg.token)
+    assert webhook_secrets(rt.config.web, tg.token) == first
+    assert webhook_secrets(rt.config.web, "7099999999:AAotherotherotherotherotherother01") != first
     path, header = first
     assert len(path) == 32 and len(header) == 43
     assert all(c.isalnum() or c in "_-" for c in path + header)
 
     rt.config.web.secret_key = None
     with pytest.raises(WebhookConfigError, match=r"needs web\.secret_key"):
-        webhook_secrets(rt, tg.token)
+        webhook_secrets(rt.config.web, tg.token)
 
 
 def _article(rt: Runtime, article_id: int) -> Article:
@@ -272,7 +272,7 @@ async def test_back_to_polling_the_bot_removes_the_webhook_and_answers(
     tg.bot.webhook_url = f"http://127.0.0.1:{port}/telegram/old"  # left by an earlier serve
     rt = Runtime.open(load_config(webhook_config(write_config, tg, port, mode="polling")))
     stop = asyncio.Event()
-    task = asyncio.create_task(run_editor_bots(rt, stop, poll_timeout=0.5))
+    task = asyncio.create_task(run_editor_bots(ServiceDesk(rt), stop, poll_timeout=0.5))
     try:
         tg.user_says(STRANGER, URL)
         await asyncio.to_thread(tg.wait_for, lambda: tg.messages_to(STRANGER), 10)

@@ -23,6 +23,7 @@ from distributor.engine.dispatcher import Dispatcher
 from distributor.ledger.deliveries import plan_deliveries
 from distributor.ledger.ingest import from_row, store_article
 from distributor.runtime import Runtime
+from distributor.services.desk import ServiceDesk
 from distributor.store.models import ArticleRow, ChannelState, Delivery
 
 OBSERVER_TOKEN = "7055555555:AAobserverobserverobserverobserver1"
@@ -148,7 +149,7 @@ async def test_while_the_editor_bot_polls_reconciliation_uses_what_it_received(
     with rt.store.session() as session:
         first_id, second_id = session.scalars(select(Delivery.id).order_by(Delivery.id)).all()
     stop = asyncio.Event()
-    editor_bot = asyncio.create_task(run_editor_bots(rt, stop, poll_timeout=0.5))
+    editor_bot = asyncio.create_task(run_editor_bots(ServiceDesk(rt), stop, poll_timeout=0.5))
     try:
         while not tg.calls_to("getUpdates"):
             await asyncio.sleep(0.02)

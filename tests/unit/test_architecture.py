@@ -58,13 +58,6 @@ KNOWN_LAYER_BREAKS: set[tuple[str, str]] = {
     # the store and the runtime of the Telegram package, to move onto ctx.state
     ("distributor.channels.telegram.core_access", "distributor.runtime"),
     ("distributor.channels.telegram.core_access", "distributor.store.models"),
-    ("distributor.channels.telegram.editorbot", "distributor.engine.digests"),
-    ("distributor.channels.telegram.editorbot", "distributor.engine.dispatcher"),
-    ("distributor.channels.telegram.editorbot", "distributor.ledger.deliveries"),
-    ("distributor.channels.telegram.editorbot", "distributor.ledger.ingest"),
-    ("distributor.channels.telegram.editorbot", "distributor.runtime"),
-    ("distributor.channels.telegram.editorbot", "distributor.services.articles"),
-    ("distributor.channels.telegram.editorbot", "distributor.store.models"),
 }
 KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
     ("distributor.channels.email.adapter", "distributor.render.email"),
@@ -87,15 +80,6 @@ KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
     ("distributor.channels.telegram.core_access", "distributor.render.telegram"),
     ("distributor.channels.telegram.core_access", "distributor.runtime"),
     ("distributor.channels.telegram.core_access", "distributor.store.models"),
-    ("distributor.channels.telegram.editorbot", "distributor.articles"),
-    ("distributor.channels.telegram.editorbot", "distributor.config"),
-    ("distributor.channels.telegram.editorbot", "distributor.engine.digests"),
-    ("distributor.channels.telegram.editorbot", "distributor.engine.dispatcher"),
-    ("distributor.channels.telegram.editorbot", "distributor.ledger.deliveries"),
-    ("distributor.channels.telegram.editorbot", "distributor.ledger.ingest"),
-    ("distributor.channels.telegram.editorbot", "distributor.runtime"),
-    ("distributor.channels.telegram.editorbot", "distributor.services.articles"),
-    ("distributor.channels.telegram.editorbot", "distributor.store.models"),
     ("distributor.channels.telegram.editorbot", "distributor.text"),
     ("distributor.channels.x.adapter", "distributor.articles"),
     ("distributor.channels.x.adapter", "distributor.config"),
@@ -103,18 +87,12 @@ KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
     ("distributor.channels.x.adapter", "distributor.render.context"),
     ("distributor.channels.x.adapter", "distributor.render.x"),
 }
-KNOWN_CIRCLES: set[frozenset[str]] = {
-    frozenset({"distributor.channels.telegram.editorbot", "distributor.engine.dispatcher",
-               "distributor.engine.distributed"}),
-}
+KNOWN_CIRCLES: set[frozenset[str]] = set()  # none left
 KNOWN_LONG_MODULES: dict[str, int] = {
-    "distributor.channels.telegram.editorbot": 898,
+    "distributor.channels.telegram.editorbot": 710,
     "distributor.channels.x.adapter": 619,
     "distributor.engine.dispatcher": 501,
-    "distributor.engine.distributed": 1008,
-    "distributor.interfaces.cli.main": 610,
     "distributor.interfaces.cli.subscribers": 474,
-    "distributor.interfaces.web.dashboard": 835,
     "distributor.render": 442,
     "distributor.render.email": 460,
     "distributor.sources.directory": 454,

@@ -40,15 +40,11 @@ import hmac
 import html
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
@@ -60,7 +56,6 @@ from telegram.ext import (
     filters,
 )
 
-from distributor.articles import Article
 from distributor.channels.telegram.adapter import (
     EDITOR_UPDATES,
     TelegramConfig,
@@ -71,13 +66,18 @@ from distributor.channels.telegram.adapter import (
     remember_channel_post,
     send_rendered,
 )
-from distributor.config import ChannelConfig, cron_trigger
-from distributor.engine.digests import digest_channels, pick_article, plan_digest, schedule_of
-from distributor.engine.dispatcher import Dispatcher
-from distributor.ledger.deliveries import request_delivery, resolve_delivery, retry_delivery
-from distributor.ledger.ingest import find_existing, from_row, store_article
-from distributor.runtime import Runtime
-from distributor.store.models import ArticleRow, ChannelState, Delivery
+from distributor.plugin import (
+    Article,
+    ChannelConfig,
+    DeliveryView,
+    Desk,
+    NotFound,
+    PushKind,
+    PushOutcome,
+    Refusal,
+    Refused,
+    WebConfig,
+)
 
 log = logging.getLogger("distributor.editorbot")
 
@@ -121,10 +121,10 @@ class BotGroup:
                                 for c in self.channels) else "polling"
 
 
-def editor_bot_groups(rt: Runtime) -> list[BotGroup]:
+def editor_bot_groups(channels: list[ChannelConfig]) -> list[BotGroup]:
     """One group per bot token that has at least one enabled channel with editors."""
     groups: dict[str, BotGroup] = {}
-    for channel in rt.channels():
+    for channel in channels:
         if not isinstance(channel, TelegramConfig):
             continue
         token = channel.token.get_secret_value()
@@ -143,9 +143,9 @@ class ButtonRefused(Exception):
     """A button press that must not act; the message says why, for the person pressing."""
 
 
-def button_secret(rt: Runtime, token: str) -> bytes:
+def button_secret(web: WebConfig, token: str) -> bytes:
     """The HMAC key of a bot's buttons: from ``web.secret_key``, else from the bot token."""
-    secret = rt.config.web.secret_key
+    secret = web.secret_key
     material = secret.get_secret_value() if secret is not None and \
         secret.get_secret_value() else token
     return hashlib.sha256(b"distributor editor bot\0" + material.encode()).digest()
@@ -240,13 +240,12 @@ class EditorDesk:
     """What the bot answers and does. PTB's handlers call these methods; nothing here depends
     on how updates arrive (long polling or a webhook)."""
 
-    def __init__(self, rt: Runtime, group: BotGroup, *, dispatcher: Dispatcher,
+    def __init__(self, desk: Desk, group: BotGroup, *,
                  clock: Callable[[], datetime] | None = None):
-        self.rt = rt
+        self.desk = desk
         self.group = group
-        self.dispatcher = dispatcher
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.secret = button_secret(rt, group.token)
+        self.secret = button_secret(desk.web, group.token)
         #: the channel whose rendering the preview shows
         self.home: TelegramConfig = next((c for c in group.channels if c.editors),
                                          group.channels[0])
@@ -257,7 +256,7 @@ class EditorDesk:
         return user_id is not None and user_id in self.group.editors
 
     def refusal(self, user_id: int | None) -> str:
-        return (f"Sorry, this bot only works for the editors of {_e(self.rt.config.site.name)}. "
+        return (f"Sorry, this bot only works for the editors of {_e(self.desk.site.name)}. "
                 "Nothing was published. If you are one, ask the administrator to add your "
                 f"Telegram user id <code>{user_id}</code> to <code>editors:</code> in "
                 "channels.yaml.")
@@ -322,14 +321,13 @@ class EditorDesk:
         """The stored article an editor's text names (an id, a URL) or holds (pasted text):
         (article id, a note for the editor). Pasted text is stored, held back from automatic
         publishing (``backlog``) until a button says where it goes."""
-        from distributor.services.articles import ArticleNotFound, resolve_article
-
         text = text.strip()
         if text.isdigit() or (_URL.fullmatch(text) is not None):
             try:
-                article = resolve_article(self.rt, text, store=False)
-            except ArticleNotFound as exc:
-                message = exc.format_message()
+                article = self.desk.find_article(text)
+            except NotFound:
+                message = (f"no stored article {text}; `distributor articles list` shows the "
+                           "ids")
                 if not text.isdigit():
                     message = (f"I do not know the article at {text} yet (the sources have not "
                                "brought it). Paste its text together with the link to push it.")
@@ -337,37 +335,31 @@ class EditorDesk:
             assert article.id is not None
             return article.id, ""
         now = self.clock()
-        article = article_from_text(text, default_language=self.rt.config.site.language, now=now)
-        with self.rt.store.session() as session:
-            existing = find_existing(session, article)
-            if existing is not None:
-                return existing.id, (f"This link is already article {existing.id} (from "
-                                     f"{existing.source}); that is what I show.")
-            row, _ = store_article(session, article, now=now)
-            row.backlog = True  # nothing publishes it until an editor says so
-            row.editor = row.editor or f"telegram:{user_id}"
-            log.info("editor %s pasted a new article %s (%s)", user_id, row.id, row.url)
-            return row.id, ""
+        article = article_from_text(text, default_language=self.desk.site.language, now=now)
+        stored, existed = self.desk.take_pasted(article, by=f"telegram:{user_id}")
+        assert stored.id is not None
+        if existed:
+            return stored.id, (f"This link is already article {stored.id} (from "
+                               f"{stored.source}); that is what I show.")
+        log.info("editor %s pasted a new article %s (%s)", user_id, stored.id, stored.url)
+        return stored.id, ""
 
     def _row(self, article_id: int) -> tuple[Article, bool]:
-        with self.rt.store.session() as session:
-            row = session.get(ArticleRow, article_id)
-            if row is None:
-                raise LookupError(f"There is no article {article_id} any more.")
-            return from_row(row), row.backlog
+        try:
+            return self.desk.article(article_id)
+        except NotFound:
+            raise LookupError(f"There is no article {article_id} any more.") from None
 
     def publishable(self) -> list[tuple[int, ChannelConfig]]:
         """(index in the configuration, channel) of every channel a push can go to."""
-        return [(i, c) for i, c in enumerate(self.rt.config.channels)
-                if c.enabled and c.publish in ("instant", "manual")]
+        return list(enumerate(self.desk.publishable()))
 
     async def preview(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, article_id: int,
                       note: str = "") -> None:
         article, held = self._row(article_id)
         bot = context.bot
         try:
-            post = self.rt.adapter(self.home.name).render(article,
-                                                          self.rt.context(self.home))
+            post = self.desk.render(self.home.name, article)
             for message in post:
                 await send_rendered(bot, chat_id, message)
         except TelegramError as exc:
@@ -402,42 +394,34 @@ class EditorDesk:
 
     def _size(self, article: Article, channel: ChannelConfig) -> str:
         try:
-            count = len(self.rt.adapter(channel.name).render(article,
-                                                             self.rt.context(channel)))
+            count = len(self.desk.render(channel.name, article))
         except Exception as exc:
             return f"cannot render ({_e(_short(str(exc), 80))})"
         return "1 post" if count == 1 else f"thread of {count} posts"
 
     def _states(self, article_id: int) -> dict[str, str]:
-        tz = self.rt.config.site.tz
+        tz = self.desk.site.tz
         out: dict[str, str] = {}
-        with self.rt.store.session() as session:
-            for d in session.scalars(select(Delivery).where(Delivery.article_id == article_id)):
-                if d.state == "sent":
-                    when = d.sent_at.astimezone(tz).strftime("%d %b %H:%M") if d.sent_at else ""
-                    out[d.channel] = f"published {when}".strip()
-                elif d.state == "unknown":
-                    out[d.channel] = f"maybe published (delivery {d.id} is unknown)"
-                else:
-                    out[d.channel] = d.state
+        for name, d in self.desk.deliveries_of(article_id).items():
+            if d.state == "sent":
+                when = d.sent_at.astimezone(tz).strftime("%d %b %H:%M") if d.sent_at else ""
+                out[name] = f"published {when}".strip()
+            elif d.state == "unknown":
+                out[name] = f"maybe published (delivery {d.id} is unknown)"
+            else:
+                out[name] = d.state
         return out
 
     def _placement(self, article_id: int) -> list[str]:
         """One line per digest channel: is the article in its next digest?"""
-        now = self.clock()
-        tz = self.rt.config.site.tz
+        tz = self.desk.site.tz
         lines = []
-        for channel in digest_channels(self.rt):
-            plan = plan_digest(self.rt, channel, until=now, period="placement")
-            schedule = schedule_of(channel)
-            assert schedule is not None
-            fire = cron_trigger(schedule, timezone=tz).get_next_fire_time(None, now)
-            when = fire.astimezone(tz).strftime("%a %d %b %H:%M") if fire else "?"
-            if any(a.id == article_id for a in plan.articles):
-                where = f"in the next digest ({when})"
-            else:
-                where = "not in the next digest (until you add it)"
-            lines.append(f"• {_e(channel.name)} (digest): {where}")
+        for place in self.desk.placement(article_id, self.clock()):
+            when = place.next_at.astimezone(tz).strftime("%a %d %b %H:%M") \
+                if place.next_at else "?"
+            where = (f"in the next digest ({when})" if place.included
+                     else "not in the next digest (until you add it)")
+            lines.append(f"• {_e(place.channel)} (digest): {where}")
         return lines
 
     def keyboard(self, article_id: int, chat_id: int) -> InlineKeyboardMarkup:
@@ -450,7 +434,7 @@ class EditorDesk:
         rows = [button(f"Publish to {c.name}", f"p{i}") for i, c in self.publishable()]
         if len(rows) > 1:
             rows.append(button("Publish to all", "pa"))
-        if digest_channels(self.rt):
+        if self.desk.digest_channels():
             rows.append(button("Add to the next digest", "dg"))
         rows.append(button("Cancel", "no"))
         return InlineKeyboardMarkup(rows)
@@ -487,56 +471,36 @@ class EditorDesk:
         return names.get(action)
 
     async def publish(self, article_id: int, channels: Iterable[str], user_id: int) -> list[str]:
-        """Push an article to channels through the ledger; one line per channel."""
-        requested = f"telegram:{user_id}"
-        lines: dict[str, str] = {}
-        queued: dict[int, str] = {}
-        tz = self.rt.config.site.tz
-        with self.rt.store.session() as session:
-            for name in channels:
-                delivery, what = request_delivery(session, article_id, name,
-                                                  requested_by=requested)
-                if what == "queued":
-                    queued[delivery.id] = name
-                elif what == "already-sent":
-                    when = delivery.sent_at.astimezone(tz).strftime("%d %b %H:%M") \
-                        if delivery.sent_at else "earlier"
-                    lines[name] = (f"{_e(name)}: already published {when} (id "
-                                   f"{_e(delivery.remote_id)}), not posted again")
-                elif what == "unknown":
-                    lines[name] = (f"{_e(name)}: delivery {delivery.id} may already be "
-                                   "published (unknown). Check the channel, then "
-                                   f"/retry {delivery.id} force or /resolve {delivery.id} sent")
-                else:
-                    lines[name] = f"{_e(name)}: being sent right now"
-        log.info("editor %s pushed article %s to %s", user_id, article_id,
-                 ", ".join(channels) or "nothing")
-        if queued:
-            lines.update(await self._run(queued))
-        return [lines[n] for n in channels if n in lines]
-
-    async def _run(self, queued: dict[int, str]) -> dict[str, str]:
-        """Send queued deliveries now and say how each ended (or that it waits)."""
+        """Push an article to channels through the services; one line per channel."""
+        names = list(channels)
         try:
-            await self.dispatcher.run_once(only=list(queued))
-        except Exception:
-            log.exception("dispatching an editor's push failed")
-        deadline = asyncio.get_running_loop().time() + OUTCOME_WAIT
-        while True:
-            with self.rt.store.session() as session:
-                rows = {d.id: d for d in session.scalars(
-                    select(Delivery).where(Delivery.id.in_(list(queued))))}
-                busy = [i for i, d in rows.items() if d.state in ("pending", "sending")]
-                if not busy or asyncio.get_running_loop().time() >= deadline:
-                    return {queued[i]: self._outcome(d) for i, d in rows.items()}
-            await asyncio.sleep(0.3)
+            outcomes = await self.desk.push(article_id, names, by=f"telegram:{user_id}",
+                                            wait=OUTCOME_WAIT)
+        except NotFound:
+            return [f"There is no article {article_id} any more."]
+        log.info("editor %s pushed article %s to %s", user_id, article_id,
+                 ", ".join(names) or "nothing")
+        return [self._push_line(o) for o in outcomes]
 
-    def _outcome(self, d: Delivery) -> str:
+    def _push_line(self, outcome: PushOutcome) -> str:
+        d, name = outcome.delivery, _e(outcome.channel)
+        if outcome.kind is PushKind.ALREADY_SENT:
+            when = d.sent_at.astimezone(self.desk.site.tz).strftime("%d %b %H:%M") \
+                if d.sent_at else "earlier"
+            return f"{name}: already published {when} (id {_e(d.remote_id)}), not posted again"
+        if outcome.kind is PushKind.UNKNOWN:
+            return (f"{name}: delivery {d.id} may already be published (unknown). Check the "
+                    f"channel, then /retry {d.id} force or /resolve {d.id} sent")
+        if outcome.kind is not PushKind.QUEUED:
+            return f"{name}: being sent right now"
+        return self._outcome(d)
+
+    def _outcome(self, d: DeliveryView) -> str:
         name = _e(d.channel)
-        tz = self.rt.config.site.tz
+        tz = self.desk.site.tz
         if d.state == "sent":
             return f"{name}: published (id {_e(d.remote_id)})"
-        if d.state == "retry":
+        if d.state == "retry" and d.next_attempt_at is not None:
             when = d.next_attempt_at.astimezone(tz).strftime("%H:%M:%S")
             return f"{name}: not yet ({_e(_short(d.last_error, 200))}); next try at {when}"
         if d.state == "unknown":
@@ -549,13 +513,11 @@ class EditorDesk:
     def add_to_digest(self, article_id: int, user_id: int) -> str:
         """Put the article in the next digest of every digest channel (an editor's pick, as
         the dashboard and `distributor digest add` make it); nothing else is published."""
-        channels = digest_channels(self.rt)
+        channels = self.desk.digest_channels()
         if not channels:
             return "There is no digest channel."
-        with self.rt.store.session() as session:
-            for channel in channels:
-                pick_article(session, channel.name, article_id, include=True,
-                             by=f"telegram:{user_id}")
+        for channel in channels:
+            self.desk.pick(channel.name, article_id, include=True, by=f"telegram:{user_id}")
         log.info("editor %s added article %s to the next digest", user_id, article_id)
         return "Added to the next digest of " + ", ".join(_e(c.name) for c in channels) + "."
 
@@ -584,36 +546,29 @@ class EditorDesk:
                 "/resolve ID sent|failed: close a delivery you checked by hand")
 
     def status(self, *, last: int = 10) -> str:
-        tz = self.rt.config.site.tz
+        tz = self.desk.site.tz
 
-        def line(d: Delivery) -> str:
-            when = (d.sent_at if d.state == "sent" else d.updated_at) or d.created_at
+        def line(d: DeliveryView) -> str:
+            when = (d.sent_at if d.state == "sent" else d.updated_at) or d.updated_at
+            stamp = f" {when.astimezone(tz):%d %b %H:%M}" if when else ""
             detail = f" · {_e(_short(d.last_error, 120))}" if d.state != "sent" and \
                 d.last_error else ""
-            return (f"#{d.id} {_e(d.channel)} · {d.state} {when.astimezone(tz):%d %b %H:%M} · "
-                    f"{_e(_short(d.article.title, 50))}{detail}")
+            return (f"#{d.id} {_e(d.channel)} · {d.state}{stamp} · "
+                    f"{_e(_short(d.title, 50))}{detail}")
 
-        with self.rt.store.session() as session:
-            recent = session.scalars(select(Delivery).order_by(Delivery.id.desc())
-                                     .limit(last)).all()
-            waiting = session.scalars(
-                select(Delivery).where(Delivery.state.in_(("unknown", "failed")))
-                .order_by(Delivery.id.desc()).limit(20)).all()
-            paused = session.scalars(select(ChannelState).where(
-                ChannelState.paused_reason.is_not(None))).all()
-            parts = ["<b>Last deliveries</b>"]
-            parts += [line(d) for d in recent] or ["none yet"]
-            parts += ["", "<b>Waiting for a decision</b>"]
-            if waiting:
-                for d in waiting:
-                    hint = f"/retry {d.id} force or /resolve {d.id} sent" \
-                        if d.state == "unknown" else f"/retry {d.id}"
-                    parts.append(f"{line(d)} → {hint}")
-            else:
-                parts.append("nothing: no delivery is unknown or failed")
-            for state in paused:
-                parts += ["", f"<b>Paused</b> {_e(state.channel)}: "
-                              f"{_e(_short(state.paused_reason, 300))}"]
+        status = self.desk.status(last=last)
+        parts = ["<b>Last deliveries</b>"]
+        parts += [line(d) for d in status.recent] or ["none yet"]
+        parts += ["", "<b>Waiting for a decision</b>"]
+        if status.waiting:
+            for d in status.waiting:
+                hint = f"/retry {d.id} force or /resolve {d.id} sent" \
+                    if d.state == "unknown" else f"/retry {d.id}"
+                parts.append(f"{line(d)} → {hint}")
+        else:
+            parts.append("nothing: no delivery is unknown or failed")
+        for channel, reason in status.paused.items():
+            parts += ["", f"<b>Paused</b> {_e(channel)}: {_e(_short(reason, 300))}"]
         return "\n".join(parts)
 
     async def retry(self, args: list[str], user_id: int) -> str:
@@ -621,25 +576,38 @@ class EditorDesk:
             return "Say which delivery: /retry ID (the ids are in /status)."
         delivery_id = int(args[0])
         force = len(args) > 1 and args[1].lower() in ("force", "--force")
-        with self.rt.store.session() as session:
-            try:
-                retry_delivery(session, delivery_id, force=force)
-            except (LookupError, ValueError) as exc:
-                text = str(exc).replace("use --force", f"use /retry {delivery_id} force")
-                return _e(text.replace("`deliveries resolve", "`/resolve"))
-            channel = session.get_one(Delivery, delivery_id).channel
+        try:
+            outcome = await self.desk.retry(delivery_id, force=force, wait=OUTCOME_WAIT)
+        except (NotFound, Refused) as exc:
+            return _e(self._refusal(exc, delivery_id))
         log.info("editor %s retried delivery %s%s", user_id, delivery_id,
                  " (forced)" if force else "")
-        return "\n".join((await self._run({delivery_id: channel})).values())
+        return self._outcome(outcome.delivery)
 
     def resolve(self, args: list[str]) -> str:
         if len(args) < 2 or not args[0].isdigit() or args[1].lower() not in ("sent", "failed"):
             return "Say /resolve ID sent (it is out) or /resolve ID failed (it is not)."
-        with self.rt.store.session() as session:
-            try:
-                return _e(resolve_delivery(session, int(args[0]), sent=args[1].lower() == "sent"))
-            except (LookupError, ValueError) as exc:
-                return _e(exc)
+        delivery_id = int(args[0])
+        try:
+            d = self.desk.resolve(delivery_id, sent=args[1].lower() == "sent")
+        except (NotFound, Refused) as exc:
+            return _e(self._refusal(exc, delivery_id))
+        return _e(f"delivery {d.id} is now {d.state}")
+
+    @staticmethod
+    def _refusal(exc: NotFound | Refused, n: int) -> str:
+        if isinstance(exc, NotFound):
+            return f"no delivery {n}; /status shows them"
+        return {
+            Refusal.MAYBE_PUBLISHED: f"delivery {n} may already have been published (state "
+                                     f"unknown); check the channel, then use /retry {n} force to "
+                                     f"send it anyway or `/resolve {n} sent`",
+            Refusal.ALREADY_SENT: f"delivery {n} was sent already; use /retry {n} force to send "
+                                  "again",
+            Refusal.SENDING_NOW: f"delivery {n} is being sent right now",
+            Refusal.NOT_RESOLVABLE: f"delivery {n} is {exc.state}; only unknown, failed, retry, "
+                                    "pending or held deliveries can be resolved",
+        }.get(exc.reason, str(exc))
 
 
 # --------------------------------------------------------------------------- running
@@ -674,10 +642,9 @@ async def _log_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None
 class EditorBot:
     """One bot token's long-polling editor bot, restarted after network failures."""
 
-    def __init__(self, rt: Runtime, group: BotGroup, *, dispatcher: Dispatcher,
-                 poll_timeout: float = POLL_TIMEOUT,
+    def __init__(self, desk: Desk, group: BotGroup, *, poll_timeout: float = POLL_TIMEOUT,
                  clock: Callable[[], datetime] | None = None):
-        self.desk = EditorDesk(rt, group, dispatcher=dispatcher, clock=clock)
+        self.desk = EditorDesk(desk, group, clock=clock)
         self.group = group
         self.poll_timeout = poll_timeout
 
@@ -722,16 +689,16 @@ async def _close(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         log.debug("closing the editor bot: %s", redact(str(exc)))
 
 
-async def run_editor_bots(rt: Runtime, stop: asyncio.Event, *,
-                          dispatcher: Dispatcher | None = None,
+async def run_editor_bots(desk: Desk, stop: asyncio.Event, *,
                           poll_timeout: float = POLL_TIMEOUT,
                           clock: Callable[[], datetime] | None = None) -> None:
     """Run the editor bot of every Telegram token with editors until ``stop`` is set.
 
-    ``dispatcher``: the service's dispatcher, so an editor's push and the scheduled passes share
-    one drain per channel (order and pacing hold). Under ``--dry-run`` no bot runs.
+    ``desk``: the editor services (the core's; in embedded mode they send through the
+    scheduler's dispatcher, so an editor's push and the scheduled passes share one drain per
+    channel). Under ``--dry-run`` no bot runs.
     """
-    groups = [] if rt.dry_run else editor_bot_groups(rt)
+    groups = [] if desk.dry_run else editor_bot_groups(desk.channels())
     for group in [g for g in groups if g.mode == "webhook"]:
         log.info("the editor bot of %s receives its messages by webhook: `distributor serve` "
                  "answers them (no long polling here)", ", ".join(group.names))
@@ -739,160 +706,5 @@ async def run_editor_bots(rt: Runtime, stop: asyncio.Event, *,
     if not groups:
         await stop.wait()
         return
-    dispatcher = dispatcher or Dispatcher(rt)
-    bots = [EditorBot(rt, g, dispatcher=dispatcher, poll_timeout=poll_timeout, clock=clock)
-            for g in groups]
+    bots = [EditorBot(desk, g, poll_timeout=poll_timeout, clock=clock) for g in groups]
     await asyncio.gather(*(b.run(stop) for b in bots))
-
-
-# --------------------------------------------------------------------------- webhook (serve)
-
-#: where ``distributor serve`` receives a bot's updates: WEBHOOK_PREFIX + the bot's secret path
-WEBHOOK_PREFIX = "/telegram/"
-#: the header Telegram sends with every webhook request (setWebhook's ``secret_token``)
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-
-
-class WebhookConfigError(ValueError):
-    """A webhook editor bot cannot run with this configuration; the message says why."""
-
-
-def webhook_secrets(rt: Runtime, token: str) -> tuple[str, str]:
-    """(secret path, secret header) of a bot's webhook, both derived from ``web.secret_key``
-    and the token: stable across restarts, different per token, revealing neither."""
-    secret = rt.config.web.secret_key
-    if secret is None or not secret.get_secret_value():
-        raise WebhookConfigError("editor_bot: webhook needs web.secret_key (the webhook's "
-                                 "address and Telegram's secret header are derived from it)")
-    key = hashlib.sha256(b"distributor telegram webhook\0" +
-                         secret.get_secret_value().encode()).digest()
-
-    def derive(purpose: bytes, size: int) -> str:
-        digest = hmac.new(key, purpose + b"\0" + token.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:size]
-
-    # Telegram's secret_token: 1-256 characters of A-Z, a-z, 0-9, _ and -
-    return derive(b"path", 32), derive(b"header", 43)
-
-
-@dataclass
-class _Hook:
-    group: BotGroup
-    desk: EditorDesk
-    path: str
-    header: str
-    app: Application[Any, Any, Any, Any, Any, Any] | None = None
-
-
-class EditorWebhooks:
-    """The editor bots with ``editor_bot: webhook``, answered by ``distributor serve``.
-
-    ``routes`` holds ``POST /telegram/{secret_path}`` (none without such bots); the route
-    checks Telegram's ``X-Telegram-Bot-Api-Secret-Token`` header (a wrong or missing one is
-    403 and does nothing) and puts the update into the same handlers as long polling.
-    :meth:`start` (or the ``lifespan``) starts each bot and calls setWebhook with
-    ``web.base_url`` + the path and the secret header; :meth:`stop` stops them (the webhook
-    stays registered: Telegram keeps the updates of a restart and sends them later).
-    """
-
-    def __init__(self, rt: Runtime, *, dispatcher: Dispatcher | None = None,
-                 clock: Callable[[], datetime] | None = None):
-        self.rt = rt
-        groups = [] if rt.dry_run else [g for g in editor_bot_groups(rt) if g.mode == "webhook"]
-        dispatcher = dispatcher or (Dispatcher(rt) if groups else None)
-        self.hooks: list[_Hook] = []
-        for group in groups:
-            assert dispatcher is not None
-            path, header = webhook_secrets(rt, group.token)
-            desk = EditorDesk(rt, group, dispatcher=dispatcher, clock=clock)
-            self.hooks.append(_Hook(group, desk, path, header))
-        self.routes = [Route(WEBHOOK_PREFIX + "{secret_path}", self.receive, methods=["POST"],
-                             name="telegram_webhook")] if self.hooks else []
-        self._stack = contextlib.ExitStack()
-
-    def url(self, hook: _Hook) -> str:
-        return self.rt.config.web.base_url.rstrip("/") + WEBHOOK_PREFIX + hook.path
-
-    async def start(self) -> None:
-        """Start each bot's handlers and register its webhook with Telegram."""
-        for hook in self.hooks:
-            names = ", ".join(hook.group.names)
-            app = build_application(hook.desk, poll_timeout=0.0, webhook=True)
-            try:
-                await app.initialize()
-                await app.start()
-                await app.bot.set_webhook(url=self.url(hook), secret_token=hook.header,
-                                          allowed_updates=list(EDITOR_UPDATES))
-            except InvalidToken:
-                log.error("the editor bot of %s cannot start: the bot token is invalid; check "
-                          "TELEGRAM_BOT_TOKEN", names)
-                await _close(app)
-                continue
-            except (TelegramError, OSError) as exc:
-                log.error("the editor bot of %s cannot register its webhook at %s%s…: %s "
-                          "(Telegram needs web.base_url to be an https:// address it can reach, "
-                          "on port 443, 80, 88 or 8443)", names,
-                          self.rt.config.web.base_url.rstrip("/"), WEBHOOK_PREFIX,
-                          redact(str(exc)))
-                await _close(app)
-                continue
-            hook.app = app
-            # its updates arrive here: reconciliation in this process reads what they bring
-            self._stack.enter_context(polling(hook.group.key))
-            log.info("editor bot @%s of %s receives messages by webhook at %s%s… (%d editors)",
-                     app.bot.username, names, self.rt.config.web.base_url.rstrip("/"),
-                     WEBHOOK_PREFIX, len(hook.group.editors))
-
-    async def stop(self) -> None:
-        for hook in self.hooks:
-            app, hook.app = hook.app, None
-            if app is not None:
-                await _close(app)
-        self._stack.close()
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        """``async with webhooks.running():`` inside an app's own lifespan."""
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
-
-    def lifespan(self, app: object) -> contextlib.AbstractAsyncContextManager[None]:
-        """A Starlette ``lifespan``: ``Starlette(routes=..., lifespan=webhooks.lifespan)``."""
-        return self.running()
-
-    def _hook(self, path: str) -> _Hook | None:
-        found = None
-        for hook in self.hooks:  # compare every path, in constant time
-            if hmac.compare_digest(hook.path.encode(), path.encode()):
-                found = hook
-        return found
-
-    async def receive(self, request: Request) -> Response:
-        """``POST /telegram/{secret_path}``: one update from Telegram."""
-        hook = self._hook(str(request.path_params.get("secret_path", "")))
-        if hook is None:
-            return PlainTextResponse("Not Found", status_code=404)
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), hook.header.encode()):
-            log.warning("refused a request to the webhook of the editor bot of %s: %s header "
-                        "%s", ", ".join(hook.group.names), SECRET_HEADER,
-                        "wrong" if given else "missing")
-            return PlainTextResponse("Forbidden", status_code=403)
-        app = hook.app
-        if app is None:  # not started, or setWebhook failed: Telegram sends it again later
-            return PlainTextResponse("The editor bot is not running", status_code=503)
-        try:
-            data = await request.json()
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                raise ValueError("not an update")
-            update = Update.de_json(data, app.bot)
-        except Exception as exc:
-            log.warning("the editor bot of %s got an unreadable webhook request: %s",
-                        ", ".join(hook.group.names), exc)
-            return PlainTextResponse("Bad Request", status_code=400)
-        await app.update_queue.put(update)
-        return Response(status_code=200)
-

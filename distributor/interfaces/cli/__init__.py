@@ -3,17 +3,17 @@ module thin over the services below it."""
 
 from __future__ import annotations
 
+from distributor.interfaces.cli.articles import articles, digest, preview, push
+from distributor.interfaces.cli.deliveries import channels, deliveries
 from distributor.interfaces.cli.editors import digest_add, digest_remove, editors
-from distributor.interfaces.cli.main import digest, entry, main
+from distributor.interfaces.cli.main import entry, main
 from distributor.interfaces.cli.subscribers import digest_send as digest_send_progress
 from distributor.interfaces.cli.subscribers import serve, subscribers
 from distributor.interfaces.cli.workers import db, worker
 
-main.add_command(subscribers)
-main.add_command(serve)
-main.add_command(editors)
-main.add_command(worker)
-main.add_command(db)
+for command in (articles, preview, push, digest, deliveries, channels, subscribers, serve,
+                editors, worker, db):
+    main.add_command(command)
 digest.add_command(digest_add)
 digest.add_command(digest_remove)
 digest.add_command(digest_send_progress)  # progress bar, resuming

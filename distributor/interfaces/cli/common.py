@@ -92,6 +92,17 @@ class State:
             raise SystemExit(2) from None
 
 
+def web_extra() -> Any:
+    """uvicorn, when the [web] extra is installed; else one line saying to install it."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn
+    except ImportError as exc:
+        raise UserError(f"serve needs the web extra ({exc.name} is not installed): "
+                        "pip install 'distributor[web]'") from None
+    return uvicorn
+
+
 def run_async(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:

@@ -133,7 +133,8 @@ def _digest_channel(rt: Any, name: str) -> Any:
 
 
 def _pick(state: Any, article: str, channel_name: str, include: bool | None) -> None:
-    from distributor.engine.digests import pick_article, unpick_article
+    from distributor.interfaces.words import pick_text
+    from distributor.services import deliveries as desk
     from distributor.services.articles import resolve_article
 
     rt = state.runtime(dry_run=True)
@@ -141,17 +142,13 @@ def _pick(state: Any, article: str, channel_name: str, include: bool | None) -> 
         channel = _digest_channel(rt, channel_name)
         art = resolve_article(rt, article, store=True)  # ArticleNotFound: one clear line
         assert art.id is not None
-        with rt.store.session() as session:
-            if include is None:
-                changed = unpick_article(session, channel.name, art.id)
-                answer = (f"article {art.id}: back to the usual rule on {channel.name}"
-                          if changed else f"article {art.id}: no pick on {channel.name}")
-            else:
-                answer = pick_article(session, channel.name, art.id, include=include,
-                                      by="cli")
+        if include is None:
+            outcome = desk.unpick(rt, channel.name, art.id)
+        else:
+            outcome = desk.pick(rt, channel.name, art.id, include=include, by="cli")
     finally:
         rt.store.dispose()
-    click.echo(answer)
+    click.echo(pick_text(outcome))
 
 
 @click.command("add")

@@ -1,9 +1,5 @@
-"""Commands for email subscribers, the web server, and ``digest send`` with progress.
-
-Registered by :mod:`distributor.cli`. This module does not import :mod:`distributor.cli` at
-import time (the CLI imports it at its end); it reaches the CLI's ``State`` through
-``click.pass_obj`` and its helpers lazily.
-"""
+"""Commands for email subscribers, the web server (``serve``: needs the [web] extra), and
+``digest send`` with progress. Registered by :mod:`distributor.interfaces.cli`."""
 
 from __future__ import annotations
 
@@ -320,12 +316,14 @@ def serve(state: Any, host: str, port: int, dry_run: bool) -> None:
     Pushes from the dashboard are sent by this process at once; scheduled ones, retries and
     digests by `distributor run`, which should run beside it.
     """
-    import uvicorn
     from sqlalchemy import func, select
 
-    from distributor.interfaces.web import create_app
+    from distributor.interfaces.cli.common import web_extra
     from distributor.ledger.subscribers import MissingSecret
     from distributor.store.models import Editor
+
+    uvicorn = web_extra()
+    from distributor.interfaces.web import create_app  # the [web] extra: after the check
 
     rt = state.runtime(dry_run=dry_run, announce=dry_run)
     try:

@@ -104,7 +104,9 @@ async def run_distributed(state: Any, *, once: bool, dry_run: bool) -> None:
             click.echo("`distributor worker` processes run them; `distributor deliveries "
                        "list` shows what was sent")
             return
-        await run_scheduler(rt)
+        from distributor.services.editors import editor_bots
+
+        await run_scheduler(rt, companions=[editor_bots(rt)])
     except Exception as exc:
         raise _unavailable(exc, rt.config.database) from None
     finally:

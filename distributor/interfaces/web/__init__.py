@@ -30,17 +30,18 @@ def create_app(rt: Runtime) -> Starlette:
     Raises :class:`~distributor.ledger.subscribers.MissingSecret` when ``web.secret_key`` is not set
     (every link the pages check is signed with it).
     """
-    from distributor.channels.telegram.editorbot import EditorWebhooks
     from distributor.engine.digests import bind_adapters
     from distributor.interfaces.web.dashboard import Dashboard
+    from distributor.interfaces.web.editor_webhooks import webhook_routes
     from distributor.interfaces.web.metrics import metrics_endpoint
     from distributor.interfaces.web.subscriber_pages import subscriber_routes
     from distributor.ledger.subscribers import secret_of
+    from distributor.services.editors import editor_webhooks
 
     secret_of(rt.config)
     bind_adapters(rt)
     dashboard = Dashboard(rt)
-    webhooks = EditorWebhooks(rt)  # editor bots with editor_bot: webhook
+    webhooks = editor_webhooks(rt, dashboard.sender)  # editor bots with editor_bot: webhook
 
     async def home(request: Request) -> Response:
         return RedirectResponse("/dashboard/", 307)
@@ -50,7 +51,7 @@ def create_app(rt: Runtime) -> Starlette:
                                Route("/", home, methods=["GET"])]
     routes.extend(subscriber_routes(rt))
     routes.extend(dashboard.routes())
-    routes.extend(webhooks.routes)  # POST /telegram/{secret_path}; none without such bots
+    routes.extend(webhook_routes(webhooks))  # POST /telegram/{path}; none without such bots
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -1,0 +1,220 @@
+"""Commands on articles: ``articles list``, ``preview``, ``push`` and ``digest preview``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import click
+
+from distributor.config import Config
+from distributor.interfaces.cli.common import (
+    State,
+    UserError,
+    _channel,
+    _iso,
+    _local,
+    _print_messages,
+    _rel,
+    _short,
+    _table,
+    _write_html,
+    pass_state,
+    run_async,
+)
+from distributor.plugin.desk import PushKind, PushOutcome
+
+# --------------------------------------------------------------------------- articles
+
+
+@click.group()
+def articles() -> None:
+    """Stored articles."""
+
+
+@articles.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+@click.option("--limit", default=50, show_default=True, help="Newest first, at most this many.")
+@pass_state
+def articles_list(state: State, as_json: bool, limit: int) -> None:
+    """List stored articles, newest first."""
+    from sqlalchemy import select
+
+    from distributor.store.models import ArticleRow
+
+    rt = state.runtime(sends=False)
+    with rt.store.session() as session:
+        rows = session.scalars(select(ArticleRow).order_by(ArticleRow.first_seen.desc(),
+                                                           ArticleRow.id.desc()).limit(limit)).all()
+        data = [{"id": str(r.id), "title": r.title, "url": r.url, "source": r.source,
+                 "published": _iso(r.published), "first_seen": _iso(r.first_seen),
+                 "language": r.language, "backlog": r.backlog,
+                 "deliveries": {d.channel: d.state for d in r.deliveries}} for r in rows]
+    rt.store.dispose()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    if not data:
+        click.echo("no articles yet; run `distributor fetch`")
+        return
+    click.echo(_table(["ID", "FIRST SEEN", "SOURCE", "TITLE", "DELIVERIES"], [
+        [a["id"], _local(a["first_seen"]), a["source"], _short(a["title"], 50),
+         " ".join(f"{k}:{v}" for k, v in sorted(a["deliveries"].items()))
+         + (" (backlog)" if a["backlog"] else "")] for a in data]))
+
+
+# --------------------------------------------------------------------------- preview / push
+
+
+@click.command()
+@click.argument("article")
+@click.option("--channel", "channel_name", required=True, metavar="NAME",
+              help="The channel to render for.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: the channel, the article and the messages exactly "
+                   "as they would be sent.")
+@click.option("--html", "html_path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write the preview as an HTML page to FILE, to open in a browser.")
+@pass_state
+def preview(state: State, article: str, channel_name: str, as_json: bool,
+            html_path: str | None) -> None:
+    """Show exactly what ARTICLE would look like on a channel; sends nothing.
+
+    ARTICLE is a stored article id, an article URL, or a path to an article file.
+    """
+    from distributor.services.articles import resolve_article
+
+    rt = state.runtime(dry_run=True)
+    try:
+        channel = _channel(rt, channel_name)
+        art = resolve_article(rt, article, store=False)
+        messages = rt.adapter(channel.name).render(art, rt.context(channel))
+    finally:
+        rt.store.dispose()
+    if html_path:
+        _write_html(html_path, messages, f"{art.title} ({channel.name})")
+    if as_json:
+        click.echo(json.dumps({
+            "channel": channel.name, "type": channel.type,
+            "article": {"id": str(art.id) if art.id is not None else None, "title": art.title,
+                        "url": art.url, "lede": art.lede},
+            "messages": messages}, ensure_ascii=False, indent=2))
+        return
+    _print_messages(messages)
+
+
+@click.command()
+@click.argument("article")
+@click.option("--channel", "channel_names", multiple=True, metavar="NAME",
+              help="Push to this channel (repeatable). Default: every instant and manual channel.")
+@click.option("--force", is_flag=True, help="Post again even where it was already published.")
+@click.option("--dry-run", is_flag=True, help="Write to the outbox instead of sending.")
+@pass_state
+@run_async
+async def push(state: State, article: str, channel_names: Sequence[str], force: bool,
+               dry_run: bool) -> None:
+    """Publish ARTICLE now (breaking news). Idempotent: never posts twice unless --force.
+
+    ARTICLE is a stored article id, an article URL, or a path to an article file.
+    """
+    from distributor.engine.dispatcher import outbox_name
+    from distributor.services import deliveries as desk
+    from distributor.services.articles import resolve_article
+
+    def targets(config: Config) -> list[str]:  # default: every instant and manual channel
+        return list(channel_names) or [c.name for c in config.channels
+                                       if c.enabled and c.publish in ("instant", "manual")]
+
+    rt = state.runtime(dry_run=dry_run, announce=dry_run, channels=targets)
+    try:
+        channels = [_channel(rt, n) for n in targets(rt.config)]
+        if not channels:
+            raise UserError("no instant or manual channel to push to; name one with --channel")
+        art = resolve_article(rt, article, store=not dry_run)
+        if dry_run:
+            for channel in channels:
+                adapter = rt.adapter(channel.name)
+                paths = adapter.write(outbox_name(art.id, art.title),
+                                      adapter.render(art, rt.context(channel)))
+                click.echo(f"{channel.name}: written to {_rel(str(paths[0]))}")
+            return
+        assert art.id is not None
+        outcomes = await desk.push(rt, art.id, [c.name for c in channels], by="cli",
+                                   force=force)
+    finally:
+        await rt.close()
+    problems = 0
+    for outcome in outcomes:
+        line, bad = push_line(outcome)
+        problems += bad
+        click.echo(line, err=bad)
+    if problems:
+        raise SystemExit(1)
+
+
+def push_line(outcome: PushOutcome) -> tuple[str, bool]:
+    """What ``push`` says about one channel, and whether it is a problem."""
+    name, d = outcome.channel, outcome.delivery
+    if outcome.kind is PushKind.ALREADY_SENT:
+        return (f"{name}: already published {_local(_iso(d.sent_at))} (remote id "
+                f"{d.remote_id}); --force posts it again"), False
+    if outcome.kind is PushKind.UNKNOWN:
+        return (f"error: {name}: delivery {d.id} may already be published (state unknown); "
+                "check the channel, then --force"), True
+    if outcome.kind is not PushKind.QUEUED:
+        return f"{name}: being sent right now by another process", False
+    if d.state in ("pending", "sending"):  # distributed mode: still with a worker
+        return (f"{name}: queued for the workers (delivery {d.id}); `distributor deliveries "
+                "list` shows how it ends"), False
+    if d.state == "sent":
+        return f"{name}: published (remote id {d.remote_id})", False
+    if d.state == "retry":
+        return (f"{name}: not yet: {d.last_error}; retrying at "
+                f"{_local(_iso(d.next_attempt_at))}"), False
+    return f"error: {name}: {d.state}: {d.last_error}", True
+
+
+# --------------------------------------------------------------------------- digests
+
+
+@click.group()
+def digest() -> None:
+    """Email digests."""
+
+
+@digest.command("preview")
+@click.option("--channel", "channel_name", required=True, metavar="NAME",
+              help="The email channel whose digest it is.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: the channel, the article and the messages exactly "
+                   "as they would be sent.")
+@click.option("--html", "html_path", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also write the digest's HTML mail to FILE, to open in a browser.")
+@pass_state
+def digest_preview(state: State, channel_name: str, as_json: bool,
+                   html_path: str | None) -> None:
+    """Show the next digest of a channel as it stands now; sends nothing."""
+    from distributor.engine.digests import plan_digest, render_plan
+
+    rt = state.runtime(dry_run=True)
+    try:
+        channel = _channel(rt, channel_name)
+        if not rt.adapter(channel.name).supports_digest:
+            raise UserError(f"channel {channel.name} ({channel.type}) does not send digests")
+        now = datetime.now(UTC)
+        plan = plan_digest(rt, channel, until=now, period="preview")
+        messages = render_plan(rt, channel, plan)
+    finally:
+        rt.store.dispose()
+    if html_path:
+        _write_html(html_path, messages, f"digest {channel.name}")
+    if as_json:
+        click.echo(json.dumps({
+            "channel": channel.name, "type": channel.type,
+            "articles": [{"id": str(a.id), "title": a.title, "url": a.url, "lede": a.lede}
+                         for a in plan.articles],
+            "messages": messages}, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{len(plan.articles)} articles since {_local(_iso(plan.since))}")
+    _print_messages(messages)

@@ -1,0 +1,173 @@
+"""Commands on the delivery ledger and the channels: ``deliveries list|retry|resolve``,
+``channels list|resume``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from distributor.interfaces.cli.common import (
+    State,
+    UserError,
+    _channel,
+    _iso,
+    _local,
+    _short,
+    _table,
+    pass_state,
+    run_async,
+)
+from distributor.interfaces.words import refusal_text
+from distributor.plugin.desk import (
+    DeskError,
+    RetryKind,
+)
+
+# --------------------------------------------------------------------------- deliveries
+
+
+@click.group()
+def deliveries() -> None:
+    """The delivery ledger: what went where, and what is waiting."""
+
+
+@deliveries.command("list")
+@click.option("--status", type=click.Choice(
+    ["pending", "sending", "retry", "sent", "failed", "unknown", "held"]),
+    help="Only this state.")
+@click.option("--channel", "channel_name", metavar="NAME", help="Only this channel.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+@click.option("--limit", default=100, show_default=True, help="Newest first, at most this many.")
+@pass_state
+def deliveries_list(state: State, status: str | None, channel_name: str | None, as_json: bool,
+                    limit: int) -> None:
+    """List deliveries, newest first."""
+    from sqlalchemy import select
+
+    from distributor.store.models import Delivery
+
+    rt = state.runtime(dry_run=True)
+    with rt.store.session() as session:
+        query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
+        if status:
+            query = query.where(Delivery.state == status)
+        if channel_name:
+            query = query.where(Delivery.channel == channel_name)
+        data = [{"id": d.id, "article_id": str(d.article_id), "title": d.article.title,
+                 "channel": d.channel, "state": d.state, "attempts": d.attempts,
+                 "remote_id": d.remote_id, "parts": [p.remote_id for p in d.parts],
+                 "next_attempt_at": _iso(d.next_attempt_at), "sent_at": _iso(d.sent_at),
+                 "error": d.last_error} for d in session.scalars(query)]
+    rt.store.dispose()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    if not data:
+        click.echo("no deliveries" + (f" in state {status}" if status else ""))
+        return
+    click.echo(_table(["ID", "ARTICLE", "CHANNEL", "STATE", "TRIES", "WHEN", "DETAIL"], [
+        [str(d["id"]), f"{d['article_id']} {_short(d['title'], 30)}", d["channel"], d["state"],
+         str(d["attempts"]),
+         _local(d["sent_at"] if d["state"] == "sent" else d["next_attempt_at"]),
+         _short(d["error"] or (d["remote_id"] or ""), 60)] for d in data]))
+
+
+@deliveries.command("retry")
+@click.argument("delivery_id", type=int)
+@click.option("--force", is_flag=True,
+              help="Also for deliveries that may already be published (unknown) or were sent.")
+@pass_state
+@run_async
+async def deliveries_retry(state: State, delivery_id: int, force: bool) -> None:
+    """Send a failed, unknown or waiting delivery again, now."""
+    from distributor.services import deliveries as desk
+
+    rt = state.runtime(channels=[])  # the credentials of the delivery's channel, below
+    try:
+        try:
+            state.require_credentials(rt.config, [desk.delivery(rt, delivery_id).channel])
+            asked = desk.request_retry(rt, delivery_id, force=force)
+        except DeskError as exc:
+            raise UserError(refusal_text(exc)) from None
+        again = "queued again" if asked.kind is RetryKind.QUEUED else "queued already"
+        click.echo(f"delivery {delivery_id} ({asked.delivery.channel}) is {again}")
+        d = (await desk.send_now(rt, [delivery_id]))[delivery_id]
+    finally:
+        await rt.close()
+    if d.state in ("pending", "sending"):  # distributed mode: still with a worker
+        click.echo(f"delivery {d.id}: queued for the workers")
+    else:
+        click.echo(f"delivery {d.id}: {d.state}"
+                   + (f" ({d.last_error})" if d.state != "sent" and d.last_error else ""))
+    if d.state not in ("sent", "retry", "pending", "sending"):
+        raise SystemExit(1)
+
+
+@deliveries.command("resolve")
+@click.argument("delivery_id", type=int)
+@click.option("--sent", "outcome", flag_value="sent", help="It was published: close it as sent.")
+@click.option("--failed", "outcome", flag_value="failed", help="It was not: close it as failed.")
+@click.option("--remote-id", help="The platform's id of the published post, if known.")
+@pass_state
+def deliveries_resolve(state: State, delivery_id: int, outcome: str | None,
+                       remote_id: str | None) -> None:
+    """Close a delivery an editor has checked by hand (typically one in state unknown)."""
+    from distributor.services import deliveries as desk
+
+    if outcome is None:
+        raise click.UsageError("say --sent or --failed")
+    rt = state.runtime(dry_run=True)
+    try:
+        d = desk.resolve(rt, delivery_id, sent=outcome == "sent", remote_id=remote_id)
+    except DeskError as exc:
+        raise UserError(refusal_text(exc)) from None
+    finally:
+        rt.store.dispose()
+    click.echo(f"delivery {d.id} is now {d.state}")
+
+
+# --------------------------------------------------------------------------- channels
+
+
+@click.group()
+def channels() -> None:
+    """Channels: their state, and resuming a paused one."""
+
+
+@channels.command("list")
+@pass_state
+def channels_list(state: State) -> None:
+    """List channels with their type, publishing mode and state."""
+    from distributor.store.models import ChannelState
+
+    rt = state.runtime(dry_run=True)
+    with rt.store.session() as session:
+        rows = []
+        for channel in rt.config.channels:
+            st = session.get(ChannelState, channel.name)
+            status = "disabled" if not channel.enabled else (
+                f"paused: {st.paused_reason}" if st and st.paused_reason else "active")
+            rows.append([channel.name, channel.type, channel.publish, status])
+    rt.store.dispose()
+    click.echo(_table(["NAME", "TYPE", "PUBLISH", "STATE"], rows))
+
+
+@channels.command("resume")
+@click.argument("name")
+@pass_state
+def channels_resume(state: State, name: str) -> None:
+    """Resume a channel paused after a credentials error (fix the credentials first)."""
+    from distributor.store.models import ChannelState
+
+    rt = state.runtime(dry_run=True)
+    _channel(rt, name)
+    with rt.store.session() as session:
+        st = session.get(ChannelState, name)
+        if st is None or not st.paused_reason:
+            click.echo(f"channel {name} is not paused")
+        else:
+            st.paused_reason = None
+            st.paused_at = None
+            click.echo(f"channel {name} resumed; waiting deliveries go out on the next pass")
+    rt.store.dispose()

@@ -1,0 +1,40 @@
+"""The words the command line and the dashboard share for the services' typed outcomes and
+refusals (the editor bot words its own: it speaks in a chat)."""
+
+from __future__ import annotations
+
+from distributor.plugin.desk import DeskError, NotFound, PickOutcome, Refusal, Refused
+
+
+def refusal_text(exc: DeskError) -> str:
+    """One sentence for a refused or impossible request on an article or a delivery."""
+    if isinstance(exc, NotFound):
+        if exc.what == "delivery":
+            return f"no delivery {exc.key}; `distributor deliveries list` shows them"
+        return f"no {exc.what} {exc.key}; `distributor articles list` shows them"
+    if not isinstance(exc, Refused):
+        return str(exc)
+    n = exc.delivery_id
+    return {
+        Refusal.MAYBE_PUBLISHED: f"delivery {n} may already have been published (state "
+                                 "unknown); check the channel, then use --force to send it "
+                                 f"anyway or `deliveries resolve {n} --sent`",
+        Refusal.ALREADY_SENT: f"delivery {n} was sent already; use --force to send again",
+        Refusal.SENDING_NOW: f"delivery {n} is being sent right now",
+        Refusal.TOO_LATE: f"article {exc.article_id} is already {exc.state} on {exc.channel}; "
+                          "it cannot be held",
+        Refusal.NOT_RESOLVABLE: f"delivery {n} is {exc.state}; only unknown, failed, retry, "
+                                "pending or held deliveries can be resolved",
+        Refusal.NO_DIGEST: f"channel {exc.channel} does not send digests",
+    }[exc.reason]
+
+
+def pick_text(outcome: PickOutcome) -> str:
+    """One sentence for an editor's digest pick."""
+    n, name = outcome.article_id, outcome.channel
+    if outcome.include is None:
+        return (f"article {n}: back to the usual rule on {name}" if outcome.changed
+                else f"article {n}: no pick on {name}")
+    if outcome.include:
+        return f"article {n} goes into the next digest of {name}"
+    return f"article {n} is left out of the digests of {name}"
