@@ -1,25 +1,45 @@
-"""The public plugin API (Contract 5 of DESIGN.md; docs/plugins.md): all a channel imports from
-the core. Third-party channels and the built-in ones are written against it alike."""
+"""The public plugin API (Contract 5 of DESIGN.md; docs/plugins.md): all a channel imports
+from the core. Third-party channels and the built-in ones are written against it alike.
+
+Versioned: :data:`API_VERSION` is ``MAJOR.MINOR``; minor releases only add.
+"""
 
 from __future__ import annotations
 
 from distributor.articles import Article, RelatedLink
 from distributor.clock import utcnow
-from distributor.config import ChannelConfig, SiteConfig, Strict, WebConfig
-from distributor.plugin.channel import (
-    Adapter,
+from distributor.config import (
+    ChannelConfig,
+    Duration,
+    Seconds,
+    SiteConfig,
+    Strict,
+    WebConfig,
+    validate_cron,
+)
+from distributor.logs import SecretFilter
+from distributor.plugin.capabilities import (
+    Correcting,
+    PostAddresses,
+    Reconciling,
+    Retracting,
+    capabilities,
+    sends_digests,
+)
+from distributor.plugin.channel import Adapter, Channel, message_text
+from distributor.plugin.context import ChannelLog, DigestContext, SendContext
+from distributor.plugin.digest import DigestChannel, DigestChannelConfig
+from distributor.plugin.errors import (
     AmbiguousError,
+    ChannelBusy,
     ChannelError,
     PermanentError,
     TransientError,
-    message_text,
 )
+from distributor.plugin.state import MemoryState, StateStore
+from distributor.plugin.version import API_VERSION
 from distributor.render.context import Message, RenderContext
-
-#: the version of this API; a change that breaks a channel written against it raises the major
-API_VERSION = "1.0"
-
-Channel = Adapter
+from distributor.text import slugify
 
 __all__ = [
     "API_VERSION",
@@ -27,16 +47,35 @@ __all__ = [
     "AmbiguousError",
     "Article",
     "Channel",
+    "ChannelBusy",
     "ChannelConfig",
     "ChannelError",
+    "ChannelLog",
+    "Correcting",
+    "DigestChannel",
+    "DigestChannelConfig",
+    "DigestContext",
+    "Duration",
+    "MemoryState",
     "Message",
     "PermanentError",
+    "PostAddresses",
+    "Reconciling",
     "RelatedLink",
     "RenderContext",
+    "Retracting",
+    "Seconds",
+    "SecretFilter",
+    "SendContext",
     "SiteConfig",
+    "StateStore",
     "Strict",
     "TransientError",
     "WebConfig",
+    "capabilities",
     "message_text",
+    "sends_digests",
+    "slugify",
     "utcnow",
+    "validate_cron",
 ]

@@ -2,9 +2,8 @@
 
 Sending is a fan-out to every confirmed subscriber of the channel (:mod:`.fanout`):
 
-- a digest: :meth:`EmailAdapter.send_digest`, called by
-  :func:`distributor.engine.digests.send_digest`, runs the fan-out keyed ``digest:<digest id>``
-  (one send row per (digest, subscriber));
+- a digest: :meth:`EmailAdapter.send_digest` (the plugin API's digest protocol) runs the
+  fan-out keyed ``digest:<digest id>`` (one send row per (digest, subscriber));
 - a single-article mail of a ``publish: instant`` channel: the dispatcher calls
   :meth:`EmailAdapter.send` once per delivery; it runs the same fan-out keyed by the delivery
   (``delivery:<id>:<generation>``, a pseudo-digest), so a retry or a resumed delivery serves
@@ -31,7 +30,14 @@ from pydantic import Field, SecretStr, field_validator
 
 from distributor.articles import Article
 from distributor.config import ChannelConfig, Duration, Seconds, SiteConfig, Strict, validate_cron
-from distributor.plugin import Adapter, PermanentError, TransientError
+from distributor.plugin import (
+    Adapter,
+    ChannelBusy,
+    DigestContext,
+    PermanentError,
+    SendContext,
+    TransientError,
+)
 from distributor.render.context import Message, RenderContext
 
 if TYPE_CHECKING:
@@ -106,7 +112,6 @@ class EmailConfig(ChannelConfig):
 class EmailAdapter(Adapter):
     type_name = "email"
     config_model = EmailConfig
-    supports_digest = True
     config: EmailConfig
 
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
@@ -148,8 +153,20 @@ class EmailAdapter(Adapter):
                 "adapter.bind(rt)); nothing was sent", pause_channel=True)
         return self._rt
 
-    async def send_digest(self, rt: Runtime, digest_id: int, messages: list[Message], *,
-                          progress: Progress | None = None) -> FanoutStats:
+    async def send_digest(self, messages: list[Message], ctx: DigestContext) -> str:
+        """The digest protocol: a shim over the fan-out (:mod:`.digest_protocol`)."""
+        from distributor.channels.email.digest_protocol import send_digest
+        from distributor.channels.email.fanout import FanoutBusy
+
+        rt = self._runtime()
+        try:
+            return await send_digest(lambda watch: self.fan_out_digest(
+                rt, ctx.digest_id, messages, progress=watch), ctx)
+        except FanoutBusy as exc:
+            raise ChannelBusy(str(exc)) from None
+
+    async def fan_out_digest(self, rt: Runtime, digest_id: int, messages: list[Message], *,
+                             progress: Progress | None = None) -> FanoutStats:
         """Send a digest to every confirmed subscriber; resumes a digest already begun."""
         from distributor.channels.email.fanout import FanoutStats, open_run
 
@@ -171,7 +188,7 @@ class EmailAdapter(Adapter):
         return await Fanout(rt.store, self.config, run_id, secret=secret_of(rt.config),
                             owner=rt.owner, progress=progress, heartbeat=heartbeat).run()
 
-    async def send(self, message: Message, *, previous_id: str | None = None) -> str:
+    async def send(self, message: Message, ctx: SendContext) -> str:
         """A single-article mail (``publish: instant``): the fan-out to every confirmed
         subscriber, keyed by the delivery the dispatcher is sending."""
         from distributor.channels.email.fanout import FanoutBusy, FanoutError, open_run
@@ -377,3 +394,4 @@ def _extend_delivery_lease(rt: Runtime, delivery_id: int) -> None:
         session.execute(update(Delivery).where(Delivery.id == delivery_id,
                                                Delivery.lease_owner == rt.owner)
                         .values(lease_until=datetime.now(UTC) + timedelta(minutes=5)))
+
