@@ -42,8 +42,12 @@ def get_adapter_class(type_name: str) -> type[Channel]:
     """The channel class for a channel type. Raises KeyError when none is installed,
     :class:`PluginError` when the installed one cannot be used."""
     ep = _entry_points()[type_name]
-    cls = ep.load()
-    where = f"entry point {ep.value!r} for channel type {type_name!r}"
+    return check_channel_class(ep.load(),
+                               f"entry point {ep.value!r} for channel type {type_name!r}")
+
+
+def check_channel_class(cls: object, where: str) -> type[Channel]:
+    """``cls`` if it is a channel this distributor can use; else :class:`PluginError`."""
     if not (isinstance(cls, type) and issubclass(cls, Channel)):
         raise PluginError(f"{where} is not a distributor.plugin.Channel subclass")
     wanted = str(getattr(cls, "api_version", API_VERSION))

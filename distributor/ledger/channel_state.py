@@ -54,10 +54,10 @@ class StoredState(StateStore):
     def update(self, key: str, fn: Callable[[Any], Any], default: Any = None) -> Any:
         default = as_json(default)
         with self.store.session() as session:
-            created = self._ensure(session, key, default)
+            self._ensure(session, key, default)  # a new row holds the default
             row = session.scalar(select(ChannelKV).where(self._where(key)).with_for_update())
             assert row is not None
-            current = copy.deepcopy(default if created else row.value)
+            current = copy.deepcopy(row.value)
             new = as_json(fn(current))
             row.value, row.updated_at = new, utcnow()
             return copy.deepcopy(new)
@@ -69,12 +69,11 @@ class StoredState(StateStore):
                 query = query.where(ChannelKV.key.startswith(prefix, autoescape=True))
             return sorted(session.scalars(query))
 
-    def _ensure(self, session: Any, key: str, value: Any) -> bool:
-        """Create the row if it is missing; True if this call created it."""
+    def _ensure(self, session: Any, key: str, value: Any) -> None:
+        """Create the row with ``value`` if it is missing."""
         dialect = self.store.dialect
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = insert(ChannelKV).values(
             channel=self.channel, key=check_key(key), value=value, updated_at=utcnow(),
         ).on_conflict_do_nothing(index_elements=["channel", "key"])
-        result = session.execute(statement)
-        return bool(getattr(result, "rowcount", 0))
+        session.execute(statement)
