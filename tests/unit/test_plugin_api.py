@@ -167,7 +167,7 @@ def test_a_digest_channel_needs_a_schedule_and_a_valid_cron() -> None:
 
 def test_the_registry_refuses_a_channel_it_cannot_drive() -> None:
     assert check_channel_class(Chat, "chat") is Chat
-    with pytest.raises(PluginError, match="not a distributor.plugin.Channel"):
+    with pytest.raises(PluginError, match=r"not a distributor\.plugin\.Channel"):
         check_channel_class(object, "thing")
 
     class Old(Plain):
@@ -180,7 +180,7 @@ def test_the_registry_refuses_a_channel_it_cannot_drive() -> None:
     class Future(Plain):
         api_version = "2.0"
 
-    with pytest.raises(PluginError, match="written for plugin API 2.0"):
+    with pytest.raises(PluginError, match=r"written for plugin API 2\.0"):
         check_channel_class(Future, "future")
 
 
