@@ -196,3 +196,24 @@ def test_the_webhook_example_imports_nothing_of_distributor_but_the_plugin_api()
                     assert name == "distributor.plugin", f"{path.name} imports {name}"
     assert 'webhook = "distributor_webhook:WebhookChannel"' in (
         WEBHOOK / "pyproject.toml").read_text()
+
+
+def test_the_minimal_channel_of_docs_plugins_md_is_a_channel_the_core_takes() -> None:
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(# mychat/__init__.py\n.*?)```", text, re.DOTALL)
+    assert code is not None
+    assert len(code.group(1).splitlines()) <= 50
+    namespace: dict[str, Any] = {}
+    exec(compile(code.group(1), "docs/plugins.md", "exec", dont_inherit=True), namespace)
+    cls = check_channel_class(namespace["ChatChannel"], "docs/plugins.md")
+    config = cls.config_model.model_validate({"name": "room", "type": "chat",
+                                              "url": "https://chat.example/api/post",
+                                              "token": "t0ken", "publish": "digest",
+                                              "schedule": "0 6 * * *"})
+    channel = cls(config)
+    article = Article(source="t", key="1", url="https://rinews.example/1", title="Berita")
+    assert channel.render(article, None) == [  # type: ignore[arg-type]
+        {"text": "Berita\nhttps://rinews.example/1"}]
+    assert sends_digests(cls) and capabilities(cls) == {"digest"}
+    undocumented = {n for n in api.__all__ if not re.search(rf"`(\w+\.)*{n}\b", text)}
+    assert undocumented == set()  # docs/plugins.md names every public name
