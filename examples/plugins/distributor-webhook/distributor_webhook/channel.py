@@ -13,8 +13,8 @@ and, with ``secret``, ``X-Distributor-Signature: sha256=<hex HMAC-SHA256 of the 
 
 Outcomes: 2xx is published (the answer's ``{"id": ...}`` is kept as the post's id); 429 and
 5xx are transient (Retry-After honoured); 401 pauses the channel (bad credentials: a wrong
-secret or URL); any other 4xx is permanent; no connection is transient; a timeout or a connection lost after
-the request went out is ambiguous (the post may have arrived).
+secret or URL); any other 4xx is permanent; no connection is transient; a timeout or a
+connection lost after the request went out is ambiguous (the post may have arrived).
 """
 
 from __future__ import annotations
