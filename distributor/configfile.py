@@ -234,7 +234,7 @@ def load_config(
     env: dict[str, str] | None = None,
 ) -> Config:
     """Read, interpolate and validate a channels.yaml. Raises :class:`ConfigErrors`."""
-    from distributor.registry import adapter_types, get_adapter_class
+    from distributor.registry import PluginError, adapter_types, get_adapter_class
 
     file_path = resolve_config_path(path)
     file = str(file_path)
@@ -292,6 +292,10 @@ def load_config(
             continue
         try:
             adapter_cls = get_adapter_class(str(kind))
+        except PluginError as exc:
+            errors.append(ConfigError(file, _line_for(loaded.lines, (*prefix, "type")),
+                                      format_key((*prefix, "type")), str(exc)))
+            continue
         except KeyError:
             hint = difflib.get_close_matches(str(kind), known_types, n=1)
             suggestion = f"did you mean {hint[0]!r}? " if hint else ""
@@ -363,8 +367,12 @@ def load_config(
 
 
 def _channel_checks(channel: ChannelConfig, config: Config) -> list[tuple[Path_, str]]:
+    from distributor.registry import digest_problem
+
     check = getattr(channel, "check_with_site", None)
-    return list(check(config.site)) if check else []
+    problems = list(check(config.site)) if check else []
+    digest = digest_problem(channel)
+    return problems + ([(("publish",), digest)] if digest else [])
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:

@@ -62,13 +62,23 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 # --------------------------------------------------------------------------- the plugin
 
 
+WEBHOOK_PLUGIN = ROOT / "examples" / "plugins" / "distributor-webhook"
+
+
 @pytest.fixture(scope="session")
 def webhook_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The third-party webhook adapter, pip-installed into a folder of its own."""
+    """The out-of-tree webhook plugin (examples/plugins/distributor-webhook), pip-installed
+    from its folder into a folder of its own that tests and CLI processes put on their path.
+    It is built from a copy, so the build leaves nothing in the example's folder."""
+    import shutil
+
+    source = tmp_path_factory.mktemp("plugin-src") / WEBHOOK_PLUGIN.name
+    shutil.copytree(WEBHOOK_PLUGIN, source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     target = tmp_path_factory.mktemp("plugin-site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(ROOT / "tests/plugins/distributor-webhook")],
+         "--no-index", "--target", str(target), str(source)],
         check=True, capture_output=True, text=True)
     sys.path.insert(0, str(target))
     import importlib

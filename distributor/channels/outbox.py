@@ -12,33 +12,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from distributor.articles import Article
-from distributor.config import ChannelConfig, validate_cron
-from distributor.plugin import Adapter, PermanentError
-from distributor.render.context import Message, RenderContext
-from distributor.text import slugify
+from distributor.plugin import (
+    Article,
+    Channel,
+    ChannelConfig,
+    DigestChannelConfig,
+    Message,
+    PermanentError,
+    RenderContext,
+    SendContext,
+    slugify,
+)
 
 
-class OutboxConfig(ChannelConfig):
+class OutboxConfig(DigestChannelConfig):
     type: Literal["outbox"] = "outbox"
     path: Path = Field(default=Path("outbox"))
-    schedule: str | None = Field(default=None, description="cron for digests (publish: digest)")
-    min_articles: int = Field(default=1, ge=1)
-
-    @field_validator("schedule")
-    @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        return validate_cron(value) if value is not None else None
 
 
-class OutboxAdapter(Adapter):
+class OutboxAdapter(Channel):
     type_name = "outbox"
     config_model = OutboxConfig
     config: OutboxConfig
 
-    def __init__(self, config: ChannelConfig, *, wraps: Adapter | None = None,
+    def __init__(self, config: ChannelConfig, *, wraps: Channel | None = None,
                  folder: Path | None = None):
         super().__init__(config)
         #: under --dry-run: the real channel's adapter, whose files we write
@@ -68,13 +67,13 @@ class OutboxAdapter(Adapter):
         }]
 
     @property
-    def supports_digest(self) -> bool:  # type: ignore[override]
+    def supports_digest(self) -> bool:
         return self.wraps.supports_digest if self.wraps is not None else True
 
     def write(self, name: str, messages: list[Message]) -> list[Path]:
         """Write one delivery's messages as files named ``name`` + suffix; return their paths."""
         producer = self.wraps if self.wraps is not None else self
-        files = Adapter.outbox_files(producer, messages) if producer is self else \
+        files = Channel.outbox_files(producer, messages) if producer is self else \
             producer.outbox_files(messages)
         written = []
         try:
@@ -87,7 +86,7 @@ class OutboxAdapter(Adapter):
             raise PermanentError(f"cannot write to the outbox {self.folder}: {exc}") from exc
         return written
 
-    async def send(self, message: Message, *, previous_id: str | None = None) -> str:
+    async def send(self, message: Message, ctx: SendContext) -> str:
         """A standalone outbox channel: one message per delivery, named by render()."""
         paths = self.write(_safe(str(message.get("name") or "message")), [message])
         return str(paths[0])
@@ -97,6 +96,14 @@ class OutboxAdapter(Adapter):
             return None
         target = self.folder / f"{_safe(str(messages[0].get('name') or 'message'))}.json"
         return str(target) if target.exists() else None
+
+
+def dry_run_outbox(channel: Channel) -> OutboxAdapter:
+    """The outbox that stands in for a channel under ``--dry-run`` (the runtime wraps every
+    channel in one)."""
+    if not (isinstance(channel, OutboxAdapter) and channel.wraps is not None):
+        raise TypeError(f"{channel!r} is not a dry run's outbox")
+    return channel
 
 
 def _safe(name: str) -> str:

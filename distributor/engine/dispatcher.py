@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
-from distributor.channels.outbox import OutboxAdapter
+from distributor.channels.outbox import dry_run_outbox
+from distributor.engine.contexts import delivery_key, send_contexts
+from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
 from distributor.ledger.deliveries import (
-    DEFAULT_WINDOW,
     DUE_STATES,
     backoff,
     plan_deliveries,
@@ -35,6 +36,7 @@ from distributor.store.models import (
 )
 
 log = logging.getLogger("distributor.delivery")
+__all__ = ["DispatchReport", "Dispatcher", "PreviewItem", "dry_run_pass", "outbox_name"]
 
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
@@ -296,19 +298,21 @@ class Dispatcher:
             done = [p.remote_id for p in delivery.parts]
             attempts = delivery.attempts
             label = f"delivery {delivery.id} ({delivery.channel}, article {delivery.article_id})"
-            outbox = adapter if isinstance(adapter, OutboxAdapter) and adapter.wraps else None
             dry_run_name = outbox_name(delivery.article_id, delivery.article.title)
+            context = send_contexts(rt, channel=delivery.channel, delivery_id=delivery_id,
+                                    attempt=attempts, base_key=delivery_key(session, delivery),
+                                    parts=len(messages))
 
-        if outbox is not None:  # a dry run: the whole delivery as files, named for it
+        if rt.dry_run:  # the whole delivery as files in the outbox, named for it
             try:
-                done = [str(outbox.write(dry_run_name, messages)[0])] if messages else []
+                done = [str(dry_run_outbox(adapter).write(dry_run_name, messages)[0])] \
+                    if messages else []
             except PermanentError as exc:
                 return self._fail(delivery_id, exc, label)
             messages = messages[:len(done)]
-        previous = done[-1] if done else None
         for index in range(len(done), len(messages)):
             try:
-                remote_id = await adapter.send(messages[index], previous_id=previous)
+                remote_id = await adapter.send(messages[index], context(done))
             except TransientError as exc:
                 return self._retry(delivery_id, exc, attempts, label)
             except PermanentError as exc:
@@ -326,7 +330,6 @@ class Dispatcher:
                 session.execute(update(Delivery).where(Delivery.id == delivery_id)
                                 .values(lease_until=utcnow() + LEASE))
             done.append(str(remote_id))
-            previous = str(remote_id)
 
         now = utcnow()
         with rt.store.session() as session:
@@ -430,51 +433,3 @@ class Dispatcher:
         return "unknown"
 
 
-# --------------------------------------------------------------------------- dry runs
-
-
-@dataclass
-class PreviewItem:
-    article_id: int
-    title: str
-    channel: str
-    messages: int
-    files: list[str]
-
-
-def outbox_name(article_id: int | None, title: str) -> str:
-    from distributor.text import slugify
-
-    return f"{article_id if article_id is not None else 'new'}-{slugify(title, max_len=50)}"
-
-
-def dry_run_pass(rt: Runtime, *, now: datetime | None = None,
-                 channels: list[str] | None = None) -> list[PreviewItem]:
-    """What a real pass would publish, written to the outbox; the ledger is not touched."""
-    now = now or utcnow()
-    windows = {s.name: s.max_age for s in rt.config.sources}
-    items: list[PreviewItem] = []
-    with rt.store.session() as session:
-        rows = session.scalars(
-            select(ArticleRow).where(ArticleRow.backlog.is_(False))
-            .order_by(func.coalesce(ArticleRow.published, ArticleRow.first_seen), ArticleRow.id)
-        ).all()
-        rows = [r for r in rows if r.first_seen >= now - windows.get(r.source, DEFAULT_WINDOW)]
-        delivered = set(session.execute(
-            select(Delivery.article_id, Delivery.channel).where(Delivery.state == "sent")
-        ))
-        articles = [from_row(r) for r in rows]
-    for channel in rt.channels():
-        if channel.publish != "instant" or (channels and channel.name not in channels):
-            continue
-        adapter = rt.adapter(channel.name)
-        assert isinstance(adapter, OutboxAdapter)
-        for article in articles:
-            assert article.id is not None
-            if (article.id, channel.name) in delivered:
-                continue
-            messages = adapter.render(article, rt.context(channel, now=now))
-            paths = adapter.write(outbox_name(article.id, article.title), messages)
-            items.append(PreviewItem(article.id, article.title, channel.name, len(messages),
-                                     [str(p) for p in paths]))
-    return items

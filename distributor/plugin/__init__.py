@@ -1,19 +1,33 @@
-"""The public plugin API (Contract 5 of DESIGN.md; docs/plugins.md): all a channel imports from
-the core. Third-party channels and the built-in ones are written against it alike."""
+"""The public plugin API (Contract 5 of DESIGN.md; docs/plugins.md): all a channel imports
+from the core. Third-party channels and the built-in ones are written against it alike.
+
+Versioned: :data:`API_VERSION` is ``MAJOR.MINOR``; minor releases only add.
+"""
 
 from __future__ import annotations
 
 from distributor.articles import Article, RelatedLink
 from distributor.clock import utcnow
-from distributor.config import ChannelConfig, SiteConfig, Strict, WebConfig
-from distributor.plugin.channel import (
-    Adapter,
-    AmbiguousError,
-    ChannelError,
-    PermanentError,
-    TransientError,
-    message_text,
+from distributor.config import (
+    ChannelConfig,
+    Duration,
+    Seconds,
+    SiteConfig,
+    Strict,
+    WebConfig,
+    validate_cron,
 )
+from distributor.logs import SecretFilter
+from distributor.plugin.capabilities import (
+    Correcting,
+    PostAddresses,
+    Reconciling,
+    Retracting,
+    capabilities,
+    sends_digests,
+)
+from distributor.plugin.channel import Adapter, Channel, message_text
+from distributor.plugin.context import ChannelLog, DigestContext, SendContext
 from distributor.plugin.desk import (
     DeliveryView,
     Desk,
@@ -29,12 +43,18 @@ from distributor.plugin.desk import (
     RetryKind,
     RetryOutcome,
 )
+from distributor.plugin.digest import DigestChannel, DigestChannelConfig
+from distributor.plugin.errors import (
+    AmbiguousError,
+    ChannelBusy,
+    ChannelError,
+    PermanentError,
+    TransientError,
+)
+from distributor.plugin.state import MemoryState, StateStore
+from distributor.plugin.version import API_VERSION
 from distributor.render.context import Message, RenderContext
-
-#: the version of this API; a change that breaks a channel written against it raises the major
-API_VERSION = "1.0"
-
-Channel = Adapter
+from distributor.text import slugify
 
 __all__ = [
     "API_VERSION",
@@ -42,29 +62,48 @@ __all__ = [
     "AmbiguousError",
     "Article",
     "Channel",
+    "ChannelBusy",
     "ChannelConfig",
     "ChannelError",
+    "ChannelLog",
+    "Correcting",
     "DeliveryView",
     "Desk",
     "DeskError",
     "DeskStatus",
+    "DigestChannel",
+    "DigestChannelConfig",
+    "DigestContext",
+    "Duration",
+    "MemoryState",
     "Message",
     "NotFound",
     "PermanentError",
     "PickOutcome",
     "Placement",
+    "PostAddresses",
     "PushKind",
     "PushOutcome",
+    "Reconciling",
     "Refusal",
     "Refused",
     "RelatedLink",
     "RenderContext",
+    "Retracting",
     "RetryKind",
     "RetryOutcome",
+    "Seconds",
+    "SecretFilter",
+    "SendContext",
     "SiteConfig",
+    "StateStore",
     "Strict",
     "TransientError",
     "WebConfig",
+    "capabilities",
     "message_text",
+    "sends_digests",
+    "slugify",
     "utcnow",
+    "validate_cron",
 ]

@@ -1,10 +1,10 @@
-"""The adapter interface every channel implements, and its three error kinds.
+"""The channel base class.
 
-An adapter declares its config model and its limits, renders an article into messages through
-``distributor.render`` (pure functions) and sends one already-rendered message at a time. It
-knows nothing about the ledger: the dispatcher (``distributor.engine.dispatcher``) owns
-retries, pacing and state. Third-party adapters register under the entry-point group
-``distributor.channels``.
+A channel declares its config model and its limits, renders an article into messages (pure
+functions, no I/O) and sends one already-rendered message at a time. It knows nothing about
+the ledger: the core owns retries, pacing and state, and hands every send a
+:class:`~distributor.plugin.SendContext`. Channels register under the entry-point group
+``distributor.channels``; the entry point's name is the ``type:`` in channels.yaml.
 """
 
 from __future__ import annotations
@@ -15,83 +15,85 @@ from typing import ClassVar
 
 from distributor.articles import Article
 from distributor.config import ChannelConfig, SiteConfig
+from distributor.plugin.context import DigestContext, SendContext
+from distributor.plugin.errors import (  # noqa: F401  (the names' old home)
+    AmbiguousError,
+    ChannelError,
+    PermanentError,
+    TransientError,
+)
+from distributor.plugin.version import API_VERSION
 from distributor.render.context import Message, RenderContext
 
 
-class ChannelError(Exception):
-    """Base of the three outcomes a failed send can have."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class TransientError(ChannelError):
-    """Nothing was published; trying again later may work (429, 5xx, connection refused)."""
-
-    def __init__(self, message: str, retry_after: float | None = None, *,
-                 channel_wide: bool = True):
-        super().__init__(message)
-        self.retry_after = retry_after
-        #: the whole channel waits (rate limits, outages), keeping the order of queued posts
-        self.channel_wide = channel_wide
-
-
-class PermanentError(ChannelError):
-    """Nothing was published and trying again will not help (bad request, no rights)."""
-
-    def __init__(self, message: str, *, pause_channel: bool = False):
-        super().__init__(message)
-        #: the channel itself is unusable (bad credentials): stop sending on it
-        self.pause_channel = pause_channel
-
-
-class AmbiguousError(ChannelError):
-    """The request may have reached the platform, but no answer came: the outcome is unknown."""
-
-
-class Adapter:
-    """Base class of channel adapters.
+class Channel:
+    """Base class of channels.
 
     Subclasses set ``type_name`` and ``config_model``, implement :meth:`render` and
-    :meth:`send`, and may declare limits.
+    :meth:`send`, and may declare limits. Implementing :meth:`render_digest` makes the
+    channel send digests (the digest protocol, :class:`~distributor.plugin.DigestChannel`);
+    :meth:`send_digest` defaults to posting the digest's messages through :meth:`send`.
     """
 
+    #: the plugin API version the channel is written against (only the major must match)
+    api_version: ClassVar[str] = API_VERSION
     type_name: ClassVar[str] = ""
     config_model: ClassVar[type[ChannelConfig]] = ChannelConfig
+
+    # -- limits (the platform's; the core paces and the renderers cut by them) --------------
     #: longest text one message may carry, as the platform counts it (None: no limit)
     body_maxlen: ClassVar[int | None] = None
-    #: most messages a minute on one channel (None: no pacing)
+    #: longest title the platform shows (None: no limit)
+    title_maxlen: ClassVar[int | None] = None
+    #: most messages a minute on one channel (None: no pacing); ``rate_per_minute`` in
+    #: channels.yaml overrides it per channel
     rate_per_minute: ClassVar[float | None] = None
-    #: True for adapters that can send a digest (a list of articles in one message)
-    supports_digest: ClassVar[bool] = False
 
-    #: the site (name, url, language, timezone); set by the runtime after construction
+    #: the site (name, url, language, timezone); set by the core after construction
     site: SiteConfig | None = None
+
+    #: channels whose instances have the same key share credentials (one bot token): an error
+    #: that pauses one (an invalid token) pauses them all. None: not shared.
+    credential_key: str | None = None
 
     def __init__(self, config: ChannelConfig):
         self.config = config
 
-    #: channels whose adapters have the same key share credentials (one bot token): an error
-    #: that pauses one (an invalid token) pauses them all. None: not shared.
-    credential_key: str | None = None
-
     # -- rendering (pure) -------------------------------------------------------------------
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
+        """The article as the messages this channel posts (a thread: several)."""
         raise NotImplementedError
 
     def render_digest(self, articles: list[Article], ctx: RenderContext) -> list[Message]:
+        """The digest protocol: the digest of these articles as messages (pure). A channel
+        that implements it sends digests (:func:`~distributor.plugin.sends_digests`)."""
         raise NotImplementedError(f"{self.type_name} channels do not send digests")
 
     # -- sending ----------------------------------------------------------------------------
-    async def send(self, message: Message, *, previous_id: str | None = None) -> str:
+    async def send(self, message: Message, ctx: SendContext) -> str:
         """Publish one message; return the platform's id for it.
 
-        ``previous_id`` is the remote id of the message before it in the same delivery (the
-        previous post of a thread). Raise :class:`TransientError`, :class:`PermanentError`
-        or :class:`AmbiguousError`; anything else is treated as transient.
+        ``ctx.previous_id`` is the remote id of the message before it in the same delivery
+        (the previous post of a thread). Raise :class:`TransientError`,
+        :class:`PermanentError` or :class:`AmbiguousError`; anything else is treated as
+        transient (and logged as a bug of the channel).
         """
         raise NotImplementedError
+
+    async def send_digest(self, messages: list[Message], ctx: DigestContext) -> str:
+        """The digest protocol's default: post the messages through :meth:`send`, one after
+        the other, skipping those an interrupted attempt posted already."""
+        total = len(messages)
+        for index in range(len(ctx.remote_ids), total):
+            remote_id = await self.send(messages[index], ctx.send_context(index, total))
+            ctx.record(str(remote_id))
+            ctx.progress(index + 1, total)
+        return ctx.remote_ids[0] if ctx.remote_ids else ""
+
+    @property
+    def supports_digest(self) -> bool:
+        """True when this channel implements the digest protocol (derived, never set)."""
+        return implements_digests(type(self))
 
     async def reconcile(self, messages: list[Message], sent_ids: list[str]) -> str | None:
         """For a delivery whose outcome is unknown: the remote id if the platform has the
@@ -100,8 +102,8 @@ class Adapter:
 
     def hold_until(self) -> datetime | None:
         """After a successful send: when the platform said this account may not post again
-        before a time (its allowance is used up), that time; the dispatcher holds the channel
-        until then in the store, so every process knows without asking the platform."""
+        before a time (its allowance is used up), that time; the core holds the channel
+        until then, so every process knows without asking the platform."""
         return None
 
     def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
@@ -124,6 +126,17 @@ class Adapter:
             ".json": json.dumps(messages, ensure_ascii=False, indent=2).encode("utf-8") + b"\n",
             ".txt": readable.encode("utf-8") + b"\n",
         }
+
+
+#: the name the built-in channels were written with; the same class
+Adapter = Channel
+
+
+def implements_digests(cls: type) -> bool:
+    """True when the class renders digests itself (the base only refuses)."""
+    own = getattr(cls, "render_digest", None)
+    return callable(own) and own is not Channel.render_digest and callable(
+        getattr(cls, "send_digest", None))
 
 
 def message_text(message: Message) -> str:

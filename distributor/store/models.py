@@ -173,6 +173,26 @@ class Digest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the rendered digest, kept once claimed, so a resumed digest sends the same messages
+    messages: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    #: the remote ids of the parts posted so far (channels without a fan-out of their own)
+    remote_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    #: the process sending it, until when: a second process leaves it alone
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ChannelKV(Base):
+    """A channel's own small key-value state (``ctx.state`` of the plugin API), so no channel
+    needs the ledger's tables."""
+
+    __tablename__ = "channel_kv"
+
+    channel: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 # --------------------------------------------------------------------------- email subscribers

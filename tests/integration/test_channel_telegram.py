@@ -13,6 +13,7 @@ from fakes.telegram_api import FakeTelegram
 
 from distributor.channels.telegram.adapter import TelegramAdapter, TelegramConfig
 from distributor.plugin import AmbiguousError, ChannelError, PermanentError, TransientError
+from distributor.plugin.testing import send_context
 
 # PTB 22 warns (from inside RetryAfter) that retry_after will become a timedelta; the adapter
 # reads both forms, and outside pytest its own filter silences exactly this warning
@@ -56,7 +57,7 @@ async def test_message_is_posted_with_exact_text_and_parse_mode_to_the_channel(
     message = text_message() | {"link_preview_options": {"is_disabled": True},
                                 "disable_notification": True}
 
-    remote_id = await adapter.send(message)
+    remote_id = await adapter.send(message, send_context())
 
     [posted] = tg.messages
     assert remote_id == str(posted.message_id)
@@ -72,8 +73,8 @@ async def test_message_is_posted_with_exact_text_and_parse_mode_to_the_channel(
 async def test_requests_go_to_bot_token_method_under_api_base_url(tg: FakeTelegram) -> None:
     telegram = TelegramAdapter(config_for(tg, api_base_url=tg.url + "/"))
     try:
-        await telegram.send(text_message())
-        await telegram.send(text_message("kedua"))
+        await telegram.send(text_message(), send_context())
+        await telegram.send(text_message("kedua"), send_context())
     finally:
         await telegram.close()
 
@@ -85,7 +86,7 @@ async def test_requests_go_to_bot_token_method_under_api_base_url(tg: FakeTelegr
 async def test_numeric_chat_id_posts_to_that_chat(tg: FakeTelegram) -> None:
     telegram = TelegramAdapter(config_for(tg, chat_id=tg.channel.id))
     try:
-        await telegram.send(text_message())
+        await telegram.send(text_message(), send_context())
     finally:
         await telegram.close()
 
@@ -94,7 +95,7 @@ async def test_numeric_chat_id_posts_to_that_chat(tg: FakeTelegram) -> None:
 
 async def test_photo_is_posted_with_its_caption(tg: FakeTelegram,
                                                 adapter: TelegramAdapter) -> None:
-    remote_id = await adapter.send(photo_message())
+    remote_id = await adapter.send(photo_message(), send_context())
 
     [posted] = tg.messages
     assert remote_id == str(posted.message_id)
@@ -106,7 +107,7 @@ async def test_unreachable_photo_falls_back_to_the_caption_as_text(
         tg: FakeTelegram, adapter: TelegramAdapter) -> None:
     tg.unreachable_photos.add(PHOTO)
 
-    remote_id = await adapter.send(photo_message())
+    remote_id = await adapter.send(photo_message(), send_context())
 
     assert [c.method for c in tg.calls[1:]] == ["sendPhoto", "sendMessage"]
     [posted] = tg.messages
@@ -124,7 +125,7 @@ async def test_photo_refused_by_telegram_falls_back_to_text(
         tg: FakeTelegram, adapter: TelegramAdapter, description: str) -> None:
     tg.photo_fails(description)
 
-    await adapter.send(photo_message())
+    await adapter.send(photo_message(), send_context())
 
     assert [(m.method, m.text) for m in tg.messages] == [("sendMessage", CAPTION)]
 
@@ -132,7 +133,7 @@ async def test_photo_refused_by_telegram_falls_back_to_text(
 async def test_a_caption_refused_for_its_markup_does_not_fall_back(
         tg: FakeTelegram, adapter: TelegramAdapter) -> None:
     with pytest.raises(PermanentError) as caught:
-        await adapter.send(photo_message(caption="<b>Judul"))
+        await adapter.send(photo_message(caption="<b>Judul"), send_context())
 
     assert "can't parse entities" in caught.value.message
     assert tg.messages == []
@@ -143,8 +144,8 @@ async def test_chat_migration_posts_to_the_new_chat_and_remembers_it(
         tg: FakeTelegram, adapter: TelegramAdapter) -> None:
     new_chat = tg.migrate(-1009876543210)
 
-    await adapter.send(text_message("satu"))
-    await adapter.send(text_message("dua"))
+    await adapter.send(text_message("satu"), send_context())
+    await adapter.send(text_message("dua"), send_context())
 
     assert adapter.migrated_chat_id == new_chat.id
     assert [(m.chat_id, m.text) for m in tg.messages] == [(new_chat.id, "satu"),
@@ -161,7 +162,7 @@ async def test_flood_control_is_transient_with_telegrams_retry_after(
     tg.rate_limit(retry_after=7)
 
     with pytest.raises(TransientError) as caught:
-        await adapter.send(text_message())
+        await adapter.send(text_message(), send_context())
 
     assert caught.value.retry_after == 7
     assert caught.value.channel_wide is True
@@ -171,7 +172,7 @@ async def test_flood_control_is_transient_with_telegrams_retry_after(
 async def test_bad_request_is_permanent_with_telegrams_exact_description(
         tg: FakeTelegram, adapter: TelegramAdapter) -> None:
     with pytest.raises(PermanentError) as caught:
-        await adapter.send(text_message("<p>Paragraf</p>"))
+        await adapter.send(text_message("<p>Paragraf</p>"), send_context())
 
     assert caught.value.message == (
         'Telegram refused the message: Bad Request: can\'t parse entities: '
@@ -188,11 +189,11 @@ async def test_bad_request_is_permanent_with_telegrams_exact_description(
 async def test_text_length_is_counted_like_telegram_after_parsing(
         tg: FakeTelegram, adapter: TelegramAdapter, text: str, accepted: bool) -> None:
     if accepted:
-        await adapter.send(text_message(text))
+        await adapter.send(text_message(text), send_context())
         assert len(tg.messages) == 1
     else:
         with pytest.raises(PermanentError, match="Bad Request: message is too long"):
-            await adapter.send(text_message(text))
+            await adapter.send(text_message(text), send_context())
 
 
 async def test_bot_that_is_not_a_member_gets_a_permanent_error_with_a_fix(
@@ -200,7 +201,7 @@ async def test_bot_that_is_not_a_member_gets_a_permanent_error_with_a_fix(
     tg.channel.bot_status = "left"
 
     with pytest.raises(PermanentError) as caught:
-        await adapter.send(text_message())
+        await adapter.send(text_message(), send_context())
 
     message = caught.value.message
     assert "Forbidden: bot is not a member of the channel chat" in message
@@ -211,7 +212,7 @@ async def test_unknown_chat_is_permanent_and_points_at_chat_id(tg: FakeTelegram)
     telegram = TelegramAdapter(config_for(tg, chat_id="@salah_ketik"))
     try:
         with pytest.raises(PermanentError) as caught:
-            await telegram.send(text_message())
+            await telegram.send(text_message(), send_context())
     finally:
         await telegram.close()
 
@@ -224,7 +225,7 @@ async def test_invalid_token_pauses_the_channel(tg: FakeTelegram) -> None:
     telegram = TelegramAdapter(config_for(tg, token=wrong_token))
     try:
         with pytest.raises(PermanentError) as caught:
-            await telegram.send(text_message())
+            await telegram.send(text_message(), send_context())
     finally:
         await telegram.close()
 
@@ -237,7 +238,7 @@ async def test_server_error_is_transient(tg: FakeTelegram, adapter: TelegramAdap
     tg.server_error(502, "Bad Gateway")
 
     with pytest.raises(TransientError) as caught:
-        await adapter.send(text_message())
+        await adapter.send(text_message(), send_context())
 
     assert "502" in caught.value.message
     assert caught.value.channel_wide is True
@@ -252,7 +253,7 @@ async def test_connection_refused_is_transient() -> None:
         api_base_url=f"http://127.0.0.1:{port}", timeout=1.0))
     try:
         with pytest.raises(TransientError):
-            await telegram.send(text_message())
+            await telegram.send(text_message(), send_context())
     finally:
         await telegram.close()
 
@@ -263,7 +264,7 @@ async def test_no_answer_after_sending_is_ambiguous_and_the_post_exists(
     tg.delay(3.0)  # the fake posts, then answers after the adapter's 1 s timeout
 
     with pytest.raises(AmbiguousError, match="may have been posted"):
-        await adapter.send(text_message())
+        await adapter.send(text_message(), send_context())
 
     assert [m.text for m in tg.messages] == [text_message()["text"]]
 
@@ -273,7 +274,7 @@ async def test_no_answer_before_anything_was_sent_is_transient(
     tg.delay(3.0, methods=("getMe",))  # the bot's getMe at start-up times out
 
     with pytest.raises(TransientError):
-        await adapter.send(text_message())
+        await adapter.send(text_message(), send_context())
 
     assert tg.messages == []
 
@@ -287,7 +288,7 @@ async def test_no_answer_before_anything_was_sent_is_transient(
 async def test_malformed_message_is_permanent_and_never_sent(
         tg: FakeTelegram, adapter: TelegramAdapter, message: dict[str, Any]) -> None:
     with pytest.raises(PermanentError):
-        await adapter.send(message)
+        await adapter.send(message, send_context())
 
     assert tg.calls == []
 
@@ -300,17 +301,18 @@ async def test_token_is_in_no_log_line_and_no_error(
     caplog.set_level(logging.DEBUG)
     errors: list[ChannelError] = []
 
-    await adapter.send(text_message())
+    await adapter.send(text_message(), send_context())
     tg.bad_request("Bad Request: message text is empty")
     tg.forbidden()
     tg.rate_limit(3)
     for _ in range(3):
         with pytest.raises(ChannelError) as caught:
-            await adapter.send(text_message())
+            await adapter.send(text_message(), send_context())
         errors.append(caught.value)
     wrong = TelegramAdapter(config_for(tg, token="7012345678:AAanotheranotheranotheranother99"))
     with pytest.raises(PermanentError) as caught:
-        await wrong.send(text_message())  # PTB's own InvalidToken message quotes the token
+        # PTB's own InvalidToken message quotes the token
+        await wrong.send(text_message(), send_context())
     await wrong.close()
     errors.append(caught.value)
 
@@ -337,10 +339,10 @@ async def test_check_online_fails_when_the_bot_may_not_post(
 
 
 async def test_adapter_reopens_after_close(tg: FakeTelegram, adapter: TelegramAdapter) -> None:
-    await adapter.send(text_message("satu"))
+    await adapter.send(text_message("satu"), send_context())
     await adapter.close()
 
-    await adapter.send(text_message("dua"))
+    await adapter.send(text_message("dua"), send_context())
 
     assert [m.text for m in tg.messages] == ["satu", "dua"]
     assert len(tg.calls_to("getMe")) == 2

@@ -14,6 +14,7 @@ from fakes.x_api import DUPLICATE, POST_TWEETS, REPLY_MISSING, TEXT_TOO_LONG, Fa
 
 from distributor.channels.x.adapter import XAdapter, XConfig
 from distributor.plugin import AmbiguousError, ChannelError, PermanentError, TransientError
+from distributor.plugin.testing import send_context
 
 THREAD = [
     "Rusia dan Indonesia sepakat memperluas kerja sama energi, kata menteri di Moskow. 1/3",
@@ -51,9 +52,9 @@ async def adapter(fx: FakeX) -> AsyncIterator[XAdapter]:
 
 async def test_thread_is_chained_by_replying_to_the_previous_post(
         fx: FakeX, adapter: XAdapter) -> None:
-    first = await adapter.send({"text": THREAD[0]})
-    second = await adapter.send({"text": THREAD[1]}, previous_id=first)
-    third = await adapter.send({"text": THREAD[2]}, previous_id=second)
+    first = await adapter.send({"text": THREAD[0]}, send_context())
+    second = await adapter.send({"text": THREAD[1]}, send_context(previous_id=first))
+    third = await adapter.send({"text": THREAD[2]}, send_context(previous_id=second))
 
     assert [(t.id, t.text, t.in_reply_to) for t in fx.tweets] == [
         (first, THREAD[0], None), (second, THREAD[1], first), (third, THREAD[2], second)]
@@ -61,7 +62,7 @@ async def test_thread_is_chained_by_replying_to_the_previous_post(
 
 async def test_requests_reach_api_base_url_signed_with_oauth_1a(
         fx: FakeX, adapter: XAdapter) -> None:
-    await adapter.send({"text": THREAD[0]})
+    await adapter.send({"text": THREAD[0]}, send_context())
 
     [request] = fx.requests
     assert request.endpoint == POST_TWEETS
@@ -76,7 +77,7 @@ async def test_a_wrong_secret_fails_the_signature_and_pauses_the_channel(fx: Fak
     x = XAdapter(config_for(fx, consumer_secret="not-the-real-secret"))
     try:
         with pytest.raises(PermanentError) as caught:
-            await x.send({"text": THREAD[0]})
+            await x.send({"text": THREAD[0]}, send_context())
     finally:
         await x.close()
 
@@ -90,7 +91,7 @@ async def test_revoked_access_is_permanent_and_pauses_the_channel(
     fx.unauthorized()
 
     with pytest.raises(PermanentError) as caught:
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
     assert caught.value.pause_channel is True
 
@@ -99,10 +100,10 @@ async def test_revoked_access_is_permanent_and_pauses_the_channel(
 
 
 async def test_duplicate_post_is_permanent(fx: FakeX, adapter: XAdapter) -> None:
-    await adapter.send({"text": THREAD[0]})
+    await adapter.send({"text": THREAD[0]}, send_context())
 
     with pytest.raises(PermanentError) as caught:
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
     assert caught.value.message == f"X says duplicate content: {DUPLICATE}"
     assert caught.value.pause_channel is False
@@ -111,14 +112,14 @@ async def test_duplicate_post_is_permanent(fx: FakeX, adapter: XAdapter) -> None
 
 async def test_reply_to_a_missing_post_is_permanent_with_xs_detail(adapter: XAdapter) -> None:
     with pytest.raises(PermanentError) as caught:
-        await adapter.send({"text": THREAD[1]}, previous_id="1111111111111111111")
+        await adapter.send({"text": THREAD[1]}, send_context(previous_id="1111111111111111111"))
 
     assert caught.value.message == f"X refused the post: {REPLY_MISSING}"
 
 
 async def test_too_long_post_is_permanent_with_xs_detail(adapter: XAdapter) -> None:
     with pytest.raises(PermanentError) as caught:
-        await adapter.send({"text": "a" * 281})
+        await adapter.send({"text": "a" * 281}, send_context())
 
     assert caught.value.message == f"X refused the post: {TEXT_TOO_LONG}"
 
@@ -128,7 +129,7 @@ async def test_rate_limit_is_transient_until_the_reset_header(
     reset = fx.rate_limit(reset_in=120)
 
     with pytest.raises(TransientError) as caught:
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
     retry_after = caught.value.retry_after
     assert retry_after is not None
@@ -142,7 +143,7 @@ async def test_used_up_daily_limit_waits_for_the_24_hour_reset(
     fx.rate_limit(reset_in=5 * 3600, daily="user")  # the 15-minute window still has room
 
     with pytest.raises(TransientError) as caught:
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
     assert caught.value.retry_after is not None
     assert 5 * 3600 - 5 < caught.value.retry_after <= 5 * 3600 + 1
@@ -151,10 +152,11 @@ async def test_used_up_daily_limit_waits_for_the_24_hour_reset(
 async def test_last_post_of_the_day_blocks_the_next_one_without_asking_x(
         fx: FakeX, adapter: XAdapter) -> None:
     fx.user_daily_limit = 1
-    await adapter.send({"text": THREAD[0]})  # answered with x-user-limit-24hour-remaining: 0
+    # answered with x-user-limit-24hour-remaining: 0
+    await adapter.send({"text": THREAD[0]}, send_context())
 
     with pytest.raises(TransientError) as caught:
-        await adapter.send({"text": THREAD[1]})
+        await adapter.send({"text": THREAD[1]}, send_context())
 
     assert caught.value.retry_after is not None
     assert 86400 - 10 < caught.value.retry_after <= 86400
@@ -167,7 +169,7 @@ async def test_server_unavailable_is_transient(
     fx.server_error(503, retry_after=retry_after)
 
     with pytest.raises(TransientError) as caught:
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
     assert "503" in caught.value.message
     assert caught.value.retry_after == expected
@@ -184,7 +186,7 @@ async def test_connection_refused_is_transient() -> None:
                          api_base_url=f"http://127.0.0.1:{port}", timeout=1.0))
     try:
         with pytest.raises(TransientError, match="cannot reach X"):
-            await x.send({"text": THREAD[0]})
+            await x.send({"text": THREAD[0]}, send_context())
     finally:
         await x.close()
 
@@ -193,14 +195,14 @@ async def test_no_answer_is_ambiguous_and_the_post_exists(fx: FakeX, adapter: XA
     fx.no_answer(3.0)  # recorded at once, answered after the adapter's 1 s timeout
 
     with pytest.raises(AmbiguousError, match="may have been published"):
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
     assert [t.text for t in fx.tweets] == [THREAD[0]]
 
 
 async def test_empty_post_is_permanent_and_never_sent(fx: FakeX, adapter: XAdapter) -> None:
     with pytest.raises(PermanentError):
-        await adapter.send({"text": "  "})
+        await adapter.send({"text": "  "}, send_context())
 
     assert fx.requests == []
 
@@ -215,14 +217,14 @@ async def test_credentials_are_in_no_log_line_and_no_error(
     x = XAdapter(config_for(fx))
     wrong = XAdapter(config_for(fx, access_token_secret="wrong-access-token-secret-77"))
     try:
-        await x.send({"text": THREAD[0]})
+        await x.send({"text": THREAD[0]}, send_context())
         for script in (lambda: None, fx.server_error, lambda: fx.no_answer(3.0)):
             script()  # then: a duplicate, a 503, no answer
             with pytest.raises(ChannelError) as caught:
-                await x.send({"text": THREAD[0]})
+                await x.send({"text": THREAD[0]}, send_context())
             errors.append(caught.value)
         with pytest.raises(PermanentError) as caught:
-            await wrong.send({"text": THREAD[1]})
+            await wrong.send({"text": THREAD[1]}, send_context())
         errors.append(caught.value)
     finally:
         await x.close()

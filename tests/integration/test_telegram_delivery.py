@@ -35,6 +35,7 @@ from distributor.engine.dispatcher import Dispatcher
 from distributor.ledger.deliveries import request_delivery
 from distributor.ledger.ingest import store_article
 from distributor.plugin import PermanentError
+from distributor.plugin.testing import send_context
 from distributor.runtime import Runtime
 from distributor.store.models import ChannelState, Delivery
 
@@ -175,15 +176,16 @@ async def test_no_request_reaches_a_flooded_chat_before_retry_after_ends(
     tg.rate_limit(retry_after=1)
     try:
         with pytest.raises(Exception, match="retry in 1 s"):
-            await adapter.send({"method": "sendMessage", "text": "satu"})
+            await adapter.send({"method": "sendMessage", "text": "satu"}, send_context())
         flooded = tg.calls_to("sendMessage")[-1].at
         with pytest.raises(Exception, match="left to wait") as early:
-            await adapter.send({"method": "sendMessage", "text": "satu"})  # e.g. another pass
+            # e.g. another pass
+            await adapter.send({"method": "sendMessage", "text": "satu"}, send_context())
         assert 0 < early.value.retry_after <= 1  # type: ignore[attr-defined]
         assert len(tg.calls_to("sendMessage")) == 1
 
         await asyncio.sleep(early.value.retry_after)  # type: ignore[attr-defined]
-        await adapter.send({"method": "sendMessage", "text": "satu"})
+        await adapter.send({"method": "sendMessage", "text": "satu"}, send_context())
     finally:
         await adapter.close()
 
@@ -251,7 +253,8 @@ async def test_posts_on_one_token_stay_within_30_a_second_across_channels(
     monkeypatch.setattr(HTTPXRequest, "do_request", timed)
     count = TOKEN_RATE + 15
     try:
-        await asyncio.gather(*(adapters[i % 2].send({"method": "sendMessage", "text": f"m{i}"})
+        await asyncio.gather(*(adapters[i % 2].send({"method": "sendMessage", "text": f"m{i}"},
+                                                    send_context())
                                for i in range(count)))
     finally:
         for adapter in adapters:
@@ -349,7 +352,7 @@ async def test_an_invalid_token_pauses_every_channel_on_it_with_one_message(
     late = TelegramAdapter(TelegramConfig(name="late", chat_id=english.handle,
                                           token=WRONG_TOKEN, api_base_url=tg.url))
     with pytest.raises(PermanentError) as caught:
-        await late.send({"method": "sendMessage", "text": "x"})
+        await late.send({"method": "sendMessage", "text": "x"}, send_context())
     assert caught.value.pause_channel is True
     assert caught.value.message.startswith("the bot token is invalid")
     assert len(tg.calls) == calls
@@ -535,7 +538,7 @@ async def test_quiet_hours_in_the_site_timezone_send_without_notification(
     adapter = quiet_adapter(tg, window, at)
     try:
         await adapter.send({"method": "sendMessage", "text": "<b>Judul</b>",
-                            "parse_mode": "HTML"})
+                            "parse_mode": "HTML"}, send_context())
     finally:
         await adapter.close()
 

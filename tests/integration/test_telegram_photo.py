@@ -14,6 +14,7 @@ from fakes.telegram_api import FakeTelegram
 from feedserver import FeedServer
 
 from distributor.channels.telegram.adapter import TelegramAdapter, TelegramConfig
+from distributor.plugin.testing import send_context
 
 CAPTION = '<b>Rusia dan Indonesia</b>\n\n<a href="https://rinews.example/berita/rusia">Baca</a>'
 CAPTION_TEXT = "Rusia dan Indonesia\n\nBaca"
@@ -66,7 +67,7 @@ async def test_a_photo_telegram_cannot_fetch_is_downloaded_and_uploaded(
     tg.unreachable_photos.add(url)  # Telegram's servers cannot reach it; this machine can
 
     with caplog.at_level(logging.INFO, logger="distributor.channels.telegram"):
-        remote_id = await adapter.send(photo_message(url))
+        remote_id = await adapter.send(photo_message(url), send_context())
 
     assert sends(tg) == [("sendPhoto", url), ("sendPhoto", "upload")]
     assert len(images.requests_to("/img/moskow.png")) == 1
@@ -87,7 +88,7 @@ async def test_a_photo_that_cannot_be_downloaded_either_goes_out_as_text(
     url = images.route("/img/x.jpg", **route)
     tg.unreachable_photos.add(url)
 
-    remote_id = await adapter.send(photo_message(url))
+    remote_id = await adapter.send(photo_message(url), send_context())
 
     assert sends(tg) == [("sendPhoto", url), ("sendMessage", "")]
     [posted] = tg.messages
@@ -101,7 +102,7 @@ async def test_an_upload_telegram_refuses_too_goes_out_as_text(
     tg.photo_fails("Bad Request: wrong type of the web page content")
     tg.photo_fails("Bad Request: IMAGE_PROCESS_FAILED")
 
-    await adapter.send(photo_message(url))
+    await adapter.send(photo_message(url), send_context())
 
     assert sends(tg) == [("sendPhoto", url), ("sendPhoto", "upload"), ("sendMessage", "")]
     assert [(m.method, m.text) for m in tg.messages] == [("sendMessage", CAPTION)]
@@ -112,7 +113,7 @@ async def test_a_photo_telegram_cannot_process_is_not_downloaded(
     url = images.route("/img/odd.png", body=PICTURE, content_type="image/png")
     tg.photo_fails("Bad Request: IMAGE_PROCESS_FAILED")  # it fetched the image: no use again
 
-    await adapter.send(photo_message(url))
+    await adapter.send(photo_message(url), send_context())
 
     assert images.requests_to("/img/odd.png") == []
     assert sends(tg) == [("sendPhoto", url), ("sendMessage", "")]

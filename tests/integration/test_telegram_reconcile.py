@@ -22,6 +22,7 @@ from distributor.configfile import load_config
 from distributor.engine.dispatcher import Dispatcher
 from distributor.ledger.deliveries import plan_deliveries
 from distributor.ledger.ingest import from_row, store_article
+from distributor.plugin.testing import send_context
 from distributor.runtime import Runtime
 from distributor.services.desk import ServiceDesk
 from distributor.store.models import ArticleRow, ChannelState, Delivery
@@ -190,7 +191,7 @@ async def test_a_delivery_left_sending_by_a_dead_process_is_found_on_the_next_pa
         delivery.state, delivery.lease_owner = "sending", "elsewhere:1:gone"
         delivery.lease_until = datetime.now(UTC) - timedelta(seconds=1)
     # the process that died had posted it
-    remote_id = await adapter.send(messages[0])
+    remote_id = await adapter.send(messages[0], send_context())
     forget_token_state()  # a new process: it knows nothing of that post
 
     report = await Dispatcher(rt).run_once()

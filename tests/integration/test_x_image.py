@@ -20,6 +20,7 @@ from distributor.articles import Article
 from distributor.channels.x.adapter import XAdapter, XConfig
 from distributor.configfile import load_config
 from distributor.plugin import TransientError
+from distributor.plugin.testing import send_context
 from distributor.runtime import Runtime
 
 HEAD = ("Presiden meresmikan jalan tol Trans-Sumatra ruas Palembang–Betung sepanjang 69 "
@@ -103,7 +104,7 @@ async def test_the_image_is_uploaded_and_attached_to_the_head_post(
         fx: FakeX, portal: Portal, make_adapter: Callable[..., XAdapter]) -> None:
     adapter = make_adapter(image=True)
 
-    head = await adapter.send({"text": HEAD, "image": portal.url + "/foto/tol.png"})
+    head = await adapter.send({"text": HEAD, "image": portal.url + "/foto/tol.png"}, send_context())
 
     [(media_id, upload)] = fx.media.items()
     assert upload.data == png()
@@ -118,7 +119,7 @@ async def test_without_the_image_option_no_image_is_fetched_or_uploaded(
         fx: FakeX, portal: Portal, make_adapter: Callable[..., XAdapter]) -> None:
     adapter = make_adapter()
 
-    await adapter.send({"text": HEAD, "image": portal.url + "/foto/tol.png"})
+    await adapter.send({"text": HEAD, "image": portal.url + "/foto/tol.png"}, send_context())
 
     assert portal.hits == [] and fx.media == {}
     assert fx.tweets[0].media_ids == []
@@ -140,7 +141,7 @@ async def test_a_failed_image_leaves_the_post_without_it(
         fx.server_error(503, endpoints=[MEDIA_UPLOAD])
     caplog.set_level(logging.WARNING, logger="distributor")
 
-    head = await adapter.send({"text": HEAD, "image": image})
+    head = await adapter.send({"text": HEAD, "image": image}, send_context())
 
     assert [(t.id, t.media_ids) for t in fx.tweets] == [(head, [])]
     assert fx.media == {}
@@ -153,9 +154,9 @@ async def test_a_head_with_an_image_published_despite_a_503_is_found_on_the_retr
     message = {"text": HEAD, "image": portal.url + "/foto/tol.png"}
     fx.server_error(503, posted=True)
     with pytest.raises(TransientError):
-        await adapter.send(message)
+        await adapter.send(message, send_context())
 
-    head = await adapter.send(message)
+    head = await adapter.send(message, send_context())
 
     [tweet] = fx.tweets  # shown by X with a t.co link to the photo at the end
     assert head == tweet.id and fx.as_returned(tweet)["text"].startswith(HEAD + " https://t.co/")

@@ -16,6 +16,7 @@ from fakes.x_api import DUPLICATE, POST_TWEETS, USER_TWEETS, USERS_ME, FakeX
 
 from distributor.channels.x.adapter import DuplicateContentError, XAdapter, XConfig
 from distributor.plugin import AmbiguousError, PermanentError, TransientError
+from distributor.plugin.testing import send_context
 
 THREAD = [
     "Harga beras & gula naik menjelang Ramadan, kata pedagang di Pasar Induk Cipinang <Jakarta>.",
@@ -115,22 +116,22 @@ async def test_a_head_published_despite_a_503_is_found_on_the_retry(
         fx: FakeX, adapter: XAdapter) -> None:
     fx.server_error(503, posted=True)
     with pytest.raises(TransientError):
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
     assert len(fx.tweets) == 1  # X did publish it
 
-    assert await adapter.send({"text": THREAD[0]}) == fx.tweets[0].id
+    assert await adapter.send({"text": THREAD[0]}, send_context()) == fx.tweets[0].id
     assert len(fx.tweets) == 1
 
 
 async def test_a_reply_published_despite_a_503_is_found_on_the_retry(
         fx: FakeX, adapter: XAdapter) -> None:
-    head = await adapter.send({"text": THREAD[0]})
+    head = await adapter.send({"text": THREAD[0]}, send_context())
     fx.server_error(502, posted=True)
     with pytest.raises(TransientError):
-        await adapter.send({"text": THREAD[1]}, previous_id=head)
+        await adapter.send({"text": THREAD[1]}, send_context(previous_id=head))
 
-    second = await adapter.send({"text": THREAD[1]}, previous_id=head)
-    third = await adapter.send({"text": THREAD[2]}, previous_id=second)
+    second = await adapter.send({"text": THREAD[1]}, send_context(previous_id=head))
+    third = await adapter.send({"text": THREAD[2]}, send_context(previous_id=second))
 
     assert [(t.id, t.in_reply_to) for t in fx.tweets] == [
         (head, None), (second, head), (third, second)]
@@ -140,9 +141,10 @@ async def test_a_post_sent_without_an_answer_is_found_when_it_is_sent_again(
         fx: FakeX, adapter: XAdapter) -> None:
     fx.no_answer(3.0)
     with pytest.raises(AmbiguousError):
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
-    assert await adapter.send({"text": THREAD[0]}) == fx.tweets[0].id  # an editor's --force
+    # an editor's --force
+    assert await adapter.send({"text": THREAD[0]}, send_context()) == fx.tweets[0].id
     assert len(fx.tweets) == 1
 
 
@@ -151,7 +153,7 @@ async def test_a_duplicate_head_nothing_says_we_posted_is_permanent(
     fx.publish(THREAD[0])
 
     with pytest.raises(DuplicateContentError) as caught:
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
     assert isinstance(caught.value, PermanentError) and not caught.value.pause_channel
     assert caught.value.message == f"X says duplicate content: {DUPLICATE}"
@@ -161,10 +163,10 @@ async def test_a_duplicate_head_nothing_says_we_posted_is_permanent(
 async def test_a_duplicate_reply_that_is_not_in_the_thread_is_permanent(
         fx: FakeX, adapter: XAdapter) -> None:
     fx.publish(THREAD[1])  # the same words, posted on their own earlier
-    head = await adapter.send({"text": THREAD[0]})
+    head = await adapter.send({"text": THREAD[0]}, send_context())
 
     with pytest.raises(DuplicateContentError):
-        await adapter.send({"text": THREAD[1]}, previous_id=head)
+        await adapter.send({"text": THREAD[1]}, send_context(previous_id=head))
 
     assert len(fx.posts_to(USER_TWEETS)) == 1
 
@@ -175,24 +177,24 @@ async def test_a_duplicate_after_a_503_that_cannot_be_found_is_unknown(
     fx.tweets[0].created_at -= 3600
     fx.server_error(503)
     with pytest.raises(TransientError):
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
     with pytest.raises(AmbiguousError, match="probably published"):
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
 
 async def test_a_rate_limited_lookup_is_unknown_and_does_not_hold_posting(
         fx: FakeX, adapter: XAdapter) -> None:
     fx.server_error(503, posted=True)
     with pytest.raises(TransientError):
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
     fx.rate_limit(reset_in=900, endpoints=[USER_TWEETS])
 
     with pytest.raises(AmbiguousError, match="looking for it failed"):
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
     assert adapter.not_before < time.time()  # the timeline's limit is not the posting limit
-    await adapter.send({"text": THREAD[1]})
+    await adapter.send({"text": THREAD[1]}, send_context())
     assert fx.posts_to(POST_TWEETS)[-1].status == 201
 
 
@@ -200,7 +202,7 @@ async def test_a_plan_without_timeline_reads_leaves_it_unknown_without_pausing(
         fx: FakeX, adapter: XAdapter) -> None:
     fx.server_error(503, posted=True)
     with pytest.raises(TransientError):
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
     fx.fail_next(403, {"title": "Client Forbidden", "reason": "client-not-enrolled",
                        "detail": "When authenticating requests to the Twitter API v2 endpoints, "
                                  "you must use keys and tokens from a Twitter developer App that "
@@ -209,7 +211,7 @@ async def test_a_plan_without_timeline_reads_leaves_it_unknown_without_pausing(
                        "status": 403}, endpoints=[USER_TWEETS])
 
     with pytest.raises(AmbiguousError) as caught:
-        await adapter.send({"text": THREAD[0]})
+        await adapter.send({"text": THREAD[0]}, send_context())
 
     assert "looking for it failed (X refused the request: When authenticating" in \
         caught.value.message

@@ -16,6 +16,8 @@ from typing import Any
 class WebhookServer:
     def __init__(self, delay: float = 0.0):
         self.received: list[dict[str, Any]] = []
+        #: every request that came in (answered or not): its headers and raw body
+        self.requests: list[tuple[dict[str, str], bytes]] = []
         self.script: deque[tuple[int, dict[str, str]]] = deque()
         self.delay = delay
         self.lock = threading.Lock()
@@ -27,8 +29,10 @@ class WebhookServer:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                body = json.loads(raw or b"{}")
                 with server.lock:
+                    server.requests.append((dict(self.headers.items()), raw))
                     status, headers = server.script.popleft() if server.script else (200, {})
                 if status == 200:
                     if server.delay:

@@ -2,9 +2,8 @@
 
 Sending is a fan-out to every confirmed subscriber of the channel (:mod:`.fanout`):
 
-- a digest: :meth:`EmailAdapter.send_digest`, called by
-  :func:`distributor.engine.digests.send_digest`, runs the fan-out keyed ``digest:<digest id>``
-  (one send row per (digest, subscriber));
+- a digest: :meth:`EmailAdapter.send_digest` (the plugin API's digest protocol) runs the
+  fan-out keyed ``digest:<digest id>`` (one send row per (digest, subscriber));
 - a single-article mail of a ``publish: instant`` channel: the dispatcher calls
   :meth:`EmailAdapter.send` once per delivery; it runs the same fan-out keyed by the delivery
   (``delivery:<id>:<generation>``, a pseudo-digest), so a retry or a resumed delivery serves
@@ -33,9 +32,12 @@ from distributor.channels.email.config import EmailConfig, SmtpConfig
 from distributor.plugin import (
     Adapter,
     Article,
+    ChannelBusy,
+    DigestContext,
     Message,
     PermanentError,
     RenderContext,
+    SendContext,
     TransientError,
 )
 
@@ -51,7 +53,6 @@ __all__ = ["EmailAdapter", "EmailConfig", "SmtpConfig"]
 class EmailAdapter(Adapter):
     type_name = "email"
     config_model = EmailConfig
-    supports_digest = True
     config: EmailConfig
 
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
@@ -93,8 +94,20 @@ class EmailAdapter(Adapter):
                 "adapter.bind(rt)); nothing was sent", pause_channel=True)
         return self._rt
 
-    async def send_digest(self, rt: Runtime, digest_id: int, messages: list[Message], *,
-                          progress: Progress | None = None) -> FanoutStats:
+    async def send_digest(self, messages: list[Message], ctx: DigestContext) -> str:
+        """The digest protocol: a shim over the fan-out (:mod:`.digest_protocol`)."""
+        from distributor.channels.email.digest_protocol import send_digest
+        from distributor.channels.email.fanout import FanoutBusy
+
+        rt = self._runtime()
+        try:
+            return await send_digest(lambda watch: self.fan_out_digest(
+                rt, ctx.digest_id, messages, progress=watch), ctx)
+        except FanoutBusy as exc:
+            raise ChannelBusy(str(exc)) from None
+
+    async def fan_out_digest(self, rt: Runtime, digest_id: int, messages: list[Message], *,
+                             progress: Progress | None = None) -> FanoutStats:
         """Send a digest to every confirmed subscriber; resumes a digest already begun."""
         from distributor.channels.email.progress import FanoutStats
         from distributor.channels.email.runs import open_run
@@ -117,7 +130,7 @@ class EmailAdapter(Adapter):
         return await Fanout(rt.store, self.config, run_id, secret=secret_of(rt.config),
                             owner=rt.owner, progress=progress, heartbeat=heartbeat).run()
 
-    async def send(self, message: Message, *, previous_id: str | None = None) -> str:
+    async def send(self, message: Message, ctx: SendContext) -> str:
         """A single-article mail (``publish: instant``): the fan-out to every confirmed
         subscriber, keyed by the delivery the dispatcher is sending."""
         from distributor.channels.email.fanout import FanoutBusy, FanoutError

@@ -65,6 +65,7 @@ from distributor.plugin import (
     Message,
     PermanentError,
     RenderContext,
+    SendContext,
     TransientError,
     utcnow,
 )
@@ -212,11 +213,9 @@ class TelegramAdapter(Adapter):
         tz = self.site.tz if self.site is not None else UTC
         return in_window(self.clock().astimezone(tz).time().replace(tzinfo=None), self._quiet)
 
-    async def send(self, message: Message, *, previous_id: str | None = None) -> str:
-        """Post one message to the channel; return Telegram's message id.
-
-        ``previous_id`` is not used: channel posts of one delivery are not chained.
-        """
+    async def send(self, message: Message, ctx: SendContext) -> str:
+        """Post one message to the channel; return Telegram's message id. (Channel posts of
+        one delivery are not chained: ``ctx.previous_id`` is not used.)"""
         out = _outgoing(message)
         if self.quiet_now():
             out.disable_notification = True

@@ -27,35 +27,47 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import html
 import logging
-import re
 import time
-import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import requests
 import tweepy
 from pydantic import Field, SecretStr
-from requests.adapters import HTTPAdapter
-from requests.utils import get_environ_proxies
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
-from distributor.articles import Article
-from distributor.config import ChannelConfig, Seconds
-from distributor.logs import SecretFilter
+from distributor.channels.x.posts import (
+    _as_posted,
+    _comparable,
+    _created,
+    _image_type,
+    _replied_to,
+)
+from distributor.channels.x.transport import (
+    _X_HOSTS,
+    _before_sending,
+    _exhausted_until,
+    _number,
+    _problem,
+    _Reroute,
+    _retry_after_header,
+)
 from distributor.plugin import (
-    Adapter,
     AmbiguousError,
+    Article,
+    Channel,
+    ChannelConfig,
     ChannelError,
+    Message,
     PermanentError,
+    RenderContext,
+    Seconds,
+    SecretFilter,
+    SendContext,
     TransientError,
 )
-from distributor.render.context import Message, RenderContext
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +87,6 @@ class XConfig(ChannelConfig):
     timeout: Seconds = 20.0
 
 
-#: the hosts tweepy (and the X docs) use; both are rerouted to api_base_url
-_X_HOSTS = ("https://api.twitter.com", "https://api.x.com")
-#: (remaining, reset) header pairs of the posting limits, each reset in epoch seconds
-_LIMIT_HEADERS = (
-    ("x-rate-limit-remaining", "x-rate-limit-reset"),
-    ("x-user-limit-24hour-remaining", "x-user-limit-24hour-reset"),
-    ("x-app-limit-24hour-remaining", "x-app-limit-24hour-reset"),
-)
 _CREDENTIALS_HINT = ("check X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET "
                      "(the consumer_key, consumer_secret, access_token and access_token_secret "
                      "of the channel)")
@@ -96,11 +100,8 @@ _LOOKUP_FIELDS = ["created_at", "referenced_tweets", "entities"]
 _CLOCK_SLACK = 120.0
 #: uncertain attempts are remembered this long (seconds)
 _REMEMBER = 2 * 86400.0
-#: images the one-shot upload takes (media_type enum of POST /2/media/upload), by magic bytes
-_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-                (b"BM", "image/bmp"), (b"II*\x00", "image/tiff"), (b"MM\x00*", "image/tiff"))
+#: X takes images up to 5 MB
 _MAX_IMAGE_BYTES = 5 * 1024 * 1024
-_URL = re.compile(r"https?://\S+", re.IGNORECASE)
 
 
 class DuplicateContentError(PermanentError):
@@ -123,154 +124,12 @@ _guard_logs = _REDACTOR.guard
 _clean_chain = _REDACTOR.clean_chain
 
 
-# --------------------------------------------------------------------------- transport
-
-
-class _Reroute(HTTPAdapter):
-    """Sends tweepy's api.twitter.com requests to ``base_url``, with a timeout, and shows each
-    response to ``observe`` (in the worker thread)."""
-
-    def __init__(self, base_url: str, timeout: float,
-                 observe: Callable[[requests.Response], None]):
-        super().__init__()
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.observe = observe
-
-    def send(self, request: requests.PreparedRequest, stream: bool = False,
-             timeout: Any = None, verify: Any = True, cert: Any = None,
-             proxies: dict[str, str] | None = None) -> requests.Response:
-        url = request.url or ""
-        for host in _X_HOSTS:
-            if (url == host or url.startswith(host + "/")) and self.base_url != host:
-                request.url = self.base_url + url[len(host):]
-                # the proxies were chosen for the public host; choose again for the real one
-                proxies = get_environ_proxies(request.url)
-                break
-        response = super().send(request, stream=stream,
-                                timeout=self.timeout if timeout is None else timeout,
-                                verify=verify, cert=cert, proxies=proxies)
-        self.observe(response)
-        return response
-
-
-def _number(headers: Mapping[str, str], name: str) -> float | None:
-    try:
-        return float(headers[name])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _exhausted_until(headers: Mapping[str, str]) -> float | None:
-    """The latest reset (epoch seconds) among the posting limits that have nothing left."""
-    resets = []
-    for remaining_name, reset_name in _LIMIT_HEADERS:
-        remaining, reset = _number(headers, remaining_name), _number(headers, reset_name)
-        if remaining is not None and remaining <= 0 and reset is not None:
-            resets.append(reset)
-    return max(resets) if resets else None
-
-
-def _retry_after_header(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _problem(exc: tweepy.HTTPException) -> tuple[str, str]:
-    """X's own explanation of a refusal: (detail, problem type)."""
-    response = exc.response
-    status = getattr(response, "status_code", "")
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        text = (getattr(response, "text", "") or "").strip()[:300]
-        return f"{status} {getattr(response, 'reason', '')}".strip() + (f": {text}" if text
-                                                                            else ""), ""
-    detail = str(body.get("detail") or body.get("title") or "")
-    messages = [str(e["message"]) for e in body.get("errors", []) or []
-                if isinstance(e, dict) and e.get("message")]
-    messages += [str(e) for e in body.get("errors", []) or [] if isinstance(e, str)]
-    if messages and (not detail or detail.startswith("One or more parameters")):
-        detail = f"{detail} ({'; '.join(messages)})" if detail else "; ".join(messages)
-    return detail or f"{status} {getattr(response, 'reason', '')}".strip(), \
-        str(body.get("type") or "")
-
-
-def _before_sending(exc: requests.exceptions.ConnectionError) -> bool:
-    """True if the connection was never made (refused, DNS, connect timeout)."""
-    reason: Any = exc.args[0] if exc.args else None
-    if isinstance(reason, MaxRetryError):
-        reason = reason.reason
-    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
-
-
-# --------------------------------------------------------------------------- posts as X shows them
-
-
-def _as_posted(tweet: Mapping[str, Any]) -> str:
-    """A post's text as it was written: X shows links as t.co links (the original is in
-    ``entities.urls``), escapes ``& < >`` and adds a t.co link to attached media."""
-    text = html.unescape(str(tweet.get("text") or ""))
-    entities = tweet.get("entities")
-    urls = entities.get("urls") if isinstance(entities, dict) else None
-    for url in urls if isinstance(urls, list) else []:
-        if not isinstance(url, dict) or not url.get("url"):
-            continue
-        media = url.get("media_key") or str(url.get("display_url") or "").startswith(
-            ("pic.x.com", "pic.twitter.com"))
-        text = text.replace(str(url["url"]), "" if media else str(url.get("expanded_url")
-                                                                   or url["url"]))
-    return text
-
-
-def _comparable(text: str) -> str:
-    """Text for comparison: NFC, whitespace collapsed, links without scheme or final slash."""
-    def link(match: re.Match[str]) -> str:
-        parts = urlsplit(match.group(0))
-        rest = match.group(0).split("://", 1)[1][len(parts.netloc):]
-        return parts.netloc.lower() + rest.rstrip("/")
-
-    return " ".join(_URL.sub(link, unicodedata.normalize("NFC", text)).split())
-
-
-def _replied_to(tweet: Mapping[str, Any]) -> str | None:
-    for ref in tweet.get("referenced_tweets") or []:
-        if isinstance(ref, dict) and ref.get("type") == "replied_to":
-            return str(ref.get("id"))
-    return None
-
-
-def _created(tweet: Mapping[str, Any]) -> float | None:
-    try:
-        return datetime.fromisoformat(str(tweet["created_at"])).timestamp()
-    except (KeyError, ValueError):
-        return None
-
-
-def _image_type(data: bytes) -> str | None:
-    for magic, media_type in _IMAGE_MAGIC:
-        if data.startswith(magic):
-            return media_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 # --------------------------------------------------------------------------- the adapter
 
 
-class XAdapter(Adapter):
+class XAdapter(Channel):
     type_name = "x"
     config_model = XConfig
     body_maxlen = 280
@@ -411,8 +270,10 @@ class XAdapter(Adapter):
         return PermanentError(f"X error: {exc}")
 
     # -- the adapter interface --------------------------------------------------------------
-    async def send(self, message: Message, *, previous_id: str | None = None) -> str:
-        """Publish one post; a reply to ``previous_id`` (the thread's previous post) if given."""
+    async def send(self, message: Message, ctx: SendContext) -> str:
+        """Publish one post; a reply to ``ctx.previous_id`` (the thread's previous post) if
+        there is one."""
+        previous_id = ctx.previous_id
         text = message.get("text")
         if not isinstance(text, str) or not text.strip():
             raise PermanentError("an X post needs a non-empty 'text' string")

@@ -1,0 +1,205 @@
+"""Planning digests: one per (channel, period), holding the articles first seen since the
+last one, as the editors' picks change it; the (channel, period) row is claimed before anything
+is sent, so two schedulers (or a restart after the digest hour) never send one twice."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from distributor.articles import Article
+from distributor.config import ChannelConfig, cron_trigger
+from distributor.ledger.ingest import from_row
+from distributor.render.context import Message
+from distributor.runtime import Runtime
+from distributor.store.models import ArticleRow, Digest, DigestPick
+
+log = logging.getLogger("distributor.digest")
+#: how long a process holds a digest it sends (kept alive as it goes)
+LEASE = timedelta(minutes=5)
+#: digests in these states hold their articles: the next digest starts after them
+HOLDING = ("sent", "skipped", "sending", "unknown")
+
+
+def schedule_of(channel: ChannelConfig) -> str | None:
+    return getattr(channel, "schedule", None)
+
+
+def digest_channels(rt: Runtime) -> list[ChannelConfig]:
+    return [c for c in rt.channels() if c.publish == "digest" and schedule_of(c)]
+
+
+def last_fire(schedule: str, tz: ZoneInfo, now: datetime) -> datetime | None:
+    """The most recent time at or before ``now`` when the cron fired."""
+    trigger = cron_trigger(schedule, timezone=tz)
+    for window in (timedelta(hours=1), timedelta(days=1), timedelta(days=8),
+                   timedelta(days=32), timedelta(days=367)):
+        start = now - window
+        fire = trigger.get_next_fire_time(None, start)
+        found = None
+        steps = 0
+        while fire is not None and fire <= now and steps < 5000:
+            found = fire
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+            steps += 1
+        if found is not None:
+            return found.astimezone(UTC)
+    return None
+
+
+@dataclass
+class DigestPlan:
+    channel: str
+    period: str
+    since: datetime | None
+    until: datetime
+    articles: list[Article] = field(default_factory=list)
+
+
+def plan_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
+                period: str) -> DigestPlan:
+    """What the next digest of this channel holds: articles first seen since the last one,
+    as the editors' picks change it (:func:`pick_article`): an included article joins even
+    when it is older (until a sent digest has held it), an excluded one is left out."""
+    with rt.store.session() as session:
+        previous = session.scalar(
+            select(Digest).where(Digest.channel == channel.name,
+                                 Digest.state.in_(HOLDING))
+            .order_by(Digest.until.desc()).limit(1))
+        since = previous.until if previous is not None else until - timedelta(days=1)
+        picks = session.scalars(select(DigestPick).where(
+            DigestPick.channel == channel.name)).all()
+        excluded = {p.article_id for p in picks if not p.include}
+        included = _open_inclusions(session, channel.name,
+                                    [p for p in picks if p.include], until)
+        rows = session.scalars(
+            select(ArticleRow).where(ArticleRow.backlog.is_(False),
+                                     ArticleRow.first_seen > since,
+                                     ArticleRow.first_seen <= until)
+            .order_by(ArticleRow.first_seen, ArticleRow.id)).all()
+        chosen = {r.id: r for r in rows if r.id not in excluded}
+        if included:
+            for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(included))):
+                chosen.setdefault(row.id, row)
+        ordered = sorted(chosen.values(), key=lambda r: (r.first_seen, r.id))
+        return DigestPlan(channel=channel.name, period=period, since=since, until=until,
+                          articles=[from_row(r) for r in ordered])
+
+
+def _open_inclusions(session: Session, channel: str, picks: list[DigestPick],
+                     until: datetime) -> set[int]:
+    """The included articles no digest has carried since they were picked (a digest that is
+    sent, or being sent, uses the pick up; a failed one does not)."""
+    if not picks:
+        return set()
+    oldest = min(p.created_at for p in picks)
+    carried = session.execute(select(Digest.article_ids, Digest.created_at).where(
+        Digest.channel == channel, Digest.state.in_(("sent", "sending", "unknown")),
+        Digest.created_at >= oldest)).all()
+    out = set()
+    for pick in picks:
+        if pick.created_at > until:
+            continue
+        if any(pick.article_id in (ids or []) and created >= pick.created_at
+               for ids, created in carried):
+            continue
+        out.add(pick.article_id)
+    return out
+
+
+def pick_article(session: Session, channel: str, article_id: int, *, include: bool,
+                 by: str | None = None) -> str:
+    """An editor's choice for the channel's next digest: add the article (``include``), or
+    leave it out. Returns a one-line answer; raises LookupError for an unknown article."""
+    if session.get(ArticleRow, article_id) is None:
+        raise LookupError(f"no article {article_id}; `distributor articles list` shows them")
+    pick = session.scalar(select(DigestPick).where(DigestPick.channel == channel,
+                                                   DigestPick.article_id == article_id))
+    if pick is None:
+        pick = DigestPick(channel=channel, article_id=article_id)
+        session.add(pick)
+    pick.include, pick.by, pick.created_at = include, by, datetime.now(UTC)
+    session.flush()
+    if include:
+        return f"article {article_id} goes into the next digest of {channel}"
+    return f"article {article_id} is left out of the digests of {channel}"
+
+
+def unpick_article(session: Session, channel: str, article_id: int) -> bool:
+    """Forget the editors' choice (the article follows the usual rule again)."""
+    pick = session.scalar(select(DigestPick).where(DigestPick.channel == channel,
+                                                   DigestPick.article_id == article_id))
+    if pick is None:
+        return False
+    session.delete(pick)
+    return True
+
+
+def digest_picks(session: Session, channel: str | None = None) -> list[DigestPick]:
+    query = select(DigestPick).order_by(DigestPick.created_at.desc())
+    if channel:
+        query = query.where(DigestPick.channel == channel)
+    return list(session.scalars(query))
+
+
+def render_plan(rt: Runtime, channel: ChannelConfig, plan: DigestPlan) -> list[Message]:
+    adapter = rt.adapter(channel.name)
+    return adapter.render_digest(plan.articles, rt.context(channel, now=plan.until))
+
+
+@dataclass
+class DigestClaim:
+    """A digest period taken by this process (``claimed``), or why not (``exists``,
+    ``skipped``: too few new articles, recorded so the period is not tried again)."""
+
+    state: str
+    plan: DigestPlan
+    digest_id: int | None = None
+    detail: str | None = None
+
+
+def claim_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
+                 period: str) -> DigestClaim:
+    """Take the digest of (channel, period): its row is unique, so of two schedulers or
+    workers only one gets it."""
+    plan = plan_digest(rt, channel, until=until, period=period)
+    min_articles = int(getattr(channel, "min_articles", 1))
+    with rt.store.session() as session:
+        digest = Digest(channel=channel.name, period=period, since=plan.since, until=plan.until,
+                        article_ids=[a.id for a in plan.articles], state="sending",
+                        lease_owner=rt.owner, lease_until=datetime.now(UTC) + LEASE)
+        session.add(digest)
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            existing = session.scalar(select(Digest.state).where(
+                Digest.channel == channel.name, Digest.period == period))
+            return DigestClaim("exists", plan,
+                               detail=f"the digest of {period} exists already ({existing})")
+        if len(plan.articles) < min_articles:
+            digest.state = "skipped"
+            digest.detail = (
+                "no new article since the last digest; no mail sent" if not plan.articles else
+                f"only {len(plan.articles)} new article{'s' if len(plan.articles) != 1 else ''}"
+                f", fewer than min_articles ({min_articles}); no mail sent")
+            log.info("digest %s for %s: nothing new, no mail", channel.name, period)
+            return DigestClaim("skipped", plan, digest.id, digest.detail)
+        return DigestClaim("claimed", plan, digest.id)
+
+
+def unfinished_digests(rt: Runtime, channel: ChannelConfig,
+                       within: timedelta | None = None) -> list[int]:
+    """Digests of this channel left ``sending`` (oldest first)."""
+    with rt.store.session() as session:
+        query = select(Digest.id).where(Digest.channel == channel.name,
+                                        Digest.state == "sending").order_by(Digest.id)
+        if within is not None:
+            query = query.where(Digest.created_at >= datetime.now(UTC) - within)
+        return list(session.scalars(query))

@@ -1,0 +1,53 @@
+"""The three outcomes a failed send can have. The core decides what follows from each:
+a transient error is retried (after ``retry_after`` when given), a permanent one ends the
+delivery as ``failed`` with the platform's reason, an ambiguous one makes it ``unknown`` (never
+sent again by itself: reconciled where the channel can, else shown to editors)."""
+
+from __future__ import annotations
+
+
+class ChannelError(Exception):
+    """Base of the three outcomes a failed send can have."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class TransientError(ChannelError):
+    """Nothing was published; trying again later may work (429, 5xx, connection refused).
+
+    ``retry_after``: seconds the platform asked to wait (Retry-After); a rate limit never
+    uses up attempts. ``channel_wide``: the whole channel waits (rate limits, outages), which
+    keeps the order of the posts queued behind it.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None, *,
+                 channel_wide: bool = True):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.channel_wide = channel_wide
+
+
+class ChannelBusy(TransientError):
+    """Another process is sending this very thing right now (it holds the lease); nothing was
+    done here. The core leaves the work to that process."""
+
+    def __init__(self, message: str):
+        super().__init__(message, channel_wide=False)
+
+
+class PermanentError(ChannelError):
+    """Nothing was published and trying again will not help (bad request, no rights).
+
+    ``pause_channel``: the channel itself is unusable (bad credentials): the core stops
+    sending on it until an editor resumes it.
+    """
+
+    def __init__(self, message: str, *, pause_channel: bool = False):
+        super().__init__(message)
+        self.pause_channel = pause_channel
+
+
+class AmbiguousError(ChannelError):
+    """The request may have reached the platform, but no answer came: the outcome is unknown."""

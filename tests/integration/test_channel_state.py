@@ -1,0 +1,97 @@
+"""The channels' key-value state (``ctx.state``) in the core's own table, on a real SQLite file
+and on the real PostgreSQL: scoped per channel, kept across restarts, and atomic updates from
+two workers at once never lose one."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from distributor.ledger.channel_state import StoredState
+from distributor.store import Store, open_store
+from distributor.store.models import ChannelKV
+
+
+@pytest.fixture
+def store(db_url: str) -> Store:
+    opened = open_store(db_url)
+    yield opened
+    opened.dispose()
+
+
+def test_values_are_kept_per_channel_and_across_a_restart(store: Store, db_url: str) -> None:
+    hook, x = StoredState(store, "hook"), StoredState(store, "x")
+    hook.put("cursor", {"since": "2026-12-01T06:00:00+07:00", "seen": [1, 2]})
+    x.put("cursor", "x's own")
+    assert hook.get("cursor") == {"since": "2026-12-01T06:00:00+07:00", "seen": [1, 2]}
+    assert x.get("cursor") == "x's own" and x.get("other", "none") == "none"
+    hook.put("cursor", None)  # None is a value, not a deletion
+    assert hook.keys() == ["cursor"] and hook.get("cursor", "default") is None
+
+    again = open_store(db_url)
+    try:
+        assert StoredState(again, "x").get("cursor") == "x's own"
+        assert StoredState(again, "x").delete("cursor")
+        assert not StoredState(again, "x").delete("cursor")
+        assert StoredState(again, "x").keys() == []
+    finally:
+        again.dispose()
+    with store.session() as session:
+        assert [(r.channel, r.key) for r in session.scalars(select(ChannelKV))] == [
+            ("hook", "cursor")]
+
+
+def test_keys_by_prefix_take_underscores_and_percents_literally(store: Store) -> None:
+    state = StoredState(store, "hook")
+    for key in ("digest:1", "digest:2", "digest_x", "d%x", "other"):
+        state.put(key, 1)
+    assert state.keys("digest:") == ["digest:1", "digest:2"]
+    assert state.keys("d%") == ["d%x"]
+
+
+def test_an_update_that_raises_changes_nothing(store: Store) -> None:
+    state = StoredState(store, "hook")
+    state.put("n", 1)
+
+    def boom(_: object) -> object:
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        state.update("n", boom)
+    with pytest.raises(RuntimeError):
+        state.update("fresh", boom)
+    assert state.get("n") == 1 and state.keys() == ["n"]
+    with pytest.raises(TypeError, match="JSON"):
+        state.put("n", {1, 2})
+
+
+def test_two_workers_updating_one_key_lose_no_update(db_url: str, tmp_path: Path) -> None:
+    """Two processes' worth of stores (each its own engine and connections), each adding one
+    to the same counter 25 times, at the same time."""
+    stores = [open_store(db_url) for _ in range(2)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def work(store: Store) -> None:
+        state = StoredState(store, "hook")
+        start.wait()
+        try:
+            for _ in range(25):
+                state.update("count", lambda n: {"n": n["n"] + 1}, default={"n": 0})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert errors == []
+        assert StoredState(stores[0], "hook").get("count") == {"n": 50}
+    finally:
+        for store in stores:
+            store.dispose()
