@@ -85,7 +85,6 @@ KNOWN_LONG_MODULES: dict[str, int] = {
     "distributor.channels.x.adapter": 480,
     "distributor.engine.dispatcher": 435,
     "distributor.interfaces.cli.subscribers": 472,
-    "distributor.render": 442,
     "distributor.render.email": 460,
     "distributor.sources.directory": 454,
     "distributor.sources.feed": 435,
