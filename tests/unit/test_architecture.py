@@ -77,7 +77,6 @@ KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
     ("distributor.channels.telegram.core_access", "distributor.runtime"),
     ("distributor.channels.telegram.core_access", "distributor.store.models"),
     ("distributor.channels.telegram.editorbot", "distributor.text"),
-    ("distributor.channels.x.adapter", "distributor.render.x"),
 }
 KNOWN_CIRCLES: set[frozenset[str]] = set()  # none left
 KNOWN_LONG_MODULES: dict[str, int] = {

@@ -148,7 +148,7 @@ class XAdapter(Channel):
         _guard_logs(self._secrets())
 
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
-        from distributor.render.x import render_x
+        from distributor.channels.x.render import render_x
 
         return render_x(article, ctx)
 
