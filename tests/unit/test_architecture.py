@@ -84,8 +84,6 @@ KNOWN_LONG_MODULES: dict[str, int] = {
     "distributor.engine.dispatcher": 435,
     "distributor.interfaces.cli.subscribers": 472,
     "distributor.render.email": 460,
-    "distributor.sources.directory": 454,
-    "distributor.sources.feed": 435,
 }
 
 
