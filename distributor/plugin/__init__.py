@@ -18,6 +18,15 @@ from distributor.config import (
     validate_cron,
 )
 from distributor.logs import SecretFilter
+from distributor.plugin.audience import (
+    Audience,
+    Confirmation,
+    ListChannel,
+    ListRun,
+    Recipient,
+    RecipientResult,
+    is_list_channel,
+)
 from distributor.plugin.capabilities import (
     Correcting,
     PostAddresses,
@@ -53,19 +62,36 @@ from distributor.plugin.errors import (
 )
 from distributor.plugin.state import MemoryState, StateStore
 from distributor.plugin.version import API_VERSION
+from distributor.render import (  # what a renderer needs: templates, words, dates, teasers
+    Templates,
+    channel_template,
+    day_and_month,
+    hostname,
+    language_of,
+    local_now,
+    site_date,
+    teaser,
+    templates_for,
+    title_repeats_lede,
+    words,
+)
 from distributor.render.context import Message, RenderContext
+from distributor.render.web_words import web_words
 from distributor.text import slugify
+from distributor.text.cuts import cut
 
 __all__ = [
     "API_VERSION",
     "Adapter",
     "AmbiguousError",
     "Article",
+    "Audience",
     "Channel",
     "ChannelBusy",
     "ChannelConfig",
     "ChannelError",
     "ChannelLog",
+    "Confirmation",
     "Correcting",
     "DeliveryView",
     "Desk",
@@ -75,6 +101,8 @@ __all__ = [
     "DigestChannelConfig",
     "DigestContext",
     "Duration",
+    "ListChannel",
+    "ListRun",
     "MemoryState",
     "Message",
     "NotFound",
@@ -84,6 +112,8 @@ __all__ = [
     "PostAddresses",
     "PushKind",
     "PushOutcome",
+    "Recipient",
+    "RecipientResult",
     "Reconciling",
     "Refusal",
     "Refused",
@@ -98,12 +128,26 @@ __all__ = [
     "SiteConfig",
     "StateStore",
     "Strict",
+    "Templates",
     "TransientError",
     "WebConfig",
     "capabilities",
+    "channel_template",
+    "cut",
+    "day_and_month",
+    "hostname",
+    "is_list_channel",
+    "language_of",
+    "local_now",
     "message_text",
     "sends_digests",
+    "site_date",
     "slugify",
+    "teaser",
+    "templates_for",
+    "title_repeats_lede",
     "utcnow",
     "validate_cron",
+    "web_words",
+    "words",
 ]
