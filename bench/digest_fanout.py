@@ -131,9 +131,9 @@ def seed(config_path: Path, n: int) -> None:
 
 def prebuilt_mail(config_path: Path) -> bytes:
     from distributor.channels.email.mime import SMTP_POLICY
+    from distributor.channels.email.personal import build_mime
     from distributor.configfile import load_config
     from distributor.engine.digests import plan_digest, render_plan
-    from distributor.render.email import build_mime
     from distributor.runtime import Runtime
 
     rt = Runtime.open(load_config(config_path))

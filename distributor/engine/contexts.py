@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from distributor.ledger.channel_state import StoredState
-from distributor.plugin import ChannelLog, SendContext
+from distributor.ledger.mailing import audience_of
+from distributor.plugin import Adapter, Audience, ChannelLog, SendContext
 from distributor.runtime import Runtime
 from distributor.store.models import Delivery, DeliveryEvent
 
@@ -42,14 +43,32 @@ def send_contexts(rt: Runtime, *, channel: str, delivery_id: int, attempt: int, 
     """A maker of the :class:`SendContext` of the next part, given the ids posted so far."""
     log = ChannelLog(channel, f"delivery {delivery_id}")
     state = StoredState(rt.store, channel)
+    audience = channel_audience(rt, channel)
 
     def make(done: list[str]) -> SendContext:
         return SendContext(channel=channel, idempotency_key=f"{base_key}-{len(done)}", log=log,
                            state=state, attempt=attempt, delivery_id=delivery_id,
-                           part=len(done), parts=parts, remote_ids=tuple(done))
+                           part=len(done), parts=parts, remote_ids=tuple(done),
+                           audience=audience)
 
     return make
 
 
 def channel_state(rt: Runtime, channel: str) -> StoredState:
     return StoredState(rt.store, channel)
+
+
+def channel_audience(rt: Runtime, channel: str) -> Audience | None:
+    """``ctx.audience``: the core's subscribers and runs for a list channel, else None."""
+    return audience_of(rt, channel)
+
+
+def reconciling(rt: Runtime, channel: str) -> Adapter | None:
+    """The channel's adapter, about to be asked to ``reconcile`` (which takes no context): a
+    list channel is handed its audience first (``use_audience``)."""
+    adapter = rt.adapters.get(channel)
+    use = getattr(adapter, "use_audience", None)
+    audience = channel_audience(rt, channel) if callable(use) else None
+    if use is not None and audience is not None:
+        use(audience)
+    return adapter

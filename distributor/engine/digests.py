@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 
 from distributor.channels.outbox import dry_run_outbox
 from distributor.config import ChannelConfig
-from distributor.engine.contexts import channel_state, key_for
+from distributor.engine.contexts import channel_audience, channel_state, key_for
 from distributor.engine.digest_plans import (
     HOLDING,
     LEASE,
@@ -232,7 +232,8 @@ def _context(rt: Runtime, channel: ChannelConfig, digest_id: int, attempt: int,
                                                                       created),
         log=ChannelLog(channel.name, f"digest {digest_id}"),
         state=channel_state(rt, channel.name), attempt=attempt, remote_ids=remote_ids,
-        observer=observer, on_record=on_record, on_progress=on_progress)
+        observer=observer, on_record=on_record, on_progress=on_progress,
+        audience=channel_audience(rt, channel.name))
 
 
 async def _send_and_record(rt: Runtime, channel: ChannelConfig, digest_id: int, *,

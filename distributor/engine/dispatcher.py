@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from distributor.channels.outbox import dry_run_outbox
-from distributor.engine.contexts import delivery_key, send_contexts
+from distributor.engine.contexts import delivery_key, reconciling, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
 from distributor.ledger.deliveries import (
     DUE_STATES,
@@ -84,7 +84,7 @@ class Dispatcher:
             stale = [d for d in stale if d.lease_owner != self.rt.owner and (
                 (d.lease_until is not None and d.lease_until < now) or owner_gone(d.lease_owner))]
             for delivery in stale:
-                adapter = self.rt.adapters.get(delivery.channel)
+                adapter = reconciling(self.rt, delivery.channel)
                 remote = None
                 if adapter is not None and delivery.messages:
                     try:
@@ -136,7 +136,7 @@ class Dispatcher:
             unknown = session.scalars(select(Delivery).where(
                 Delivery.state == "unknown", Delivery.updated_at >= now - RECONCILE_WINDOW)).all()
             for delivery in unknown:
-                adapter = self.rt.adapters.get(delivery.channel)
+                adapter = reconciling(self.rt, delivery.channel)
                 if adapter is None or not delivery.messages:
                     continue
                 try:

@@ -18,6 +18,15 @@ from distributor.config import (
     validate_cron,
 )
 from distributor.logs import SecretFilter
+from distributor.plugin.audience import (
+    Audience,
+    Confirmation,
+    ListChannel,
+    ListRun,
+    Recipient,
+    RecipientResult,
+    is_list_channel,
+)
 from distributor.plugin.capabilities import (
     Correcting,
     PostAddresses,
@@ -78,6 +87,7 @@ from distributor.plugin.rendering import (
 from distributor.plugin.state import MemoryState, StateStore
 from distributor.plugin.version import API_VERSION
 from distributor.render.context import Message, RenderContext
+from distributor.render.web_words import web_words
 from distributor.text import slugify
 
 __all__ = [
@@ -86,11 +96,13 @@ __all__ = [
     "Adapter",
     "AmbiguousError",
     "Article",
+    "Audience",
     "Channel",
     "ChannelBusy",
     "ChannelConfig",
     "ChannelError",
     "ChannelLog",
+    "Confirmation",
     "Correcting",
     "DeliveryView",
     "Desk",
@@ -102,6 +114,8 @@ __all__ = [
     "Duration",
     "Gap",
     "ImageError",
+    "ListChannel",
+    "ListRun",
     "MemoryState",
     "Message",
     "NotFound",
@@ -111,6 +125,8 @@ __all__ = [
     "PostAddresses",
     "PushKind",
     "PushOutcome",
+    "Recipient",
+    "RecipientResult",
     "Reconciling",
     "Refusal",
     "Refused",
@@ -138,6 +154,7 @@ __all__ = [
     "download_image",
     "hashtags",
     "hostname",
+    "is_list_channel",
     "language_of",
     "lead_and_rest",
     "lede_excerpt",
@@ -152,5 +169,6 @@ __all__ = [
     "tokenize",
     "utcnow",
     "validate_cron",
+    "web_words",
     "words",
 ]

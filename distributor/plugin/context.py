@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from distributor.articles import Article
+from distributor.plugin.audience import Audience
 from distributor.plugin.state import StateStore
 
 
@@ -42,7 +43,9 @@ class SendContext:
     - ``idempotency_key``: stable for this (delivery, part) across retries and processes, new
       after an editor's ``--force``; a platform that takes one can drop a repeated request;
     - ``log``: a logger naming the channel and the delivery;
-    - ``state``: the channel's key-value store (:class:`~distributor.plugin.StateStore`).
+    - ``state``: the channel's key-value store (:class:`~distributor.plugin.StateStore`);
+    - ``audience``: for a list channel (``audience = True``), the core's subscribers and runs
+      (:class:`~distributor.plugin.Audience`); None for the others.
     """
 
     channel: str
@@ -55,6 +58,7 @@ class SendContext:
     part: int = 0
     parts: int = 1
     remote_ids: tuple[str, ...] = ()
+    audience: Audience | None = None
 
     @property
     def previous_id(self) -> str | None:
@@ -72,7 +76,7 @@ class DigestContext:
     - ``idempotency_key``: stable for this digest; :meth:`send_context` derives one per part;
     - ``remote_ids``: the parts of this digest already posted (by an earlier, interrupted
       attempt): send only the rest, and :meth:`record` each part as it goes out;
-    - ``log``, ``state``: as in :class:`SendContext`;
+    - ``log``, ``state``, ``audience``: as in :class:`SendContext`;
     - :meth:`progress`: call it as the work goes on (``done`` of ``total``): it keeps this
       process's hold on the digest and feeds the progress display;
     - ``observer``: the interface's own progress display, as is (None when nobody watches);
@@ -94,6 +98,7 @@ class DigestContext:
     stats: dict[str, float] = field(default_factory=dict)
     on_record: Callable[[list[str]], None] | None = None
     on_progress: Callable[[int, int], None] | None = None
+    audience: Audience | None = None
 
     def record(self, remote_id: str) -> None:
         """A part of the digest was posted: the core stores its id at once, so a resumed
@@ -112,4 +117,4 @@ class DigestContext:
         return SendContext(channel=self.channel, idempotency_key=f"{self.idempotency_key}-{part}",
                            log=self.log, state=self.state, attempt=self.attempt,
                            digest_id=self.digest_id, part=part, parts=parts,
-                           remote_ids=tuple(self.remote_ids[:part]))
+                           remote_ids=tuple(self.remote_ids[:part]), audience=self.audience)

@@ -15,6 +15,7 @@ from typing import Any
 
 from distributor.articles import Article
 from distributor.clock import utcnow
+from distributor.plugin.audience import Audience
 from distributor.plugin.context import ChannelLog, DigestContext, SendContext
 from distributor.plugin.state import MemoryState, StateStore
 
@@ -25,7 +26,7 @@ def send_context(channel: str = "test", *, remote_ids: list[str] | tuple[str, ..
                  previous_id: str | None = None, attempt: int = 1,
                  delivery_id: int | None = None, parts: int | None = None,
                  state: StateStore | None = None, idempotency_key: str | None = None,
-                 ) -> SendContext:
+                 audience: Audience | None = None) -> SendContext:
     """A :class:`SendContext` for the next part after ``remote_ids`` (or after
     ``previous_id``)."""
     done = tuple(remote_ids) or ((previous_id,) if previous_id is not None else ())
@@ -34,13 +35,15 @@ def send_context(channel: str = "test", *, remote_ids: list[str] | tuple[str, ..
         channel=channel, idempotency_key=idempotency_key or f"test-{delivery}-{len(done)}",
         log=ChannelLog(channel, f"delivery {delivery}"), state=state or MemoryState(),
         attempt=attempt, delivery_id=delivery, part=len(done),
-        parts=parts if parts is not None else len(done) + 1, remote_ids=done)
+        parts=parts if parts is not None else len(done) + 1, remote_ids=done,
+        audience=audience)
 
 
 def digest_context(channel: str = "test", articles: list[Article] | None = None, *,
                    digest_id: int | None = None, period: str = "manual:test",
                    until: datetime | None = None, state: StateStore | None = None,
-                   remote_ids: list[str] | None = None, observer: Any = None) -> DigestContext:
+                   remote_ids: list[str] | None = None, observer: Any = None,
+                   audience: Audience | None = None) -> DigestContext:
     """A :class:`DigestContext`; its ``remote_ids`` grow as the channel records parts."""
     digest = digest_id if digest_id is not None else next(_ids)
     return DigestContext(channel=channel, digest_id=digest, period=period,
@@ -48,4 +51,4 @@ def digest_context(channel: str = "test", articles: list[Article] | None = None,
                          idempotency_key=f"test-digest-{digest}",
                          log=ChannelLog(channel, f"digest {digest}"),
                          state=state or MemoryState(), remote_ids=list(remote_ids or []),
-                         observer=observer)
+                         observer=observer, audience=audience)

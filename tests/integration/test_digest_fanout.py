@@ -17,23 +17,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from support.smtp_server import SmtpServer, email_channel_yaml, self_signed, server_context
 
 from distributor.articles import Article
 from distributor.channels.email.fanout import Fanout, FanoutBusy
 from distributor.channels.email.mime import MailTemplate
-from distributor.channels.email.runs import claim_run, open_run
+from distributor.channels.email.personal import personalize
 from distributor.channels.email.smtp import bounce_kind
 from distributor.configfile import load_config
 from distributor.engine.digests import bind_adapters, run_digest
 from distributor.engine.dispatcher import Dispatcher
 from distributor.ledger.deliveries import request_delivery
 from distributor.ledger.ingest import store_article
+from distributor.ledger.mailing import Mailing, claim_run
 from distributor.ledger.subscribers import add_subscriber, subscriber_for_unsubscribe
-from distributor.render.email import personalize
 from distributor.runtime import Runtime
-from distributor.store.models import Delivery, Digest, EmailSend, FanoutRun, Subscriber
+from distributor.store.models import (
+    Delivery,
+    DeliveryPart,
+    Digest,
+    EmailSend,
+    FanoutRun,
+    Subscriber,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 SECRET = "test-secret-key"
@@ -100,7 +107,7 @@ def token_in(text: str) -> str:
 def _digest_message() -> dict[str, Any]:
     from unit.test_render_email import article, context
 
-    from distributor.render.email import render_digest_email
+    from distributor.channels.email.render import render_digest_email
 
     return render_digest_email([article(i) for i in range(1, 8)], context())[0]
 
@@ -351,10 +358,10 @@ async def test_an_interrupted_run_resumes_without_resending_accepted_mail(
 async def test_a_run_held_by_a_live_process_is_not_sent_twice(
         make_rt: Callable[..., Runtime]) -> None:
     rt = make_rt()
-    run = open_run(rt.store, "daily", "digest:x", {"subject": "s", "text": "t"})
+    audience = Mailing(rt.store, rt.config, "daily", owner=rt.owner)
+    run = audience.open_run("digest:x", {"subject": "s", "text": "t"})
     assert claim_run(rt.store, run.id, "other-host:1:abc")
-    fanout = Fanout(rt.store, rt.config.channel("daily"), run.id,  # type: ignore[arg-type]
-                    secret=SECRET, owner=rt.owner)
+    fanout = Fanout(audience, rt.config.channel("daily"), run)  # type: ignore[arg-type]
     with pytest.raises(FanoutBusy):
         await fanout.run()
 
@@ -425,6 +432,30 @@ async def test_an_instant_email_channel_sends_a_single_article_mail_through_the_
     with rt.store.session() as session:
         keys = sorted(session.scalars(select(FanoutRun.key)))
     assert keys == [f"delivery:{delivery_id}:1", f"delivery:{delivery_id}:2"]
+
+
+async def test_an_instant_mail_that_reached_everyone_before_a_crash_is_reconciled_as_sent(
+        make_rt: Callable[..., Runtime], smtp: SmtpServer) -> None:
+    """A new process reconciles it through the audience the core hands the channel first
+    (``reconcile`` has no context): sent, nobody mailed again."""
+    rt = make_rt(publish="instant")
+    add_articles(rt, 1)
+    add_subscribers(rt, 3)
+    await Dispatcher(rt).run_once()
+    assert smtp.count == 3
+    with rt.store.session() as session:
+        run_id = session.scalars(select(FanoutRun)).one().id
+        # as if the process had died after the fan-out, before the delivery was recorded
+        session.execute(delete(DeliveryPart))
+        session.execute(update(Delivery).values(
+            state="sending", remote_id=None, sent_at=None, lease_owner="gone-host:1:x",
+            lease_until=datetime.now(UTC) - timedelta(minutes=1)))
+    fresh = make_rt(publish="instant")  # a new process: its channel has seen no context yet
+    report = await Dispatcher(fresh).recover()
+    with fresh.store.session() as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert (delivery.state, delivery.remote_id) == ("sent", f"fanout-run-{run_id}")
+    assert report.sent == [delivery.id] and smtp.count == 3
 
 
 async def test_an_instant_delivery_retried_after_an_outage_serves_only_the_rest(

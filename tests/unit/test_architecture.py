@@ -49,27 +49,11 @@ MAX_LINES = 400
 # -- known debt (shrinks; see docs/architecture.md) --------------------------------------------
 
 KNOWN_LAYER_BREAKS: set[tuple[str, str]] = {
-    # the fan-out's runs and send rows, the subscribers it serves, the delivery it serves
-    ("distributor.channels.email.runs", "distributor.ledger.subscribers.lifecycle"),
-    ("distributor.channels.email.runs", "distributor.ledger.subscribers.tokens"),
-    ("distributor.channels.email.runs", "distributor.runtime"),
-    ("distributor.channels.email.runs", "distributor.store"),
-    ("distributor.channels.email.runs", "distributor.store.models"),
     # the store and the runtime of the Telegram package, to move onto ctx.state
     ("distributor.channels.telegram.core_access", "distributor.runtime"),
     ("distributor.channels.telegram.core_access", "distributor.store.models"),
 }
 KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
-    ("distributor.channels.email.adapter", "distributor.render.email"),
-    ("distributor.channels.email.config", "distributor.config"),  # Duration, Seconds, cron
-    ("distributor.channels.email.confirm", "distributor.render.email"),
-    ("distributor.channels.email.confirm", "distributor.render.web_words"),
-    ("distributor.channels.email.mime", "distributor.render.email"),
-    ("distributor.channels.email.runs", "distributor.ledger.subscribers.lifecycle"),
-    ("distributor.channels.email.runs", "distributor.ledger.subscribers.tokens"),
-    ("distributor.channels.email.runs", "distributor.runtime"),
-    ("distributor.channels.email.runs", "distributor.store"),
-    ("distributor.channels.email.runs", "distributor.store.models"),
     # all the Telegram package takes past the plugin API, gathered in one module (its docstring)
     ("distributor.channels.telegram.core_access", "distributor.config"),
     ("distributor.channels.telegram.core_access", "distributor.logs"),
@@ -83,7 +67,6 @@ KNOWN_LONG_MODULES: dict[str, int] = {
     "distributor.channels.telegram.editorbot": 710,
     "distributor.engine.dispatcher": 435,
     "distributor.interfaces.cli.subscribers": 472,
-    "distributor.render.email": 460,
 }
 
 

@@ -25,20 +25,20 @@ from pydantic import SecretStr
 
 from distributor.articles import Article, RelatedLink
 from distributor.channels.email.adapter import EmailConfig
+from distributor.channels.email.personal import build_mime
+from distributor.channels.email.render import (
+    HTML_BUDGET,
+    RECIPIENT,
+    UNSUBSCRIBE_TOKEN,
+    render_article_email,
+    render_digest_email,
+)
 from distributor.channels.telegram.adapter import TelegramConfig
 from distributor.channels.x.adapter import XConfig
 from distributor.channels.x.render import ELLIPSIS, render_x, weighted_length
 from distributor.config import FeedSourceConfig, SiteConfig, WebConfig
 from distributor.render import Templates, words
 from distributor.render.context import RenderContext
-from distributor.render.email import (
-    HTML_BUDGET,
-    RECIPIENT,
-    UNSUBSCRIBE_TOKEN,
-    build_mime,
-    render_article_email,
-    render_digest_email,
-)
 from distributor.render.telegram import (
     CAPTION_LIMIT,
     TEXT_LIMIT,

@@ -32,9 +32,9 @@ from test_render_properties import (
 )
 
 from distributor.articles import Article
+from distributor.channels.email.render import SUBJECT_LIMIT, digest_card, render_digest_email
 from distributor.channels.x.render import render_x
 from distributor.render import teaser, title_repeats_lede, words
-from distributor.render.email import SUBJECT_LIMIT, digest_card, render_digest_email
 from distributor.render.telegram import (
     CAPTION_LIMIT,
     LEDE_LIMIT,

@@ -14,19 +14,18 @@ import pytest
 
 from distributor.articles import Article, RelatedLink
 from distributor.channels.email.adapter import EmailAdapter, EmailConfig
-from distributor.config import SiteConfig, WebConfig
-from distributor.render import Templates
-from distributor.render.context import RenderContext
-from distributor.render.email import (
+from distributor.channels.email.personal import build_mime, personalize
+from distributor.channels.email.render import (
     HTML_BUDGET,
     RECIPIENT,
     SUBJECT_LIMIT,
     UNSUBSCRIBE_TOKEN,
-    build_mime,
-    personalize,
     render_article_email,
     render_digest_email,
 )
+from distributor.config import SiteConfig, WebConfig
+from distributor.render import Templates
+from distributor.render.context import RenderContext
 
 SITE = SiteConfig(name="RI News Portal", url="https://rinews.example", language="id",
                   timezone="Asia/Jakarta")

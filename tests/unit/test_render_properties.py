@@ -20,18 +20,18 @@ from pydantic import SecretStr
 
 from distributor.articles import Article
 from distributor.channels.email.adapter import EmailConfig
+from distributor.channels.email.render import (
+    SUBJECT_LIMIT,
+    digest_card,
+    render_article_email,
+    render_digest_email,
+)
 from distributor.channels.telegram.adapter import TelegramConfig
 from distributor.channels.x.adapter import XConfig
 from distributor.channels.x.render import render_x, weighted_length
 from distributor.config import SiteConfig, WebConfig
 from distributor.render import Templates, teaser, words
 from distributor.render.context import RenderContext
-from distributor.render.email import (
-    SUBJECT_LIMIT,
-    digest_card,
-    render_article_email,
-    render_digest_email,
-)
 from distributor.render.telegram import (
     CAPTION_LIMIT,
     LEDE_LIMIT,

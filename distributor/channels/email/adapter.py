@@ -1,22 +1,23 @@
 """Email channel adapter: digests and single-article mails over SMTP (aiosmtplib).
 
-Sending is a fan-out to every confirmed subscriber of the channel (:mod:`.fanout`):
+A list channel (``audience = True``): the core hands it the channel's subscribers, runs and
+send rows as ``ctx.audience`` (the plugin API's :class:`~distributor.plugin.Audience`), and
+sending is a fan-out to every confirmed subscriber (:mod:`.fanout`):
 
 - a digest: :meth:`EmailAdapter.send_digest` (the plugin API's digest protocol) runs the
-  fan-out keyed ``digest:<digest id>`` (one send row per (digest, subscriber));
+  fan-out keyed ``digest:<digest id>`` (one send row per (digest, subscriber)); a batch of a
+  distributed digest is the same call with an audience narrowed to a range of subscribers;
 - a single-article mail of a ``publish: instant`` channel: the dispatcher calls
   :meth:`EmailAdapter.send` once per delivery; it runs the same fan-out keyed by the delivery
   (``delivery:<id>:<generation>``, a pseudo-digest), so a retry or a resumed delivery serves
   only the subscribers not yet served, and ``push --force`` starts a new generation. The
   remote id is ``fanout-run-<run id>``.
 
-The adapter needs the runtime (store, secret key): :meth:`EmailAdapter.bind` gives it. The
-runtime binds every adapter that has ``bind``; the digest and subscriber code bind it too.
-
-The package: :mod:`.config` (the channel's keys), :mod:`.mime` (the mail as bytes, built
-once), :mod:`.smtp` (the client, the messenger, bounce classification), :mod:`.fanout` (the
-manager: pacing, concurrency, progress), :mod:`.runs` (all it reads and writes in the core's
-tables: known debt), :mod:`.confirm` (the double opt-in mail).
+The package imports nothing of the core but :mod:`distributor.plugin`: :mod:`.config` (the
+channel's keys), :mod:`.render` (the mails, rendered once), :mod:`.personal` and :mod:`.mime`
+(one subscriber's mail, as bytes built once), :mod:`.smtp` (the client, the messenger, bounce
+classification), :mod:`.fanout` (pacing, concurrency, progress), :mod:`.confirm` (the double
+opt-in mail).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from distributor.channels.email.config import EmailConfig, SmtpConfig
 from distributor.plugin import (
     Adapter,
     Article,
+    Audience,
     ChannelBusy,
     DigestContext,
+    ListRun,
     Message,
     PermanentError,
     RenderContext,
@@ -43,7 +46,6 @@ from distributor.plugin import (
 
 if TYPE_CHECKING:
     from distributor.channels.email.progress import FanoutStats, Progress
-    from distributor.channels.email.runs import Runtime
 
 log = logging.getLogger("distributor.channels.email")
 
@@ -54,21 +56,23 @@ class EmailAdapter(Adapter):
     type_name = "email"
     config_model = EmailConfig
     config: EmailConfig
+    #: a list channel: the core gives it the audience (``ctx.audience``)
+    audience = True
 
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
-        from distributor.render.email import render_article_email
+        from distributor.channels.email.render import render_article_email
 
         return render_article_email(article, ctx)
 
     def render_digest(self, articles: list[Article], ctx: RenderContext) -> list[Message]:
-        from distributor.render.email import render_digest_email
+        from distributor.channels.email.render import render_digest_email
 
         return render_digest_email(articles, ctx)
 
     def outbox_files(self, messages: list[Message]) -> dict[str, bytes]:
         """The first mail as a real ``.eml`` (placeholders kept), the messages as JSON and
         the plain-text part as ``.txt``."""
-        from distributor.render.email import build_mime
+        from distributor.channels.email.personal import build_mime
 
         if not messages:
             return super().outbox_files(messages)
@@ -81,88 +85,79 @@ class EmailAdapter(Adapter):
         }
 
     # -- sending ----------------------------------------------------------------------------
-    _rt: Runtime | None = None
+    #: the audience of the last context, for :meth:`reconcile` (which has none)
+    _audience: Audience | None = None
 
-    def bind(self, rt: Runtime) -> None:
-        """Give the adapter the runtime it sends with (store, secret key, owner)."""
-        self._rt = rt
-
-    def _runtime(self) -> Runtime:
-        if self._rt is None:
+    def _audience_of(self, ctx: SendContext | DigestContext) -> Audience:
+        if ctx.audience is None:
             raise PermanentError(
-                "the email adapter is not bound to a runtime (a bug: Runtime must call "
-                "adapter.bind(rt)); nothing was sent", pause_channel=True)
-        return self._rt
+                "the core gave the email channel no audience (ctx.audience is None: a bug, "
+                "the email channel declares audience = True); nothing was sent",
+                pause_channel=True)
+        self._audience = ctx.audience
+        return ctx.audience
+
+    def use_audience(self, audience: Audience) -> None:
+        """Remember the audience for :meth:`reconcile` (the core calls it after a crash)."""
+        self._audience = audience
 
     async def send_digest(self, messages: list[Message], ctx: DigestContext) -> str:
-        """The digest protocol: a shim over the fan-out (:mod:`.digest_protocol`)."""
+        """The digest protocol: the fan-out keyed ``digest:<id>`` (:mod:`.digest_protocol`).
+        A distributed digest's batch comes the same way, with an audience of a range."""
         from distributor.channels.email.digest_protocol import send_digest
-        from distributor.channels.email.fanout import FanoutBusy
+        from distributor.channels.email.fanout import FanoutBusy, FanoutError
 
-        rt = self._runtime()
+        audience = self._audience_of(ctx)
         try:
             return await send_digest(lambda watch: self.fan_out_digest(
-                rt, ctx.digest_id, messages, progress=watch), ctx)
+                audience, ctx.digest_id, messages, progress=watch), ctx)
         except FanoutBusy as exc:
             raise ChannelBusy(str(exc)) from None
+        except FanoutError as exc:
+            if exc.permanent:
+                raise PermanentError(exc.message, pause_channel=True) from None
+            raise TransientError(exc.message, retry_after=60) from None
 
-    async def fan_out_digest(self, rt: Runtime, digest_id: int, messages: list[Message], *,
-                             progress: Progress | None = None) -> FanoutStats:
+    async def fan_out_digest(self, audience: Audience, digest_id: int, messages: list[Message],
+                             *, progress: Progress | None = None) -> FanoutStats:
         """Send a digest to every confirmed subscriber; resumes a digest already begun."""
         from distributor.channels.email.progress import FanoutStats
-        from distributor.channels.email.runs import open_run
 
-        self.bind(rt)
         if not messages:
             return FanoutStats()
-        run = await asyncio.to_thread(open_run, rt.store, self.config.name,
-                                      f"digest:{digest_id}", messages[0], digest_id=digest_id)
+        run = await asyncio.to_thread(audience.open_run, f"digest:{digest_id}", messages[0],
+                                      digest_id=digest_id)
         if run.state == "done":
-            return FanoutStats(run_id=run.id, total=run.sent + run.bounced + run.failed,
-                               done_before=run.sent + run.bounced + run.failed)
-        return await self._fan_out(rt, run.id, progress=progress)
+            return FanoutStats(run_id=run.id, total=run.served, done_before=run.served)
+        return await self._fan_out(audience, run, progress=progress)
 
-    async def _fan_out(self, rt: Runtime, run_id: int, *, progress: Progress | None = None,
-                       heartbeat: Any = None) -> FanoutStats:
+    async def _fan_out(self, audience: Audience, run: ListRun, *,
+                       progress: Progress | None = None) -> FanoutStats:
         from distributor.channels.email.fanout import Fanout
-        from distributor.channels.email.runs import secret_of
 
-        return await Fanout(rt.store, self.config, run_id, secret=secret_of(rt.config),
-                            owner=rt.owner, progress=progress, heartbeat=heartbeat).run()
+        return await Fanout(audience, self.config, run, progress=progress).run()
 
     async def send(self, message: Message, ctx: SendContext) -> str:
         """A single-article mail (``publish: instant``): the fan-out to every confirmed
         subscriber, keyed by the delivery the dispatcher is sending."""
         from distributor.channels.email.fanout import FanoutBusy, FanoutError
-        from distributor.channels.email.runs import (
-            MissingSecret,
-            extend_delivery_lease,
-            open_run,
-            remote_id_of,
-            run_key,
-        )
+        from distributor.channels.email.mime import message_hash
 
-        rt = self._runtime()
-        try:
-            delivery_id, key = await asyncio.to_thread(run_key, rt, self.config.name, message)
-        except MissingSecret as exc:
-            raise PermanentError(str(exc), pause_channel=True) from None
+        audience = self._audience_of(ctx)
+        delivery_id = ctx.delivery_id
+        if delivery_id is None:  # not from the dispatcher: one run per distinct mail
+            key: str | None = f"message:{message_hash(message)}"
+        else:
+            key = await asyncio.to_thread(audience.delivery_run_key, delivery_id)
         if key is None:  # this delivery's mail went out already and no one forced it again
             assert delivery_id is not None
-            return await asyncio.to_thread(remote_id_of, rt, self.config.name, delivery_id)
-        run = await asyncio.to_thread(open_run, rt.store, self.config.name, key, message,
-                                      delivery_id=delivery_id)
-
-        def heartbeat() -> None:
-            if delivery_id is not None:
-                extend_delivery_lease(rt, delivery_id)
-
+            last = await asyncio.to_thread(audience.last_run, delivery_id)
+            return f"fanout-run-{last.id if last is not None else None}"
+        run = await asyncio.to_thread(audience.open_run, key, message, delivery_id=delivery_id)
         try:
-            stats = await self._fan_out(rt, run.id, heartbeat=heartbeat)
+            stats = await self._fan_out(audience, run)
         except FanoutBusy as exc:
             raise TransientError(str(exc), retry_after=120, channel_wide=False) from None
-        except MissingSecret as exc:
-            raise PermanentError(str(exc), pause_channel=True) from None
         except FanoutError as exc:
             if exc.permanent:
                 raise PermanentError(exc.message, pause_channel=True) from None
@@ -175,11 +170,10 @@ class EmailAdapter(Adapter):
         """After a crash: the run's id when the mail reached every subscriber; else None
         (the delivery becomes unknown; `deliveries retry ID --force` resumes the run and
         serves only the subscribers it had not reached)."""
-        from distributor.channels.email.runs import finished_run_of
-
-        if self._rt is None or not messages:
+        if self._audience is None or not messages:
             return None
-        return await asyncio.to_thread(finished_run_of, self._rt, self.config.name, messages[0])
+        run = await asyncio.to_thread(self._audience.finished_run, messages[0])
+        return f"fanout-run-{run.id}" if run is not None else None
 
     async def check_online(self) -> str:
         from distributor.channels.email.smtp import describe_smtp_error, smtp_client
@@ -196,23 +190,20 @@ class EmailAdapter(Adapter):
         who = f", logged in as {smtp.username}" if smtp.username else ""
         return f"SMTP {smtp.host}:{smtp.port} ({smtp.security}){who}"
 
-    async def send_confirmations(self, rt: Runtime, subscriber_ids: list[int]) -> tuple[int,
-                                                                                      list[str]]:
+    async def send_confirmations(self, subscriber_ids: list[int], audience: Audience,
+                                 templates: Any) -> tuple[int, list[str]]:
         """Send the double opt-in mail to these (pending) subscribers over a small pool.
         Returns ``(sent, problems)``."""
         from distributor.channels.email.confirm import render_confirmation, send_confirmations
-        from distributor.channels.email.runs import (
-            confirmations_sent,
-            pending_confirmations,
-            secret_of,
-        )
 
-        self.bind(rt)
-        secret = secret_of(rt.config)
         if not subscriber_ids:
             return 0, []
-        template = render_confirmation(rt.config.site, self.config, rt.templates)
-        mails = await asyncio.to_thread(pending_confirmations, rt, subscriber_ids, secret)
-        sent, problems = await send_confirmations(self.config, template, mails)
-        await asyncio.to_thread(confirmations_sent, rt, sent)
+        if self.site is None:
+            raise PermanentError("the core set no site on the email channel (a bug)")
+        self._audience = audience
+        template = render_confirmation(self.site, self.config, templates)
+        mails = await asyncio.to_thread(audience.pending_confirmations, subscriber_ids)
+        sent, problems = await send_confirmations(
+            self.config, template, [(m.id, m.address, m.url) for m in mails])
+        await asyncio.to_thread(audience.confirmations_sent, sent)
         return len(sent), problems

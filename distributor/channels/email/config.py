@@ -10,8 +10,14 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from distributor.config import Duration, Seconds, validate_cron
-from distributor.plugin import ChannelConfig, SiteConfig, Strict
+from distributor.plugin import (
+    ChannelConfig,
+    Duration,
+    Seconds,
+    SiteConfig,
+    Strict,
+    validate_cron,
+)
 
 
 class SmtpConfig(Strict):

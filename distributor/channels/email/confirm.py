@@ -12,10 +12,10 @@ from typing import Any
 
 from distributor.channels.email.config import EmailConfig
 from distributor.channels.email.mime import mail_bytes
+from distributor.channels.email.personal import personalize
+from distributor.channels.email.render import RECIPIENT, inline_css
 from distributor.channels.email.smtp import address_of, describe_smtp_error, smtp_client
-from distributor.plugin import SiteConfig
-from distributor.render.email import RECIPIENT, inline_css, personalize
-from distributor.render.web_words import web_words
+from distributor.plugin import SiteConfig, web_words
 
 CONFIRM_URL = "%%CONFIRM_URL%%"
 

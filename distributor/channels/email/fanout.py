@@ -1,6 +1,8 @@
 """The fan-out: one rendered mail to every confirmed subscriber of an email channel, fast and
-exactly once. This is the manager: it owns pacing, concurrency and progress; SMTP
-(:mod:`.smtp`) only pushes, and :mod:`.runs` only records.
+exactly once. The channel's side of the plugin API's audience: it owns pacing, concurrency and
+progress; SMTP (:mod:`.smtp`) only pushes, and the core (``ctx.audience``, a
+:class:`~distributor.plugin.Audience`) keeps the subscribers, the run, its lease and the send
+rows.
 
 How a run goes (a digest, or a single-article mail of an instant email channel):
 
@@ -21,8 +23,8 @@ How a run goes (a digest, or a single-article mail of an instant email channel):
    under way can go out again (each with the same Message-ID, so mail clients can fold
    them); nobody is skipped.
 
-A lease on the run (owner + expiry, heartbeated) keeps a second process off it; the lease of a
-process that died on this machine is taken over at once.
+A lease on the run (the audience's ``claim``, heartbeated with the writes) keeps a second
+process off it; the lease of a process that died on this machine is taken over at once.
 """
 
 from __future__ import annotations
@@ -31,13 +33,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from distributor.channels.email.mime import MailTemplate
 from distributor.channels.email.progress import FanoutStats, Progress
-from distributor.channels.email.runs import RunRecord
 from distributor.channels.email.smtp import (
     ConnectError,
     Connection,
@@ -45,10 +45,11 @@ from distributor.channels.email.smtp import (
     bounce_kind,
     domain_of,
 )
+from distributor.plugin import Recipient, RecipientResult
 
 if TYPE_CHECKING:
     from distributor.channels.email.config import EmailConfig
-    from distributor.channels.email.runs import Store
+    from distributor.plugin import Audience, ListRun
 
 log = logging.getLogger("distributor.fanout")
 
@@ -77,47 +78,38 @@ class FanoutBusy(FanoutError):
 
 @dataclass
 class _Job:
-    subscriber_id: int
-    email: str
-    token: str  # the signed unsubscribe token
+    recipient: Recipient
     attempts: int = 0  # 4xx answers so far
 
 
-@dataclass
-class _Result:
-    job: _Job
-    state: str  # sent | bounced | failed
-    detail: str | None = None
-    bounce: str | None = None  # hard | soft, for bounced
+def _result(job: _Job, state: Any, detail: str | None = None, bounce: Any = None
+            ) -> RecipientResult:
+    return RecipientResult(job.recipient, state, detail, bounce)
 
 
 class Fanout:
-    """Sends one run to every confirmed subscriber of its channel that it has not reached."""
+    """Sends one run to every recipient the audience has for it (every confirmed subscriber
+    of the channel it has not reached; a distributed digest's batch: those of a range)."""
 
-    def __init__(self, store: Store, channel: EmailConfig, run_id: int, *, secret: str,
-                 owner: str, progress: Progress | None = None,
-                 heartbeat: Callable[[], None] | None = None,
-                 batch_size: int = BATCH_SIZE, flush_interval: float | None = None,
-                 page: int = PAGE, id_range: tuple[int, int] | None = None,
-                 claim: bool = True):
-        #: False for a batch: the run's lease is held for all batches by
-        #: :mod:`distributor.engine.distributed` (``owner`` is that lease's owner), not by this
-        #: process
-        self.claim = claim
+    def __init__(self, audience: Audience, channel: EmailConfig, run: ListRun, *,
+                 progress: Progress | None = None, batch_size: int = BATCH_SIZE,
+                 flush_interval: float | None = None, page: int = PAGE):
+        self.audience = audience
         self.channel = channel
-        self.run_id = run_id
+        self.run_id = run.id
+        self.message = run.message
+        self._nonce = run.nonce
         self.progress = progress
-        self.heartbeat = heartbeat
         self.batch_size = batch_size
         self.flush_interval = FLUSH_INTERVAL if flush_interval is None else flush_interval
         self.page = page
-        self.stats = FanoutStats(run_id=run_id)
+        self.stats = FanoutStats(run_id=run.id)
         self.concurrency = channel.concurrency
         self.retry_delays = [d.total_seconds() for d in channel.retry_delays]
         self.envelope_from = channel.return_path or address_of(channel.from_)
         # runtime state
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
-        self._results: list[_Result] = []
+        self._results: list[RecipientResult] = []
         self._outstanding = 0
         self._exhausted = False
         self._all_done = asyncio.Event()
@@ -131,30 +123,21 @@ class Fanout:
         self._last_heartbeat = time.monotonic()
         self._timers: list[asyncio.TimerHandle] = []
         self._template: MailTemplate | None = None
-        self._nonce = ""
         self._domain = domain_of(channel.from_)
-        #: ``id_range``: a batch of a distributed digest, only subscribers with ``first <= id
-        #: <= last``
-        self.record = RunRecord(store, channel.name, run_id, secret=secret, owner=owner,
-                                id_range=id_range)
 
-    def _write(self, results: list[_Result], heartbeat: bool) -> None:
+    def _write(self, results: list[RecipientResult], heartbeat: bool) -> None:
         """Record answers (in a thread): send rows, bounces; with the heartbeat, the run's
-        counters and lease, and the caller's own heartbeat."""
-        self.record.write(
-            [(r.job.subscriber_id, r.state, r.detail) for r in results],
-            [(r.job.email, r.bounce, r.detail) for r in results
-             if r.state == "bounced" and r.bounce], heartbeat)
-        if heartbeat and self.heartbeat is not None:
-            self.heartbeat()
+        counters and lease."""
+        self.audience.record(self.run_id, results, heartbeat=heartbeat)
 
     # -- the run ----------------------------------------------------------------------------
     async def run(self) -> FanoutStats:
-        if self.claim and not await asyncio.to_thread(self.record.claim):
+        if not await asyncio.to_thread(self.audience.claim, self.run_id):
             raise FanoutBusy(f"run {self.run_id} is being sent by another process")
         state, detail = None, None
         try:
-            message, self._nonce, done, todo = await asyncio.to_thread(self.record.load)
+            message = self.message
+            done, todo = await asyncio.to_thread(self.audience.counts, self.run_id)
             self.stats.done_before = done
             self.stats.total = done + todo
             if done:
@@ -177,10 +160,8 @@ class Fanout:
         finally:
             self.stats.finished = time.monotonic()
             with contextlib.suppress(Exception):
-                if self.claim:
-                    await asyncio.shield(asyncio.to_thread(self.record.release, state, detail))
-                else:  # a batch: the counters follow; the run stays with its batches
-                    await asyncio.shield(asyncio.to_thread(self.record.touch))
+                await asyncio.shield(asyncio.to_thread(
+                    self.audience.release, self.run_id, state=state, detail=detail))
             if self.progress is not None:
                 self.progress.close(self.stats)
 
@@ -239,13 +220,14 @@ class Fanout:
             while self._queue.qsize() > low:
                 self._room.clear()
                 await self._room.wait()
-            rows = await asyncio.to_thread(self.record.fetch, after, self.page)
+            rows = await asyncio.to_thread(self.audience.recipients, self.run_id, after=after,
+                                           limit=self.page)
             if not rows:
                 break
-            for sid, email, token in rows:
+            for recipient in rows:
                 self._outstanding += 1
-                self._queue.put_nowait(_Job(sid, email, token))
-            after = rows[-1][0]
+                self._queue.put_nowait(_Job(recipient))
+            after = rows[-1].id
         self._exhausted = True
         self._check_done()
 
@@ -290,7 +272,7 @@ class Fanout:
             if self.flush_interval:
                 await asyncio.sleep(self.flush_interval)
 
-    def _finish(self, result: _Result) -> None:
+    def _finish(self, result: RecipientResult) -> None:
         self._results.append(result)
         if result.state == "sent":
             self.stats.sent += 1
@@ -304,7 +286,7 @@ class Fanout:
 
     def _defer(self, job: _Job, code: int, message: str) -> None:
         if job.attempts >= len(self.retry_delays):
-            self._finish(_Result(job, "failed", f"{code} {message} (after {job.attempts + 1} "
+            self._finish(_result(job, "failed", f"{code} {message} (after {job.attempts + 1} "
                                                 "attempts)"))
             return
         delay = self.retry_delays[job.attempts]
@@ -325,8 +307,10 @@ class Fanout:
 
     def _render(self, job: _Job) -> tuple[bytes, list[str]]:
         assert self._template is not None
-        message_id = f"{self.run_id}.{job.subscriber_id}.{self._nonce}@{self._domain}"
-        data, options = self._template.render(job.email, job.token, message_id)
+        recipient = job.recipient
+        message_id = f"{self.run_id}.{recipient.id}.{self._nonce}@{self._domain}"
+        data, options = self._template.render(recipient.address, recipient.unsubscribe_token,
+                                              message_id)
         if options or not self._template.fast:
             self.stats.slow_path += 1
         return data, options
@@ -361,15 +345,16 @@ class Fanout:
                     return
                 await self._pace()
                 data, options = self._render(job)
-                answer = await connection.send(self.envelope_from, job.email, data, options)
+                answer = await connection.send(self.envelope_from, job.recipient.address, data,
+                                               options)
                 if answer.kind == "sent":
-                    self._finish(_Result(job, "sent"))
+                    self._finish(_result(job, "sent"))
                     if limit and connection.sent >= limit:
                         await connection.close(polite=5.0)
                 elif answer.kind == "refused":
                     self._answer(job, answer.code, answer.message)
                 elif answer.kind == "unsupported":
-                    self._finish(_Result(job, "failed",
+                    self._finish(_result(job, "failed",
                                          f"not supported by the server: {answer.message}"))
                 elif answer.kind == "sender-refused":
                     self._queue.put_nowait(job)
@@ -394,4 +379,4 @@ class Fanout:
         if 400 <= code < 500:
             self._defer(job, code, text)
             return
-        self._finish(_Result(job, "bounced", f"{code} {text}", bounce=bounce_kind(code, text)))
+        self._finish(_result(job, "bounced", f"{code} {text}", bounce=bounce_kind(code, text)))

@@ -1,6 +1,6 @@
 """The mail of a run as bytes: built once, rendered per subscriber by joining bytes.
 
-:class:`MailTemplate` builds the mail with :func:`~distributor.render.email.build_mime` and
+:class:`MailTemplate` builds the mail with :func:`~.personal.build_mime` and
 flattens it to bytes a single time. The parts that differ per subscriber (the ``To`` header,
 ``Message-ID``, the unsubscribe token in ``List-Unsubscribe`` and in both bodies, the address
 in the footer) become *slots*. The bodies are quoted-printable, where a placeholder may be
@@ -8,7 +8,7 @@ split by a soft line break and an ``=`` in an address must be written ``=3D``; s
 never happens inside encoded bytes: the decoded body is split at its placeholders, each piece
 is encoded once, and each subscriber's value is encoded on its own and set between soft line
 breaks (``=\\r\\n``). The decoded text is exactly what
-:func:`~distributor.render.email.personalize` gives. Anything the template cannot carry (a
+:func:`~.personal.personalize` gives. Anything the template cannot carry (a
 non-ASCII address, a placeholder inside an encoded header) falls back to building that one mail
 in full.
 """
@@ -26,8 +26,9 @@ from html import escape as html_escape
 from typing import Any
 from urllib.parse import quote
 
+from distributor.channels.email.personal import MIME_POLICY, build_mime
+from distributor.channels.email.render import RECIPIENT, UNSUBSCRIBE_TOKEN
 from distributor.plugin import utcnow
-from distributor.render.email import MIME_POLICY, RECIPIENT, UNSUBSCRIBE_TOKEN, build_mime
 
 MESSAGE_ID = "%%MESSAGE_ID%%"
 SMTP_POLICY = MIME_POLICY.clone(linesep="\r\n")

@@ -1,7 +1,8 @@
-"""A digest's email fan-out in batches: ``digest_batch`` jobs of subscriber id ranges spread
+"""A list channel's digest in batches: ``digest_batch`` jobs of subscriber id ranges spread
 over the workers, and a ``digest_finish`` job that marks the digest sent once every batch
-succeeded. Send rows are unique per (run, subscriber), so a batch that runs again serves only
-those it had not reached."""
+succeeded. Each batch is the channel's own ``send_digest`` with an audience narrowed to its
+range (:class:`~distributor.ledger.mailing.RunBatch`). Send rows are unique per (run,
+subscriber), so a batch that runs again serves only those it had not reached."""
 
 from __future__ import annotations
 
@@ -12,7 +13,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, select, update
 
+from distributor.articles import Article
 from distributor.config import ChannelConfig
+from distributor.engine.contexts import channel_state, key_for
+from distributor.ledger.mailing import (
+    RunBatch,
+    claim_run,
+    open_run,
+    release_run,
+    touch_run,
+    unserved,
+)
+from distributor.plugin import (
+    ChannelLog,
+    DigestContext,
+    PermanentError,
+    TransientError,
+    is_list_channel,
+)
 from distributor.render.context import Message
 from distributor.runtime import Runtime
 from distributor.store.models import Digest, FanoutRun, Subscriber
@@ -50,16 +68,14 @@ class _Worker(Protocol):
 
 
 class Batches:
-    """:class:`~distributor.engine.jobs.DigestBatches` of a worker: a channel whose adapter
-    fans out to subscribers (email) sends its digests in batch jobs."""
+    """:class:`~distributor.engine.jobs.DigestBatches` of a worker: a list channel (one that
+    sends to the core's subscribers, ``audience = True``) sends its digests in batch jobs."""
 
     def __init__(self, st: _Worker):
         self.st = st
 
     def handles(self, channel: ChannelConfig) -> bool:
-        from distributor.channels.email.adapter import EmailAdapter
-
-        return isinstance(self.st.rt.adapter(channel.name), EmailAdapter)
+        return is_list_channel(self.st.rt.adapter(channel.name))
 
     async def resume(self, channel: str, digest_id: int) -> str:
         return await _resume_fanout(self.st, channel, digest_id)
@@ -76,11 +92,9 @@ def _run_owner(run_id: int) -> str:
 def plan_ranges(rt: Runtime, channel: str, run_id: int, size: int) -> list[tuple[int, int]]:
     """Subscriber id ranges of ``size`` subscribers each, covering those the run has not
     served yet."""
-    from distributor.channels.email.runs import audience
-
     numbered = select(Subscriber.id.label("id"),
                       ((func.row_number().over(order_by=Subscriber.id) - 1) // size)
-                      .label("batch")).where(audience(channel, run_id)).subquery()
+                      .label("batch")).where(unserved(channel, run_id)).subquery()
     with rt.store.session() as session:
         rows = session.execute(select(func.min(numbered.c.id), func.max(numbered.c.id))
                                .group_by(numbered.c.batch).order_by(numbered.c.batch)).all()
@@ -94,7 +108,7 @@ async def _resume_fanout(st: _Worker, name: str, digest_id: int) -> str:
         digest = session.get_one(Digest, digest_id)
         run = session.scalar(select(FanoutRun).where(FanoutRun.digest_id == digest_id))
         message = dict(run.message) if run is not None else None
-        article_ids, until = list(digest.article_ids), digest.until
+        until = digest.until
         run_id = run.id if run is not None else None
     if run_id is not None:
         busy = _outstanding(_jobs_of_run(rt, "digest_batch", run_id)) + \
@@ -102,13 +116,7 @@ async def _resume_fanout(st: _Worker, name: str, digest_id: int) -> str:
         if busy:
             return "in progress"
     if message is None:  # stopped before the mail was stored: render it as it would have been
-        from distributor.ledger.ingest import from_row
-        from distributor.store.models import ArticleRow
-
-        with rt.store.session() as session:
-            rows = session.scalars(select(ArticleRow).where(ArticleRow.id.in_(article_ids))
-                                   .order_by(ArticleRow.first_seen, ArticleRow.id)).all()
-            articles = [from_row(r) for r in rows]
+        articles = _articles(rt, digest_id)
         channel = rt.config.channel(name)
         messages = rt.adapter(name).render_digest(articles, rt.context(channel, now=until))
     else:
@@ -117,9 +125,20 @@ async def _resume_fanout(st: _Worker, name: str, digest_id: int) -> str:
     return await _start_fanout(st, name, digest_id, messages)
 
 
+def _articles(rt: Runtime, digest_id: int) -> list[Article]:
+    """The articles of a digest, in its order."""
+    from distributor.ledger.ingest import from_row
+    from distributor.store.models import ArticleRow
+
+    with rt.store.session() as session:
+        ids = list(session.get_one(Digest, digest_id).article_ids)
+        rows = session.scalars(select(ArticleRow).where(ArticleRow.id.in_(ids))
+                               .order_by(ArticleRow.first_seen, ArticleRow.id)).all()
+        return [from_row(r) for r in rows]
+
+
 async def _start_fanout(st: _Worker, name: str, digest_id: int,
                         messages: list[dict[str, Any]]) -> str:
-    from distributor.channels.email.runs import claim_run, open_run
     from distributor.ledger.subscribers import MissingSecret, secret_of
 
     rt = st.rt
@@ -152,41 +171,43 @@ async def _start_fanout(st: _Worker, name: str, digest_id: int,
 
 
 async def run_batch(st: _Worker, run_id: int, first: int, last: int) -> None:
-    """One batch of a digest's fan-out: the subscribers ``first..last`` not served yet."""
-    from distributor.channels.email.fanout import Fanout, FanoutError
-    from distributor.ledger.subscribers import MissingSecret, secret_of
-
+    """One batch of a digest's fan-out: the subscribers ``first..last`` not served yet, sent
+    by the channel's ``send_digest`` with an audience narrowed to them."""
     rt = st.rt
     with rt.store.session() as session:
         run = session.get(FanoutRun, run_id)
-        if run is None or run.state == "done":
+        if run is None or run.state == "done" or run.digest_id is None:
             return
-        name = run.channel
-    config = rt.adapter(name).config
+        name, digest_id, message = run.channel, run.digest_id, dict(run.message)
+        digest = session.get_one(Digest, digest_id)
+        period, since, until, created = digest.period, digest.since, digest.until, \
+            digest.created_at
+    audience = RunBatch(rt.store, rt.config, name, owner=_run_owner(run_id),
+                        id_range=(first, last))
+    ctx = DigestContext(channel=name, digest_id=digest_id, period=period, since=since,
+                        until=until, articles=_articles(rt, digest_id),
+                        idempotency_key=key_for("digest", digest_id, created),
+                        log=ChannelLog(name, f"digest {digest_id}, batch {first}-{last}"),
+                        state=channel_state(rt, name), audience=audience)
     async with session_lock(st.url, BATCH_CLASS, f"{run_id}:{first}") as taken:
         if not taken:
             raise TransientBatchError(f"batch {first}-{last} of run {run_id} is being sent "
                                       "by another worker")
         try:
-            fanout = Fanout(rt.store, config, run_id, secret=secret_of(rt.config),  # type: ignore[arg-type]
-                            owner=_run_owner(run_id), id_range=(first, last), claim=False)
-            stats = await fanout.run()
-        except MissingSecret as exc:
-            raise PermanentBatchError(str(exc)) from None
-        except FanoutError as exc:
-            if exc.permanent:
-                log.error("digest batch %s-%s of run %s: %s", first, last, run_id, exc.message)
-                raise PermanentBatchError(exc.message) from None
+            await rt.adapter(name).send_digest([message], ctx)
+        except PermanentError as exc:
+            log.error("digest batch %s-%s of run %s: %s", first, last, run_id, exc.message)
+            raise PermanentBatchError(exc.message) from None
+        except TransientError as exc:
             raise TransientBatchError(exc.message) from None
+    stats = ctx.stats
     log.info("digest batch %s-%s of run %s: %d sent, %d bounced, %d failed", first, last,
-             run_id, stats.sent, stats.bounced, stats.failed)
+             run_id, stats.get("sent", 0), stats.get("bounced", 0), stats.get("failed", 0))
 
 
 async def finish_digest(st: _Worker, run_id: int, digest_id: int, round: int) -> None:
     """Mark the digest sent once every batch of this round succeeded (else look again soon);
     a batch that failed for good leaves the digest ``sending`` for a later resume."""
-    from distributor.channels.email.runs import touch_run
-
     rt = st.rt
     batches = await asyncio.to_thread(_jobs_of_run, rt, "digest_batch", run_id, round)
     if _outstanding(batches):
@@ -211,8 +232,6 @@ async def finish_digest(st: _Worker, run_id: int, digest_id: int, round: int) ->
 
 
 def _digest_done(rt: Runtime, digest_id: int, run_id: int | None) -> None:
-    from distributor.channels.email.runs import release_run
-
     if run_id is not None:
         release_run(rt.store, run_id, _run_owner(run_id), state="done")
     with rt.store.session() as session:

@@ -93,8 +93,8 @@ async def subscribers_add(state: Any, email: str, channel_name: str, confirmed: 
                  "already-pending": "already subscribed, waiting for confirmation"}
         click.echo(f"{address}: {words.get(result.what, result.what)} on {channel.name}")
         if needs:
-            adapter = rt.adapter(channel.name)
-            _sent, problems = await adapter.send_confirmations(rt, [sid])
+            from distributor.ledger.mailing import send_confirmations
+            _sent, problems = await send_confirmations(rt, channel.name, [sid])
             if problems:
                 raise _user_error(f"the confirmation mail could not be sent: {problems[0]}")
             click.echo(f"{address}: confirmation mail sent")
@@ -143,8 +143,8 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
         click.echo(f"{channel.name}: {report.added} added ({state_word}), {report.existing} "
                    f"already there, {len(report.bad)} bad rows")
         if report.pending_ids:
-            sent, problems = await rt.adapter(channel.name).send_confirmations(
-                rt, report.pending_ids)
+            from distributor.ledger.mailing import send_confirmations
+            sent, problems = await send_confirmations(rt, channel.name, report.pending_ids)
             click.echo(f"{channel.name}: {sent} confirmation mails sent")
             for problem in problems[:20]:
                 click.echo(f"error: confirmation mail: {problem}", err=True)

@@ -17,10 +17,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from distributor.channels.email.render import RECIPIENT
 from distributor.interfaces.web import auth
 from distributor.interfaces.web.previews import live_url, telegram_html, x_html, x_weight
 from distributor.plugin import message_text
-from distributor.render.email import RECIPIENT
 from distributor.services.deliveries import send_now
 from distributor.services.sending import Sender
 from distributor.store.models import (

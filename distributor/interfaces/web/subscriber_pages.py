@@ -197,10 +197,9 @@ class SubscriberPages:
         return done
 
     async def _send_confirmation(self, channel: str, subscriber_id: int) -> None:
-        adapter = self.rt.adapter(channel)
+        from distributor.ledger.mailing import send_confirmations
         try:
-            _sent, problems = await adapter.send_confirmations(  # type: ignore[attr-defined]
-                self.rt, [subscriber_id])
+            _sent, problems = await send_confirmations(self.rt, channel, [subscriber_id])
         except Exception as exc:
             problems = [str(exc) or repr(exc)]
         if problems:

@@ -2,8 +2,9 @@
 their states, double opt-in, signed links, unsubscribe, bounces, import and export.
 
 Core, and knowing no platform: what a mail looks like, SMTP and the meaning of an SMTP answer
-belong to the channel's package (``distributor.channels.email``), which records what happened
-through :func:`record_bounce` and reads the tokens from here.
+belong to the channel's package (``distributor.channels.email``). It reaches the subscribers
+only through the plugin API's audience (:mod:`distributor.ledger.mailing`, ``ctx.audience``),
+which records what happened (send rows, :func:`record_bounce`) and signs the links here.
 
 - :mod:`.addresses`: states, :class:`SubscriberError`, the normalised address;
 - :mod:`.tokens`: the signed confirmation and unsubscribe tokens and their links;

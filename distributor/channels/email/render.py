@@ -8,8 +8,9 @@ CSS inlining and quoted-printable encoding unchanged:
   (html and text) and in the ``List-Unsubscribe`` header;
 - :data:`RECIPIENT` (``%%RECIPIENT%%``): the subscriber's address, in the footer.
 
-:func:`personalize` (or :func:`build_mime` with ``to=`` and ``unsubscribe_token=``) replaces
-them for one subscriber; do it on the message before MIME encoding, never on encoded bytes.
+:func:`~.personal.personalize` (or :func:`~.personal.build_mime` with ``to=`` and
+``unsubscribe_token=``) replaces them for one subscriber; do it on the message before MIME
+encoding, never on encoded bytes.
 
 HTML comes from ``email/<kind>.html`` (autoescaped), the plain-text alternative from
 ``email/<kind>.txt`` with the same data; premailer then inlines the CSS into ``style=""``
@@ -25,24 +26,20 @@ passes :data:`HTML_BUDGET` bytes; a line links to the site for the articles left
 
 from __future__ import annotations
 
-import html as html_lib
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email import policy as email_policy
-from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
-from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, make_msgid
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from premailer import Premailer
 
-from distributor.articles import Article
-from distributor.render import (
+from distributor.plugin import (
+    Article,
+    Message,
+    RenderContext,
     Templates,
     channel_template,
+    cut,
     day_and_month,
     hostname,
     language_of,
@@ -53,8 +50,6 @@ from distributor.render import (
     title_repeats_lede,
     words,
 )
-from distributor.render.context import Message, RenderContext
-from distributor.text.cuts import cut
 
 __all__ = [
     "HTML_BUDGET",
@@ -63,11 +58,9 @@ __all__ = [
     "SUBJECT_LIMIT",
     "UNSUBSCRIBE_TOKEN",
     "Card",
-    "build_mime",
     "digest_card",
     "digest_subject",
     "inline_css",
-    "personalize",
     "render_article_email",
     "render_digest_email",
     "unsubscribe_url",
@@ -355,106 +348,3 @@ def render_article_email(article: Article, ctx: RenderContext) -> list[Message]:
     )
     html, text = _render(ctx, "article", data)
     return [{"subject": subject, "html": html, "text": text, "headers": _headers(ctx)}]
-
-
-# --------------------------------------------------------------------------- per subscriber
-
-
-def personalize(message: Message, *, recipient: str | None = None,
-                unsubscribe_token: str | None = None) -> Message:
-    """A copy of ``message`` with the placeholders replaced for one subscriber.
-
-    The token is URL-quoted (it sits in a URL) and, in the HTML, escaped like the address.
-    """
-    replacements: dict[str, tuple[str, str]] = {}
-    if recipient is not None:
-        replacements[RECIPIENT] = (recipient, html_lib.escape(recipient, quote=True))
-    if unsubscribe_token is not None:
-        token = quote(unsubscribe_token, safe="-._~")
-        replacements[UNSUBSCRIBE_TOKEN] = (token, html_lib.escape(token, quote=True))
-
-    def apply(value: str, *, in_html: bool = False) -> str:
-        for placeholder, (plain, escaped) in replacements.items():
-            value = value.replace(placeholder, escaped if in_html else plain)
-        return value
-
-    out: Message = dict(message)
-    for key in ("subject", "text"):
-        if isinstance(out.get(key), str):
-            out[key] = apply(out[key])
-    if isinstance(out.get("html"), str):
-        out["html"] = apply(out["html"], in_html=True)
-    headers = out.get("headers")
-    if isinstance(headers, Mapping):
-        out["headers"] = {name: apply(str(value)) for name, value in headers.items()}
-    return out
-
-
-class _OneLineHeader(UnstructuredHeader, BaseHeader):
-    """A header whose value is a URL in angle brackets (List-Unsubscribe, RFC 2369 and 8058).
-
-    Python folds a long unstructured header into RFC 2047 encoded words, which no mail client
-    reads back as a URL; an ASCII value is written on one line instead (RFC 5322 allows 998).
-    The header object keeps this behaviour whatever policy the message is later flattened with.
-    """
-
-    def fold(self, *, policy: Any) -> str:
-        value = str(self)
-        if value.isascii() and len(self.name) + len(value) + 2 <= 998:
-            return f"{self.name}: {value}{policy.linesep}"
-        return str(super().fold(policy=policy))
-
-
-_HEADERS = HeaderRegistry()
-_HEADERS.map_to_type("list-unsubscribe", _OneLineHeader)
-_HEADERS.map_to_type("list-unsubscribe-post", _OneLineHeader)
-_HEADERS.map_to_type("list-post", _OneLineHeader)
-_HEADERS.map_to_type("list-help", _OneLineHeader)
-_HEADERS.map_to_type("list-archive", _OneLineHeader)
-MIME_POLICY = email_policy.default.clone(header_factory=_HEADERS)
-
-_RESERVED = {"subject", "from", "to", "date", "message-id", "mime-version", "content-type",
-             "content-transfer-encoding"}
-
-
-def build_mime(message: Message, *, sender: str, to: str = RECIPIENT,
-               unsubscribe_token: str | None = None, now: datetime | None = None,
-               message_id: str | None = None) -> EmailMessage:
-    """``message`` as a MIME mail: multipart/alternative (text, then html), UTF-8,
-    quoted-printable, with Date, Message-ID (domain of the From address) and its headers.
-
-    When ``to`` is a real address it replaces ``%%RECIPIENT%%``; ``unsubscribe_token``
-    replaces ``%%UNSUBSCRIBE_TOKEN%%``.
-    """
-    if to != RECIPIENT or unsubscribe_token is not None:
-        message = personalize(message, recipient=None if to == RECIPIENT else to,
-                              unsubscribe_token=unsubscribe_token)
-    mail = EmailMessage(policy=MIME_POLICY)
-    mail["Subject"] = " ".join(str(message.get("subject", "")).split())
-    mail["From"] = sender
-    mail["To"] = to
-    mail["Date"] = format_datetime(now or datetime.now(UTC))
-    mail["Message-ID"] = message_id or make_msgid(domain=_domain_of(sender))
-    for name, value in (message.get("headers") or {}).items():
-        if name.lower() in _RESERVED:
-            continue
-        mail[name] = str(value)
-    text = str(message.get("text") or "")
-    mail.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    html = message.get("html")
-    if html:
-        mail.add_alternative(str(html), subtype="html", charset="utf-8",
-                             cte="quoted-printable")
-    return mail
-
-
-def _domain_of(sender: str) -> str:
-    for _name, address in getaddresses([sender]):
-        if "@" in address:
-            domain = address.rpartition("@")[2].strip().strip(">")
-            if domain:
-                try:
-                    return Address(addr_spec=f"x@{domain}").domain
-                except (ValueError, IndexError):
-                    return domain
-    return "localhost"
