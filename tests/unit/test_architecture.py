@@ -81,7 +81,6 @@ KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
 KNOWN_CIRCLES: set[frozenset[str]] = set()  # none left
 KNOWN_LONG_MODULES: dict[str, int] = {
     "distributor.channels.x.adapter": 480,
-    "distributor.interfaces.cli.subscribers": 472,
     "distributor.render": 442,
     "distributor.render.email": 460,
     "distributor.sources.directory": 454,
