@@ -30,7 +30,6 @@ from distributor.engine.digest_plans import (
     claim_digest,
     digest_channels,
     digest_picks,
-    last_fire,
     log,
     pick_article,
     plan_digest,
@@ -53,9 +52,8 @@ from distributor.store.models import ArticleRow, Digest
 
 __all__ = ["HOLDING", "MISFIRE_GRACE", "RESUME_WITHIN", "DigestClaim", "DigestOutcome",
            "DigestPlan", "bind_adapters", "claim_digest", "digest_channels", "digest_picks",
-           "last_fire", "pick_article", "plan_digest", "render_plan", "resume_digest",
-           "run_digest", "run_due_digests", "schedule_of", "unfinished_digests",
-           "unpick_article"]
+           "pick_article", "plan_digest", "render_plan", "resume_digest", "run_digest",
+           "schedule_of", "unfinished_digests", "unpick_article"]
 
 MISFIRE_GRACE = timedelta(hours=6)
 #: the scheduler resumes an interrupted digest on its own for this long; after that only
@@ -282,26 +280,3 @@ async def _send_and_record(rt: Runtime, channel: ChannelConfig, digest_id: int, 
     log.info("digest %s for %s sent with %d articles", channel.name, period, n_articles)
     return DigestOutcome(channel.name, period, "sent", n_articles, digest_id=digest_id,
                          stats=dict(ctx.stats))
-
-
-async def run_due_digests(rt: Runtime, *, now: datetime | None = None,
-                          grace: timedelta = MISFIRE_GRACE) -> list[DigestOutcome]:
-    """Send each digest whose cron time has passed (within ``grace``) and is not yet sent."""
-    now = now or datetime.now(UTC)
-    outcomes = []
-    if not rt.dry_run:
-        bind_adapters(rt)
-    for channel in digest_channels(rt):
-        if not rt.dry_run:
-            for digest_id in unfinished_digests(rt, channel, within=RESUME_WITHIN):
-                outcomes.append(await resume_digest(rt, channel, digest_id))
-        schedule = schedule_of(channel)
-        assert schedule is not None
-        fire = last_fire(schedule, rt.config.site.tz, now)
-        if fire is None:
-            continue
-        if now - fire > grace:
-            continue
-        outcomes.append(await run_digest(rt, channel, now=fire, period=fire.isoformat(),
-                                         resume=False))
-    return outcomes
