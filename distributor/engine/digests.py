@@ -77,6 +77,8 @@ class DigestOutcome:
     #: the channel's numbers (the email fan-out: sent, bounced, failed, retried, resent,
     #: done_before (served by an earlier process), elapsed seconds, rate (messages/s))
     stats: dict[str, float] = field(default_factory=dict)
+    #: the articles it holds (those an ``unknown`` digest keeps out of the next one)
+    article_ids: list[int] = field(default_factory=list)
 
 
 def bind_adapters(rt: Runtime) -> None:
@@ -237,7 +239,9 @@ async def _send_and_record(rt: Runtime, channel: ChannelConfig, digest_id: int, 
                            progress: Any = None) -> DigestOutcome:
     with rt.store.session() as session:
         row = session.get_one(Digest, digest_id)
-        period, n_articles, messages = row.period, len(row.article_ids), list(row.messages or [])
+        period, messages = row.period, list(row.messages or [])
+        article_ids = list(row.article_ids or [])
+    n_articles = len(article_ids)
     busy = DigestOutcome(channel.name, period, "exists", n_articles,
                          "being sent by another process right now", digest_id=digest_id)
     attempt = take_lease(rt, digest_id)
@@ -256,12 +260,13 @@ async def _send_and_record(rt: Runtime, channel: ChannelConfig, digest_id: int, 
         _finish(rt, digest_id, None, None)
         return busy
     except AmbiguousError as exc:
-        detail = (f"{exc}; it may have been published: check the channel (the digest is not "
-                  "sent again by itself, and its articles stay out of the next one)")
+        detail = (f"the outcome is unknown ({exc}), so it may have been published; it is not "
+                  "sent again by itself and its articles stay out of the next digest")
         _finish(rt, digest_id, "unknown", detail)
         log.error("digest %s for %s: outcome unknown: %s", channel.name, period, exc)
         return DigestOutcome(channel.name, period, "unknown", n_articles, detail,
-                             digest_id=digest_id, stats=dict(ctx.stats))
+                             digest_id=digest_id, stats=dict(ctx.stats),
+                             article_ids=article_ids)
     except Exception as exc:
         detail = str(exc) or repr(exc)
         if served[0] == 0:

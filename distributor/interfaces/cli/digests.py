@@ -97,7 +97,8 @@ async def digest_send(state: Any, channel_name: str) -> None:
 
     A digest left half-sent by a stopped process is finished first (only the subscribers it
     had not reached get it). On a terminal a progress bar shows messages per second and the
-    time left; then a summary.
+    time left; then a summary. A digest that got no answer (its outcome unknown: it may have
+    been published) is one line on stderr saying what to do, and exit status 1.
     """
     from distributor.engine.digests import run_digest
 
@@ -112,9 +113,21 @@ async def digest_send(state: Any, channel_name: str) -> None:
         outcome = await run_digest(rt, channel, progress=progress_for(channel.name))
     finally:
         await rt.close()
+    if outcome.state == "unknown":
+        raise UserError(unknown_line(outcome))
     click.echo(summary(outcome))
     if outcome.state in ("failed", "interrupted"):
         raise SystemExit(1)
+
+
+def unknown_line(outcome: Any) -> str:
+    """A digest whose outcome is unknown, and what to do, in one line."""
+    ids = ", ".join(str(i) for i in outcome.article_ids) or "none"
+    return (f"digest {outcome.channel} ({outcome.period}, {outcome.articles} articles): "
+            f"{outcome.detail}. Check {outcome.channel}; if it did not arrive, put its "
+            f"articles ({ids}) back with `distributor digest add ID --channel "
+            f"{outcome.channel}` and run `distributor digest send --channel "
+            f"{outcome.channel}` again")
 
 
 def summary(outcome: Any) -> str:
