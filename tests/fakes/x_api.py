@@ -66,9 +66,9 @@ SIGNED_HOSTS = ("https://api.twitter.com", "https://api.x.com")
 
 
 def weighted_length(text: str) -> int:
-    """The length X counts: distributor.render.x's twitter-text weighting if it is there."""
+    """The length X counts: the X package's twitter-text weighting if it is there."""
     try:
-        from distributor.render.x import weighted_length as render_weighted_length
+        from distributor.channels.x.render import weighted_length as render_weighted_length
 
         return int(render_weighted_length(text))
     except Exception:  # not written yet, or broken mid-edit: a close approximation

@@ -76,15 +76,10 @@ KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
     ("distributor.channels.telegram.core_access", "distributor.render.telegram"),
     ("distributor.channels.telegram.core_access", "distributor.runtime"),
     ("distributor.channels.telegram.core_access", "distributor.store.models"),
-    ("distributor.channels.x.adapter", "distributor.render.x"),
 }
 KNOWN_CIRCLES: set[frozenset[str]] = set()  # none left
 KNOWN_LONG_MODULES: dict[str, int] = {
-    "distributor.channels.x.adapter": 480,
-    "distributor.render": 442,
     "distributor.render.email": 460,
-    "distributor.sources.directory": 454,
-    "distributor.sources.feed": 435,
 }
 
 

@@ -27,6 +27,7 @@ from distributor.articles import Article, RelatedLink
 from distributor.channels.email.adapter import EmailConfig
 from distributor.channels.telegram.adapter import TelegramConfig
 from distributor.channels.x.adapter import XConfig
+from distributor.channels.x.render import ELLIPSIS, render_x, weighted_length
 from distributor.config import FeedSourceConfig, SiteConfig, WebConfig
 from distributor.render import Templates, words
 from distributor.render.context import RenderContext
@@ -46,7 +47,6 @@ from distributor.render.telegram import (
     telegram_length,
     visible_text,
 )
-from distributor.render.x import ELLIPSIS, render_x, weighted_length
 from distributor.sources import SourceState
 from distributor.sources.directory import load_article_file
 from distributor.sources.feed import fetch_feed

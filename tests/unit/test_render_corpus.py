@@ -32,6 +32,7 @@ from test_render_properties import (
 )
 
 from distributor.articles import Article
+from distributor.channels.x.render import render_x
 from distributor.render import teaser, title_repeats_lede, words
 from distributor.render.email import SUBJECT_LIMIT, digest_card, render_digest_email
 from distributor.render.telegram import (
@@ -42,7 +43,6 @@ from distributor.render.telegram import (
     render_telegram,
     visible_text,
 )
-from distributor.render.x import render_x
 from distributor.text.cuts import sentences
 
 _CHECK = Path(__file__).resolve().parents[1] / "corpus" / "check.py"

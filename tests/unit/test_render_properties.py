@@ -22,6 +22,7 @@ from distributor.articles import Article
 from distributor.channels.email.adapter import EmailConfig
 from distributor.channels.telegram.adapter import TelegramConfig
 from distributor.channels.x.adapter import XConfig
+from distributor.channels.x.render import render_x, weighted_length
 from distributor.config import SiteConfig, WebConfig
 from distributor.render import Templates, teaser, words
 from distributor.render.context import RenderContext
@@ -39,7 +40,6 @@ from distributor.render.telegram import (
     render_telegram,
     visible_text,
 )
-from distributor.render.x import render_x, weighted_length
 from distributor.text.cuts import (
     ELLIPSIS,
     GLUE,

@@ -12,10 +12,10 @@ from pydantic import SecretStr
 
 from distributor.articles import Article
 from distributor.channels.x.adapter import XAdapter, XConfig
+from distributor.channels.x.render import render_x, split_text, weighted_length
 from distributor.config import SiteConfig, WebConfig
 from distributor.render import Templates
 from distributor.render.context import RenderContext
-from distributor.render.x import render_x, split_text, weighted_length
 from distributor.text.cuts import GLUE, SENTENCE, tokenize
 
 HERE = Path(__file__).resolve()

@@ -14,7 +14,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from distributor.render.x import ELLIPSIS, split_text, weighted_length
+from distributor.channels.x.render import ELLIPSIS, split_text, weighted_length
 
 # X counts a link 23 when twitter-text recognises it (a real top-level domain)
 LINK = "https://www.rinews.co.id/berita/2026/11/25/moskow-dan-beijing-semakin-mempertegas-posisi"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distributor.render.x import split_text
+from distributor.channels.x.render import split_text
 from distributor.text.cuts import (
     CLAUSE,
     GLUE,

@@ -19,8 +19,8 @@ permanent. :meth:`XAdapter.reconcile` uses the same lookup for a delivery a dead
 half-sent.
 
 With ``image: true`` a message's ``"image"`` (a URL; the renderer puts the article's image on the
-head post) is downloaded and uploaded with ``POST /2/media/upload`` and attached to the post; if
-either step fails the post goes out without it.
+head post) is downloaded (the plugin API's ``download_image``), uploaded with ``POST
+/2/media/upload`` and attached to the post; if either step fails the post goes out without it.
 """
 
 from __future__ import annotations
@@ -38,28 +38,21 @@ import requests
 import tweepy
 from pydantic import Field, SecretStr
 
-from distributor.channels.x.posts import (
-    _as_posted,
-    _comparable,
-    _created,
-    _image_type,
-    _replied_to,
+from distributor.channels.x.errors import (
+    DuplicateContentError,
+    ServerError,
+    rate_limit_reset,
+    translate,
 )
-from distributor.channels.x.transport import (
-    _X_HOSTS,
-    _before_sending,
-    _exhausted_until,
-    _number,
-    _problem,
-    _Reroute,
-    _retry_after_header,
-)
+from distributor.channels.x.posts import _as_posted, _comparable, _created, _replied_to
+from distributor.channels.x.transport import _X_HOSTS, _exhausted_until, _Reroute
 from distributor.plugin import (
     AmbiguousError,
     Article,
     Channel,
     ChannelConfig,
     ChannelError,
+    ImageError,
     Message,
     PermanentError,
     RenderContext,
@@ -67,7 +60,10 @@ from distributor.plugin import (
     SecretFilter,
     SendContext,
     TransientError,
+    download_image,
 )
+
+__all__ = ["DuplicateContentError", "XAdapter", "XConfig"]
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +83,6 @@ class XConfig(ChannelConfig):
     timeout: Seconds = 20.0
 
 
-_CREDENTIALS_HINT = ("check X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET "
-                     "(the consumer_key, consumer_secret, access_token and access_token_secret "
-                     "of the channel)")
-#: 403 problem types that make every post fail until someone changes the app's settings
-_APP_PROBLEMS = ("oauth1-permissions", "client-forbidden", "unsupported-authentication",
-                 "client-not-enrolled")
 #: looking for a post: this many pages of the account's latest posts, 100 a page
 _LOOKUP_PAGES = 3
 _LOOKUP_FIELDS = ["created_at", "referenced_tweets", "entities"]
@@ -102,14 +92,8 @@ _CLOCK_SLACK = 120.0
 _REMEMBER = 2 * 86400.0
 #: X takes images up to 5 MB
 _MAX_IMAGE_BYTES = 5 * 1024 * 1024
-
-
-class DuplicateContentError(PermanentError):
-    """X refused a post as duplicate content: the account has a post with the same text."""
-
-
-class _ServerError(TransientError):
-    """X answered 5xx. Usually nothing was published, but sometimes it was."""
+#: the image types the one-shot upload takes (media_type of POST /2/media/upload)
+_IMAGE_TYPES = {"image/png", "image/jpeg", "image/bmp", "image/tiff", "image/webp"}
 
 
 # --------------------------------------------------------------------------- secrets in logs
@@ -122,8 +106,6 @@ _SECRET_LOGGERS = ("tweepy", "requests_oauthlib", "oauthlib", "urllib3", "reques
 _REDACTOR = SecretFilter(_SECRET_LOGGERS)
 _guard_logs = _REDACTOR.guard
 _clean_chain = _REDACTOR.clean_chain
-
-
 
 
 # --------------------------------------------------------------------------- the adapter
@@ -148,7 +130,7 @@ class XAdapter(Channel):
         _guard_logs(self._secrets())
 
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
-        from distributor.render.x import render_x
+        from distributor.channels.x.render import render_x
 
         return render_x(article, ctx)
 
@@ -200,74 +182,17 @@ class XAdapter(Channel):
             return await asyncio.to_thread(call, **kwargs)
         except (tweepy.TweepyException, requests.RequestException) as exc:
             failure: Exception = exc
-        error = self._translate(failure, sent=sent, posting=posting, auxiliary=auxiliary)
+        error = translate(failure, base_url=self.config.api_base_url,
+                          timeout=self.config.timeout, sent=sent, auxiliary=auxiliary)
+        if posting and isinstance(failure, tweepy.TooManyRequests):
+            retry_at = rate_limit_reset(failure.response.headers)
+            if retry_at is not None:
+                self.not_before = max(self.not_before, retry_at)
         error.message = _REDACTOR.redact(error.message)
         error.args = (error.message,)
         if _clean_chain(failure):
             error.__cause__ = failure
         raise error
-
-    def _translate(self, exc: Exception, *, sent: bool, posting: bool = False,
-                   auxiliary: bool = False) -> ChannelError:
-        timeout = self.config.timeout
-        if isinstance(exc, tweepy.TooManyRequests):
-            headers = exc.response.headers
-            retry_at = _exhausted_until(headers) or _number(headers, "x-rate-limit-reset")
-            retry_after = max(0.0, retry_at - time.time()) if retry_at is not None \
-                else _retry_after_header(headers)
-            if retry_at is not None and posting:
-                self.not_before = max(self.not_before, retry_at)
-            detail, _ = _problem(exc)
-            wait = f"retry in {retry_after:.0f} s" if retry_after is not None else "retry later"
-            return TransientError(f"X rate limit reached ({detail}); {wait}",
-                                  retry_after=retry_after, channel_wide=True)
-        if isinstance(exc, tweepy.Unauthorized):
-            detail, _ = _problem(exc)
-            return PermanentError(f"X rejected the credentials; {_CREDENTIALS_HINT}. "
-                                  f"X said: {detail}", pause_channel=True)
-        if isinstance(exc, tweepy.Forbidden):
-            detail, kind = _problem(exc)
-            if auxiliary:  # a lookup or an upload the plan or the app does not allow
-                return PermanentError(f"X refused the request: {detail}")
-            if "duplicate" in detail.lower():
-                return DuplicateContentError(f"X says duplicate content: {detail}")
-            if any(p in kind for p in _APP_PROBLEMS) or "oauth1 app permissions" in detail:
-                return PermanentError(
-                    f"X refused the app: {detail} Give the app Read and Write permission in the "
-                    "developer portal, then regenerate the access token and secret.",
-                    pause_channel=True)
-            return PermanentError(f"X refused the post: {detail}")
-        if isinstance(exc, tweepy.NotFound):
-            detail, _ = _problem(exc)
-            return PermanentError(f"X answered 404 ({detail}); check api_base_url "
-                                  f"{self.config.api_base_url!r}")
-        if isinstance(exc, tweepy.TwitterServerError):
-            detail, _ = _problem(exc)
-            return _ServerError(
-                f"X is unavailable: {exc.response.status_code} {detail}",
-                retry_after=_retry_after_header(exc.response.headers), channel_wide=True)
-        if isinstance(exc, tweepy.HTTPException):  # 400 and any other refusal
-            detail, _ = _problem(exc)
-            return PermanentError(f"X refused the post: {detail}")
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return TransientError(f"cannot connect to X at {self.config.api_base_url} within "
-                                  f"{timeout:g} s", channel_wide=True)
-        if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ProxyError):
-            return TransientError(f"cannot reach X at {self.config.api_base_url}: {exc}",
-                                  channel_wide=True)
-        if isinstance(exc, requests.exceptions.ConnectionError) and (
-                not sent or _before_sending(exc)):
-            return TransientError(f"cannot reach X at {self.config.api_base_url}: {exc}",
-                                  channel_wide=True)
-        if not sent:
-            return TransientError(f"X did not answer: {exc}", channel_wide=True)
-        if isinstance(exc, requests.exceptions.ReadTimeout):
-            return AmbiguousError(f"no answer from X within {timeout:g} s: the post may have "
-                                  "been published")
-        if isinstance(exc, requests.RequestException):
-            return AmbiguousError(f"the answer from X was lost ({exc}): the post may have been "
-                                  "published")
-        return PermanentError(f"X error: {exc}")
 
     # -- the adapter interface --------------------------------------------------------------
     async def send(self, message: Message, ctx: SendContext) -> str:
@@ -289,7 +214,7 @@ class XAdapter(Channel):
                                        user_auth=True)
         except DuplicateContentError as duplicate:
             return await self._after_duplicate(duplicate, text, previous_id)
-        except (_ServerError, AmbiguousError):
+        except (ServerError, AmbiguousError):
             self._remember_uncertain(key, started)
             raise
         self._uncertain.pop(key, None)
@@ -408,8 +333,10 @@ class XAdapter(Channel):
                         name, url)
             return None
         try:
-            data, media_type = await asyncio.to_thread(self._download, url)
-        except (requests.RequestException, ValueError) as exc:
+            data, media_type = await download_image(
+                url, max_bytes=_MAX_IMAGE_BYTES, timeout=self.config.timeout,
+                accept=_IMAGE_TYPES, user_agent="distributor (+image for an X post)")
+        except ImageError as exc:
             log.warning("X channel %s: cannot fetch the image %s (%s); posting without it",
                         name, url, exc)
             return None
@@ -429,24 +356,6 @@ class XAdapter(Channel):
                         name, url, exc)
             return None
         return [media_id]
-
-    def _download(self, url: str) -> tuple[bytes, str]:
-        """The image's bytes and type, at most 5 MB (X's limit for images)."""
-        with requests.get(url, timeout=self.config.timeout, stream=True,
-                          headers={"User-Agent": "distributor (+image for an X post)"}) as answer:
-            answer.raise_for_status()
-            declared = _number(answer.headers, "content-length")
-            if declared is not None and declared > _MAX_IMAGE_BYTES:
-                raise ValueError(f"{declared:.0f} bytes; X takes images up to 5 MB")
-            data = b""
-            for chunk in answer.iter_content(64 * 1024):
-                data += chunk
-                if len(data) > _MAX_IMAGE_BYTES:
-                    raise ValueError("larger than 5 MB, the most X takes for an image")
-        media_type = _image_type(data)
-        if media_type is None:
-            raise ValueError("not an image X takes (JPEG, PNG, WebP, BMP or TIFF)")
-        return data, media_type
 
     def hold_until(self) -> datetime | None:
         """The reset of a posting allowance the last answer said is used up."""

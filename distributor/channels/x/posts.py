@@ -1,5 +1,5 @@
 """Posts as X shows them (links as t.co, ``& < >`` escaped, media links added), compared
-with what was written; and the image types X takes."""
+with what was written."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-#: images the one-shot upload takes (media_type enum of POST /2/media/upload), by magic bytes
-_IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-                (b"BM", "image/bmp"), (b"II*\x00", "image/tiff"), (b"MM\x00*", "image/tiff"))
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 
 
@@ -56,11 +53,3 @@ def _created(tweet: Mapping[str, Any]) -> float | None:
     except (KeyError, ValueError):
         return None
 
-
-def _image_type(data: bytes) -> str | None:
-    for magic, media_type in _IMAGE_MAGIC:
-        if data.startswith(magic):
-            return media_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None

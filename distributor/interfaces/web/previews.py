@@ -121,7 +121,7 @@ def x_html(text: str) -> Markup:
 
 def x_weight(text: str) -> int | None:
     try:
-        from distributor.render.x import weighted_length
+        from distributor.channels.x.render import weighted_length
 
         return weighted_length(text)
     except Exception:  # the preview works without the count
