@@ -7,14 +7,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from distributor.articles import Article
-from distributor.config import ChannelConfig, cron_trigger
+from distributor.config import ChannelConfig
 from distributor.ledger.ingest import from_row
 from distributor.render.context import Message
 from distributor.runtime import Runtime
@@ -33,24 +32,6 @@ def schedule_of(channel: ChannelConfig) -> str | None:
 
 def digest_channels(rt: Runtime) -> list[ChannelConfig]:
     return [c for c in rt.channels() if c.publish == "digest" and schedule_of(c)]
-
-
-def last_fire(schedule: str, tz: ZoneInfo, now: datetime) -> datetime | None:
-    """The most recent time at or before ``now`` when the cron fired."""
-    trigger = cron_trigger(schedule, timezone=tz)
-    for window in (timedelta(hours=1), timedelta(days=1), timedelta(days=8),
-                   timedelta(days=32), timedelta(days=367)):
-        start = now - window
-        fire = trigger.get_next_fire_time(None, start)
-        found = None
-        steps = 0
-        while fire is not None and fire <= now and steps < 5000:
-            found = fire
-            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-            steps += 1
-        if found is not None:
-            return found.astimezone(UTC)
-    return None
 
 
 @dataclass

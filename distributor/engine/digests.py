@@ -30,7 +30,6 @@ from distributor.engine.digest_plans import (
     claim_digest,
     digest_channels,
     digest_picks,
-    last_fire,
     log,
     pick_article,
     plan_digest,
@@ -53,9 +52,8 @@ from distributor.store.models import ArticleRow, Digest
 
 __all__ = ["HOLDING", "MISFIRE_GRACE", "RESUME_WITHIN", "DigestClaim", "DigestOutcome",
            "DigestPlan", "bind_adapters", "claim_digest", "digest_channels", "digest_picks",
-           "last_fire", "pick_article", "plan_digest", "render_plan", "resume_digest",
-           "run_digest", "run_due_digests", "schedule_of", "unfinished_digests",
-           "unpick_article"]
+           "pick_article", "plan_digest", "render_plan", "resume_digest", "run_digest",
+           "schedule_of", "unfinished_digests", "unpick_article"]
 
 MISFIRE_GRACE = timedelta(hours=6)
 #: the scheduler resumes an interrupted digest on its own for this long; after that only
@@ -79,6 +77,8 @@ class DigestOutcome:
     #: the channel's numbers (the email fan-out: sent, bounced, failed, retried, resent,
     #: done_before (served by an earlier process), elapsed seconds, rate (messages/s))
     stats: dict[str, float] = field(default_factory=dict)
+    #: the articles it holds (those an ``unknown`` digest keeps out of the next one)
+    article_ids: list[int] = field(default_factory=list)
 
 
 def bind_adapters(rt: Runtime) -> None:
@@ -240,7 +240,9 @@ async def _send_and_record(rt: Runtime, channel: ChannelConfig, digest_id: int, 
                            progress: Any = None) -> DigestOutcome:
     with rt.store.session() as session:
         row = session.get_one(Digest, digest_id)
-        period, n_articles, messages = row.period, len(row.article_ids), list(row.messages or [])
+        period, messages = row.period, list(row.messages or [])
+        article_ids = list(row.article_ids or [])
+    n_articles = len(article_ids)
     busy = DigestOutcome(channel.name, period, "exists", n_articles,
                          "being sent by another process right now", digest_id=digest_id)
     attempt = take_lease(rt, digest_id)
@@ -259,12 +261,13 @@ async def _send_and_record(rt: Runtime, channel: ChannelConfig, digest_id: int, 
         _finish(rt, digest_id, None, None)
         return busy
     except AmbiguousError as exc:
-        detail = (f"{exc}; it may have been published: check the channel (the digest is not "
-                  "sent again by itself, and its articles stay out of the next one)")
+        detail = (f"the outcome is unknown ({exc}), so it may have been published; it is not "
+                  "sent again by itself and its articles stay out of the next digest")
         _finish(rt, digest_id, "unknown", detail)
         log.error("digest %s for %s: outcome unknown: %s", channel.name, period, exc)
         return DigestOutcome(channel.name, period, "unknown", n_articles, detail,
-                             digest_id=digest_id, stats=dict(ctx.stats))
+                             digest_id=digest_id, stats=dict(ctx.stats),
+                             article_ids=article_ids)
     except Exception as exc:
         detail = str(exc) or repr(exc)
         if served[0] == 0:
@@ -283,26 +286,3 @@ async def _send_and_record(rt: Runtime, channel: ChannelConfig, digest_id: int, 
     log.info("digest %s for %s sent with %d articles", channel.name, period, n_articles)
     return DigestOutcome(channel.name, period, "sent", n_articles, digest_id=digest_id,
                          stats=dict(ctx.stats))
-
-
-async def run_due_digests(rt: Runtime, *, now: datetime | None = None,
-                          grace: timedelta = MISFIRE_GRACE) -> list[DigestOutcome]:
-    """Send each digest whose cron time has passed (within ``grace``) and is not yet sent."""
-    now = now or datetime.now(UTC)
-    outcomes = []
-    if not rt.dry_run:
-        bind_adapters(rt)
-    for channel in digest_channels(rt):
-        if not rt.dry_run:
-            for digest_id in unfinished_digests(rt, channel, within=RESUME_WITHIN):
-                outcomes.append(await resume_digest(rt, channel, digest_id))
-        schedule = schedule_of(channel)
-        assert schedule is not None
-        fire = last_fire(schedule, rt.config.site.tz, now)
-        if fire is None:
-            continue
-        if now - fire > grace:
-            continue
-        outcomes.append(await run_digest(rt, channel, now=fire, period=fire.isoformat(),
-                                         resume=False))
-    return outcomes

@@ -1,12 +1,11 @@
 """Sending due deliveries: the dispatcher (pacing, retries, progress; adapters only push),
-and dry-run passes into the outbox. (An editor's request is sent by
-:mod:`distributor.services.sending`.)"""
+and dry-run passes into the outbox. What each send's outcome does to the ledger is in
+:mod:`.send_outcomes`. (An editor's request is sent by :mod:`distributor.services.sending`.)"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,13 +16,8 @@ from sqlalchemy.orm import Session
 from distributor.channels.outbox import dry_run_outbox
 from distributor.engine.contexts import delivery_key, reconciling, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
-from distributor.ledger.deliveries import (
-    DUE_STATES,
-    backoff,
-    plan_deliveries,
-    record,
-    utcnow,
-)
+from distributor.engine.send_outcomes import fail, pace, retry_later, unknown
+from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record, utcnow
 from distributor.ledger.ingest import from_row
 from distributor.plugin import AmbiguousError, PermanentError, TransientError
 from distributor.runtime import Runtime, owner_gone
@@ -39,7 +33,6 @@ log = logging.getLogger("distributor.delivery")
 __all__ = ["DispatchReport", "Dispatcher", "PreviewItem", "dry_run_pass", "outbox_name"]
 
 LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 8
 PACING_WAIT_MAX = 90.0  # a pass waits this long at most for a channel's pacing
 RECONCILE_WINDOW = timedelta(hours=24)  # Telegram keeps updates 24 hours; older is for editors
 
@@ -57,8 +50,6 @@ class DispatchReport:
     def merge(self, other: DispatchReport) -> None:
         for name in ("sent", "retry", "failed", "unknown"):
             getattr(self, name).extend(getattr(other, name))
-
-
 
 
 class Dispatcher:
@@ -308,22 +299,21 @@ class Dispatcher:
                 done = [str(dry_run_outbox(adapter).write(dry_run_name, messages)[0])] \
                     if messages else []
             except PermanentError as exc:
-                return self._fail(delivery_id, exc, label)
+                return fail(self.rt, delivery_id, exc, label)
             messages = messages[:len(done)]
         for index in range(len(done), len(messages)):
             try:
                 remote_id = await adapter.send(messages[index], context(done))
             except TransientError as exc:
-                return self._retry(delivery_id, exc, attempts, label)
+                return retry_later(self.rt, delivery_id, exc, attempts, label)
             except PermanentError as exc:
-                return self._fail(delivery_id, exc, label)
+                return fail(self.rt, delivery_id, exc, label)
             except AmbiguousError as exc:
-                return self._unknown(delivery_id, str(exc), label)
+                return unknown(self.rt, delivery_id, str(exc), label)
             except Exception as exc:  # an adapter bug: keep the delivery, log the traceback
                 log.exception("%s: unexpected error from the adapter", label)
-                return self._retry(delivery_id, TransientError(f"unexpected error: {exc!r}",
-                                                               channel_wide=False),
-                                   attempts, label)
+                bug = TransientError(f"unexpected error: {exc!r}", channel_wide=False)
+                return retry_later(self.rt, delivery_id, bug, attempts, label)
             with rt.store.session() as session:
                 session.add(DeliveryPart(delivery_id=delivery_id, idx=index,
                                          remote_id=str(remote_id)))
@@ -340,96 +330,8 @@ class Dispatcher:
             delivery.lease_owner = delivery.lease_until = None
             record(session, delivery, "sent", f"remote id {delivery.remote_id}")
             configured = getattr(rt.config.channel(delivery.channel), "rate_per_minute", None)
-            self._pace(session, delivery.channel,
+            pace(session, delivery.channel,
                        adapter_rate=configured or adapter.rate_per_minute, now=now,
                        hold_until=adapter.hold_until())
         log.info("%s sent (remote id %s)", label, done[0] if done else "-")
         return "sent"
-
-    def _pace(self, session: Session, channel: str, *, adapter_rate: float | None,
-              now: datetime, hold_until: datetime | None = None) -> None:
-        """The channel's next send: after its pacing interval, and not before the platform
-        allows (an allowance used up), in the store so every process and worker holds it."""
-        next_at = now + timedelta(seconds=60.0 / adapter_rate) if adapter_rate else None
-        if hold_until is not None and hold_until > now:
-            next_at = max(next_at or hold_until, hold_until)
-            log.info("channel %s: the platform's allowance is used up; next post after %s",
-                     channel, hold_until.isoformat(timespec="seconds"))
-        if next_at is None:
-            return
-        state = session.get(ChannelState, channel) or ChannelState(channel=channel)
-        session.add(state)
-        state.next_send_at = next_at
-
-    def _retry(self, delivery_id: int, exc: TransientError, attempts: int, label: str) -> str:
-        now = utcnow()
-        with self.rt.store.session() as session:
-            delivery = session.get_one(Delivery, delivery_id)
-            delivery.lease_owner = delivery.lease_until = None
-            delivery.last_error = exc.message
-            if exc.retry_after is not None:
-                # rate limits are not failures: they never use up attempts
-                delivery.attempts = max(0, attempts - 1)
-            elif attempts >= MAX_ATTEMPTS:
-                delivery.last_error = f"gave up after {attempts} attempts: {exc.message}"
-                record(session, delivery, "failed", delivery.last_error)
-                log.error("%s failed: %s", label, delivery.last_error)
-                return "failed"
-            # the platform said when: wait just that (plus a little jitter); else back off
-            wait = (exc.retry_after + random.uniform(0, 1) if exc.retry_after is not None
-                    else backoff(attempts))
-            delivery.next_attempt_at = now + timedelta(seconds=wait)
-            record(session, delivery, "retry", exc.message)
-            if exc.channel_wide:
-                state = session.get(ChannelState, delivery.channel) or \
-                    ChannelState(channel=delivery.channel)
-                session.add(state)
-                state.next_send_at = max(state.next_send_at or now, delivery.next_attempt_at)
-        log.warning("%s: %s; retrying in %.0fs", label, exc.message, wait)
-        return "retry"
-
-    def _fail(self, delivery_id: int, exc: PermanentError, label: str) -> str:
-        with self.rt.store.session() as session:
-            delivery = session.get_one(Delivery, delivery_id)
-            delivery.lease_owner = delivery.lease_until = None
-            delivery.last_error = exc.message
-            record(session, delivery, "failed", exc.message)
-            paused = self._sharing_credentials(delivery.channel) if exc.pause_channel else []
-            for name in paused:
-                state = session.get(ChannelState, name) or ChannelState(channel=name)
-                session.add(state)
-                state.paused_reason = exc.message
-                state.paused_at = utcnow()
-            if exc.pause_channel:
-                # the article is not at fault: it goes out once the channel is fixed
-                delivery.attempts = 0
-                record(session, delivery, "retry", "channel paused")
-        if exc.pause_channel:
-            also = (f"; also paused, on the same credentials: {', '.join(paused[1:])}"
-                    if len(paused) > 1 else "")
-            log.error("channel paused: %s: %s%s (fix it, then `distributor channels resume "
-                      "NAME`)", label, exc.message, also)
-            return "retry"
-        log.error("%s failed: %s", label, exc.message)
-        return "failed"
-
-    def _sharing_credentials(self, channel: str) -> list[str]:
-        """The channel and every other channel on the same credentials (one bot token)."""
-        key = self.rt.adapter(channel).credential_key
-        if key is None:
-            return [channel]
-        return [channel] + [name for name, adapter in self.rt.adapters.items()
-                            if name != channel and adapter.credential_key == key]
-
-    def _unknown(self, delivery_id: int, reason: str, label: str) -> str:
-        with self.rt.store.session() as session:
-            delivery = session.get_one(Delivery, delivery_id)
-            delivery.lease_owner = delivery.lease_until = None
-            delivery.last_error = reason
-            record(session, delivery, "unknown", reason)
-        log.error("%s: outcome unknown (%s); check the channel, then `deliveries retry %s "
-                  "--force` or `deliveries resolve %s --sent`", label, reason, delivery_id,
-                  delivery_id)
-        return "unknown"
-
-

@@ -48,11 +48,20 @@ async def run_pass(rt: Runtime, *, now: datetime | None = None) -> PassReport:
             report.digests.append(await run_digest(rt, channel, now=now))
         return report
     report.dispatch = await Dispatcher(rt).run_once(now=now)
-    once = _Once(rt)
-    for channel in digest_channels(rt):
-        report.digests.extend(o for o in await digest(once, channel=channel.name, now=now)
-                              if isinstance(o, DigestOutcome))
+    report.digests = await run_due_digests(rt, now=now)
     return report
+
+
+async def run_due_digests(rt: Runtime, *, now: datetime | None = None) -> list[DigestOutcome]:
+    """The digest job of every digest channel, here and now: each resumes the channel's
+    unfinished digests, then sends the digest of its cron's previous fire time when that is
+    within the misfire grace and not sent yet."""
+    once = _Once(rt)
+    outcomes: list[DigestOutcome] = []
+    for channel in digest_channels(rt):
+        outcomes.extend(o for o in await digest(once, channel=channel.name, now=now)
+                        if isinstance(o, DigestOutcome))
+    return outcomes
 
 
 class _Once:

@@ -154,6 +154,11 @@ class Desk(Protocol):
     def find_article(self, ref: str) -> Article:
         """A stored article by id or URL; raises :class:`NotFound`."""
 
+    def read_pasted(self, text: str, *, now: datetime) -> Article:
+        """An article from text an editor pasted: its first http(s) link is the URL, the rest
+        is read like an article file (source ``editor``). Stores nothing; raises
+        :class:`DeskError` (a sentence for the editor) without a link or without a story."""
+
     def take_pasted(self, article: Article, *, by: str) -> tuple[Article, bool]:
         """Store an article an editor pasted, held back from automatic publishing; returns
         (the stored article, whether it was there already under another source)."""

@@ -1,7 +1,9 @@
-"""ARTICLE on the command line: a stored id, an article URL, or a path to an article file."""
+"""Finding an article an editor names: ARTICLE on the command line (a stored id, an article
+URL, or a path to an article file), or the text an editor pasted into a chat."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,8 +13,12 @@ from sqlalchemy import select
 from distributor.articles import Article
 from distributor.config import DirectorySourceConfig
 from distributor.ledger.ingest import from_row, store_article
+from distributor.plugin.desk import DeskError
 from distributor.runtime import Runtime
 from distributor.store.models import ArticleRow
+from distributor.text import detect_language, parse_article_text
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
 
 
 class ArticleNotFound(click.ClickException):
@@ -94,3 +100,27 @@ def _first_template(rt: Runtime) -> str | None:
         if isinstance(source, DirectorySourceConfig) and source.url_template:
             return source.url_template
     return None
+
+
+def article_from_text(text: str, *, default_language: str = "en",
+                      now: datetime | None = None) -> Article:
+    """An article from pasted text: the first http(s) link is its URL (a line that is only the
+    link is dropped from the text); the rest is parsed like an article file. Raises
+    :class:`DeskError` without a link or without a story besides it."""
+    match = _URL.search(text)
+    if match is None:
+        raise DeskError("Which page should the post link to? Send the text again with the "
+                        "article's link in it (the first link in the text is used).")
+    url = match.group(0).rstrip(".,;:!?)]}»”’")
+    lines = [line for line in text.splitlines() if line.strip() not in (url, f"<{url}>")]
+    story = "\n".join(lines).strip()
+    parsed = parse_article_text(story, language=detect_language(story, default_language))
+    if not parsed.lede:
+        raise DeskError("There is no article text besides the link. Paste the story itself "
+                        "(a short title line first, if it has one) with its link.")
+    return Article(
+        source="editor", key=url, url=url, title=parsed.title or parsed.headline,
+        title_derived=parsed.title is None, dateline=parsed.dateline, lede=parsed.lede,
+        body=parsed.body, author=parsed.author, editor=parsed.editor, related=parsed.related,
+        language=parsed.language, published=now or datetime.now(UTC),
+    )

@@ -28,7 +28,7 @@ from distributor.plugin.desk import (
 from distributor.render.context import Message
 from distributor.runtime import Runtime
 from distributor.services import deliveries as services
-from distributor.services.articles import ArticleNotFound, resolve_article
+from distributor.services.articles import ArticleNotFound, article_from_text, resolve_article
 from distributor.services.sending import Sender, view
 from distributor.store.models import ArticleRow, ChannelState, Delivery
 
@@ -60,6 +60,9 @@ class ServiceDesk:
             return resolve_article(self.rt, ref, store=False)
         except ArticleNotFound:
             raise NotFound("article", ref) from None
+
+    def read_pasted(self, text: str, *, now: datetime) -> Article:
+        return article_from_text(text, default_language=self.site.language, now=now)
 
     def take_pasted(self, article: Article, *, by: str) -> tuple[Article, bool]:
         with self.rt.store.session() as session:

@@ -14,8 +14,10 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from distributor.articles import Article
+from distributor.config import cron_trigger
 from distributor.configfile import load_config
-from distributor.engine.digests import last_fire, run_due_digests
+from distributor.engine.embedded import run_due_digests
+from distributor.engine.jobs import previous_fire
 from distributor.ledger.ingest import store_article
 from distributor.runtime import Runtime
 from distributor.store import open_store
@@ -103,7 +105,7 @@ def digest_rt(write_config: Callable[..., Path], db_url: str) -> Iterator[Runtim
 
 def test_the_last_fire_time_is_in_the_site_timezone(digest_rt: Runtime) -> None:
     now = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 09:00 in Jakarta
-    fire = last_fire("0 6 * * *", digest_rt.config.site.tz, now)
+    fire = previous_fire(cron_trigger("0 6 * * *", timezone=digest_rt.config.site.tz), now)
     assert fire == datetime(2026, 11, 24, 23, 0, tzinfo=UTC)  # 06:00 in Jakarta
 
 

@@ -60,13 +60,9 @@ KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
     ("distributor.channels.telegram.core_access", "distributor.render.telegram"),
     ("distributor.channels.telegram.core_access", "distributor.runtime"),
     ("distributor.channels.telegram.core_access", "distributor.store.models"),
-    ("distributor.channels.telegram.editorbot", "distributor.text"),
 }
 KNOWN_CIRCLES: set[frozenset[str]] = set()  # none left
 KNOWN_LONG_MODULES: dict[str, int] = {
-    "distributor.channels.telegram.editorbot": 710,
-    "distributor.engine.dispatcher": 435,
-    "distributor.interfaces.cli.subscribers": 472,
 }
 
 

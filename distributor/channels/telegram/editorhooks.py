@@ -23,13 +23,9 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
 from distributor.channels.telegram.adapter import EDITOR_UPDATES, polling, redact
-from distributor.channels.telegram.editorbot import (
-    BotGroup,
-    EditorDesk,
-    _close,
-    build_application,
-    editor_bot_groups,
-)
+from distributor.channels.telegram.editor_app import build_application, close_application
+from distributor.channels.telegram.editor_conversation import EditorDesk
+from distributor.channels.telegram.editor_groups import BotGroup, editor_bot_groups
 from distributor.plugin import Desk, WebConfig
 
 log = logging.getLogger("distributor.editorbot")
@@ -114,14 +110,14 @@ class EditorWebhooks:
             except InvalidToken:
                 log.error("the editor bot of %s cannot start: the bot token is invalid; check "
                           "TELEGRAM_BOT_TOKEN", names)
-                await _close(app)
+                await close_application(app)
                 continue
             except (TelegramError, OSError) as exc:
                 log.error("the editor bot of %s cannot register its webhook at %s%s…: %s "
                           "(Telegram needs web.base_url to be an https:// address it can reach, "
                           "on port 443, 80, 88 or 8443)", names, self.web.base_url.rstrip("/"),
                           WEBHOOK_PREFIX, redact(str(exc)))
-                await _close(app)
+                await close_application(app)
                 continue
             hook.app = app
             # its updates arrive here: reconciliation in this process reads what they bring
@@ -134,7 +130,7 @@ class EditorWebhooks:
         for hook in self.hooks:
             app, hook.app = hook.app, None
             if app is not None:
-                await _close(app)
+                await close_application(app)
         self._stack.close()
 
     @contextlib.asynccontextmanager

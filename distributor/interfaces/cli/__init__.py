@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from distributor.interfaces.cli.articles import articles, digest, preview, push
 from distributor.interfaces.cli.deliveries import channels, deliveries
+from distributor.interfaces.cli.digests import digest_send
 from distributor.interfaces.cli.editors import digest_add, digest_remove, editors
 from distributor.interfaces.cli.main import entry, main
-from distributor.interfaces.cli.subscribers import digest_send as digest_send_progress
 from distributor.interfaces.cli.subscribers import serve, subscribers
 from distributor.interfaces.cli.workers import db, worker
 
@@ -16,6 +16,6 @@ for command in (articles, preview, push, digest, deliveries, channels, subscribe
     main.add_command(command)
 digest.add_command(digest_add)
 digest.add_command(digest_remove)
-digest.add_command(digest_send_progress)  # progress bar, resuming
+digest.add_command(digest_send)  # progress bar, resuming
 
 __all__ = ["entry", "main"]

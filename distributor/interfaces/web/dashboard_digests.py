@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -39,6 +40,21 @@ from distributor.interfaces.web.dashboard_core import (
 )
 
 log = logging.getLogger("distributor.interfaces.web.dashboard")
+
+
+def _unknown_digests(session: Session, recent: list[Digest],
+                     picks: list[DigestPick]) -> list[dict[str, Any]]:
+    """The recent digests whose outcome is unknown (no answer came): their articles, each with
+    whether an editor has put it back into the next digest since."""
+    out = []
+    for digest in (d for d in recent if d.state == "unknown"):
+        ids = list(digest.article_ids or [])
+        titles = dict(session.execute(select(ArticleRow.id, ArticleRow.title).where(
+            ArticleRow.id.in_(ids))).all()) if ids else {}
+        back = {p.article_id for p in picks if p.include and p.created_at >= digest.created_at}
+        out.append({"digest": digest, "articles": [
+            {"id": i, "title": titles.get(i, f"article {i}"), "back": i in back} for i in ids]})
+    return out
 
 
 class DigestPages(DashboardCore):
@@ -73,6 +89,7 @@ class DigestPages(DashboardCore):
                         if picks else {}
                     entry["picks"] = [{"pick": p, "title": titles.get(p.article_id, "")}
                                       for p in picks]
+                    entry["unknown"] = _unknown_digests(session, entry["recent"], picks)
                     entry["subscribers"] = int(session.scalar(
                         select(func.count()).select_from(Subscriber).where(
                             Subscriber.channel == channel.name,

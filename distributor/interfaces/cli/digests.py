@@ -1,0 +1,151 @@
+"""``digest send``: a channel's digest now, with a progress display and a summary.
+Registered by :mod:`distributor.interfaces.cli`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from distributor.interfaces.cli.common import UserError, run_async
+
+# --------------------------------------------------------------------------- digest send
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class TerminalProgress:
+    """A progress bar on stderr: done/total, messages per second, time left."""
+
+    def __init__(self, label: str, *, stream: Any = None, width: int = 28):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.last = 0.0
+        self.drawn = False
+
+    def update(self, stats: Any) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        self._draw(stats)
+
+    def _draw(self, stats: Any) -> None:
+        total = max(stats.total, 1)
+        done = min(stats.done_before + stats.done, total)
+        filled = int(self.width * done / total)
+        bar = "█" * filled + "░" * (self.width - filled)
+        line = (f"\r{self.label} {bar} {100 * done / total:5.1f}%  {done:,}/{stats.total:,}  "
+                f"{stats.rate:,.0f} msg/s  {_duration(stats.eta)} left")
+        self.stream.write(line + "\x1b[K")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self, stats: Any) -> None:
+        self._draw(stats)
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+class LineProgress:
+    """When stderr is not a terminal: a plain line every ``every`` seconds."""
+
+    def __init__(self, label: str, *, stream: Any = None, every: float = 5.0):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.last = time.monotonic()
+
+    def update(self, stats: Any) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        done = stats.done_before + stats.done
+        self.stream.write(f"{self.label}: {done}/{stats.total} served, {stats.rate:.0f} "
+                          f"messages/s, {_duration(stats.eta)} left\n")
+        self.stream.flush()
+
+    def close(self, stats: Any) -> None:
+        return None
+
+
+def progress_for(label: str, stream: Any = None) -> TerminalProgress | LineProgress:
+    stream = stream or sys.stderr
+    if getattr(stream, "isatty", lambda: False)():
+        return TerminalProgress(label, stream=stream)
+    return LineProgress(label, stream=stream)
+
+
+@click.command("send")
+@click.option("--channel", "channel_name", required=True, metavar="NAME",
+              help="The email channel.")
+@click.pass_obj
+@run_async
+async def digest_send(state: Any, channel_name: str) -> None:
+    """Send a channel's digest now, with the articles since its last digest.
+
+    A digest left half-sent by a stopped process is finished first (only the subscribers it
+    had not reached get it). On a terminal a progress bar shows messages per second and the
+    time left; then a summary. A digest that got no answer (its outcome unknown: it may have
+    been published) is one line on stderr saying what to do, and exit status 1.
+    """
+    from distributor.engine.digests import run_digest
+
+    rt = state.runtime(channels=[channel_name])
+    try:
+        try:
+            channel = rt.config.channel(channel_name)
+        except KeyError as exc:
+            raise UserError(str(exc.args[0])) from None
+        if not rt.adapter(channel.name).supports_digest:
+            raise UserError(f"channel {channel.name} ({channel.type}) does not send digests")
+        outcome = await run_digest(rt, channel, progress=progress_for(channel.name))
+    finally:
+        await rt.close()
+    if outcome.state == "unknown":
+        raise UserError(unknown_line(outcome))
+    click.echo(summary(outcome))
+    if outcome.state in ("failed", "interrupted"):
+        raise SystemExit(1)
+
+
+def unknown_line(outcome: Any) -> str:
+    """A digest whose outcome is unknown, and what to do, in one line."""
+    ids = ", ".join(str(i) for i in outcome.article_ids) or "none"
+    return (f"digest {outcome.channel} ({outcome.period}, {outcome.articles} articles): "
+            f"{outcome.detail}. Check {outcome.channel}; if it did not arrive, put its "
+            f"articles ({ids}) back with `distributor digest add ID --channel "
+            f"{outcome.channel}` and run `distributor digest send --channel "
+            f"{outcome.channel}` again")
+
+
+def summary(outcome: Any) -> str:
+    head = f"digest {outcome.channel}: {outcome.state}"
+    if outcome.resumed:
+        head += " (resumed)"
+    head += f" ({outcome.articles} articles)"
+    stats = outcome.stats
+    if outcome.detail and not stats:
+        return f"{head}: {outcome.detail}"
+    if not stats:
+        return head
+    lines = [f"{head}: {int(stats['sent'])} mails accepted in {stats['elapsed']:.1f} s "
+             f"({stats['rate']:.0f} messages/s)"]
+    lines.append(f"  bounced {int(stats['bounced'])}, failed {int(stats['failed'])}, "
+                 f"4xx retried {int(stats['retried'])}, sent again after a broken connection "
+                 f"{int(stats['resent'])}")
+    if stats.get("done_before"):
+        lines.append(f"  {int(stats['done_before'])} subscribers were served by the earlier "
+                     "process; messages in flight when it stopped may have been sent twice")
+    return "\n".join(lines)
