@@ -44,6 +44,7 @@ from distributor.plugin.desk import (
     RetryOutcome,
 )
 from distributor.plugin.digest import DigestChannel, DigestChannelConfig
+from distributor.plugin.env import ChannelEnv
 from distributor.plugin.errors import (
     AmbiguousError,
     ChannelBusy,
@@ -64,6 +65,7 @@ __all__ = [
     "Channel",
     "ChannelBusy",
     "ChannelConfig",
+    "ChannelEnv",
     "ChannelError",
     "ChannelLog",
     "Correcting",
