@@ -54,8 +54,19 @@ from distributor.plugin.errors import (
 )
 from distributor.plugin.state import MemoryState, StateStore
 from distributor.plugin.version import API_VERSION
+from distributor.render import (
+    Templates,
+    channel_template,
+    hashtags,
+    language_of,
+    lead_and_rest,
+    templates_for,
+    title_repeats_lede,
+    words,
+)
 from distributor.render.context import Message, RenderContext
 from distributor.text import slugify
+from distributor.text.cuts import cut, lede_excerpt
 
 __all__ = [
     "API_VERSION",
@@ -100,12 +111,22 @@ __all__ = [
     "SiteConfig",
     "StateStore",
     "Strict",
+    "Templates",
     "TransientError",
     "WebConfig",
     "capabilities",
+    "channel_template",
+    "cut",
+    "hashtags",
+    "language_of",
+    "lead_and_rest",
+    "lede_excerpt",
     "message_text",
     "sends_digests",
     "slugify",
+    "templates_for",
+    "title_repeats_lede",
     "utcnow",
     "validate_cron",
+    "words",
 ]

@@ -55,9 +55,6 @@ KNOWN_LAYER_BREAKS: set[tuple[str, str]] = {
     ("distributor.channels.email.runs", "distributor.runtime"),
     ("distributor.channels.email.runs", "distributor.store"),
     ("distributor.channels.email.runs", "distributor.store.models"),
-    # the store and the runtime of the Telegram package, to move onto ctx.state
-    ("distributor.channels.telegram.core_access", "distributor.runtime"),
-    ("distributor.channels.telegram.core_access", "distributor.store.models"),
 }
 KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
     ("distributor.channels.email.adapter", "distributor.render.email"),
@@ -70,12 +67,6 @@ KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
     ("distributor.channels.email.runs", "distributor.runtime"),
     ("distributor.channels.email.runs", "distributor.store"),
     ("distributor.channels.email.runs", "distributor.store.models"),
-    # all the Telegram package takes past the plugin API, gathered in one module (its docstring)
-    ("distributor.channels.telegram.core_access", "distributor.config"),
-    ("distributor.channels.telegram.core_access", "distributor.logs"),
-    ("distributor.channels.telegram.core_access", "distributor.render.telegram"),
-    ("distributor.channels.telegram.core_access", "distributor.runtime"),
-    ("distributor.channels.telegram.core_access", "distributor.store.models"),
     ("distributor.channels.telegram.editorbot", "distributor.text"),
     ("distributor.channels.x.adapter", "distributor.render.x"),
 }

@@ -26,6 +26,14 @@ from pydantic import SecretStr
 from distributor.articles import Article, RelatedLink
 from distributor.channels.email.adapter import EmailConfig
 from distributor.channels.telegram.adapter import TelegramConfig
+from distributor.channels.telegram.render import (
+    CAPTION_LIMIT,
+    TEXT_LIMIT,
+    check_telegram_html,
+    render_telegram,
+    telegram_length,
+    visible_text,
+)
 from distributor.channels.x.adapter import XConfig
 from distributor.config import FeedSourceConfig, SiteConfig, WebConfig
 from distributor.render import Templates, words
@@ -37,14 +45,6 @@ from distributor.render.email import (
     build_mime,
     render_article_email,
     render_digest_email,
-)
-from distributor.render.telegram import (
-    CAPTION_LIMIT,
-    TEXT_LIMIT,
-    check_telegram_html,
-    render_telegram,
-    telegram_length,
-    visible_text,
 )
 from distributor.render.x import ELLIPSIS, render_x, weighted_length
 from distributor.sources import SourceState

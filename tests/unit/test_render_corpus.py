@@ -32,9 +32,7 @@ from test_render_properties import (
 )
 
 from distributor.articles import Article
-from distributor.render import teaser, title_repeats_lede, words
-from distributor.render.email import SUBJECT_LIMIT, digest_card, render_digest_email
-from distributor.render.telegram import (
+from distributor.channels.telegram.render import (
     CAPTION_LIMIT,
     LEDE_LIMIT,
     TEXT_LIMIT,
@@ -42,6 +40,8 @@ from distributor.render.telegram import (
     render_telegram,
     visible_text,
 )
+from distributor.render import teaser, title_repeats_lede, words
+from distributor.render.email import SUBJECT_LIMIT, digest_card, render_digest_email
 from distributor.render.x import render_x
 from distributor.text.cuts import sentences
 

@@ -21,6 +21,14 @@ from pydantic import SecretStr
 from distributor.articles import Article
 from distributor.channels.email.adapter import EmailConfig
 from distributor.channels.telegram.adapter import TelegramConfig
+from distributor.channels.telegram.render import (
+    CAPTION_LIMIT,
+    LEDE_LIMIT,
+    TEXT_LIMIT,
+    check_telegram_html,
+    render_telegram,
+    visible_text,
+)
 from distributor.channels.x.adapter import XConfig
 from distributor.config import SiteConfig, WebConfig
 from distributor.render import Templates, teaser, words
@@ -30,14 +38,6 @@ from distributor.render.email import (
     digest_card,
     render_article_email,
     render_digest_email,
-)
-from distributor.render.telegram import (
-    CAPTION_LIMIT,
-    LEDE_LIMIT,
-    TEXT_LIMIT,
-    check_telegram_html,
-    render_telegram,
-    visible_text,
 )
 from distributor.render.x import render_x, weighted_length
 from distributor.text.cuts import (

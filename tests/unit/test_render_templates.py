@@ -16,12 +16,12 @@ import distributor
 from distributor.articles import Article, RelatedLink
 from distributor.channels.email.adapter import EmailConfig
 from distributor.channels.telegram.adapter import TelegramConfig
+from distributor.channels.telegram.render import render_telegram
 from distributor.channels.x.adapter import XConfig
 from distributor.config import SiteConfig, WebConfig
 from distributor.render import Templates, builtin_templates_dir, hashtag, hashtags, words
 from distributor.render.context import RenderContext
 from distributor.render.email import render_article_email, render_digest_email
-from distributor.render.telegram import render_telegram
 from distributor.render.x import render_x
 
 SITE = SiteConfig(name="RI News Portal", url="https://www.rinews.example/", language="id",
