@@ -6,10 +6,10 @@ same table, under the reserved name ``shared:<scope>`` in its ``channel`` column
 It sits in the store layer, below the runtime, which hands every channel its state at start
 (:meth:`distributor.runtime.Runtime.open`).
 
-:meth:`StoredState.update` is atomic on both stores: the row is created if missing (an
-insert that ignores a conflict, which also takes SQLite's write lock), then read ``FOR
-UPDATE`` (PostgreSQL's row lock), changed and written in the same transaction, so two workers
-updating one key never lose an update.
+:meth:`StoredState.update` is atomic on both stores: the row is read ``FOR UPDATE``
+(PostgreSQL's row lock; created first if missing, by an insert that ignores a conflict, which
+on SQLite also takes the write lock before the read), changed and written in the same
+transaction, so two workers updating one key never lose an update.
 """
 
 from __future__ import annotations
@@ -63,8 +63,12 @@ class StoredState(StateStore):
     def update(self, key: str, fn: Callable[[Any], Any], default: Any = None) -> Any:
         default = as_json(default)
         with self.store.session() as session:
-            self._ensure(session, key, default)  # a new row holds the default
-            row = session.scalar(select(ChannelKV).where(self._where(key)).with_for_update())
+            row = None
+            if self.store.dialect == "postgresql":  # the row is there most times: lock it
+                row = session.scalar(select(ChannelKV).where(self._where(key)).with_for_update())
+            if row is None:  # (SQLite: the insert takes the write lock before the read)
+                self._ensure(session, key, default)  # a new row holds the default
+                row = session.scalar(select(ChannelKV).where(self._where(key)).with_for_update())
             assert row is not None
             current = copy.deepcopy(row.value)
             new = as_json(fn(current))
