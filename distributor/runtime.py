@@ -1,7 +1,9 @@
 """The runtime: configuration, store, templates and one adapter per channel, built once.
 
 Every command and job works through a :class:`Runtime`; under ``--dry-run`` each channel's
-adapter is wrapped by the outbox, so what would be sent is written to files instead.
+adapter is wrapped by the outbox, so what would be sent is written to files instead. Each
+adapter is started with :meth:`~distributor.plugin.Channel.setup` and its
+:class:`~distributor.plugin.ChannelEnv` (its state in the store, the scopes it shares).
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from datetime import datetime
 
 from distributor.channels.outbox import OutboxAdapter
 from distributor.config import ChannelConfig, Config
-from distributor.plugin import Adapter
+from distributor.plugin import Adapter, ChannelEnv, ChannelLog
 from distributor.registry import get_adapter_class
 from distributor.render.context import RenderContext
 from distributor.store import Store, open_store
+from distributor.store.channel_kv import StoredState, shared_state
 
 
 def _pid_alive(pid: int) -> bool:
@@ -65,9 +68,17 @@ class Runtime:
     def _make_adapter(self, channel: ChannelConfig) -> Adapter:
         adapter = get_adapter_class(channel.type)(channel)
         adapter.site = self.config.site
+        adapter.setup(self.env(channel.name))
         if self.dry_run:
             return OutboxAdapter(channel, wraps=adapter, folder=self.config.outbox)
         return adapter
+
+    def env(self, channel: str) -> ChannelEnv:
+        """What a channel is given at start (:meth:`~distributor.plugin.Channel.setup`)."""
+        return ChannelEnv(channel=channel, state=StoredState(self.store, channel),
+                          log=ChannelLog(channel), shared=lambda s: shared_state(self.store, s),
+                          dry_run=self.dry_run,
+                          distributed=self.config.execution == "distributed", owner=self.owner)
 
     @property
     def templates(self) -> object:

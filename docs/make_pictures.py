@@ -27,10 +27,10 @@ from distributor.channels.email.adapter import EmailConfig
 from distributor.channels.email.personal import personalize
 from distributor.channels.email.render import render_digest_email
 from distributor.channels.telegram.adapter import TelegramConfig
+from distributor.channels.telegram.render import render_telegram
 from distributor.config import FeedSourceConfig, SiteConfig, WebConfig
 from distributor.render import Templates
 from distributor.render.context import RenderContext
-from distributor.render.telegram import render_telegram
 from distributor.sources import SourceState
 from distributor.sources.directory import load_article_file
 from distributor.sources.feed import fetch_feed

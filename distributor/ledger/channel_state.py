@@ -1,79 +1,10 @@
-"""The core's side of ``ctx.state`` (the plugin API's :class:`StateStore`): each channel's
-key-value state in the ``channel_kv`` table, so no channel touches the ledger's tables.
-
-:meth:`StoredState.update` is atomic on both stores: the row is created if missing (an
-insert that ignores a conflict, which also takes SQLite's write lock), then read ``FOR
-UPDATE`` (PostgreSQL's row lock), changed and written in the same transaction, so two workers
-updating one key never lose an update.
-"""
+"""The channels' key-value state (``ctx.state``) and their shared scopes, as the ledger and the
+engine name them: kept in the store's ``channel_kv`` table by
+:mod:`distributor.store.channel_kv` (the runtime, one layer below the ledger, hands it to each
+channel at start)."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable
-from typing import Any
+from distributor.store.channel_kv import SHARED_PREFIX, StoredState, shared_state
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
-
-from distributor.clock import utcnow
-from distributor.plugin import StateStore
-from distributor.plugin.state import as_json, check_key
-from distributor.store import Store
-from distributor.store.models import ChannelKV
-
-
-class StoredState(StateStore):
-    """One channel's state in the store."""
-
-    def __init__(self, store: Store, channel: str):
-        self.store = store
-        self.channel = channel
-
-    def _where(self, key: str) -> Any:
-        return (ChannelKV.channel == self.channel) & (ChannelKV.key == check_key(key))
-
-    def get(self, key: str, default: Any = None) -> Any:
-        with self.store.session() as session:
-            row = session.scalar(select(ChannelKV).where(self._where(key)))
-            return copy.deepcopy(row.value) if row is not None else default
-
-    def put(self, key: str, value: Any) -> None:
-        value = as_json(value)
-        with self.store.session() as session:
-            self._ensure(session, key, value)
-            row = session.scalar(select(ChannelKV).where(self._where(key)).with_for_update())
-            assert row is not None
-            row.value, row.updated_at = value, utcnow()
-
-    def delete(self, key: str) -> bool:
-        with self.store.session() as session:
-            result = session.execute(delete(ChannelKV).where(self._where(key)))
-            return bool(getattr(result, "rowcount", 0))
-
-    def update(self, key: str, fn: Callable[[Any], Any], default: Any = None) -> Any:
-        default = as_json(default)
-        with self.store.session() as session:
-            self._ensure(session, key, default)  # a new row holds the default
-            row = session.scalar(select(ChannelKV).where(self._where(key)).with_for_update())
-            assert row is not None
-            current = copy.deepcopy(row.value)
-            new = as_json(fn(current))
-            row.value, row.updated_at = new, utcnow()
-            return copy.deepcopy(new)
-
-    def keys(self, prefix: str = "") -> list[str]:
-        with self.store.session() as session:
-            query = select(ChannelKV.key).where(ChannelKV.channel == self.channel)
-            if prefix:
-                query = query.where(ChannelKV.key.startswith(prefix, autoescape=True))
-            return sorted(session.scalars(query))
-
-    def _ensure(self, session: Any, key: str, value: Any) -> None:
-        """Create the row with ``value`` if it is missing."""
-        dialect = self.store.dialect
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(ChannelKV).values(
-            channel=self.channel, key=check_key(key), value=value, updated_at=utcnow(),
-        ).on_conflict_do_nothing(index_elements=["channel", "key"])
-        session.execute(statement)
+__all__ = ["SHARED_PREFIX", "StoredState", "shared_state"]

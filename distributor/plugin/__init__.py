@@ -53,6 +53,7 @@ from distributor.plugin.desk import (
     RetryOutcome,
 )
 from distributor.plugin.digest import DigestChannel, DigestChannelConfig
+from distributor.plugin.env import ChannelEnv
 from distributor.plugin.errors import (
     AmbiguousError,
     ChannelBusy,
@@ -100,6 +101,7 @@ __all__ = [
     "Channel",
     "ChannelBusy",
     "ChannelConfig",
+    "ChannelEnv",
     "ChannelError",
     "ChannelLog",
     "Confirmation",

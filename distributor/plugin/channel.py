@@ -16,6 +16,7 @@ from typing import ClassVar
 from distributor.articles import Article
 from distributor.config import ChannelConfig, SiteConfig
 from distributor.plugin.context import DigestContext, SendContext
+from distributor.plugin.env import ChannelEnv
 from distributor.plugin.errors import (  # noqa: F401  (the names' old home)
     AmbiguousError,
     ChannelError,
@@ -58,6 +59,12 @@ class Channel:
 
     def __init__(self, config: ChannelConfig):
         self.config = config
+
+    def setup(self, env: ChannelEnv) -> None:
+        """Called by the core once, after construction (and after ``site`` is set), with the
+        channel's :class:`~distributor.plugin.ChannelEnv`: its state, the stores it shares
+        with other channels, how this process runs. Keep what it needs; no I/O here."""
+        return None
 
     # -- rendering (pure) -------------------------------------------------------------------
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:

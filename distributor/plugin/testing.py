@@ -3,6 +3,7 @@
     ctx = send_context("hook")                        # a first post
     ctx = send_context("x", remote_ids=["1", "2"])    # the third post of a thread
     dctx = digest_context("hook", articles)           # a digest
+    channel.setup(memory_env("hook"))                 # its start, with its state in memory
 
 Each gets a fresh :class:`~distributor.plugin.MemoryState` unless ``state`` is given.
 """
@@ -17,6 +18,7 @@ from distributor.articles import Article
 from distributor.clock import utcnow
 from distributor.plugin.audience import Audience
 from distributor.plugin.context import ChannelLog, DigestContext, SendContext
+from distributor.plugin.env import memory_env  # noqa: F401  (a ChannelEnv for setup)
 from distributor.plugin.state import MemoryState, StateStore
 
 _ids = itertools.count(1)

@@ -1,16 +1,20 @@
 """The channels' key-value state (``ctx.state``) in the core's own table, on a real SQLite file
 and on the real PostgreSQL: scoped per channel, kept across restarts, and atomic updates from
-two workers at once never lose one."""
+two workers at once never lose one; the scopes channels share (``env.shared_state``) in the
+same table, apart from every channel's own state."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from distributor.ledger.channel_state import StoredState
+from distributor.configfile import load_config
+from distributor.ledger.channel_state import StoredState, shared_state
+from distributor.runtime import Runtime
 from distributor.store import Store, open_store
 from distributor.store.models import ChannelKV
 
@@ -95,3 +99,37 @@ def test_two_workers_updating_one_key_lose_no_update(db_url: str, tmp_path: Path
     finally:
         for store in stores:
             store.dispose()
+
+
+def test_a_shared_scope_is_one_store_for_every_channel_that_names_it(
+        store: Store, db_url: str) -> None:
+    shared_state(store, "telegram/k1").put("slot", 1.5)
+    StoredState(store, "telegram/k1").put("slot", "a channel's own")  # a channel so named
+    again = open_store(db_url)
+    try:  # another process
+        assert shared_state(again, "telegram/k1").get("slot") == 1.5
+        assert shared_state(again, "telegram/k2").get("slot") is None
+        assert StoredState(again, "telegram/k1").get("slot") == "a channel's own"
+    finally:
+        again.dispose()
+    with store.session() as session:
+        assert sorted((r.channel, r.key) for r in session.scalars(select(ChannelKV))) == [
+            ("shared:telegram/k1", "slot"), ("telegram/k1", "slot")]
+
+
+async def test_the_runtime_gives_each_channel_its_state_and_the_shared_scopes(
+        write_config: Callable[..., Path], db_url: str) -> None:
+    rt = Runtime.open(load_config(write_config(
+        "execution: distributed\nchannels:\n  - {name: a, type: outbox}\n"
+        "  - {name: b, type: outbox}\n", database=db_url)), dry_run=True)
+    try:
+        a, b = rt.env("a"), rt.env("b")
+        a.state.put("cursor", 7)
+        a.shared_state("outbox/one").update("n", lambda n: n + 1, default=0)
+        b.shared_state("outbox/one").update("n", lambda n: n + 1, default=0)
+        assert StoredState(rt.store, "a").get("cursor") == 7  # ctx.state's rows
+        assert b.state.get("cursor") is None
+        assert shared_state(rt.store, "outbox/one").get("n") == 2
+        assert (a.channel, a.dry_run, a.distributed, a.owner) == ("a", True, True, rt.owner)
+    finally:
+        await rt.close()

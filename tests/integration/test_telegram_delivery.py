@@ -29,9 +29,11 @@ from distributor.channels.telegram.adapter import (
     forget_token_state,
     token_state,
 )
+from distributor.channels.telegram.moves import MOVED_TO
 from distributor.config import ConfigErrors, SiteConfig
 from distributor.configfile import load_config
 from distributor.engine.dispatcher import Dispatcher
+from distributor.ledger.channel_state import StoredState
 from distributor.ledger.deliveries import request_delivery
 from distributor.ledger.ingest import store_article
 from distributor.plugin import PermanentError
@@ -424,8 +426,7 @@ async def test_a_migrated_chat_is_followed_recorded_and_used_straight_after_a_re
         "channel telegram: Telegram moved chat -4123456789 to -1009876543210 (a group became a "
         'supergroup); posting there from now on. Update channels.yaml: chat_id: '
         '"-1009876543210" for channel telegram')
-    with rt.store.session() as session:
-        assert session.get_one(ChannelState, "telegram").moved_to == "-1009876543210"
+    assert StoredState(rt.store, "telegram").get(MOVED_TO) == "-1009876543210"  # env.state
 
     # a restart: another process on the same database and configuration
     [article] = add_articles(rt, 1, prefix="Lagi")
@@ -439,6 +440,8 @@ async def test_a_migrated_chat_is_followed_recorded_and_used_straight_after_a_re
     assert [c.params["chat_id"] for c in tg.calls[calls:] if c.method == "sendMessage"] == [
         str(supergroup.id)]  # straight to the new chat: the old one is not asked again
     assert posts(tg, supergroup) == ["Berita 0", "Berita 1", "Lagi 0"]
+    # and the dashboard of a process that never posted links the posts in the new chat
+    assert make_rt(channel).adapter("telegram").post_url("7") == "https://t.me/c/9876543210/7"
 
 
 async def test_a_recorded_move_is_dropped_once_chat_id_is_updated_or_changed(
@@ -455,13 +458,11 @@ async def test_a_recorded_move_is_dropped_once_chat_id_is_updated_or_changed(
     rt = make_rt(telegram_channel(tg, chat=str(supergroup.id)))
     add_articles(rt, 1, prefix="Baru")
     await Dispatcher(rt).run_once()
-    with rt.store.session() as session:
-        assert session.get_one(ChannelState, "telegram").moved_to is None
+    assert StoredState(rt.store, "telegram").keys() == []
     assert posts(tg, supergroup) == ["Berita 0", "Baru 0"]
 
     # a record never redirects a channel whose chat_id names a chat Telegram cannot move
-    with rt.store.session() as session:
-        session.get_one(ChannelState, "telegram").moved_to = "-1009876543210"
+    StoredState(rt.store, "telegram").put(MOVED_TO, "-1009876543210")
     forget_token_state()
     rt = make_rt(telegram_channel(tg))
     add_articles(rt, 1, prefix="Lain")

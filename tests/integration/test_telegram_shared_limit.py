@@ -1,35 +1,42 @@
-"""Distributed mode: Telegram's per-token limit is shared by every worker through PostgreSQL."""
+"""Distributed mode: Telegram's per-token limit is shared by every worker through PostgreSQL
+(the token's shared state, ``env.shared_state("telegram/<key>")``, updated atomically)."""
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fakes.telegram_api import FakeTelegram
-from sqlalchemy import select
 
 from distributor.articles import Article
 from distributor.channels.telegram.adapter import GAP, credential_key, token_state
-from distributor.channels.telegram.core_access import reserve_slot, store_slots
+from distributor.channels.telegram.pacing import (
+    NEXT_SLOT,
+    reserve_slot,
+    shared_slots,
+    token_scope,
+)
 from distributor.configfile import load_config
 from distributor.engine.dispatcher import Dispatcher
+from distributor.ledger.channel_state import shared_state
 from distributor.ledger.ingest import store_article
 from distributor.runtime import Runtime
 from distributor.store import Store, open_store
-from distributor.store.models import ChannelState
 
 
 def test_two_processes_reservations_never_share_a_slot(pg_url: str) -> None:
     stores = [open_store(pg_url), open_store(pg_url)]  # as two workers would have them
-    slots: list[datetime] = []
+    slots: list[float] = []
     lock = threading.Lock()
 
     def worker(store: Store) -> None:
+        state = shared_state(store, token_scope("k1"))
         for _ in range(20):
-            slot = reserve_slot(store, "k1", gap=timedelta(seconds=GAP))
+            slot = reserve_slot(state, gap=GAP, now=time.time())
             with lock:
                 slots.append(slot)
 
@@ -43,7 +50,7 @@ def test_two_processes_reservations_never_share_a_slot(pg_url: str) -> None:
         for s in stores:
             s.dispose()
     slots.sort()
-    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(slots)]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
     # 80 requests on one token: each its own slot, spaced as Telegram allows, whichever
     # process asked
     assert len(set(slots)) == 80 and min(gaps) >= GAP - 0.001, min(gaps)
@@ -51,9 +58,10 @@ def test_two_processes_reservations_never_share_a_slot(pg_url: str) -> None:
 
 def test_a_reservation_says_how_long_to_wait(pg_url: str) -> None:
     store = open_store(pg_url)
-    now = datetime.now(UTC)
+    now = time.time()
     try:  # 40 requests at one instant (a frozen clock: no seconds of this machine counted)
-        reserve = store_slots(store, "k2", gap=GAP, clock=lambda: now)
+        reserve = shared_slots(shared_state(store, token_scope("k2")), gap=GAP,
+                               clock=lambda: now)
         waits = [reserve() for _ in range(40)]
     finally:
         store.dispose()
@@ -83,11 +91,8 @@ async def test_a_distributed_runtime_paces_its_token_in_the_store(
                         title=f"Berita {i}", lede=f"Lede {i}.", published=now), now=now)
             report = await Dispatcher(rt).run_once()
             assert len(report.sent) == 3 and len(tg.messages) == 3
-            with rt.store.session() as session:
-                row = session.scalar(select(ChannelState).where(
-                    ChannelState.channel == f"token:{key}"))
-            assert row is not None and row.next_send_at is not None
-            assert row.next_send_at > now + timedelta(seconds=2 * GAP)  # three slots taken
+            next_slot = shared_state(rt.store, token_scope(key)).get(NEXT_SLOT)
+            assert next_slot > now.timestamp() + 2 * GAP  # three slots taken
         finally:
             await rt.close()
 

@@ -48,22 +48,10 @@ MAX_LINES = 400
 
 # -- known debt (shrinks; see docs/architecture.md) --------------------------------------------
 
-KNOWN_LAYER_BREAKS: set[tuple[str, str]] = {
-    # the store and the runtime of the Telegram package, to move onto ctx.state
-    ("distributor.channels.telegram.core_access", "distributor.runtime"),
-    ("distributor.channels.telegram.core_access", "distributor.store.models"),
-}
-KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = {
-    # all the Telegram package takes past the plugin API, gathered in one module (its docstring)
-    ("distributor.channels.telegram.core_access", "distributor.config"),
-    ("distributor.channels.telegram.core_access", "distributor.logs"),
-    ("distributor.channels.telegram.core_access", "distributor.render.telegram"),
-    ("distributor.channels.telegram.core_access", "distributor.runtime"),
-    ("distributor.channels.telegram.core_access", "distributor.store.models"),
-}
+KNOWN_LAYER_BREAKS: set[tuple[str, str]] = set()  # none left
+KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = set()  # none left
 KNOWN_CIRCLES: set[frozenset[str]] = set()  # none left
-KNOWN_LONG_MODULES: dict[str, int] = {
-}
+KNOWN_LONG_MODULES: dict[str, int] = {}  # none left
 
 
 # -- reading the source ------------------------------------------------------------------------

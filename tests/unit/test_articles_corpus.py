@@ -34,12 +34,7 @@ from distributor.channels.email.render import (
     render_digest_email,
 )
 from distributor.channels.telegram.adapter import TelegramConfig
-from distributor.channels.x.adapter import XConfig
-from distributor.channels.x.render import ELLIPSIS, render_x, weighted_length
-from distributor.config import FeedSourceConfig, SiteConfig, WebConfig
-from distributor.render import Templates, words
-from distributor.render.context import RenderContext
-from distributor.render.telegram import (
+from distributor.channels.telegram.render import (
     CAPTION_LIMIT,
     TEXT_LIMIT,
     check_telegram_html,
@@ -47,6 +42,11 @@ from distributor.render.telegram import (
     telegram_length,
     visible_text,
 )
+from distributor.channels.x.adapter import XConfig
+from distributor.channels.x.render import ELLIPSIS, render_x, weighted_length
+from distributor.config import FeedSourceConfig, SiteConfig, WebConfig
+from distributor.render import Templates, words
+from distributor.render.context import RenderContext
 from distributor.sources import SourceState
 from distributor.sources.directory import load_article_file
 from distributor.sources.feed import fetch_feed

@@ -33,9 +33,7 @@ from test_render_properties import (
 
 from distributor.articles import Article
 from distributor.channels.email.render import SUBJECT_LIMIT, digest_card, render_digest_email
-from distributor.channels.x.render import render_x
-from distributor.render import teaser, title_repeats_lede, words
-from distributor.render.telegram import (
+from distributor.channels.telegram.render import (
     CAPTION_LIMIT,
     LEDE_LIMIT,
     TEXT_LIMIT,
@@ -43,6 +41,8 @@ from distributor.render.telegram import (
     render_telegram,
     visible_text,
 )
+from distributor.channels.x.render import render_x
+from distributor.render import teaser, title_repeats_lede, words
 from distributor.text.cuts import sentences
 
 _CHECK = Path(__file__).resolve().parents[1] / "corpus" / "check.py"

@@ -27,12 +27,7 @@ from distributor.channels.email.render import (
     render_digest_email,
 )
 from distributor.channels.telegram.adapter import TelegramConfig
-from distributor.channels.x.adapter import XConfig
-from distributor.channels.x.render import render_x, weighted_length
-from distributor.config import SiteConfig, WebConfig
-from distributor.render import Templates, teaser, words
-from distributor.render.context import RenderContext
-from distributor.render.telegram import (
+from distributor.channels.telegram.render import (
     CAPTION_LIMIT,
     LEDE_LIMIT,
     TEXT_LIMIT,
@@ -40,6 +35,11 @@ from distributor.render.telegram import (
     render_telegram,
     visible_text,
 )
+from distributor.channels.x.adapter import XConfig
+from distributor.channels.x.render import render_x, weighted_length
+from distributor.config import SiteConfig, WebConfig
+from distributor.render import Templates, teaser, words
+from distributor.render.context import RenderContext
 from distributor.text.cuts import (
     ELLIPSIS,
     GLUE,

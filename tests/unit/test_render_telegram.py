@@ -11,10 +11,7 @@ from pydantic import SecretStr
 
 from distributor.articles import Article
 from distributor.channels.telegram.adapter import TelegramAdapter, TelegramConfig
-from distributor.config import SiteConfig, WebConfig
-from distributor.render import Templates
-from distributor.render.context import RenderContext
-from distributor.render.telegram import (
+from distributor.channels.telegram.render import (
     CAPTION_LIMIT,
     LEDE_LIMIT,
     TEXT_LIMIT,
@@ -23,6 +20,9 @@ from distributor.render.telegram import (
     telegram_length,
     visible_text,
 )
+from distributor.config import SiteConfig, WebConfig
+from distributor.render import Templates
+from distributor.render.context import RenderContext
 
 HERE = Path(__file__).resolve()
 SEED_PLACES = [HERE.parents[3] / "shared/seed/000_9e063caa9953ea57.txt",

@@ -17,12 +17,12 @@ from distributor.articles import Article, RelatedLink
 from distributor.channels.email.adapter import EmailConfig
 from distributor.channels.email.render import render_article_email, render_digest_email
 from distributor.channels.telegram.adapter import TelegramConfig
+from distributor.channels.telegram.render import render_telegram
 from distributor.channels.x.adapter import XConfig
 from distributor.channels.x.render import render_x
 from distributor.config import SiteConfig, WebConfig
 from distributor.render import Templates, builtin_templates_dir, hashtag, hashtags, words
 from distributor.render.context import RenderContext
-from distributor.render.telegram import render_telegram
 
 SITE = SiteConfig(name="RI News Portal", url="https://www.rinews.example/", language="id",
                   timezone="Asia/Jakarta")

@@ -9,9 +9,11 @@ What it is built of, by what each part owns:
 * :mod:`.pacing` and :mod:`.tokens`: what this process knows of each bot token (its pace, flood
   holds, an invalid token, its posts), one object per token;
 * :mod:`.photos`: a photo Telegram cannot fetch is downloaded and uploaded, else the text goes;
-* :mod:`.moves`: a chat Telegram moved (group -> supergroup);
-* :mod:`.channel_posts` and :mod:`.reconcile`: finding a post whose answer was lost;
-* :mod:`.core_access`: what the package still takes from the core past the plugin API.
+* :mod:`.render`: the post (HTML parse mode) and the text readers see of it;
+* :mod:`.moves`: a chat Telegram moved (group -> supergroup), kept in the channel's state;
+* :mod:`.channel_posts` and :mod:`.reconcile`: finding a post whose answer was lost.
+
+It imports nothing of the core but :mod:`distributor.plugin`.
 """
 
 from __future__ import annotations
@@ -22,26 +24,31 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from telegram import Bot, ChatFullInfo, ChatMember
 from telegram import Message as TelegramMessage
 from telegram.error import ChatMigrated
 
-from distributor.channels.telegram import core_access
 from distributor.channels.telegram.channel_posts import ChannelPosts, SeenPost, fingerprint
 from distributor.channels.telegram.config import TelegramConfig, in_window, parse_quiet_hours
 from distributor.channels.telegram.errors import Sender, channel_error
 from distributor.channels.telegram.messages import Outgoing, readable_text
 from distributor.channels.telegram.messages import outgoing as _outgoing
 from distributor.channels.telegram.moves import ChatMove, can_migrate
-from distributor.channels.telegram.pacing import GAP, TOKEN_RATE, TOKEN_WINDOW
+from distributor.channels.telegram.pacing import (
+    GAP,
+    TOKEN_RATE,
+    TOKEN_WINDOW,
+    shared_slots,
+    token_scope,
+)
 from distributor.channels.telegram.photos import photo_fallback, photo_refused, send_rendered
 from distributor.channels.telegram.reconcile import (
     EDITOR_UPDATES,
     PostFinder,
     remember_channel_post,
 )
+from distributor.channels.telegram.render import render_telegram
 from distributor.channels.telegram.tokens import (
     TokenState,
     credential_key,
@@ -62,6 +69,7 @@ from distributor.plugin import (
     AmbiguousError,
     Article,
     ChannelConfig,
+    ChannelEnv,
     Message,
     PermanentError,
     RenderContext,
@@ -69,9 +77,6 @@ from distributor.plugin import (
     TransientError,
     utcnow,
 )
-
-if TYPE_CHECKING:
-    from distributor.channels.telegram.core_access import Runtime
 
 # what other modules and the tests import from here
 __all__ = [
@@ -127,16 +132,17 @@ class TelegramAdapter(Adapter):
         self._state.posters.add(self)
 
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
-        return core_access.render_telegram(article, ctx)
+        return render_telegram(article, ctx)
 
-    def bind(self, rt: Runtime) -> None:
-        """Give the adapter the runtime whose store keeps where Telegram moved the chat
-        (``channel_state.moved_to``), so a restart posts straight to the new chat; in
-        distributed mode, the token's pace is also shared through the store."""
-        self._move.bind(rt)
+    def setup(self, env: ChannelEnv) -> None:
+        """Keep where Telegram moved the chat in the channel's state, so a restart posts
+        straight to the new chat; when several processes send, the token's pace is shared
+        through the token's shared state (every channel on it, in every process)."""
+        self._move.use(env.state)
         pacing = self._state.pacing
-        if pacing.shared is None:
-            pacing.shared = core_access.shared_slots(rt, self.credential_key, gap=pacing.gap)
+        if env.distributed and not env.dry_run and pacing.shared is None:
+            pacing.shared = shared_slots(env.shared_state(token_scope(self.credential_key)),
+                                         gap=pacing.gap)
 
     # -- plumbing ---------------------------------------------------------------------------
     @property
@@ -275,7 +281,7 @@ class TelegramAdapter(Adapter):
         """``t.me`` links exist for public channels (@name) and supergroups (-100...)."""
         if not remote_id.isdigit():
             return None
-        chat = str(moved_to or self.config.chat_id or "")
+        chat = str(moved_to or self._move.recorded() or self.config.chat_id or "")
         if chat.startswith("@") and re.fullmatch(r"@\w{4,64}", chat):
             return f"https://t.me/{chat[1:]}/{remote_id}"
         if chat.startswith("-100") and chat[4:].isdigit():

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from telegram import Message as TelegramMessage
 from telegram import MessageEntity
 
-from distributor.channels.telegram.core_access import visible_text
+from distributor.channels.telegram.render import visible_text
 from distributor.plugin import Message
 
 

@@ -8,8 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from distributor.channels.telegram.core_access import Seconds
-from distributor.plugin import ChannelConfig
+from distributor.plugin import ChannelConfig, Seconds
 
 _QUIET_HOURS = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 

@@ -2,8 +2,8 @@
 answers a post to the old one with the new id (``ChatMigrated``).
 
 The adapter posts there from then on, remembers the move for every channel of this process on
-the same token and chat, and records the new id in the store (``channel_state.moved_to``,
-through the runtime given to :meth:`TelegramAdapter.bind`), so a restart posts straight to the
+the same token and chat, and records the new id in the channel's state (``env.state``, key
+:data:`MOVED_TO`, given to :meth:`TelegramAdapter.setup`), so a restart posts straight to the
 new chat until chat_id in channels.yaml is updated (the dashboard links posts with it too).
 """
 
@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+import time
 
-from distributor.channels.telegram import core_access
 from distributor.channels.telegram.tokens import TokenState
-
-if TYPE_CHECKING:
-    from distributor.channels.telegram.core_access import Runtime
+from distributor.plugin import StateStore
 
 log = logging.getLogger(__name__)
+
+#: in the channel's state: the chat id Telegram moved the channel's chat to
+MOVED_TO = "moved_to"
+#: how long the address of a post (:meth:`ChatMove.recorded`) trusts a read of the record
+RECHECK = 60.0
 
 
 def can_migrate(chat_id: str | int) -> bool:
@@ -37,11 +39,14 @@ class ChatMove:
         self.configured = configured
         #: set when Telegram said the chat moved (group -> supergroup); used from then on
         self.chat_id: int | None = None
-        self._rt: Runtime | None = None
+        self._state: StateStore | None = None
         self._loaded = False
+        self._read_at = float("-inf")
+        self._recorded: str | None = None
 
-    def bind(self, rt: Runtime) -> None:
-        self._rt = rt
+    def use(self, state: StateStore) -> None:
+        """Keep the move in ``state`` (the channel's ``env.state``)."""
+        self._state = state
         self._loaded = False
 
     def current(self, state: TokenState) -> str | int:
@@ -52,22 +57,22 @@ class ChatMove:
         return moved if moved is not None else self.configured
 
     async def load(self, state: TokenState) -> None:
-        """Once per binding: follow a move recorded by an earlier process."""
-        if self._loaded or self._rt is None:
+        """Once per setup: follow a move recorded by an earlier process."""
+        if self._loaded or self._state is None:
             return
         self._loaded = True
         try:
-            await asyncio.to_thread(self._read, self._rt, state)
+            await asyncio.to_thread(self._read, self._state, state)
         except Exception as exc:  # the store is down: posting to the configured chat still
             log.warning("channel %s: cannot read where Telegram moved the chat (%s)",  # works
                         self.channel, exc)
 
-    def _read(self, rt: Runtime, state: TokenState) -> None:
+    def _read(self, store: StateStore, state: TokenState) -> None:
         """The record applies while chat_id still names a basic group, the only kind of chat
         Telegram moves; once chat_id names a supergroup, a channel or an @username (updated as
         the warning asked), the record has done its job and is dropped."""
         configured = str(self.configured)
-        moved = core_access.read_moved_to(rt, self.channel)
+        moved = _chat(store.get(MOVED_TO))
         if moved is None:
             return
         if can_migrate(configured) and moved.lstrip("-").isdigit() and moved != configured:
@@ -77,7 +82,7 @@ class ChatMove:
                 "a supergroup). Update channels.yaml: chat_id: \"%s\" for channel %s",
                 self.channel, moved, configured, moved, self.channel)
             return
-        core_access.write_moved_to(rt, self.channel, None)
+        store.delete(MOVED_TO)
         log.info("channel %s: chat_id is now %s; forgetting that Telegram moved the chat "
                  "to %s", self.channel, configured, moved)
 
@@ -90,11 +95,34 @@ class ChatMove:
             "channel %s", self.channel, self.current(state), new_id, new_id, self.channel,
         )
         self.chat_id = state.moved[old] = new_id
-        if self._rt is None:
+        if self._state is None:
             return
         try:
-            await asyncio.to_thread(core_access.write_moved_to, self._rt, self.channel,
-                                    str(new_id))
+            await asyncio.to_thread(self._state.put, MOVED_TO, str(new_id))
         except Exception as exc:  # the post still goes to the new chat in this process
             log.warning("channel %s: cannot record in the store that chat %s moved to %s (%s); "
                         "a restart will ask Telegram again", self.channel, old, new_id, exc)
+
+    def recorded(self) -> str | None:
+        """Where this channel's posts live for their public addresses (the dashboard's
+        links): the move this process knows, else the one recorded by any process (read at
+        most every :data:`RECHECK` seconds); None when the chat has not moved."""
+        if self.chat_id is not None:
+            return str(self.chat_id)
+        if self._state is None or not can_migrate(self.configured):
+            return None
+        now = time.monotonic()
+        if now - self._read_at >= RECHECK:
+            self._read_at = now
+            try:
+                self._recorded = _chat(self._state.get(MOVED_TO))
+            except Exception as exc:  # the store is down: the configured chat's address
+                log.warning("channel %s: cannot read where Telegram moved the chat (%s)",
+                            self.channel, exc)
+        return self._recorded
+
+
+def _chat(value: object) -> str | None:
+    """A recorded chat id, else None."""
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    return text or None

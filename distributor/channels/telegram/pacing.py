@@ -5,8 +5,9 @@ aiolimiter ``AsyncLimiter`` that lets the token's requests go :data:`GAP` apart 
 than 30 in any second, never a burst Telegram could count into one of its seconds). aiolimiter
 binds a limiter to one event loop, so each loop gets its own (a process normally runs one at a
 time). Distributed workers each keep their own limiter too, and also take a slot of the token
-from PostgreSQL (:func:`~distributor.channels.telegram.core_access.shared_slots`), which holds
-across every process on every machine.
+from the token's shared state (:func:`shared_slots`: an atomic update of
+``env.shared_state("telegram/<credential key>")``, kept by the core in its database), which
+holds across every process on every machine.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable
 
 from aiolimiter import AsyncLimiter
+
+from distributor.plugin import StateStore
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,33 @@ TOKEN_RATE = 30
 TOKEN_WINDOW = 1.1
 #: the spacing of one token's requests: the limit, spread evenly over its window
 GAP = TOKEN_WINDOW / TOKEN_RATE
+#: in a token's shared state: when its next free request slot starts (seconds since the epoch)
+NEXT_SLOT = "next_slot"
+
+
+def token_scope(key: str) -> str:
+    """The shared state's scope of the bot token named ``key`` (its credential key)."""
+    return f"telegram/{key}"
+
+
+def reserve_slot(state: StateStore, *, gap: float, now: float) -> float:
+    """Take the token's next request slot (one atomic update of its shared state, so every
+    worker on every machine gets its own slot, ``gap`` after the one before); returns when the
+    slot starts (seconds since the epoch, not before ``now``)."""
+    end = state.update(NEXT_SLOT, lambda free: max(float(free or 0.0), now) + gap)
+    return float(end) - gap
+
+
+def shared_slots(state: StateStore, *, gap: float,
+                 clock: Callable[[], float] = time.time) -> Callable[[], float]:
+    """Requests ``gap`` seconds apart across all processes: the function reserves the token's
+    next slot and says how many seconds to wait for it (from ``clock``'s now)."""
+
+    def reserve() -> float:
+        now = clock()
+        return max(0.0, reserve_slot(state, gap=gap, now=now) - now)
+
+    return reserve
 
 
 class TokenPacing:
@@ -39,7 +70,7 @@ class TokenPacing:
             weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         #: in distributed mode: reserves this token's next slot among all processes (seconds
-        #: to wait); set by :meth:`TelegramAdapter.bind`
+        #: to wait); set by :meth:`TelegramAdapter.setup`
         self.shared: Callable[[], float] | None = None
 
     def limiter(self) -> AsyncLimiter:

@@ -20,9 +20,9 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
 
-from distributor.channels.telegram.core_access import SecretFilter
 from distributor.channels.telegram.pacing import TokenPacing
 from distributor.channels.telegram.tokens import credential_key, token_state
+from distributor.plugin import SecretFilter
 
 T = TypeVar("T")
 

@@ -21,19 +21,21 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
-from distributor.articles import Article
-from distributor.render import (
+from distributor.plugin import (
+    Article,
+    Message,
+    RenderContext,
     Templates,
     channel_template,
+    cut,
     hashtags,
     language_of,
     lead_and_rest,
+    lede_excerpt,
     templates_for,
     title_repeats_lede,
     words,
 )
-from distributor.render.context import Message, RenderContext
-from distributor.text.cuts import cut, lede_excerpt
 
 __all__ = [
     "CAPTION_LIMIT",
