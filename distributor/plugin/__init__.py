@@ -19,6 +19,7 @@ from distributor.config import (
 )
 from distributor.logs import SecretFilter
 from distributor.plugin.audience import (
+    RECIPIENT_PLACEHOLDER,
     Audience,
     Confirmation,
     ListChannel,
@@ -94,6 +95,7 @@ from distributor.text import slugify
 __all__ = [
     "API_VERSION",
     "ELLIPSIS",
+    "RECIPIENT_PLACEHOLDER",
     "Adapter",
     "AmbiguousError",
     "Article",

@@ -171,3 +171,8 @@ def is_list_channel(channel: type | object) -> bool:
     """True when the channel (class or instance) declares ``audience = True``."""
     cls = channel if isinstance(channel, type) else type(channel)
     return getattr(cls, "audience", False) is True
+
+
+#: where a list channel's rendered message names its recipient; replaced per subscriber when
+#: sent, and by a sample address in previews
+RECIPIENT_PLACEHOLDER = "%%RECIPIENT%%"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from distributor.articles import Article
 from distributor.config import ChannelConfig, SiteConfig
@@ -111,6 +111,26 @@ class Channel:
         """After a successful send: when the platform said this account may not post again
         before a time (its allowance is used up), that time; the core holds the channel
         until then, so every process knows without asking the platform."""
+        return None
+
+    @classmethod
+    def measure(cls, text: str) -> int | None:
+        """The length of ``text`` as the platform counts it (X weighs characters), for the
+        dashboard's previews; None when it is plain characters."""
+        return None
+
+    @classmethod
+    def editor_bots(cls, desk: Any, stop: Any) -> Any:
+        """Optional: a coroutine running this platform's editor bots (long polling) until
+        ``stop`` is set, answering editors through ``desk`` (a :class:`Desk`); None when the
+        platform has none. Called once per channel type."""
+        return None
+
+    @classmethod
+    def editor_webhooks(cls, desk: Any) -> Any:
+        """Optional: this platform's editor bots answered by webhook under ``serve`` (an
+        object with ``lifespan``, ``url``, ``receive``: see interfaces/web/editor_webhooks);
+        None when the platform has none."""
         return None
 
     def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:

@@ -199,6 +199,16 @@ def test_only_a_platform_package_imports_its_library() -> None:
     assert dict(wrong) == {}
 
 
+def test_a_platform_package_is_imported_by_no_module_outside_it() -> None:
+    """Nothing outside a channel's package knows its platform: the core finds channels through
+    the registry and asks them through the plugin API (capabilities, measure, editor bots)."""
+    platforms = {"distributor.channels.telegram", "distributor.channels.x",
+                 "distributor.channels.email"}
+    outside = {(m, d) for m, deps in graph().items() for d in deps for p in platforms
+               if (d == p or d.startswith(p + ".")) and not (m == p or m.startswith(p + "."))}
+    assert outside == set()
+
+
 def test_modules_stay_under_about_400_lines() -> None:
     long = {}
     for module, path in modules().items():

@@ -34,6 +34,7 @@ from typing import Any
 from premailer import Premailer
 
 from distributor.plugin import (
+    RECIPIENT_PLACEHOLDER,
     Article,
     Message,
     RenderContext,
@@ -67,7 +68,7 @@ __all__ = [
 ]
 
 UNSUBSCRIBE_TOKEN = "%%UNSUBSCRIBE_TOKEN%%"
-RECIPIENT = "%%RECIPIENT%%"
+RECIPIENT = RECIPIENT_PLACEHOLDER
 
 #: the default digest subject, in every language: "RI News Portal, 3 Desember: <lead headline>
 #: dan 8 berita lainnya". Fields of a channel's ``subject:``: {site}, {date} (the full date),

@@ -24,6 +24,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from telegram import Bot, ChatFullInfo, ChatMember
 from telegram import Message as TelegramMessage
@@ -109,6 +110,18 @@ class TelegramAdapter(Adapter):
     body_maxlen = 4096
     rate_per_minute = 20
     config: TelegramConfig
+
+    @classmethod
+    def editor_bots(cls, desk: Any, stop: Any) -> Any:
+        from distributor.channels.telegram.editor_app import run_editor_bots
+
+        return run_editor_bots(desk, stop)
+
+    @classmethod
+    def editor_webhooks(cls, desk: Any) -> Any:
+        from distributor.channels.telegram.editorhooks import EditorWebhooks
+
+        return EditorWebhooks(desk)
 
     def __init__(self, config: ChannelConfig):
         super().__init__(config)

@@ -21,9 +21,11 @@ from telegram.ext import (
     filters,
 )
 
-from distributor.channels.telegram.adapter import EDITOR_UPDATES, bot_requests, polling, redact
 from distributor.channels.telegram.editor_conversation import EditorDesk
 from distributor.channels.telegram.editor_groups import BotGroup, editor_bot_groups
+from distributor.channels.telegram.reconcile import EDITOR_UPDATES
+from distributor.channels.telegram.tokens import polling
+from distributor.channels.telegram.transport import bot_requests, redact
 from distributor.plugin import Desk
 
 log = logging.getLogger("distributor.editorbot")

@@ -16,12 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from distributor.channels.telegram.adapter import (
-    TelegramConfig,
-    redact,
-    remember_channel_post,
-    send_rendered,
-)
+from distributor.channels.telegram.config import TelegramConfig
 from distributor.channels.telegram.editor_buttons import (
     ButtonRefused,
     button_secret,
@@ -40,6 +35,9 @@ from distributor.channels.telegram.editor_texts import (
     short,
     status_text,
 )
+from distributor.channels.telegram.photos import send_rendered
+from distributor.channels.telegram.reconcile import remember_channel_post
+from distributor.channels.telegram.transport import redact
 from distributor.plugin import (
     Article,
     ChannelConfig,

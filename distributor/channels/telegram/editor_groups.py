@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from distributor.channels.telegram.adapter import TelegramConfig, credential_key
+from distributor.channels.telegram.config import TelegramConfig
+from distributor.channels.telegram.tokens import credential_key
 from distributor.plugin import ChannelConfig
 
 

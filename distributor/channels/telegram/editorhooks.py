@@ -22,10 +22,12 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
-from distributor.channels.telegram.adapter import EDITOR_UPDATES, polling, redact
 from distributor.channels.telegram.editor_app import build_application, close_application
 from distributor.channels.telegram.editor_conversation import EditorDesk
 from distributor.channels.telegram.editor_groups import BotGroup, editor_bot_groups
+from distributor.channels.telegram.reconcile import EDITOR_UPDATES
+from distributor.channels.telegram.tokens import polling
+from distributor.channels.telegram.transport import redact
 from distributor.plugin import Desk, WebConfig
 
 log = logging.getLogger("distributor.editorbot")

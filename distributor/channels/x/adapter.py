@@ -118,6 +118,12 @@ class XAdapter(Channel):
     rate_per_minute = 30
     config: XConfig
 
+    @classmethod
+    def measure(cls, text: str) -> int | None:
+        from distributor.channels.x.weight import weighted_length
+
+        return weighted_length(text)
+
     def __init__(self, config: ChannelConfig):
         super().__init__(config)
         self._client: tweepy.Client | None = None

@@ -33,14 +33,16 @@ def _run(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
 
 
 def _email_channel(rt: Any, name: str) -> Any:
-    from distributor.channels.email.adapter import EmailConfig
+    from distributor.plugin import is_list_channel
+    from distributor.registry import get_adapter_class
 
     try:
         channel = rt.config.channel(name)
     except KeyError as exc:
         raise _user_error(str(exc.args[0])) from None
-    if not isinstance(channel, EmailConfig):
-        names = ", ".join(c.name for c in rt.config.channels if isinstance(c, EmailConfig))
+    lists = [c for c in rt.config.channels if is_list_channel(get_adapter_class(c.type))]
+    if channel not in lists:
+        names = ", ".join(c.name for c in lists)
         raise _user_error(f"channel {name} is a {channel.type} channel; subscribers belong to "
                           f"email channels ({names or 'none configured'})")
     return channel

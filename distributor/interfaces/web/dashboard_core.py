@@ -17,10 +17,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from distributor.channels.email.render import RECIPIENT
 from distributor.interfaces.web import auth
-from distributor.interfaces.web.previews import live_url, telegram_html, x_html, x_weight
-from distributor.plugin import message_text
+from distributor.interfaces.web.previews import live_url, telegram_html, x_html
+from distributor.plugin import RECIPIENT_PLACEHOLDER, message_text
+from distributor.registry import get_adapter_class
 from distributor.services.deliveries import send_now
 from distributor.services.sending import Sender
 from distributor.store.models import (
@@ -225,7 +225,7 @@ def preview_of(channel: ChannelConfig, label: str, messages: list[dict[str, Any]
     if "subject" in first and "html" in first:
         return Preview(channel.name, channel.type, "email", label, [
             {"subject": str(m.get("subject", "")),
-             "html": str(m.get("html", "")).replace(RECIPIENT, SAMPLE_RECIPIENT)}
+             "html": str(m.get("html", "")).replace(RECIPIENT_PLACEHOLDER, SAMPLE_RECIPIENT)}
             for m in messages])
     if "method" in first or channel.type == "telegram":
         return Preview(channel.name, channel.type, "telegram", label, [
@@ -234,9 +234,10 @@ def preview_of(channel: ChannelConfig, label: str, messages: list[dict[str, Any]
              "photo": str(m.get("photo")) if m.get("method") == "sendPhoto" and
              str(m.get("photo", "")).startswith("https://") else None}
             for m in messages])
+    measure = get_adapter_class(channel.type).measure
     if channel.type == "x":
         return Preview(channel.name, channel.type, "x", label, [
-            {"html": x_html(str(m.get("text", ""))), "weight": x_weight(str(m.get("text", ""))),
+            {"html": x_html(str(m.get("text", ""))), "weight": measure(str(m.get("text", ""))),
              "image": str(m.get("image")) if str(m.get("image", "")).startswith("https://")
              else None} for m in messages])
     return Preview(channel.name, channel.type, "text", label,

@@ -119,15 +119,6 @@ def x_html(text: str) -> Markup:
     return Markup("".join(out).replace("\n", "<br>\n"))  # escaped above
 
 
-def x_weight(text: str) -> int | None:
-    try:
-        from distributor.channels.x.render import weighted_length
-
-        return weighted_length(text)
-    except Exception:  # the preview works without the count
-        return None
-
-
 def live_url(remote_id: str | None, adapter: Adapter | None, *,
              moved_to: str | None = None) -> str | None:
     """The public address of a published post, as the channel's adapter gives it."""

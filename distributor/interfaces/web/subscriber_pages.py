@@ -50,10 +50,11 @@ from distributor.ledger.subscribers import (
     subscriber_for_unsubscribe,
     unsubscribe,
 )
+from distributor.plugin import is_list_channel
+from distributor.registry import get_adapter_class
 from distributor.render.web_words import WebWords, supported_language, web_words
 
 if TYPE_CHECKING:
-    from distributor.channels.email.adapter import EmailConfig
     from distributor.runtime import Runtime
 
 log = logging.getLogger("distributor.web")
@@ -74,10 +75,11 @@ SECURITY_HEADERS = {
 }
 
 
-def email_channels(rt: Runtime) -> list[EmailConfig]:
-    from distributor.channels.email.adapter import EmailConfig
-
-    return [c for c in rt.config.channels if isinstance(c, EmailConfig) and c.enabled]
+def email_channels(rt: Runtime) -> list[Any]:
+    """The enabled list channels (those with subscribers: the email channel's type declares
+    ``audience = True``); their configurations carry ``confirm_ttl`` and ``bounce_secret``."""
+    return [c for c in rt.config.channels
+            if c.enabled and is_list_channel(get_adapter_class(c.type))]
 
 
 class SubscriberPages:
@@ -121,7 +123,7 @@ class SubscriberPages:
         return self.message(words.link_invalid_title, words.link_invalid, 400, error=True,
                             words=words, language=lang)
 
-    def channel_named(self, name: str | None) -> EmailConfig | None:
+    def channel_named(self, name: str | None) -> Any | None:
         channels = email_channels(self.rt)
         if not name and len(channels) == 1:
             return channels[0]
