@@ -120,23 +120,38 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def run_cli(webhook_plugin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run `distributor ARGS` as a real process (with the webhook plugin importable)."""
+    """Run `distributor ARGS` in this process with click's CliRunner (tests/support/cli.py):
+    stdout, stderr and the exit status as a user sees them, the webhook plugin importable.
+    ``timeout`` is accepted for the callers of the process version and not enforced."""
+    from support.cli import run_in_process
 
     def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
             input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "distributor", *map(str, args)],
-                              cwd=cwd, env=cli_env(webhook_plugin, env), input=input,
-                              capture_output=True, text=True, timeout=timeout)
+        return run_in_process(*args, cwd=cwd, env=env, input=input)
 
     return run
 
 
+@pytest.fixture
+def run_process(webhook_plugin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `python -m distributor ARGS` as a real process (with the webhook plugin on its
+    path): for a test whose point is the process itself."""
+    from support.cli import run_process as run
+
+    def run_it(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
+               input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return run(*args, plugin_site=webhook_plugin, cwd=cwd, env=env, input=input,
+                   timeout=timeout)
+
+    return run_it
+
+
 def cli_env(plugin_site: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIBUTOR_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(plugin_site), env.get("PYTHONPATH", "")]).strip(
-        os.pathsep)
-    env.update(extra or {})
-    return env
+    """The environment of a `distributor` process: no DISTRIBUTOR_* from outside, the plugin
+    importable."""
+    from support.cli import process_env
+
+    return process_env(plugin_site, extra)
 
 
 @pytest.fixture(autouse=True)
