@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from fakes.telegram_api import FakeTelegram
 from sqlalchemy import func, select, text, update
+from support.cli import run_in_process
 from support.cluster import Cluster, process_env, wait_for
 from support.smtp_server import SmtpServer, email_channel_yaml
 
@@ -103,9 +104,7 @@ def env() -> dict[str, str]:
 
 
 def upgrade(config: Path, env: dict[str, str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "distributor", "--config", str(config),
-                             "db", "upgrade"], env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = run_in_process("--config", config, "db", "upgrade", env=env)
     assert result.returncode == 0, result.stderr
 
 
@@ -232,10 +231,9 @@ def test_an_editors_push_is_sent_by_a_worker_and_the_command_reports_it(
     upgrade(config, env)
     with Cluster(config, env) as cluster:
         worker = cluster.worker("--concurrency", "1")
-        pushed = subprocess.run(
-            [sys.executable, "-m", "distributor", "--config", str(config), "push",
-             str(tmp_path / "articles" / "berita-0000.json"), "--channel", "tg1"],
-            env=env, capture_output=True, text=True, timeout=90)
+        pushed = run_in_process("--config", config, "push",
+                                tmp_path / "articles" / "berita-0000.json", "--channel", "tg1",
+                                env=env)
         assert cluster.stop(worker) == 0
         worker_log = cluster.output(worker)
     assert pushed.returncode == 0, pushed.stderr
@@ -315,9 +313,7 @@ channels:
                        encoding="utf-8")
         for args in (("fetch",), ("subscribers", "import", str(csv), "--channel", "daily",
                                   "--confirmed")):
-            result = subprocess.run([sys.executable, "-m", "distributor", "--config",
-                                     str(config), *args], env=env, capture_output=True,
-                                    text=True, timeout=120)
+            result = run_in_process("--config", config, *args, env=env)
             assert result.returncode == 0, result.stderr
         rt = Runtime.open(load_config(config))
         with rt.store.session() as session:  # seen before the last (every-minute) digest time
@@ -464,8 +460,7 @@ def test_db_upgrade_from_two_processes_at_once_applies_the_schema_once(
 def test_distributed_mode_on_sqlite_is_one_clear_line(
         write_config: Callable[..., Path], env: dict[str, str], command: list[str]) -> None:
     config = write_config("execution: distributed\n")
-    result = subprocess.run([sys.executable, "-m", "distributor", "--config", str(config),
-                             *command], env=env, capture_output=True, text=True, timeout=60)
+    result = run_in_process("--config", config, *command, env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -475,8 +470,7 @@ def test_distributed_mode_on_sqlite_is_one_clear_line(
 def test_a_worker_for_an_embedded_configuration_is_one_clear_line(
         write_config: Callable[..., Path], env: dict[str, str]) -> None:
     config = write_config("execution: embedded\n")
-    result = subprocess.run([sys.executable, "-m", "distributor", "--config", str(config),
-                             "worker"], env=env, capture_output=True, text=True, timeout=60)
+    result = run_in_process("--config", config, "worker", env=env)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         f"error: {config} says execution: embedded, where `distributor run` does all the work "
@@ -487,8 +481,7 @@ def test_a_worker_for_an_embedded_configuration_is_one_clear_line(
 def test_check_says_distributed_mode_needs_postgresql(
         write_config: Callable[..., Path], env: dict[str, str]) -> None:
     config = write_config("execution: distributed\n")
-    result = subprocess.run([sys.executable, "-m", "distributor", "--config", str(config),
-                             "check"], env=env, capture_output=True, text=True, timeout=60)
+    result = run_in_process("--config", config, "check", env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: {config}: execution: distributed needs a "
                                     "PostgreSQL database"), result.stderr
@@ -499,8 +492,7 @@ def test_postgresql_unreachable_is_one_clear_line(
         write_config: Callable[..., Path], env: dict[str, str], command: list[str]) -> None:
     config = write_config("execution: distributed\n",
                           database="postgresql://postgres@127.0.0.1:9/nowhere")
-    result = subprocess.run([sys.executable, "-m", "distributor", "--config", str(config),
-                             *command], env=env, capture_output=True, text=True, timeout=60)
+    result = run_in_process("--config", config, *command, env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
