@@ -20,6 +20,26 @@ if not SEED.exists():  # a clone without shared/ beside it: the copy in examples
 PG_ADMIN = os.environ.get("DISTRIBUTOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", choices=("suite", "full"), default="suite",
+                     help="sizes of the soak tests: suite (they fit the 3-minute suite) or "
+                          "full (the sizes of issue 14, as bench/soak.py runs them)")
+
+
+@pytest.fixture
+def soak(request: pytest.FixtureRequest) -> Callable[[int, int], int]:
+    """``soak(suite, full)``: the size a soak test runs at (``--soak full``: the big one)."""
+    full = request.config.getoption("soak") == "full"
+    return lambda suite, big: big if full else suite
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow tests (real processes, the browser, the soak tests) first: `pytest -n` hands
+    them out before the quick ones, which then fill the gaps, instead of one long test ending
+    the run alone on its worker. The order is the same in every worker (xdist checks it)."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else 1)
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -152,6 +172,22 @@ def cli_env(plugin_site: Path, extra: dict[str, str] | None = None) -> dict[str,
     from support.cli import process_env
 
     return process_env(plugin_site, extra)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs the CLI through a bare CliRunner leaves `setup_logging`'s handler (on
+    a closed stream) and level on the root logger: the next test does not inherit them."""
+    import logging
+
+    from distributor.logs import JsonFormatter, TextFormatter
+
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.handlers[:] = [h for h in root.handlers
+                        if not isinstance(h.formatter, TextFormatter | JsonFormatter)]
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)
