@@ -142,11 +142,15 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
 def run_cli(webhook_plugin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run `distributor ARGS` in this process with click's CliRunner (tests/support/cli.py):
     stdout, stderr and the exit status as a user sees them, the webhook plugin importable.
-    ``timeout`` is accepted for the callers of the process version and not enforced."""
-    from support.cli import run_in_process
+    An ``env`` with PYTHONPATH is about what the process can import, which only a process
+    shows: that call runs `python -m distributor` (``timeout`` applies to it alone)."""
+    from support.cli import run_in_process, run_process
 
     def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
             input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        if env and "PYTHONPATH" in env:
+            return run_process(*args, plugin_site=webhook_plugin, cwd=cwd, env=env,
+                               input=input, timeout=timeout)
         return run_in_process(*args, cwd=cwd, env=env, input=input)
 
     return run
