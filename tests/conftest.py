@@ -89,17 +89,28 @@ WEBHOOK_PLUGIN = ROOT / "examples" / "plugins" / "distributor-webhook"
 def webhook_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The out-of-tree webhook plugin (examples/plugins/distributor-webhook), pip-installed
     from its folder into a folder of its own that tests and CLI processes put on their path.
-    It is built from a copy, so the build leaves nothing in the example's folder."""
+    It is built from a copy, so the build leaves nothing in the example's folder. Under
+    `pytest -n` the workers of a run share one install (the first builds it, under a lock)."""
+    import fcntl
     import shutil
 
-    source = tmp_path_factory.mktemp("plugin-src") / WEBHOOK_PLUGIN.name
-    shutil.copytree(WEBHOOK_PLUGIN, source,
-                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    target = tmp_path_factory.mktemp("plugin-site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(source)],
-        check=True, capture_output=True, text=True)
+    folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = folder.parent  # this run's folder, above each worker's own
+    target = folder / "plugin-site"
+    with (folder / "plugin-site.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".installed").exists():
+            source = folder / "plugin-src" / WEBHOOK_PLUGIN.name
+            shutil.rmtree(source.parent, ignore_errors=True)
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(WEBHOOK_PLUGIN, source,
+                            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                 "--no-build-isolation", "--no-index", "--target", str(target), str(source)],
+                check=True, capture_output=True, text=True)
+            (target / ".installed").touch()
     sys.path.insert(0, str(target))
     import importlib
 
