@@ -34,7 +34,8 @@ from distributor.runtime import Runtime
 from distributor.store.models import Delivery, Subscriber
 
 # one served site and browser for the module: pytest -n runs its tests on one worker
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+# (tests/conftest.py: ONE_WORKER)
+pytestmark = pytest.mark.slow
 CHROMIUM = os.environ.get("DISTRIBUTOR_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 TIMEOUT = 15_000  # ms

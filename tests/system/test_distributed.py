@@ -186,7 +186,7 @@ def test_a_worker_killed_mid_way_leaves_its_channel_to_the_others_and_posts_noth
         killed_at = (len(one.messages), len(two.messages))
         wait_for(lambda: all(s not in ("pending", "sending", "retry")
                              for s in ledger(config).values()) and len(ledger(config)) == 2 * n,
-                 timeout=90, what="every delivery settled")
+                 timeout=180, what="every delivery settled")
         time.sleep(1.0)
         assert cluster.stop(survivor) == 0
         assert cluster.stop(scheduler) == 0
