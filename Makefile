@@ -35,14 +35,19 @@ dashboard: $(STAMP)
 	  echo "open http://127.0.0.1:8000/dashboard/ and log in as demo / demo-password" && \
 	  ../$(BIN)/distributor --config demo.yaml serve --dry-run
 
-# everything: unit (pure), integration (real stores, SMTP and HTTP doubles), system (processes,
-# browser, soak). CI runs this.
-test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+# pytest-xdist workers for test and check (`make test WORKERS=auto`: one per CPU; 0: none).
+# loadgroup keeps the browser tests (one served site) on one worker.
+WORKERS ?= 2
+PYTEST  := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
 
-# the fast layers while you work: no processes, no browser
+# everything: unit (pure), integration (real stores, SMTP and HTTP doubles), system (processes,
+# browser, soak at suite sizes: bench/soak.py runs the full ones). CI runs this: ~3 minutes.
+test: $(STAMP) browser
+	$(PYTEST)
+
+# the fast layers while you work: no processes, no browser; under a minute
 check: $(STAMP)
-	$(BIN)/python -m pytest -q tests/unit tests/integration
+	$(PYTEST) tests/unit tests/integration
 
 lint: $(STAMP)
 	$(BIN)/ruff check distributor tests bench

@@ -20,6 +20,47 @@ if not SEED.exists():  # a clone without shared/ beside it: the copy in examples
 PG_ADMIN = os.environ.get("DISTRIBUTOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", choices=("suite", "full"), default="suite",
+                     help="sizes of the soak tests: suite (they fit the 3-minute suite) or "
+                          "full (the sizes of issue 14, as bench/soak.py runs them)")
+
+
+@pytest.fixture
+def soak(request: pytest.FixtureRequest) -> Callable[[int, int], int]:
+    """``soak(suite, full)``: the size a soak test runs at (``--soak full``: the big one)."""
+    full = request.config.getoption("soak") == "full"
+    return lambda suite, big: big if full else suite
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow tests (real processes, the browser, the soak tests) first: `pytest -n` hands
+    them out before the quick ones, which then fill the gaps, instead of one long test ending
+    the run alone on its worker. The order is the same in every worker (xdist checks it)."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else 1)
+
+
+#: test modules whose tests `pytest -n` runs on one worker (one served site, one browser)
+ONE_WORKER = ("tests/system/test_dashboard_browser.py",)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` as it should work: each test is handed out on its own, the modules
+    of ONE_WORKER whole. (pytest-xdist 3.8 groups by renaming the node id, which pytest 9 no
+    longer allows, so its xdist_group marks are ignored.)"""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER else nodeid
+
+    return Scheduling(config, log)
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -69,17 +110,28 @@ WEBHOOK_PLUGIN = ROOT / "examples" / "plugins" / "distributor-webhook"
 def webhook_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The out-of-tree webhook plugin (examples/plugins/distributor-webhook), pip-installed
     from its folder into a folder of its own that tests and CLI processes put on their path.
-    It is built from a copy, so the build leaves nothing in the example's folder."""
+    It is built from a copy, so the build leaves nothing in the example's folder. Under
+    `pytest -n` the workers of a run share one install (the first builds it, under a lock)."""
+    import fcntl
     import shutil
 
-    source = tmp_path_factory.mktemp("plugin-src") / WEBHOOK_PLUGIN.name
-    shutil.copytree(WEBHOOK_PLUGIN, source,
-                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    target = tmp_path_factory.mktemp("plugin-site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(source)],
-        check=True, capture_output=True, text=True)
+    folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = folder.parent  # this run's folder, above each worker's own
+    target = folder / "plugin-site"
+    with (folder / "plugin-site.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".installed").exists():
+            source = folder / "plugin-src" / WEBHOOK_PLUGIN.name
+            shutil.rmtree(source.parent, ignore_errors=True)
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(WEBHOOK_PLUGIN, source,
+                            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+            subprocess.run(
+                [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                 "--no-build-isolation", "--no-index", "--target", str(target), str(source)],
+                check=True, capture_output=True, text=True)
+            (target / ".installed").touch()
     sys.path.insert(0, str(target))
     import importlib
 
@@ -120,23 +172,58 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def run_cli(webhook_plugin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run `distributor ARGS` as a real process (with the webhook plugin importable)."""
+    """Run `distributor ARGS` in this process with click's CliRunner (tests/support/cli.py):
+    stdout, stderr and the exit status as a user sees them, the webhook plugin importable.
+    An ``env`` with PYTHONPATH is about what the process can import, which only a process
+    shows: that call runs `python -m distributor` (``timeout`` applies to it alone)."""
+    from support.cli import run_in_process, run_process
 
     def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
             input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "distributor", *map(str, args)],
-                              cwd=cwd, env=cli_env(webhook_plugin, env), input=input,
-                              capture_output=True, text=True, timeout=timeout)
+        if env and "PYTHONPATH" in env:
+            return run_process(*args, plugin_site=webhook_plugin, cwd=cwd, env=env,
+                               input=input, timeout=timeout)
+        return run_in_process(*args, cwd=cwd, env=env, input=input)
 
     return run
 
 
+@pytest.fixture
+def run_process(webhook_plugin: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run `python -m distributor ARGS` as a real process (with the webhook plugin on its
+    path): for a test whose point is the process itself."""
+    from support.cli import run_process as run
+
+    def run_it(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
+               input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return run(*args, plugin_site=webhook_plugin, cwd=cwd, env=env, input=input,
+                   timeout=timeout)
+
+    return run_it
+
+
 def cli_env(plugin_site: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIBUTOR_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(plugin_site), env.get("PYTHONPATH", "")]).strip(
-        os.pathsep)
-    env.update(extra or {})
-    return env
+    """The environment of a `distributor` process: no DISTRIBUTOR_* from outside, the plugin
+    importable."""
+    from support.cli import process_env
+
+    return process_env(plugin_site, extra)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs the CLI through a bare CliRunner leaves `setup_logging`'s handler (on
+    a closed stream) and level on the root logger: the next test does not inherit them."""
+    import logging
+
+    from distributor.logs import JsonFormatter, TextFormatter
+
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.handlers[:] = [h for h in root.handlers
+                        if not isinstance(h.formatter, TextFormatter | JsonFormatter)]
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""The command line as a user runs it: real processes, real files, exit codes, one-line errors."""
+"""The command line as a user runs it (in this process, through click's runner; a real process
+where the process is the point): real files, stdout and stderr, exit codes, one-line errors."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ import email
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from email import policy
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, SEED
+from support.cli import run_process
 from support.webhook_server import WebhookServer
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -261,9 +262,7 @@ def test_a_third_party_adapter_is_found_through_its_entry_point(
             url: {server.url}
         """)
     assert run_cli("--config", config, "check").returncode == 0
-    without_plugin = subprocess.run(
-        [sys.executable, "-m", "distributor", "--config", str(config), "check"],
-        capture_output=True, text=True)
+    without_plugin = run_process("--config", config, "check")  # a process: what it can import
     assert_one_line_error(without_plugin, "no channel type 'webhook'")
     assert run_cli("--config", config, "push", SEED).returncode == 0
     assert server.texts()[0].startswith("Moskow dan Beijing")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +18,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from support.cli import run_in_process
 from support.smtp_server import SmtpServer
 from support.web import (
     PASSWORD,
@@ -34,6 +33,9 @@ from distributor.configfile import load_config
 from distributor.runtime import Runtime
 from distributor.store.models import Delivery, Subscriber
 
+# one served site and browser for the module: pytest -n runs its tests on one worker
+# (tests/conftest.py: ONE_WORKER)
+pytestmark = pytest.mark.slow
 CHROMIUM = os.environ.get("DISTRIBUTOR_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 TIMEOUT = 15_000  # ms
@@ -105,10 +107,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("browser-site")
     with SmtpServer() as smtp:
         site = Site(folder, smtp, free_port())
-        added = subprocess.run(
-            [sys.executable, "-m", "distributor", "--config", str(site.config), "editors",
-             "add", "editor", "--password-stdin"], input=PASSWORD + "\n", text=True,
-            capture_output=True, env=serve_env(), timeout=60)
+        added = run_in_process("--config", site.config, "editors", "add", "editor",
+                               "--password-stdin", input=PASSWORD + "\n")
         assert added.returncode == 0, added.stderr
         now = datetime.now(UTC)
         for title, ago in (("Gempa M5,6 guncang Cianjur, warga diminta waspada", 200),

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ROOT
+from support.cli import run_in_process
 
 HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or \
     shutil.which("hadolint")
@@ -57,10 +58,8 @@ def test_composes_configuration_passes_check(tmp_path: Path) -> None:
     content = compose()["configs"]["channels"]["content"].replace("$$", "$")
     config = tmp_path / "channels.yaml"
     config.write_text(content, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRIBUTOR_")}
-    env.update(DISTRIBUTOR_DATABASE_URL="postgresql://distributor@postgres:5432/distributor",
+    env = dict(DISTRIBUTOR_DATABASE_URL="postgresql://distributor@postgres:5432/distributor",
                DISTRIBUTOR_BASE_URL="http://localhost:8000", DISTRIBUTOR_SECRET_KEY="x" * 32)
-    result = subprocess.run([sys.executable, "-m", "distributor", "--config", str(config),
-                             "check"], capture_output=True, text=True, env=env, timeout=60)
+    result = run_in_process("--config", config, "check", env=env)
     assert result.returncode == 0, result.stderr
     assert ": OK (" in result.stdout
