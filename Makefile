@@ -41,11 +41,11 @@ WORKERS ?= 2
 PYTEST  := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
 
 # everything: unit (pure), integration (real stores, SMTP and HTTP doubles), system (processes,
-# browser, soak at suite sizes: bench/soak.py runs the full ones). CI runs this: ~3 minutes.
+# browser, soak at suite sizes: bench/soak.py runs the full ones). CI runs this.
 test: $(STAMP) browser
 	$(PYTEST)
 
-# the fast layers while you work: no processes, no browser; under a minute
+# the fast layers while you work: no processes, no browser
 check: $(STAMP)
 	$(PYTEST) tests/unit tests/integration
 

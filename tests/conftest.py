@@ -41,7 +41,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 #: test modules whose tests `pytest -n` runs on one worker (one served site, one browser)
-ONE_WORKER = ("tests/system/test_dashboard_browser.py",)
+ONE_WORKER = ("system/test_dashboard_browser.py",)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -56,7 +56,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return module if module in ONE_WORKER else nodeid
+            return module if module.endswith(ONE_WORKER) else nodeid
 
     return Scheduling(config, log)
 
