@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +23,7 @@ from distributor.plugin import (
     RenderContext,
     SendContext,
     slugify,
+    utcnow,
 )
 
 
@@ -59,7 +59,7 @@ class OutboxAdapter(Channel):
     def render_digest(self, articles: list[Article], ctx: RenderContext) -> list[Message]:
         if self.wraps is not None:
             return self.wraps.render_digest(articles, ctx)
-        when = (ctx.now or datetime.now(UTC)).astimezone(ctx.site.tz)
+        when = (ctx.now or utcnow()).astimezone(ctx.site.tz)
         return [{
             "name": f"digest-{when:%Y-%m-%d-%H%M}",
             "articles": [{"id": a.id, "title": a.title, "url": a.url} for a in articles],

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from distributor.articles import Article
+from distributor.clock import utcnow
 from distributor.config import ChannelConfig
 from distributor.ledger.ingest import from_row
 from distributor.render.context import Message
@@ -105,7 +106,7 @@ def pick_article(session: Session, channel: str, article_id: int, *, include: bo
     if pick is None:
         pick = DigestPick(channel=channel, article_id=article_id)
         session.add(pick)
-    pick.include, pick.by, pick.created_at = include, by, datetime.now(UTC)
+    pick.include, pick.by, pick.created_at = include, by, utcnow()
     session.flush()
     if include:
         return f"article {article_id} goes into the next digest of {channel}"
@@ -154,7 +155,7 @@ def claim_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
     with rt.store.session() as session:
         digest = Digest(channel=channel.name, period=period, since=plan.since, until=plan.until,
                         article_ids=[a.id for a in plan.articles], state="sending",
-                        lease_owner=rt.owner, lease_until=datetime.now(UTC) + LEASE)
+                        lease_owner=rt.owner, lease_until=utcnow() + LEASE)
         session.add(digest)
         try:
             session.flush()
@@ -182,5 +183,5 @@ def unfinished_digests(rt: Runtime, channel: ChannelConfig,
         query = select(Digest.id).where(Digest.channel == channel.name,
                                         Digest.state == "sending").order_by(Digest.id)
         if within is not None:
-            query = query.where(Digest.created_at >= datetime.now(UTC) - within)
+            query = query.where(Digest.created_at >= utcnow() - within)
         return list(session.scalars(query))

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from distributor.channels.outbox import dry_run_outbox
+from distributor.clock import utcnow
 from distributor.config import ChannelConfig
 from distributor.engine.contexts import channel_audience, channel_state, key_for
 from distributor.engine.digest_plans import (
@@ -98,7 +99,7 @@ async def run_digest(rt: Runtime, channel: ChannelConfig, *, now: datetime | Non
     returns); ``progress`` is the interface's progress display, handed to the channel as
     ``ctx.observer``.
     """
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     period = period or f"manual:{now.isoformat(timespec='seconds')}"
     min_articles = int(getattr(channel, "min_articles", 1))
 
@@ -166,7 +167,7 @@ def _articles_of(rt: Runtime, digest_id: int) -> list[Any]:
 def take_lease(rt: Runtime, digest_id: int) -> int | None:
     """Hold the digest for this process (free, ours, expired, or its owner died); returns
     the attempt number, or None when another process holds it."""
-    now = datetime.now(UTC)
+    now = utcnow()
     with rt.store.session() as session:
         digest = session.get_one(Digest, digest_id)
         owner, until = digest.lease_owner, digest.lease_until
@@ -188,7 +189,7 @@ def _renew(rt: Runtime, digest_id: int, **values: Any) -> None:
     with rt.store.session() as session:
         session.execute(update(Digest).where(Digest.id == digest_id,
                                              Digest.lease_owner == rt.owner)
-                        .values(lease_until=datetime.now(UTC) + LEASE, **values))
+                        .values(lease_until=utcnow() + LEASE, **values))
 
 
 def _finish(rt: Runtime, digest_id: int, state: str | None, detail: str | None) -> None:
@@ -197,7 +198,7 @@ def _finish(rt: Runtime, digest_id: int, state: str | None, detail: str | None) 
         if state is not None:
             row.state = state
         if state == "sent":
-            row.sent_at = datetime.now(UTC)
+            row.sent_at = utcnow()
         row.detail = detail
         if row.lease_owner == rt.owner:
             row.lease_owner = row.lease_until = None

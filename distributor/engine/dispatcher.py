@@ -14,10 +14,11 @@ from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from distributor.channels.outbox import dry_run_outbox
+from distributor.clock import utcnow
 from distributor.engine.contexts import delivery_key, reconciling, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
 from distributor.engine.send_outcomes import fail, pace, retry_later, unknown
-from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record, utcnow
+from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record
 from distributor.ledger.ingest import from_row
 from distributor.plugin import AmbiguousError, PermanentError, TransientError
 from distributor.runtime import Runtime, owner_gone

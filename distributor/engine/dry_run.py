@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from distributor.channels.outbox import dry_run_outbox
-from distributor.ledger.deliveries import DEFAULT_WINDOW, utcnow
+from distributor.clock import utcnow
+from distributor.ledger.deliveries import DEFAULT_WINDOW
 from distributor.ledger.ingest import from_row
 from distributor.plugin import slugify
 from distributor.runtime import Runtime

@@ -11,12 +11,13 @@ import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from distributor.clock import utcnow
 from distributor.engine.digests import DigestOutcome, digest_channels, run_digest
 from distributor.engine.dispatcher import Dispatcher, DispatchReport, PreviewItem, dry_run_pass
 from distributor.engine.jobs import KINDS, Companion, always, digest, timetable
@@ -141,7 +142,7 @@ class Service:
             log.exception("job %s failed unexpectedly (a bug: please report it)", name)
 
     def setup(self) -> None:
-        now = datetime.now(UTC)
+        now = utcnow()
         for job in timetable(self.rt):
             self.scheduler.add_job(
                 self._spawn(job.name, partial(self.run_job, job.kind, **job.kwargs)),

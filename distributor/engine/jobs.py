@@ -35,6 +35,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
+from distributor.clock import utcnow
 from distributor.config import ChannelConfig, cron_trigger
 from distributor.engine.digests import (
     MISFIRE_GRACE,
@@ -49,7 +50,7 @@ from distributor.engine.digests import (
     unfinished_digests,
 )
 from distributor.engine.dispatcher import Dispatcher
-from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, utcnow
+from distributor.ledger.deliveries import DUE_STATES, plan_deliveries
 from distributor.ledger.ingest import poll_source
 from distributor.render.context import Message
 from distributor.runtime import Runtime
@@ -199,7 +200,7 @@ async def digest(run: Runner, *, channel: str, now: datetime | None = None,
     """Resume this channel's unfinished digests, then send the digest of its last cron time
     if that was within :data:`MISFIRE_GRACE` and is not there yet. Returns what happened."""
     rt = run.rt
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     config = rt.config.channel(channel)
     schedule = schedule_of(config)
     if not config.enabled or schedule is None:

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from distributor.ledger.deliveries import backoff, record, utcnow
+from distributor.clock import utcnow
+from distributor.ledger.deliveries import backoff, record
 from distributor.plugin import PermanentError, TransientError
 from distributor.runtime import Runtime
 from distributor.store.models import ChannelState, Delivery

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from distributor.articles import Article, RelatedLink
+from distributor.clock import utcnow
 from distributor.config import DirectorySourceConfig, FeedSourceConfig
 from distributor.runtime import Runtime
 from distributor.sources import SourceError, SourceState, fetch_source
@@ -75,7 +76,7 @@ async def poll_source(
     rt: Runtime, source: FeedSourceConfig | DirectorySourceConfig, *, now: datetime | None = None
 ) -> PollReport:
     """Poll one source and store what is new. Never raises for a bad source."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     report = PollReport(source=source.name)
     with rt.store.session() as session:
         state_row = session.get(SourceStateRow, source.name) or SourceStateRow(source=source.name)

@@ -12,6 +12,7 @@ import jinja2
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_skeleton, format_time
 
+from distributor.clock import utcnow
 from distributor.render.words import _base_language
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def _as_site_time(value: datetime | date, site: SiteConfig) -> datetime | date:
 
 def local_now(site: SiteConfig, now: datetime | None = None) -> datetime:
     """``now`` (or the current time) in the site's time zone."""
-    result = _as_site_time(now or datetime.now(UTC), site)
+    result = _as_site_time(now or utcnow(), site)
     assert isinstance(result, datetime)
     return result
 

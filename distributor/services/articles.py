@@ -4,13 +4,14 @@ URL, or a path to an article file), or the text an editor pasted into a chat."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
 from sqlalchemy import select
 
 from distributor.articles import Article
+from distributor.clock import utcnow
 from distributor.config import DirectorySourceConfig
 from distributor.ledger.ingest import from_row, store_article
 from distributor.plugin.desk import DeskError
@@ -75,7 +76,7 @@ def _load_file(rt: Runtime, path: Path, *, store: bool) -> Article:
             if existing is not None:
                 article.id = existing.id
         return article
-    now = datetime.now(UTC)
+    now = utcnow()
     with rt.store.session() as session:
         row, _ = store_article(session, article, now=now)
         # an editor's push is never backlog
@@ -122,5 +123,5 @@ def article_from_text(text: str, *, default_language: str = "en",
         source="editor", key=url, url=url, title=parsed.title or parsed.headline,
         title_derived=parsed.title is None, dateline=parsed.dateline, lede=parsed.lede,
         body=parsed.body, author=parsed.author, editor=parsed.editor, related=parsed.related,
-        language=parsed.language, published=now or datetime.now(UTC),
+        language=parsed.language, published=now or utcnow(),
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from time import time as wall_clock
 
 from distributor.articles import Article
+from distributor.clock import utcnow
 from distributor.config import DirectorySourceConfig
 from distributor.sources.base import FetchResult, SourceError, SourceState
 from distributor.sources.file_fields import (
@@ -115,7 +116,7 @@ async def read_directory(
             f"the folder {root} {what}; create it or fix the source's path: in the "
             "configuration")
     return await asyncio.to_thread(
-        _read_folder, config, state, site_language, now or datetime.now(UTC))
+        _read_folder, config, state, site_language, now or utcnow())
 
 
 def _read_folder(

@@ -13,7 +13,7 @@ import asyncio
 import email.utils
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from urllib.request import url2pathname
 import feedparser
 import httpx
 
+from distributor.clock import utcnow
 from distributor.config import FeedSourceConfig
 from distributor.sources.base import FetchResult, SourceError, SourceState
 from distributor.sources.feed_entries import canonical_url, is_http, one_line, read_entries
@@ -59,7 +60,7 @@ async def fetch_feed(
     now: datetime | None = None,
 ) -> FetchResult:
     """Fetch and parse the source's feed; entries older than ``max_age`` are ``backlog``."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     result = FetchResult(state=state)
     if is_http(config.url):
         document = await _fetch_http(config, state, result)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html as html_lib
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from email import policy as email_policy
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from distributor.channels.email.render import RECIPIENT, UNSUBSCRIBE_TOKEN
-from distributor.plugin import Message
+from distributor.plugin import Message, utcnow
 
 __all__ = ["MIME_POLICY", "build_mime", "personalize"]
 
@@ -93,7 +93,7 @@ def build_mime(message: Message, *, sender: str, to: str = RECIPIENT,
     mail["Subject"] = " ".join(str(message.get("subject", "")).split())
     mail["From"] = sender
     mail["To"] = to
-    mail["Date"] = format_datetime(now or datetime.now(UTC))
+    mail["Date"] = format_datetime(now or utcnow())
     mail["Message-ID"] = message_id or make_msgid(domain=_domain_of(sender))
     for name, value in (message.get("headers") or {}).items():
         if name.lower() in _RESERVED:

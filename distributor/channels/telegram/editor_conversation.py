@@ -9,7 +9,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
@@ -45,6 +45,7 @@ from distributor.plugin import (
     DeskError,
     NotFound,
     Refused,
+    utcnow,
 )
 
 log = logging.getLogger("distributor.editorbot")
@@ -64,7 +65,7 @@ class EditorDesk:
                  clock: Callable[[], datetime] | None = None):
         self.desk = desk
         self.group = group
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or (lambda: utcnow())
         self.secret = button_secret(desk.web, group.token)
         #: the channel whose rendering the preview shows
         self.home: TelegramConfig = next((c for c in group.channels if c.editors),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import func, select, update
@@ -38,6 +37,7 @@ from distributor.store.models import Digest, FanoutRun, Subscriber
 if TYPE_CHECKING:
     import procrastinate
 
+from distributor.clock import utcnow
 from distributor.engine.distributed.liveness import BATCH_CLASS, session_lock
 from distributor.engine.distributed.queue import _jobs_of_run, _next_round, _outstanding, enqueue
 
@@ -237,7 +237,7 @@ def _digest_done(rt: Runtime, digest_id: int, run_id: int | None) -> None:
     with rt.store.session() as session:
         row = session.get_one(Digest, digest_id)
         if row.state != "sent":
-            row.state, row.sent_at, row.detail = "sent", datetime.now(UTC), None
+            row.state, row.sent_at, row.detail = "sent", utcnow(), None
             run = session.scalar(select(FanoutRun).where(FanoutRun.digest_id == digest_id))
             log.info("digest %s for %s sent (%s)", row.channel, row.period,
                      f"{run.sent} accepted, {run.bounced} bounced, {run.failed} failed"

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, text, update
 
 from distributor.engine.dispatcher import Dispatcher, DispatchReport
-from distributor.ledger.deliveries import utcnow
 from distributor.runtime import Runtime
 from distributor.store.models import Delivery
 
 if TYPE_CHECKING:
     pass
 
+from distributor.clock import utcnow
 from distributor.engine.distributed.database import _connect_error, conninfo, lock_key
 
 log = logging.getLogger("distributor.workers")

@@ -9,7 +9,6 @@ import logging
 import signal
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from distributor.store.models import Delivery
 if TYPE_CHECKING:
     import procrastinate
 
+from distributor.clock import utcnow
 from distributor.engine.distributed.queue import enqueue
 from distributor.engine.distributed.worker import make_app
 from distributor.engine.jobs import Companion, Job, previous_fire, timetable
@@ -75,7 +75,7 @@ class Scheduler:
                 if job.every is not None:
                     tick = _tick(job.every)
                 else:
-                    last = previous_fire(job.trigger, datetime.now(UTC))
+                    last = previous_fire(job.trigger, utcnow())
                     tick = int(last.timestamp()) if last is not None else _tick(60)
                 await self._enqueue(job.kind, job.key, tick, **job.kwargs)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import click
 
+from distributor.clock import utcnow
 from distributor.config import Config
 from distributor.interfaces.cli.common import (
     State,
@@ -202,7 +202,7 @@ def digest_preview(state: State, channel_name: str, as_json: bool,
         channel = _channel(rt, channel_name)
         if not rt.adapter(channel.name).supports_digest:
             raise UserError(f"channel {channel.name} ({channel.type}) does not send digests")
-        now = datetime.now(UTC)
+        now = utcnow()
         plan = plan_digest(rt, channel, until=now, period="preview")
         messages = render_plan(rt, channel, plan)
     finally:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from distributor.config import ChannelConfig
 
 
+from distributor.clock import utcnow
 from distributor.interfaces.web.dashboard_core import (
     PAGE_SIZE,
     REFRESH_SECONDS,
@@ -137,7 +138,7 @@ class ArticlePages(DashboardCore):
                 art = from_row(row)
             channels = []
             previews = []
-            now = datetime.now(UTC)
+            now = utcnow()
             for channel in self._channels():
                 d = deliveries.get(channel.name)
                 entry: dict[str, Any] = {"config": channel, "delivery": d,
@@ -208,7 +209,7 @@ class ArticlePages(DashboardCore):
                 await self.flash(login, "Give the date and time to publish at.")
                 return RedirectResponse(back, 303)
             at = local_at.replace(tzinfo=self.tz).astimezone(UTC)
-            if at <= datetime.now(UTC):
+            if at <= utcnow():
                 await self.flash(login, f"{self.local(at)} has passed; choose a later time "
                                         "or push now.")
                 return RedirectResponse(back, 303)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from distributor.clock import utcnow
 from distributor.interfaces.web import auth
 from distributor.interfaces.web.previews import live_url, telegram_html, x_html
 from distributor.plugin import RECIPIENT_PLACEHOLDER, message_text
@@ -194,7 +195,7 @@ class DashboardCore:
         if not ids:
             return {}
         wanted = set(ids)
-        oldest = datetime.now(UTC) - timedelta(days=60)
+        oldest = utcnow() - timedelta(days=60)
         out: dict[tuple[int, str], datetime] = {}
         for digest in session.scalars(select(Digest).where(
                 Digest.state == "sent", Digest.created_at >= oldest)):
@@ -210,7 +211,7 @@ class DashboardCore:
                        moved_to=moved.get(channel.name)) if d.state == "sent" else None
         state = d.state
         title = d.last_error or ""
-        if state == "pending" and d.next_attempt_at > datetime.now(UTC) + timedelta(seconds=5):
+        if state == "pending" and d.next_attempt_at > utcnow() + timedelta(seconds=5):
             state = "scheduled"
             title = f"scheduled for {self.local(d.next_attempt_at)}"
         elif state == "sent":

@@ -6,7 +6,7 @@ import csv
 import io
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from distributor.config import ChannelConfig
 
 
+from distributor.clock import utcnow
 from distributor.interfaces.web.dashboard_core import (
     HEADERS,
     REFRESH_SECONDS,
@@ -73,7 +74,7 @@ class DigestPages(DashboardCore):
 
         def load() -> list[dict[str, Any]]:
             out = []
-            now = datetime.now(UTC)
+            now = utcnow()
             for channel in self._digest_channels():
                 entry: dict[str, Any] = {"config": channel}
                 with self.rt.store.session() as session:
