@@ -61,6 +61,7 @@ from distributor.plugin.errors import (
     ChannelError,
     PermanentError,
     TransientError,
+    retry_after_seconds,
 )
 from distributor.plugin.media import ImageError, download_image
 from distributor.plugin.rendering import (
@@ -164,6 +165,7 @@ __all__ = [
     "lede_excerpt",
     "local_now",
     "message_text",
+    "retry_after_seconds",
     "sends_digests",
     "site_date",
     "slugify",

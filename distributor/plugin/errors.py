@@ -5,6 +5,9 @@ sent again by itself: reconciled where the channel can, else shown to editors)."
 
 from __future__ import annotations
 
+import time
+from email.utils import parsedate_to_datetime
+
 
 class ChannelError(Exception):
     """Base of the three outcomes a failed send can have."""
@@ -51,3 +54,18 @@ class PermanentError(ChannelError):
 
 class AmbiguousError(ChannelError):
     """The request may have reached the platform, but no answer came: the outcome is unknown."""
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """An HTTP ``Retry-After`` value in seconds (it is a number of seconds or an HTTP date);
+    None when it is missing or unreadable. For :class:`TransientError`'s ``retry_after``."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -5,9 +5,7 @@ whether a failed connection was ever made."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -15,6 +13,8 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+from distributor.plugin import retry_after_seconds
 
 #: the hosts tweepy (and the X docs) use; both are rerouted to api_base_url
 _X_HOSTS = ("https://api.twitter.com", "https://api.x.com")
@@ -72,17 +72,7 @@ def _exhausted_until(headers: Mapping[str, str]) -> float | None:
 
 
 def _retry_after_header(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+    return retry_after_seconds(headers.get("retry-after"))
 
 
 def _problem(exc: tweepy.HTTPException) -> tuple[str, str]:

@@ -12,11 +12,7 @@ from typing import Any
 
 import click
 
-
-def _user_error(message: str) -> click.ClickException:
-    from distributor.interfaces.cli.common import UserError
-
-    return UserError(message)
+from distributor.interfaces.cli.common import UserError
 
 
 def _read_password(password_stdin: bool, *, confirm: bool = True) -> str:
@@ -26,7 +22,7 @@ def _read_password(password_stdin: bool, *, confirm: bool = True) -> str:
         password = password[:-1] if password.endswith("\r") else password
     else:
         if not sys.stdin.isatty():
-            raise _user_error("no terminal to ask for a password on; pipe it in with "
+            raise UserError("no terminal to ask for a password on; pipe it in with "
                               "--password-stdin")
         password = click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
     from distributor.interfaces.web.auth import PasswordProblem, check_new_password
@@ -34,7 +30,7 @@ def _read_password(password_stdin: bool, *, confirm: bool = True) -> str:
     try:
         check_new_password(password)
     except PasswordProblem as exc:
-        raise _user_error(str(exc)) from None
+        raise UserError(str(exc)) from None
     return password
 
 
@@ -63,7 +59,7 @@ def editors_add(state: Any, username: str, password_stdin: bool, update: bool) -
     try:
         name = normalize_username(username)
     except EditorError as exc:
-        raise _user_error(str(exc)) from None
+        raise UserError(str(exc)) from None
     password = _read_password(password_stdin)
     rt = state.runtime(sends=False)
     try:
@@ -71,7 +67,7 @@ def editors_add(state: Any, username: str, password_stdin: bool, update: bool) -
             try:
                 created = add_editor(session, name, password, update=update)
             except EditorError as exc:
-                raise _user_error(str(exc)) from None
+                raise UserError(str(exc)) from None
     finally:
         rt.store.dispose()
     click.echo(f"editor {name}: {'created' if created else 'password changed'}")
@@ -114,7 +110,7 @@ def editors_remove(state: Any, username: str) -> None:
     finally:
         rt.store.dispose()
     if not removed:
-        raise _user_error(f"no editor {username}; `distributor editors list` shows them")
+        raise UserError(f"no editor {username}; `distributor editors list` shows them")
     click.echo(f"editor {username.strip().lower()}: removed")
 
 
@@ -125,9 +121,9 @@ def _digest_channel(rt: Any, name: str) -> Any:
     try:
         channel = rt.config.channel(name)
     except KeyError as exc:
-        raise _user_error(str(exc.args[0])) from None
+        raise UserError(str(exc.args[0])) from None
     if channel.publish != "digest" or not rt.adapter(channel.name).supports_digest:
-        raise _user_error(f"channel {channel.name} ({channel.type}, publish: {channel.publish}) "
+        raise UserError(f"channel {channel.name} ({channel.type}, publish: {channel.publish}) "
                           "does not send digests")
     return channel
 

@@ -6,30 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Coroutine
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from distributor.interfaces.cli.common import UserError, run_async
 from distributor.ledger.subscribers import STATES, SubscriberError
 
 T = TypeVar("T")
 
 
-def _user_error(message: str) -> click.ClickException:
-    from distributor.interfaces.cli.common import UserError
-
-    return UserError(message)
 
 
-def _run(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 def _email_channel(rt: Any, name: str) -> Any:
@@ -39,11 +28,11 @@ def _email_channel(rt: Any, name: str) -> Any:
     try:
         channel = rt.config.channel(name)
     except KeyError as exc:
-        raise _user_error(str(exc.args[0])) from None
+        raise UserError(str(exc.args[0])) from None
     lists = [c for c in rt.config.channels if is_list_channel(get_adapter_class(c.type))]
     if channel not in lists:
         names = ", ".join(c.name for c in lists)
-        raise _user_error(f"channel {name} is a {channel.type} channel; subscribers belong to "
+        raise UserError(f"channel {name} is a {channel.type} channel; subscribers belong to "
                           f"email channels ({names or 'none configured'})")
     return channel
 
@@ -67,7 +56,7 @@ def subscribers() -> None:
 @click.option("--confirmed", is_flag=True,
               help="Subscribed already (consent given elsewhere): no confirmation mail.")
 @click.pass_obj
-@_run
+@run_async
 async def subscribers_add(state: Any, email: str, channel_name: str, confirmed: bool) -> None:
     """Subscribe EMAIL. Without --confirmed it gets a mail with a confirmation link
     (double opt-in) and receives nothing until it is opened."""
@@ -80,12 +69,12 @@ async def subscribers_add(state: Any, email: str, channel_name: str, confirmed: 
             try:
                 secret_of(rt.config)
             except MissingSecret as exc:
-                raise _user_error(str(exc)) from None
+                raise UserError(str(exc)) from None
         with rt.store.session() as session:
             try:
                 result = add_subscriber(session, channel.name, email, confirmed=confirmed)
             except SubscriberError as exc:
-                raise _user_error(str(exc)) from None
+                raise UserError(str(exc)) from None
             sid, address, needs = result.subscriber.id, result.subscriber.email, \
                 result.needs_confirmation
         words = {"created": "subscribed (pending until confirmed)",
@@ -97,7 +86,7 @@ async def subscribers_add(state: Any, email: str, channel_name: str, confirmed: 
             from distributor.ledger.mailing import send_confirmations
             _sent, problems = await send_confirmations(rt, channel.name, [sid])
             if problems:
-                raise _user_error(f"the confirmation mail could not be sent: {problems[0]}")
+                raise UserError(f"the confirmation mail could not be sent: {problems[0]}")
             click.echo(f"{address}: confirmation mail sent")
     finally:
         await rt.close()
@@ -110,7 +99,7 @@ async def subscribers_add(state: Any, email: str, channel_name: str, confirmed: 
 @click.option("--confirmed", is_flag=True,
               help="The addresses consented already: import them confirmed, send no mail.")
 @click.pass_obj
-@_run
+@run_async
 async def subscribers_import(state: Any, file: Path, channel_name: str, confirmed: bool) -> None:
     """Import addresses from a CSV file (with or without a header row).
 
@@ -122,7 +111,7 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
     from distributor.ledger.subscribers import MissingSecret, import_csv, secret_of
 
     if not file.exists():
-        raise _user_error(f"{file}: no such file")
+        raise UserError(f"{file}: no such file")
     rt = state.runtime(sends=not confirmed, channels=[channel_name])
     problems_seen = False
     try:
@@ -131,12 +120,12 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
             try:
                 secret_of(rt.config)
             except MissingSecret as exc:
-                raise _user_error(str(exc)) from None
+                raise UserError(str(exc)) from None
         try:
             report = await asyncio.to_thread(import_csv, rt.store, file, channel.name,
                                              confirmed=confirmed)
         except SubscriberError as exc:
-            raise _user_error(str(exc)) from None
+            raise UserError(str(exc)) from None
         for line, problem in report.bad:
             click.echo(f"error: {file}:{line}: {problem}", err=True)
         problems_seen = bool(report.bad)
@@ -216,9 +205,9 @@ def subscribers_export(state: Any, channel_name: str | None, state_name: str | N
                 try:
                     data = export_person(session, email)
                 except SubscriberError as exc:
-                    raise _user_error(str(exc)) from None
+                    raise UserError(str(exc)) from None
             if not data["subscriptions"]:
-                raise _user_error(f"{data['email']} is not stored")
+                raise UserError(f"{data['email']} is not stored")
             text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
             if output:
                 output.write_text(text, encoding="utf-8")
@@ -254,11 +243,11 @@ def subscribers_remove(state: Any, email: str, channel_name: str | None) -> None
             try:
                 n = remove_subscriber(session, email, channel=channel_name)
             except SubscriberError as exc:
-                raise _user_error(str(exc)) from None
+                raise UserError(str(exc)) from None
     finally:
         _close(rt)
     if not n:
-        raise _user_error(f"{email} is not stored" + (f" on {channel_name}" if channel_name
+        raise UserError(f"{email} is not stored" + (f" on {channel_name}" if channel_name
                                                       else ""))
     click.echo(f"{email}: erased ({n} subscription{'s' if n != 1 else ''})")
 
@@ -290,7 +279,7 @@ def subscribers_bounce(state: Any, email: str, hard: bool, soft: bool, complaint
     finally:
         _close(rt)
     if not changed:
-        raise _user_error(f"{email} is not stored")
+        raise UserError(f"{email} is not stored")
     for channel, new_state, softs in changed:
         counted = (f"soft bounce {softs} of {SOFT_BOUNCE_LIMIT} recorded; still "
                    if kind == "soft" and new_state not in ("bounced", "complained") else "")
@@ -331,7 +320,7 @@ def serve(state: Any, host: str, port: int, dry_run: bool) -> None:
         app = create_app(rt)
     except MissingSecret as exc:
         _close(rt)
-        raise _user_error(str(exc)) from None
+        raise UserError(str(exc)) from None
     with rt.store.session() as session:
         editors = session.scalar(select(func.count()).select_from(Editor)) or 0
     click.echo(f"dashboard: http://{host}:{port}/dashboard/ ({editors} editor account"

@@ -22,8 +22,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
@@ -40,6 +38,7 @@ from distributor.plugin import (
     Seconds,
     SendContext,
     TransientError,
+    retry_after_seconds,
 )
 
 SIGNATURE_HEADER = "X-Distributor-Signature"
@@ -134,22 +133,10 @@ class WebhookChannel(Channel):
             ctx.log.debug("posted (HTTP %s)", status)
             return str(remote) if remote not in (None, "") else ctx.idempotency_key
         if status == 429 or status >= 500:
-            wait = _retry_after(response.headers.get("retry-after"))
+            wait = retry_after_seconds(response.headers.get("retry-after"))
             reason = "rate limited (429)" if status == 429 else f"server error {status}"
             raise TransientError(reason, retry_after=wait)
         if status == 401:  # the receiver does not know us: every post would fail
             raise PermanentError("bad credentials", pause_channel=True)
         raise PermanentError(f"refused: {said}" if said else f"refused ({status})")
 
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (a number of seconds, or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
