@@ -23,6 +23,8 @@ import hmac
 import logging
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -225,11 +227,13 @@ class LoginLimits:
     """Growing delays after failed logins: per (client, account), per client, and per
     account for clients the account does not know (no device cookie)."""
 
-    def __init__(self) -> None:
-        self.per_pair = Backoff(free=FREE_FAILURES_PER_CLIENT_ACCOUNT, longest=LONGEST_WAIT)
-        self.per_client = Backoff(free=FREE_FAILURES_PER_CLIENT, longest=LONGEST_WAIT)
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_pair = Backoff(free=FREE_FAILURES_PER_CLIENT_ACCOUNT, longest=LONGEST_WAIT,
+                                clock=clock)
+        self.per_client = Backoff(free=FREE_FAILURES_PER_CLIENT, longest=LONGEST_WAIT,
+                                  clock=clock)
         self.per_account = Backoff(free=FREE_FAILURES_PER_ACCOUNT,
-                                   longest=LONGEST_ACCOUNT_WAIT)
+                                   longest=LONGEST_ACCOUNT_WAIT, clock=clock)
 
     @staticmethod
     def _pair(username: str, client: str) -> str:
