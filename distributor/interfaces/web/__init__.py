@@ -40,6 +40,7 @@ def create_app(rt: Runtime) -> Starlette:
     from distributor.interfaces.web.metrics import metrics_endpoint
     from distributor.interfaces.web.subscriber_pages import subscriber_routes
     from distributor.ledger.subscribers import secret_of
+    from distributor.logs import add_secret_paths
     from distributor.services.editors import editor_webhooks
 
     secret_of(rt.config)
@@ -64,6 +65,8 @@ def create_app(rt: Runtime) -> Starlette:
         await dashboard.stop()  # sends in flight finish (30 s at most)
 
     web = rt.config.web
+    if webhooks.active:  # the webhook's secret path never reaches a log line
+        add_secret_paths([webhooks.prefix])
     app = GuardedApp(routes=routes, lifespan=lifespan, max_body=web.max_body,
                      trusted_proxies=web.trusted_proxies,
                      webhooks=["/webhooks/", *([webhooks.prefix] if webhooks.active else [])])
