@@ -17,10 +17,12 @@ from distributor.channels.outbox import dry_run_outbox
 from distributor.clock import utcnow
 from distributor.engine.contexts import delivery_key, reconciling, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
+from distributor.engine.notices import NOTICES
 from distributor.engine.send_outcomes import fail, pace, retry_later, unknown
 from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record
 from distributor.ledger.ingest import from_row
 from distributor.plugin import AmbiguousError, PermanentError, TransientError
+from distributor.render.dates import site_clock
 from distributor.runtime import Runtime, owner_gone
 from distributor.store.models import (
     ArticleRow,
@@ -53,6 +55,11 @@ class DispatchReport:
             getattr(self, name).extend(getattr(other, name))
 
 
+def _wake(waker: asyncio.Future[None]) -> None:
+    if not waker.done():
+        waker.set_result(None)
+
+
 class Dispatcher:
     """Sends due deliveries, one channel at a time in order, channels side by side."""
 
@@ -61,10 +68,26 @@ class Dispatcher:
         self.stopping = False
         #: one drain per channel at a time: order and pacing hold within this process
         self._draining: set[str] = set()
+        #: the pacing waits under way: stop() ends them at once (nothing is in flight there)
+        self._sleepers: set[asyncio.Future[None]] = set()
 
     def stop(self) -> None:
-        """Finish the sends in flight, start no new ones."""
+        """Finish the sends in flight, start no new ones; a pacing wait ends now."""
         self.stopping = True
+        for waker in list(self._sleepers):
+            waker.get_loop().call_soon_threadsafe(_wake, waker)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when :meth:`stop` is called meanwhile."""
+        loop = asyncio.get_running_loop()
+        waker: asyncio.Future[None] = loop.create_future()
+        self._sleepers.add(waker)
+        timer = loop.call_later(seconds, _wake, waker)
+        try:
+            await waker
+        finally:
+            timer.cancel()
+            self._sleepers.discard(waker)
 
     # -- recovery ---------------------------------------------------------------------------
     async def recover(self, *, now: datetime | None = None) -> DispatchReport:
@@ -179,33 +202,51 @@ class Dispatcher:
                 state = session.get(ChannelState, channel)
                 if state is not None and state.paused_reason:
                     if self._has_due(session, channel, only, now):
-                        log.warning("channel %s is paused: %s", channel, state.paused_reason)
+                        NOTICES.say(log, logging.WARNING, channel, "paused", state.paused_reason,
+                                    "channel %s is paused: %s", channel, state.paused_reason)
                     return report
+                NOTICES.clear(channel, "paused")
                 wait = 0.0
                 if state is not None and state.next_send_at and state.next_send_at > now:
                     wait = (state.next_send_at - now).total_seconds()
                 delivery_id = self._next_due(session, channel, only, now)
+                why = self._why_waiting(session, channel) if wait > PACING_WAIT_MAX else ""
                 cap_until = None
                 if delivery_id is not None:
                     need = self._parts_left(session, delivery_id)
                     cap_until = self._daily_cap_until(session, channel, now, need)
             if cap_until is not None:
-                log.info("channel %s reached max_posts_per_day; next post after %s", channel,
-                         cap_until.isoformat(timespec="seconds"))
+                NOTICES.say(log, logging.INFO, channel, "capped", cap_until.isoformat(),
+                            "channel %s reached max_posts_per_day; next post after %s", channel,
+                            site_clock(cap_until, self.rt.config.site))
                 return report
             if delivery_id is None:
                 return report
             if wait > 0:
                 if wait > PACING_WAIT_MAX:
-                    log.info("channel %s waits %.0fs (rate limit)", channel, wait)
+                    NOTICES.say(log, logging.INFO, channel, "waiting", why,
+                                "channel %s waits until %s (%s)", channel,
+                                site_clock(now + timedelta(seconds=wait), self.rt.config.site), why)
                     return report
-                await asyncio.sleep(wait)
+                NOTICES.clear(channel, "waiting")
+                await self._pause(wait)
                 continue
             if not self._claim(delivery_id):
                 continue
             outcome = await self._send(delivery_id)
             getattr(report, outcome).append(delivery_id)
         return report
+
+    def _why_waiting(self, session: Session, channel: str) -> str:
+        """Why the channel's next send waits: the error that held it back, else its pacing."""
+        error = session.scalars(
+            select(Delivery.last_error).where(
+                Delivery.channel == channel, Delivery.state == "retry",
+                Delivery.last_error.is_not(None))
+            .order_by(Delivery.next_attempt_at.desc()).limit(1)).first()
+        if error:
+            return f"after: {error}"
+        return "its pacing: the platform's allowance or the channel's rate"
 
     def _parts_left(self, session: Session, delivery_id: int) -> int:
         """How many posts the delivery still needs (rendering it now if it was not yet)."""

@@ -50,6 +50,7 @@ from distributor.engine.digests import (
     unfinished_digests,
 )
 from distributor.engine.dispatcher import Dispatcher
+from distributor.engine.notices import NOTICES
 from distributor.ledger.deliveries import DUE_STATES, plan_deliveries
 from distributor.ledger.ingest import poll_source
 from distributor.render.context import Message
@@ -246,5 +247,8 @@ def due_channels(rt: Runtime, *, now: datetime | None = None) -> list[str]:
         paused = {s.channel: s.paused_reason for s in session.scalars(select(ChannelState).where(
             ChannelState.paused_reason.is_not(None)))}
     for name in sorted(due & set(paused)):
-        log.warning("channel %s is paused: %s", name, paused[name])
+        NOTICES.say(log, logging.WARNING, name, "paused", paused[name] or "",
+                    "channel %s is paused: %s", name, paused[name])
+    for name in set(names) - set(paused):
+        NOTICES.clear(name, "paused")
     return [n for n in names if n in due and n not in paused]
