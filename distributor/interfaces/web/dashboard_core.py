@@ -115,6 +115,8 @@ class DashboardCore:
     def render(self, template: str, *, title: str, login: auth.Login | None, status: int = 200,
                refresh: int | None = None, headers: dict[str, str] | None = None,
                **data: Any) -> HTMLResponse:
+        if login is not None and "paused_channels" not in data:
+            data["paused_channels"] = self._paused_channels()
         html = self.rt.templates.render(  # type: ignore[attr-defined]
             f"web/dashboard/{template}", site=self.rt.config.site, title=title, login=login,
             refresh=refresh, local=self.local, nav=data.pop("nav", ""), **data)
@@ -182,6 +184,17 @@ class DashboardCore:
                 auth.set_flash(session, login.session_id, text)
 
         await run_in_threadpool(store)
+
+    def _paused_channels(self) -> list[dict[str, str]]:
+        """The paused channels, for every page's banner (an unreadable store shows none)."""
+        try:
+            with self.rt.store.session() as session:
+                return [{"name": s.channel, "paused_reason": s.paused_reason or ""}
+                        for s in session.scalars(select(ChannelState).where(
+                            ChannelState.paused_reason.is_not(None))
+                            .order_by(ChannelState.channel))]
+        except Exception:  # the page itself says what is wrong with the store
+            return []
 
     def _channels(self) -> list[ChannelConfig]:
         return [c for c in self.rt.config.channels if c.enabled]
