@@ -233,6 +233,11 @@ class SourceBase(Strict):
     )
     language: str | None = None
     tags: list[str] = Field(default_factory=list)
+    max_article_bytes: int = Field(
+        default=2 * 1024 * 1024, gt=0,
+        description="an article file or feed item larger than this is skipped with a problem "
+                    "line (never read whole into memory)",
+    )
 
     @field_validator("every")
     @classmethod
