@@ -187,6 +187,12 @@ class SiteConfig(Strict):
     url: str
     language: str = "en"
     timezone: str = "UTC"
+    image_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts on the newsroom's own network whose images may be downloaded "
+                    "although their addresses are private (an intranet CMS): names, addresses "
+                    "or networks such as 10.20.0.0/16; every other private, loopback, "
+                    "link-local or reserved address is refused")
 
     @field_validator("url")
     @classmethod
@@ -217,6 +223,27 @@ class SiteConfig(Strict):
 class WebConfig(Strict):
     base_url: str = "http://localhost:8000"
     secret_key: SecretStr | None = None
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For and "
+                    "X-Forwarded-Proto are believed (default: none; every client is the "
+                    "address that connected)")
+    max_body: int = Field(
+        default=64 * 1024, ge=1024,
+        description="largest request body in bytes (forms, webhooks); larger ones get 413")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network; write e.g. "
+                                 "10.0.0.5 or 172.16.0.0/12") from None
+        return [entry.strip() for entry in value]
 
     @field_validator("base_url")
     @classmethod

@@ -251,7 +251,9 @@ class TelegramAdapter(Adapter):
         result = await self._call(bot, out)
         if out.method == "sendPhoto" and photo_refused(result) is not None:
             result = await photo_fallback(lambda o: self._call(bot, o), out, result,
-                                          channel=self.config.name, timeout=self.config.timeout)
+                                          channel=self.config.name, timeout=self.config.timeout,
+                                          allow_hosts=self.site.image_allow_hosts
+                                          if self.site else ())
         if isinstance(result, Failure):
             error = channel_error(result, self._sender(), sent=True)
             if isinstance(error, AmbiguousError):
