@@ -50,7 +50,8 @@ def corpus_articles(n: int, *, source: str = "bench", now: datetime | None = Non
     from distributor.sources.directory import load_article_file
 
     now = now or datetime.now(UTC)
-    files = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".txt", ".md", ".json"))
+    files = sorted(p for p in CORPUS.rglob("*") if p.suffix in (".txt", ".md", ".json")
+                   and p.with_suffix(".yaml").exists())  # an article, not the README
     found = 0
     for path in files:
         if found >= n:
