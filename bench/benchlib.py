@@ -69,6 +69,83 @@ def corpus_articles(n: int, *, source: str = "bench", now: datetime | None = Non
 # --------------------------------------------------------------------------- the SMTP sink
 
 
+class _Counts:
+    messages = 0
+    size = 0
+
+
+class LeanSmtp:
+    """A minimal SMTP server as an asyncio protocol: EHLO/HELO, MAIL, RCPT, RSET, NOOP, DATA,
+    QUIT; every message accepted, counted (bytes as received, dot-stuffing included), dropped.
+    It finds the end of a message by searching the buffer, not line by line as aiosmtpd does,
+    so it needs a fraction of aiosmtpd's CPU per mail: the client, not the sink, is then what
+    a run measures."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.in_data = False
+        self.scanned = 0
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.write(b"220 sink ESMTP\r\n")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    def eof_received(self) -> bool:
+        return False
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while self.transport is not None:
+            if self.in_data:
+                end = self.buffer.find(b"\r\n.\r\n", max(0, self.scanned - 4))
+                if end < 0:
+                    self.scanned = len(self.buffer)
+                    return
+                _Counts.messages += 1
+                _Counts.size += end + 2
+                del self.buffer[:end + 5]
+                self.in_data, self.scanned = False, 0
+                self.transport.write(b"250 2.0.0 OK\r\n")
+                continue
+            newline = self.buffer.find(b"\r\n")
+            if newline < 0:
+                return
+            verb = bytes(self.buffer[:4]).upper()
+            del self.buffer[:newline + 2]
+            if verb == b"EHLO":
+                self.transport.write(b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+            elif verb in (b"HELO", b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+                self.transport.write(b"250 OK\r\n")
+            elif verb == b"DATA":
+                self.in_data = True
+                self.transport.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                self.transport.write(b"221 bye\r\n")
+                self.transport.close()
+            else:
+                self.transport.write(b"500 unknown command\r\n")
+
+
+def serve_lean() -> None:
+    """:class:`LeanSmtp` on 127.0.0.1, with the protocol of :func:`serve_sink` on stdin."""
+    import asyncio
+    import threading
+
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(loop.create_server(LeanSmtp, "127.0.0.1", 0))
+    print(server.sockets[0].getsockname()[1], flush=True)
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    for line in sys.stdin:
+        if line.strip() == "stats":
+            print(json.dumps({"messages": _Counts.messages, "bytes": _Counts.size,
+                              "cpu": cpu_seconds()}), flush=True)
+    loop.call_soon_threadsafe(loop.stop)
+
+
 def serve_sink() -> None:
     """An SMTP server (aiosmtpd) on 127.0.0.1 that accepts every message and keeps nothing but
     counts. Prints its port, then answers ``stats`` lines on stdin with one JSON line
@@ -101,10 +178,12 @@ def serve_sink() -> None:
 
 
 class SinkProcess:
-    """The sink, started as ``python <script> --serve`` (the script calls :func:`serve_sink`)."""
+    """The sink, started as ``python <script> --serve KIND`` (the script calls
+    :func:`serve_sink` for ``aiosmtpd``, :func:`serve_lean` for ``lean``)."""
 
-    def __init__(self, script: str):
-        self.process = subprocess.Popen([sys.executable, script, "--serve"],
+    def __init__(self, script: str, kind: str = "aiosmtpd"):
+        self.kind = kind
+        self.process = subprocess.Popen([sys.executable, script, "--serve", kind],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True)
         assert self.process.stdout is not None
