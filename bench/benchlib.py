@@ -81,6 +81,9 @@ class LeanSmtp:
     so it needs a fraction of aiosmtpd's CPU per mail: the client, not the sink, is then what
     a run measures."""
 
+    #: seconds each reply waits, as the round trip to a server across a network would
+    delay = 0.0
+
     def __init__(self) -> None:
         self.buffer = bytearray()
         self.in_data = False
@@ -90,6 +93,20 @@ class LeanSmtp:
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         transport.write(b"220 sink ESMTP\r\n")
+
+    def reply(self, data: bytes, *, close: bool = False) -> None:
+        if self.delay:
+            import asyncio
+
+            asyncio.get_running_loop().call_later(self.delay, self._send, data, close)
+        else:
+            self._send(data, close)
+
+    def _send(self, data: bytes, close: bool) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+            if close:
+                self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -109,7 +126,7 @@ class LeanSmtp:
                 _Counts.size += end + 2
                 del self.buffer[:end + 5]
                 self.in_data, self.scanned = False, 0
-                self.transport.write(b"250 2.0.0 OK\r\n")
+                self.reply(b"250 2.0.0 OK\r\n")
                 continue
             newline = self.buffer.find(b"\r\n")
             if newline < 0:
@@ -117,24 +134,26 @@ class LeanSmtp:
             verb = bytes(self.buffer[:4]).upper()
             del self.buffer[:newline + 2]
             if verb == b"EHLO":
-                self.transport.write(b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                self.reply(b"250-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
             elif verb in (b"HELO", b"MAIL", b"RCPT", b"RSET", b"NOOP"):
-                self.transport.write(b"250 OK\r\n")
+                self.reply(b"250 OK\r\n")
             elif verb == b"DATA":
                 self.in_data = True
-                self.transport.write(b"354 go ahead\r\n")
+                self.reply(b"354 go ahead\r\n")
             elif verb == b"QUIT":
-                self.transport.write(b"221 bye\r\n")
-                self.transport.close()
+                self.reply(b"221 bye\r\n", close=True)
+                return
             else:
-                self.transport.write(b"500 unknown command\r\n")
+                self.reply(b"500 unknown command\r\n")
 
 
-def serve_lean() -> None:
-    """:class:`LeanSmtp` on 127.0.0.1, with the protocol of :func:`serve_sink` on stdin."""
+def serve_lean(delay: float = 0.0) -> None:
+    """:class:`LeanSmtp` on 127.0.0.1, with the protocol of :func:`serve_sink` on stdin;
+    ``delay``: seconds each reply waits (a network's round trip)."""
     import asyncio
     import threading
 
+    LeanSmtp.delay = delay
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(loop.create_server(LeanSmtp, "127.0.0.1", 0))
     print(server.sockets[0].getsockname()[1], flush=True)
@@ -181,9 +200,10 @@ class SinkProcess:
     """The sink, started as ``python <script> --serve KIND`` (the script calls
     :func:`serve_sink` for ``aiosmtpd``, :func:`serve_lean` for ``lean``)."""
 
-    def __init__(self, script: str, kind: str = "aiosmtpd"):
+    def __init__(self, script: str, kind: str = "aiosmtpd", delay: float = 0.0):
         self.kind = kind
-        self.process = subprocess.Popen([sys.executable, script, "--serve", kind],
+        self.process = subprocess.Popen([sys.executable, script, "--serve", kind,
+                                         "--sink-delay", str(delay)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True)
         assert self.process.stdout is not None

@@ -251,6 +251,9 @@ def main() -> None:
                         help="the SMTP server: aiosmtpd (the tests' server; it needs more CPU "
                              "per mail than either client) or lean (a minimal one, so the "
                              "client is what is measured)")
+    parser.add_argument("--sink-delay", type=float, default=0.0, metavar="SECONDS",
+                        help="lean sink only: each reply waits this long (a network's round "
+                             "trip, as to a hosted SMTP service)")
     parser.add_argument("--serve", choices=["aiosmtpd", "lean"], help=argparse.SUPPRESS)
     parser.add_argument("--raw", nargs=3, metavar=("PORT", "MAIL", "TOKEN"),
                         help=argparse.SUPPRESS)
@@ -261,7 +264,7 @@ def main() -> None:
         from benchlib import serve_lean, serve_sink
 
         if args.serve == "lean":
-            serve_lean()
+            serve_lean(args.sink_delay)
         else:
             serve_sink()
         return
@@ -280,7 +283,7 @@ def main() -> None:
 def run(args: argparse.Namespace) -> None:
     n = args.subscribers
     workdir = Path(tempfile.mkdtemp(prefix="distributor-bench-"))
-    sink = SinkProcess(__file__, args.sink)
+    sink = SinkProcess(__file__, args.sink, args.sink_delay)
     raws: list[dict[str, Any]] = []
     mine: list[dict[str, Any]] = []
     try:
@@ -324,7 +327,8 @@ def report(args: argparse.Namespace, raws: list[dict[str, Any]], mine: list[dict
     size = mine[0]["wire_bytes"] / max(1, mine[0]["wire_messages"])
     print()
     print(f"articles {args.articles}, subscribers {args.subscribers:,}, connections "
-          f"{args.concurrency}, sink {args.sink}, rounds {len(mine)}")
+          f"{args.concurrency}, sink {args.sink} (reply delay {args.sink_delay * 1000:.0f} ms), "
+          f"rounds {len(mine)}")
     print(f"  ours: {median([m['rate'] for m in mine]):,.0f} mails/s, "
           f"{median([m['cpu_per_mail_ms'] for m in mine]):.3f} ms CPU/mail, {size:,.0f} B/mail, "
           f"peak {max(m['peak_mb'] for m in mine):.0f} MB (goal < 150 MB)")
