@@ -107,6 +107,7 @@ log = logging.getLogger(__name__)
 class TelegramAdapter(Adapter):
     type_name = "telegram"
     config_model = TelegramConfig
+    preview_style = "chat"
     body_maxlen = 4096
     rate_per_minute = 20
     config: TelegramConfig
