@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 from fakes.discord_api import _problems as discord_problems
+from fakes.slack_api import block_problems as slack_problems
 from test_render_properties import SITE, TEMPLATES
 
 from distributor.articles import Article
 from distributor.channels.discord.adapter import DiscordChannel, DiscordConfig
+from distributor.channels.slack.adapter import SlackChannel, SlackConfig
 from distributor.config import WebConfig
 from distributor.plugin import RenderContext, utcnow
 
@@ -81,3 +83,32 @@ def test_a_discord_digest_of_the_corpus_lists_every_article_once_in_few_messages
     sizes = [sum(len(e["description"]) + len(e.get("title", "")) for e in m["embeds"])
              for m in messages]
     assert all(size > 6000 - 400 for size in sizes[:-1]), sizes
+
+
+# --------------------------------------------------------------------------- Slack
+
+
+def slack() -> SlackChannel:
+    return SlackChannel(SlackConfig(name="slk", webhook_url="https://hooks.slack.test/x"))
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
+def test_slack_posts_every_article_as_valid_blocks_with_its_link(case: Any) -> None:
+    article = _article(case)
+    channel = slack()
+    [message] = channel.render(article, context(channel))
+    assert slack_problems(message) == []
+    headline = message["blocks"][0]["text"]["text"]
+    assert headline.startswith(f"*<{article.url}|")
+    assert len(message["text"]) <= 300
+
+
+def test_a_slack_digest_of_the_corpus_is_one_message_listing_every_article_once() -> None:
+    articles = _corpus()
+    channel = slack()
+    [message] = channel.render_digest(articles, context(channel))
+    assert slack_problems(message) == []
+    lines = "\n".join(b["text"]["text"] for b in message["blocks"][1:]).split("\n")
+    assert len(lines) == len(articles)
+    for line, article in zip(lines, articles, strict=True):
+        assert line.startswith(f"• <{article.url}|") and line.endswith(">")
