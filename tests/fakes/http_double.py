@@ -59,6 +59,8 @@ class HttpDouble:
 
     def __post_init__(self) -> None:
         self._script: deque[_Scripted] = deque()
+        #: path -> (bytes, content type): files served to anyone (an article's image)
+        self.files: dict[str, tuple[bytes, str]] = {}
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -76,6 +78,10 @@ class HttpDouble:
                 with double.lock:
                     double.requests.append(seen)
                     scripted = double._take(f"{self.command} {parts.path}")
+                served = double.files.get(parts.path)
+                if served is not None and scripted is None:
+                    self._answer(seen, (200, served[0], {"content-type": served[1]}))
+                    return
                 if scripted is not None and not scripted.happen:
                     self._answer(seen, (scripted.status, scripted.body, scripted.headers))
                     return
@@ -171,3 +177,9 @@ def closed_port() -> str:
 
 
 Handler = Callable[[Seen], Answer]
+
+
+#: a real 1x1 PNG
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                    "0000000d49444154789c6360f8cfc0f01f0005000201a0e2b2150000000049454e44"
+                    "ae426082")

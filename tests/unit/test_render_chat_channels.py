@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 from fakes.discord_api import _problems as discord_problems
+from fakes.mastodon_api import counted as mastodon_counted
 from fakes.slack_api import block_problems as slack_problems
 from test_render_properties import SITE, TEMPLATES
 
 from distributor.articles import Article
 from distributor.channels.discord.adapter import DiscordChannel, DiscordConfig
+from distributor.channels.mastodon.adapter import MastodonChannel, MastodonConfig
 from distributor.channels.slack.adapter import SlackChannel, SlackConfig
 from distributor.config import WebConfig
 from distributor.plugin import RenderContext, utcnow
@@ -112,3 +114,35 @@ def test_a_slack_digest_of_the_corpus_is_one_message_listing_every_article_once(
     assert len(lines) == len(articles)
     for line, article in zip(lines, articles, strict=True):
         assert line.startswith(f"• <{article.url}|") and line.endswith(">")
+
+
+# --------------------------------------------------------------------------- Mastodon
+
+
+def mastodon() -> MastodonChannel:
+    return MastodonChannel(MastodonConfig(name="masto", instance="https://masto.test",
+                                          access_token="t0ken-for-tests"))
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
+def test_mastodon_posts_every_article_within_500_with_its_link_last(case: Any) -> None:
+    article = _article(case)
+    channel = mastodon()
+    [message] = channel.render(article, context(channel))
+    status = message["status"]
+    assert mastodon_counted(status) <= 500
+    assert status.endswith("\n\n" + article.url) and status.count(article.url) == 1
+    assert len(status.split("\n\n")) >= 2  # never the link alone
+
+
+def test_a_mastodon_digest_of_the_corpus_splits_only_where_500_forces_it() -> None:
+    articles = _corpus()
+    channel = mastodon()
+    messages = channel.render_digest(articles, context(channel))
+    statuses = [m["status"] for m in messages]
+    assert all(mastodon_counted(s) <= 500 for s in statuses)
+    for article in articles:
+        assert sum(s.count(f"\n{article.url}") for s in statuses) >= 1
+    for status, after in zip(statuses, statuses[1:], strict=False):
+        first_of_next = after.split("\n\n")[1]
+        assert mastodon_counted(f"{status}\n\n{first_of_next}") > 500
