@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.bluesky_api import graphemes as bluesky_graphemes
 from fakes.discord_api import _problems as discord_problems
 from fakes.mastodon_api import counted as mastodon_counted
 from fakes.slack_api import block_problems as slack_problems
 from test_render_properties import SITE, TEMPLATES
 
 from distributor.articles import Article
+from distributor.channels.bluesky.adapter import BlueskyChannel, BlueskyConfig
 from distributor.channels.discord.adapter import DiscordChannel, DiscordConfig
 from distributor.channels.mastodon.adapter import MastodonChannel, MastodonConfig
 from distributor.channels.slack.adapter import SlackChannel, SlackConfig
@@ -146,3 +148,41 @@ def test_a_mastodon_digest_of_the_corpus_splits_only_where_500_forces_it() -> No
     for status, after in zip(statuses, statuses[1:], strict=False):
         first_of_next = after.split("\n\n")[1]
         assert mastodon_counted(f"{status}\n\n{first_of_next}") > 500
+
+
+# --------------------------------------------------------------------------- Bluesky
+
+
+def bluesky() -> BlueskyChannel:
+    return BlueskyChannel(BlueskyConfig(name="bsky", handle="rinews.bsky.test",
+                                        app_password="abcd-efgh-ijkl-mnop"))
+
+
+def _linked(message: dict[str, Any]) -> list[tuple[str, str]]:
+    raw = message["text"].encode("utf-8")
+    return [(raw[f["index"]["byteStart"]:f["index"]["byteEnd"]].decode("utf-8"),
+             feature["uri"]) for f in message["facets"] for feature in f["features"]]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
+def test_bluesky_posts_every_article_in_300_graphemes_with_its_link_facet(case: Any) -> None:
+    article = _article(case)
+    channel = bluesky()
+    [message] = channel.render(article, context(channel))
+    assert bluesky_graphemes(message["text"]) <= 300
+    [(shown, link)] = _linked(message)
+    assert link == article.url and message["text"].endswith(shown)
+    assert len(message["text"].split("\n\n")) >= 2  # never the link alone
+    assert message["embed"]["uri"] == article.url
+
+
+def test_a_bluesky_digest_of_the_corpus_links_every_headline_and_splits_only_when_full() -> None:
+    articles = _corpus()
+    channel = bluesky()
+    messages = channel.render_digest(articles, context(channel))
+    assert all(bluesky_graphemes(m["text"]) <= 300 for m in messages)
+    linked = [link for m in messages for _, link in _linked(m)]
+    assert linked == [a.url for a in articles]
+    for message, after in zip(messages, messages[1:], strict=False):
+        first_of_next = after["text"].split("\n\n", 1)[1].split("\n")[0]
+        assert bluesky_graphemes(message["text"] + "\n" + first_of_next) > 300
