@@ -148,6 +148,12 @@ class TelegramAdapter(Adapter):
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
         return render_telegram(article, ctx)
 
+    def render_digest(self, articles: list[Article], ctx: RenderContext) -> list[Message]:
+        """One message listing the period's headlines as links (the digest protocol)."""
+        from distributor.channels.telegram.digest import render_telegram_digest
+
+        return render_telegram_digest(articles, ctx)
+
     def setup(self, env: ChannelEnv) -> None:
         """Keep where Telegram moved the chat in the channel's state, so a restart posts
         straight to the new chat; when several processes send, the token's pace is shared
