@@ -5,6 +5,7 @@ fake Bot API; once; and every article of a long period in as few messages as 409
 from __future__ import annotations
 
 import subprocess
+from itertools import pairwise
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,6 @@ def test_a_long_digest_splits_only_where_4096_forces_it() -> None:
         assert check_telegram_html(message["text"], TEXT_LIMIT) == []
     shown = "\n".join(visible_text(m["text"]) for m in messages)
     assert all(f"Berita <{i}> & kabar" in shown for i in range(80))
-    for message, after in zip(messages, messages[1:], strict=False):
+    for message, after in pairwise(messages):
         next_line = visible_text(after["text"]).split("\n")[2]
         assert len(visible_text(message["text"]) + "\n" + next_line) > TEXT_LIMIT

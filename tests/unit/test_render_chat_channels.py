@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +146,7 @@ def test_a_mastodon_digest_of_the_corpus_splits_only_where_500_forces_it() -> No
     assert all(mastodon_counted(s) <= 500 for s in statuses)
     for article in articles:
         assert sum(s.count(f"\n{article.url}") for s in statuses) >= 1
-    for status, after in zip(statuses, statuses[1:], strict=False):
+    for status, after in pairwise(statuses):
         first_of_next = after.split("\n\n")[1]
         assert mastodon_counted(f"{status}\n\n{first_of_next}") > 500
 
@@ -183,6 +184,6 @@ def test_a_bluesky_digest_of_the_corpus_links_every_headline_and_splits_only_whe
     assert all(bluesky_graphemes(m["text"]) <= 300 for m in messages)
     linked = [link for m in messages for _, link in _linked(m)]
     assert linked == [a.url for a in articles]
-    for message, after in zip(messages, messages[1:], strict=False):
+    for message, after in pairwise(messages):
         first_of_next = after["text"].split("\n\n", 1)[1].split("\n")[0]
         assert bluesky_graphemes(message["text"] + "\n" + first_of_next) > 300
