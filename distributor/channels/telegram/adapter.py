@@ -107,6 +107,7 @@ log = logging.getLogger(__name__)
 class TelegramAdapter(Adapter):
     type_name = "telegram"
     config_model = TelegramConfig
+    preview_style = "chat"
     body_maxlen = 4096
     rate_per_minute = 20
     config: TelegramConfig
@@ -146,6 +147,12 @@ class TelegramAdapter(Adapter):
 
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
         return render_telegram(article, ctx)
+
+    def render_digest(self, articles: list[Article], ctx: RenderContext) -> list[Message]:
+        """One message listing the period's headlines as links (the digest protocol)."""
+        from distributor.channels.telegram.digest import render_telegram_digest
+
+        return render_telegram_digest(articles, ctx)
 
     def setup(self, env: ChannelEnv) -> None:
         """Keep where Telegram moved the chat in the channel's state, so a restart posts

@@ -114,6 +114,7 @@ _clean_chain = _REDACTOR.clean_chain
 class XAdapter(Channel):
     type_name = "x"
     config_model = XConfig
+    preview_style = "thread"
     body_maxlen = 280
     rate_per_minute = 30
     config: XConfig
