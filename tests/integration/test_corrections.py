@@ -180,6 +180,28 @@ def test_retracting_twice_changes_nothing_the_second_time_and_says_so(
     assert len(actions(site["config"])) == 2
 
 
+def test_deliveries_and_articles_lists_show_the_retraction_next_to_the_posts(
+        run_cli: Cli, site: dict[str, Any]) -> None:
+    published(run_cli, site, "telegram", "x")
+    run_cli("--config", site["config"], "retract", site["article"], "--reason",
+            "Ditarik redaksi", "--channel", "telegram", "--channel", "x")
+
+    listed = json.loads(run_cli("--config", site["config"], "deliveries", "list",
+                                "--json").stdout)
+    table = run_cli("--config", site["config"], "deliveries", "list").stdout
+    [article] = json.loads(run_cli("--config", site["config"], "articles", "list",
+                                   "--json").stdout)
+
+    for delivery in listed:
+        [action] = delivery["actions"]
+        assert delivery["state"] == "sent"
+        assert (action["action"], action["state"], action["reason"],
+                action["requested_by"]) == ("retract", "sent", "Ditarik redaksi", "cli")
+    assert table.count("  retract") == 2 and "Ditarik redaksi" in table
+    assert article["retraction"]["reason"] == "Ditarik redaksi"
+    assert article["retraction"]["channels"] == {"telegram": "sent", "x": "sent"}
+
+
 def test_a_telegram_message_that_cannot_be_deleted_becomes_the_retraction_notice(
         run_cli: Cli, site: dict[str, Any], tg: FakeTelegram) -> None:
     published(run_cli, site, "telegram")
