@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from distributor.clock import utcnow
 from distributor.ledger.deliveries import hold_delivery
 from distributor.plugin.actions import ActionKind
-from distributor.store.models import Delivery, DeliveryAction, DeliveryEvent
+from distributor.store.models import ArticleRow, Delivery, DeliveryAction, DeliveryEvent
 
 ACTIONS = ("retract", "correct")
 #: an action in these states is still to be carried out by the dispatcher
@@ -142,3 +142,48 @@ def record_action(session: Session, row: DeliveryAction, state: str,
                                   state=session.get_one(Delivery, row.delivery_id).state,
                                   detail=f"{row.action}: {state}"
                                   + (f" ({detail})" if detail else "")))
+
+
+# --------------------------------------------------------------------------- digest notices
+
+
+def pending_notices(session: Session, channel: str, *,
+                    digest_id: int | None = None) -> list[dict[str, Any]]:
+    """The notices a digest channel's next digest opens with (or, given ``digest_id``, the
+    ones that digest carries): each ``id``, ``action`` (retract | correct), ``title``,
+    ``url``, ``reason``, ``note``."""
+    query = select(DeliveryAction, ArticleRow).join(
+        ArticleRow, ArticleRow.id == DeliveryAction.article_id).where(
+        DeliveryAction.channel == channel, DeliveryAction.delivery_id.is_(None))
+    if digest_id is None:
+        query = query.where(DeliveryAction.state.in_(DUE_ACTION_STATES))
+    else:
+        query = query.where(DeliveryAction.state.in_(("sending", "sent")))
+    rows = session.execute(query.order_by(DeliveryAction.id)).all()
+    return [{"id": a.id, "action": a.action, "title": art.title, "url": art.url,
+             "reason": a.reason, "note": a.note} for a, art in rows
+            if digest_id is None or a.result_ids == [f"digest:{digest_id}"]]
+
+
+def attach_notices(session: Session, channel: str, digest_id: int) -> list[dict[str, Any]]:
+    """A digest was claimed: the pending notices are its to carry (and no other's)."""
+    notices = pending_notices(session, channel)
+    for row in session.scalars(select(DeliveryAction).where(
+            DeliveryAction.id.in_([n["id"] for n in notices]))):
+        row.state, row.result_ids = "sending", [f"digest:{digest_id}"]
+        row.attempts += 1
+    return notices
+
+
+def finish_notices(session: Session, digest_id: int, *, sent: bool) -> None:
+    """The digest that carries notices went out (they are ``sent``), or failed before anyone
+    got it (they wait for the next one)."""
+    now = utcnow()
+    for row in session.scalars(select(DeliveryAction).where(
+            DeliveryAction.delivery_id.is_(None), DeliveryAction.state == "sending")):
+        if row.result_ids != [f"digest:{digest_id}"]:
+            continue
+        if sent:
+            row.state, row.sent_at, row.done = "sent", now, {f"digest:{digest_id}": "noticed"}
+        else:
+            row.state, row.result_ids = "pending", []

@@ -4,8 +4,8 @@ Before a digest that holds the article went out, a retraction leaves the article
 next digest (an editors' pick, as on the dashboard) and a correction needs nothing (the digest
 renders the article as it is now). After, the request is recorded as an action row without a
 delivery, and the channel's next digest opens with a notice box naming the article and the
-reason (:func:`pending_notices`, used where the digest is rendered); the notice is marked sent
-with that digest (:func:`notices_sent`).
+reason (:func:`distributor.ledger.actions.pending_notices`, given to the digest's renderer as
+``RenderContext.notices``); the notice is marked sent with that digest.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from distributor.engine.digest_plans import pick_article
 from distributor.ledger.actions import _the_action, revision_of
 from distributor.plugin import ActionKind, ActionOutcome
 from distributor.runtime import Runtime
-from distributor.store.models import ArticleRow, DeliveryAction, Digest, DigestPick
+from distributor.store.models import Digest, DigestPick
 
 #: digests in these states went out (or may have): their articles were read
 _OUT = ("sent", "sending", "unknown", "interrupted")
@@ -64,21 +64,3 @@ def digest_action(rt: Runtime, article: Article, channel: str, action: str, *,
                 "already waiting: the next digest opens with a notice"
         return ActionOutcome(channel, action, kind, state=row.state, action_id=row.id,
                              detail=detail, at=row.sent_at)
-
-
-def pending_notices(session: Session, channel: str) -> list[dict[str, object]]:
-    """The notices the channel's next digest opens with: each a dict with ``action``
-    (retract | correct), ``title``, ``url``, ``reason`` / ``note``, ``id`` (the action)."""
-    rows = session.execute(select(DeliveryAction, ArticleRow).join(
-        ArticleRow, ArticleRow.id == DeliveryAction.article_id).where(
-        DeliveryAction.channel == channel, DeliveryAction.delivery_id.is_(None),
-        DeliveryAction.state.in_(("pending", "retry"))).order_by(DeliveryAction.id)).all()
-    return [{"id": a.id, "action": a.action, "title": art.title, "url": art.url,
-             "reason": a.reason, "note": a.note} for a, art in rows]
-
-
-def notices_sent(session: Session, ids: list[int], *, now: datetime | None = None) -> None:
-    """The digest that carried these notices went out."""
-    for row in session.scalars(select(DeliveryAction).where(DeliveryAction.id.in_(ids))):
-        if row.state != "sent":
-            row.state, row.sent_at = "sent", now or utcnow()
