@@ -15,6 +15,12 @@ from sqlalchemy.orm import Session
 
 from distributor.channels.outbox import dry_run_outbox
 from distributor.clock import utcnow
+from distributor.engine.actions import (
+    claim_action,
+    next_due_action,
+    recover_actions,
+    send_action,
+)
 from distributor.engine.contexts import delivery_key, reconciling, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
 from distributor.engine.notices import NOTICES
@@ -49,9 +55,11 @@ class DispatchReport:
     retry: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     unknown: list[int] = field(default_factory=list)
+    #: retractions and corrections carried out: (action id, its new state)
+    actions: list[tuple[int, str]] = field(default_factory=list)
 
     def merge(self, other: DispatchReport) -> None:
-        for name in ("sent", "retry", "failed", "unknown"):
+        for name in ("sent", "retry", "failed", "unknown", "actions"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -94,6 +102,7 @@ class Dispatcher:
         """Deliveries left ``sending`` by a process that died: reconcile, else ``unknown``."""
         now = now or utcnow()
         recovered = DispatchReport()
+        recover_actions(self.rt, now=now)  # retractions and corrections: resumed, never lost
         with self.rt.store.session() as session:
             stale = session.scalars(select(Delivery).where(Delivery.state == "sending")).all()
             stale = [d for d in stale if d.lease_owner != self.rt.owner and (
@@ -168,15 +177,20 @@ class Dispatcher:
 
     # -- the pass ---------------------------------------------------------------------------
     async def run_once(self, *, now: datetime | None = None,
-                       only: Iterable[int] | None = None) -> DispatchReport:
-        """Send everything that is due (or only the given deliveries, ignoring their time)."""
+                       only: Iterable[int] | None = None,
+                       actions: Iterable[int] | None = None) -> DispatchReport:
+        """Send everything that is due (or only the given deliveries and actions, ignoring
+        their time). Retractions and corrections due on a channel go before its posts."""
         total = await self.recover(now=now)
-        if only is None:
+        if only is None and actions is None:
             total.merge(await self.reconcile_unknown(now=now))
             plan_deliveries(self.rt, now=now)
-        only_ids = set(only) if only is not None else None
+        targeted = only is not None or actions is not None
+        only_ids = set(only or ()) if targeted else None
+        action_ids = set(actions or ()) if targeted else None
         names = [c.name for c in self.rt.channels()]
-        reports = await asyncio.gather(*(self._drain(name, only_ids) for name in names))
+        reports = await asyncio.gather(*(self._drain(name, only_ids, action_ids)
+                                         for name in names))
         for report in reports:
             total.merge(report)
         return total
@@ -185,16 +199,18 @@ class Dispatcher:
         """Send what is due on one channel, in order (a worker's job in distributed mode)."""
         return await self._drain(channel, None)
 
-    async def _drain(self, channel: str, only: set[int] | None) -> DispatchReport:
+    async def _drain(self, channel: str, only: set[int] | None,
+                     actions: set[int] | None = None) -> DispatchReport:
         if channel in self._draining:
             return DispatchReport()  # another pass is sending on this channel right now
         self._draining.add(channel)
         try:
-            return await self._drain_channel(channel, only)
+            return await self._drain_channel(channel, only, actions)
         finally:
             self._draining.discard(channel)
 
-    async def _drain_channel(self, channel: str, only: set[int] | None) -> DispatchReport:
+    async def _drain_channel(self, channel: str, only: set[int] | None,
+                             actions: set[int] | None = None) -> DispatchReport:
         report = DispatchReport()
         while not self.stopping:
             now = utcnow()
@@ -209,7 +225,10 @@ class Dispatcher:
                 wait = 0.0
                 if state is not None and state.next_send_at and state.next_send_at > now:
                     wait = (state.next_send_at - now).total_seconds()
-                delivery_id = self._next_due(session, channel, only, now)
+                action_id = next_due_action(session, channel, actions, now) \
+                    if actions is None or actions else None
+                delivery_id = None if action_id is not None else \
+                    self._next_due(session, channel, only, now)
                 why = self._why_waiting(session, channel) if wait > PACING_WAIT_MAX else ""
                 cap_until = None
                 if delivery_id is not None:
@@ -220,7 +239,7 @@ class Dispatcher:
                             "channel %s reached max_posts_per_day; next post after %s", channel,
                             site_clock(cap_until, self.rt.config.site))
                 return report
-            if delivery_id is None:
+            if delivery_id is None and action_id is None:
                 return report
             if wait > 0:
                 if wait > PACING_WAIT_MAX:
@@ -231,6 +250,11 @@ class Dispatcher:
                 NOTICES.clear(channel, "waiting")
                 await self._pause(wait)
                 continue
+            if action_id is not None:
+                if claim_action(self.rt, action_id):
+                    report.actions.append((action_id, await send_action(self.rt, action_id)))
+                continue
+            assert delivery_id is not None
             if not self._claim(delivery_id):
                 continue
             outcome = await self._send(delivery_id)

@@ -37,6 +37,7 @@ from sqlalchemy import select
 
 from distributor.clock import utcnow
 from distributor.config import ChannelConfig, cron_trigger
+from distributor.engine.actions import channels_with_due_actions
 from distributor.engine.digests import (
     MISFIRE_GRACE,
     RESUME_WITHIN,
@@ -246,6 +247,7 @@ def due_channels(rt: Runtime, *, now: datetime | None = None) -> list[str]:
             Delivery.next_attempt_at <= now).distinct()))
         paused = {s.channel: s.paused_reason for s in session.scalars(select(ChannelState).where(
             ChannelState.paused_reason.is_not(None)))}
+    due |= channels_with_due_actions(rt, names, now)
     for name in sorted(due & set(paused)):
         NOTICES.say(log, logging.WARNING, name, "paused", paused[name] or "",
                     "channel %s is paused: %s", name, paused[name])
