@@ -23,7 +23,7 @@ from distributor.engine.actions import (
 )
 from distributor.engine.contexts import delivery_key, reconciling, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
-from distributor.engine.notices import NOTICES
+from distributor.engine.notices import NOTICES, why_waiting
 from distributor.engine.send_outcomes import fail, pace, retry_later, unknown
 from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record
 from distributor.ledger.ingest import from_row
@@ -229,7 +229,7 @@ class Dispatcher:
                     if actions is None or actions else None
                 delivery_id = None if action_id is not None else \
                     self._next_due(session, channel, only, now)
-                why = self._why_waiting(session, channel) if wait > PACING_WAIT_MAX else ""
+                why = why_waiting(session, channel) if wait > PACING_WAIT_MAX else ""
                 cap_until = None
                 if delivery_id is not None:
                     need = self._parts_left(session, delivery_id)
@@ -260,17 +260,6 @@ class Dispatcher:
             outcome = await self._send(delivery_id)
             getattr(report, outcome).append(delivery_id)
         return report
-
-    def _why_waiting(self, session: Session, channel: str) -> str:
-        """Why the channel's next send waits: the error that held it back, else its pacing."""
-        error = session.scalars(
-            select(Delivery.last_error).where(
-                Delivery.channel == channel, Delivery.state == "retry",
-                Delivery.last_error.is_not(None))
-            .order_by(Delivery.next_attempt_at.desc()).limit(1)).first()
-        if error:
-            return f"after: {error}"
-        return "its pacing: the platform's allowance or the channel's rate"
 
     def _parts_left(self, session: Session, delivery_id: int) -> int:
         """How many posts the delivery still needs (rendering it now if it was not yet)."""

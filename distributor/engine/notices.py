@@ -6,6 +6,11 @@ from __future__ import annotations
 import logging
 import threading
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from distributor.store.models import Delivery
+
 
 class StateNotices:
     """Remembers the last line said about each (channel, kind) and says a line only when the
@@ -32,3 +37,15 @@ class StateNotices:
 
 #: this process's notices (the scheduler's passes and the dispatcher's drains share them)
 NOTICES = StateNotices()
+
+
+def why_waiting(session: Session, channel: str) -> str:
+    """Why a channel's next send waits: the error that held it back, else its pacing."""
+    error = session.scalars(
+        select(Delivery.last_error).where(
+            Delivery.channel == channel, Delivery.state == "retry",
+            Delivery.last_error.is_not(None))
+        .order_by(Delivery.next_attempt_at.desc()).limit(1)).first()
+    if error:
+        return f"after: {error}"
+    return "its pacing: the platform's allowance or the channel's rate"
