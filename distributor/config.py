@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale, UnknownLocaleError
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -156,6 +158,30 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+def web_address(value: str, example: str) -> str:
+    """``value`` if it is a full http(s) address with a host; else a ValueError that shows how
+    to write it."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        hint = f"https://{value.strip()}" if value.strip() and "://" not in value else example
+        raise ValueError(f"{value!r} is not a full web address; write it with its scheme, "
+                         f"such as {hint}")
+    return value.strip()
+
+
+def language_code(value: str) -> str:
+    """``value`` if it is a language code Babel knows ("id", "en", "id-ID", "pt_BR")."""
+    code = value.strip()
+    try:
+        if not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*", code):
+            raise ValueError(code)
+        Locale.parse(code.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        raise ValueError(f"{value!r} is not a language code; write a code such as id, en or "
+                         "id-ID (ISO 639)") from None
+    return code
+
+
 class SiteConfig(Strict):
     name: str
     url: str
@@ -167,6 +193,16 @@ class SiteConfig(Strict):
                     "although their addresses are private (an intranet CMS): names, addresses "
                     "or networks such as 10.20.0.0/16; every other private, loopback, "
                     "link-local or reserved address is refused")
+
+    @field_validator("url")
+    @classmethod
+    def _full_url(cls, value: str) -> str:
+        return web_address(value, "https://rinews.example")
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        return language_code(value)
 
     @field_validator("timezone")
     @classmethod
@@ -209,6 +245,11 @@ class WebConfig(Strict):
                                  "10.0.0.5 or 172.16.0.0/12") from None
         return [entry.strip() for entry in value]
 
+    @field_validator("base_url")
+    @classmethod
+    def _full_base_url(cls, value: str) -> str:
+        return web_address(value, "https://news.example")
+
 
 class SourceBase(Strict):
     name: str
@@ -219,6 +260,11 @@ class SourceBase(Strict):
     )
     language: str | None = None
     tags: list[str] = Field(default_factory=list)
+    max_article_bytes: int = Field(
+        default=2 * 1024 * 1024, gt=0,
+        description="an article file or feed item larger than this is skipped with a problem "
+                    "line (never read whole into memory)",
+    )
 
     @field_validator("every")
     @classmethod

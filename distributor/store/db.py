@@ -8,13 +8,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: the PostgreSQL advisory lock (two int4 keys) held while migrating: "dbmg", "migr"
+MIGRATION_LOCK = (0x64626D67, 0x6D696772)
 
 
 class StoreError(Exception):
@@ -42,12 +44,20 @@ class Store:
                 raise
 
     def migrate(self) -> None:
+        """Bring the schema to the newest revision, under a lock that processes starting on
+        the same database at the same moment share (a PostgreSQL advisory lock, an exclusive
+        SQLite transaction): the first migrates, the others wait and find nothing to do."""
         from alembic import command
         from alembic.config import Config as AlembicConfig
 
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"),
+                                   {"c": MIGRATION_LOCK[0], "k": MIGRATION_LOCK[1]})
+            elif self.dialect == "sqlite":
+                connection.exec_driver_sql("BEGIN EXCLUSIVE")
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
 

@@ -371,7 +371,7 @@ async def test_previews_side_by_side(editor: httpx.AsyncClient, rt: Runtime) -> 
                              lede="Gunung Semeru kembali erupsi pada Sabtu pagi. " * 12)
     page = await editor.get(f"/dashboard/articles/{article_id}")
     text = page.text
-    for kind in ("telegram", "x", "email", "text"):
+    for kind in ("chat", "thread", "email", "text"):  # the channels' preview_style
         assert f'class="card preview preview-{kind}"' in text, kind
     assert '<div class="bubble">' in text and "<b>Gunung Semeru erupsi lagi</b>" in text
     assert text.count('<div class="post">') >= 2  # a long lede is a thread

@@ -38,6 +38,7 @@ import requests
 import tweepy
 from pydantic import Field, SecretStr
 
+from distributor.channels.x.corrections import XCorrections
 from distributor.channels.x.errors import (
     DuplicateContentError,
     ServerError,
@@ -111,9 +112,10 @@ _clean_chain = _REDACTOR.clean_chain
 # --------------------------------------------------------------------------- the adapter
 
 
-class XAdapter(Channel):
+class XAdapter(XCorrections, Channel):
     type_name = "x"
     config_model = XConfig
+    preview_style = "thread"
     body_maxlen = 280
     rate_per_minute = 30
     config: XConfig

@@ -200,6 +200,10 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
         raise SystemExit(1)
 
 
+#: how long a one-shot `fetch` waits for files that are still being written
+FETCH_WAITS_FOR_FILES = 30.0
+
+
 @main.command()
 @pass_state
 @run_async
@@ -215,7 +219,7 @@ async def fetch(state: State) -> None:
 
     ingest_log.addFilter(not_a_problem)
     try:
-        reports = await poll_all(rt)
+        reports = await poll_all(rt, wait_for_files=FETCH_WAITS_FOR_FILES)
     finally:
         ingest_log.removeFilter(not_a_problem)
         await rt.close()
@@ -227,6 +231,10 @@ async def fetch(state: State) -> None:
                        + (", not modified" if report.not_modified else ""))
         for problem in report.problems:
             click.echo(f"warning: source {report.source}: {problem}", err=True)
+        if report.pending:
+            files = "1 file is" if report.pending == 1 else f"{report.pending} files are"
+            click.echo(f"source {report.source}: {files} still being written; the next poll "
+                       "reads them")
     if any(r.error for r in reports):
         raise SystemExit(1)
 

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from distributor.interfaces.web import auth
 from distributor.interfaces.web.dashboard_articles import ArticlePages
+from distributor.interfaces.web.dashboard_channels import ChannelPages
 from distributor.interfaces.web.dashboard_core import (
     HEADERS,
     Preview,
@@ -37,7 +38,7 @@ from distributor.ledger.subscribers import secret_of
 log = logging.getLogger("distributor.interfaces.web.dashboard")
 
 
-class Dashboard(ArticlePages, DigestPages):
+class Dashboard(ArticlePages, DigestPages, ChannelPages):
     """The editor dashboard: its pages, actions and routes."""
 
     # -- login ----------------------------------------------------------------------------
@@ -140,6 +141,9 @@ class Dashboard(ArticlePages, DigestPages):
             Route("/dashboard/digests/{channel}/send", e(self.send_digest), methods=["POST"]),
             Route("/dashboard/subscribers", e(self.subscribers), methods=["GET"]),
             Route("/dashboard/subscribers.csv", e(self.subscribers_csv), methods=["GET"]),
+            Route("/dashboard/channels", e(self.channels), methods=["GET"]),
+            Route("/dashboard/channels/{channel}/resume", e(self.resume_channel),
+                  methods=["POST"]),
         ]
 
 
