@@ -195,6 +195,11 @@ class Dispatcher:
             total.merge(report)
         return total
 
+    async def send_only(self, channel: str, ids: Iterable[int]) -> DispatchReport:
+        """These deliveries of one channel, in order, ignoring their time (an editor's push);
+        other channels are not waited for."""
+        return await self._drain(channel, set(ids), set())
+
     async def drain_channel(self, channel: str) -> DispatchReport:
         """Send what is due on one channel, in order (a worker's job in distributed mode)."""
         return await self._drain(channel, None)
