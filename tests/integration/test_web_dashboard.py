@@ -340,14 +340,14 @@ async def test_retry_a_failure_and_resolve_unknowns(editor: httpx.AsyncClient,
             rows[article_id] = d.id
 
     page = await editor.get(f"/dashboard/articles/{first}")
-    assert "Retry now" in page.text
+    assert "Retry now" in page.text and "Mark as published" in page.text  # a failed row too
     await post_form(editor, f"/dashboard/articles/{first}",
                     f"/dashboard/deliveries/{rows[first]}/retry", {})
     await idle(editor)
     assert delivery(rt, first, "files").state == "sent"  # type: ignore[union-attr]
 
     page = await editor.get(f"/dashboard/articles/{second}")
-    assert "mark sent" in page.text and "resend" in page.text
+    assert "Mark as published" in page.text and "resend" in page.text
     refused = await post_form(editor, f"/dashboard/articles/{second}",
                               f"/dashboard/deliveries/{rows[second]}/retry", {})
     assert refused.status_code == 303  # without force an unknown is not sent again
@@ -360,8 +360,13 @@ async def test_retry_a_failure_and_resolve_unknowns(editor: httpx.AsyncClient,
     d = delivery(rt, second, "files")
     assert d is not None and d.state == "sent" and d.remote_id == "777"
 
-    await post_form(editor, f"/dashboard/articles/{third}",
-                    f"/dashboard/deliveries/{rows[third]}/retry", {"force": "1"})
+    asked = await post_form(editor, f"/dashboard/articles/{third}",
+                            f"/dashboard/deliveries/{rows[third]}/retry", {"force": "1"})
+    assert asked.status_code == 200 and "Post it again on files?" in asked.text
+    await idle(editor)
+    assert delivery(rt, third, "files").state == "unknown"  # asked, not sent  # type: ignore[union-attr]
+    await editor.post(f"/dashboard/deliveries/{rows[third]}/retry",
+                      data={"csrf": csrf_of(asked.text), "force": "1", "confirm": "yes"})
     await idle(editor)
     assert delivery(rt, third, "files").state == "sent"  # type: ignore[union-attr]
 

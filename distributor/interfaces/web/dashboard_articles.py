@@ -18,6 +18,7 @@ from distributor.interfaces.web import auth
 from distributor.interfaces.words import pick_text, refusal_text
 from distributor.plugin.desk import NotFound, PushKind, PushOutcome, Refused, RetryKind
 from distributor.services import deliveries as desk
+from distributor.services.channels import audience_sizes
 from distributor.store.models import (
     ArticleRow,
     Delivery,
@@ -139,9 +140,11 @@ class ArticlePages(DashboardCore):
             channels = []
             previews = []
             now = utcnow()
+            sizes = audience_sizes(self.rt)
             for channel in self._channels():
                 d = deliveries.get(channel.name)
                 entry: dict[str, Any] = {"config": channel, "delivery": d,
+                                         "audience": sizes.get(channel.name),
                                          "cell": self._cell(channel, d, moved) if d else None,
                                          "events": events.get(d.id, []) if d else []}
                 if channel.publish == "digest":
@@ -213,6 +216,14 @@ class ArticlePages(DashboardCore):
                 await self.flash(login, f"{self.local(at)} has passed; choose a later time "
                                         "or push now.")
                 return RedirectResponse(back, 303)
+        if action in ("push", "schedule") and _str(form.get("confirm")) != "yes":
+            sizes = await run_in_threadpool(audience_sizes, self.rt, [c.name for c in chosen])
+            if sizes:  # a mailing list: say how many it reaches, and ask first
+                return self.render(
+                    "confirm_send.html", title="Send to subscribers?", login=login,
+                    nav="articles", article_id=article_id, sizes=sizes, action=action,
+                    article_title=await run_in_threadpool(self._title_of, article_id),
+                    fields=[(k, _str(v)) for k, v in form.multi_items() if k != "csrf"])
         by = f"dashboard:{login.username}"
 
         def work() -> list[str]:
@@ -241,6 +252,17 @@ class ArticlePages(DashboardCore):
             self.background(self.dispatch(queued), f"push-{article_id}")
         await self.flash(login, "\n".join(lines))
         return RedirectResponse(back, 303)
+
+    def _check_url(self, channel: str, remote_id: str | None) -> str | None:
+        adapter = self.rt.adapters.get(channel)
+        if adapter is None:
+            return None
+        return (adapter.post_url(remote_id) if remote_id else None) or adapter.profile_url()
+
+    def _title_of(self, article_id: int) -> str:
+        with self.rt.store.session() as session:
+            row = session.get(ArticleRow, article_id)
+            return row.title if row is not None else f"article {article_id}"
 
     def _push_line(self, outcome: PushOutcome) -> str:
         name, d = outcome.channel, outcome.delivery
@@ -295,6 +317,14 @@ class ArticlePages(DashboardCore):
         assert form is not None
         delivery_id = int(request.path_params["delivery_id"])
         force = form.get("force") == "1"
+        if force and _str(form.get("confirm")) != "yes":  # it may be out already: ask first
+            try:
+                d = await run_in_threadpool(desk.delivery, self.rt, delivery_id)
+            except NotFound as exc:
+                return self.problem("No such delivery", refusal_text(exc), 404, login)
+            return self.render("confirm_resend.html", title="Post it again?", login=login,
+                               nav="articles", d=d,
+                               check=self._check_url(d.channel, d.remote_id))
 
         def work() -> tuple[int, str, bool]:
             article_id = desk.delivery(self.rt, delivery_id).article_id

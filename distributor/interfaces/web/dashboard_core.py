@@ -230,7 +230,12 @@ class DashboardCore:
         elif state == "sent":
             title = f"sent {self.local(d.sent_at)}" + (f" (id {d.remote_id})" if d.remote_id
                                                         else "")
-        return {"state": state, "url": url, "title": title, "delivery": d}
+        check = None
+        if state in ("unknown", "failed", "retry"):  # where an editor looks whether it is out
+            adapter = self.rt.adapters.get(channel.name)
+            check = live_url(d.remote_id, adapter, moved_to=moved.get(channel.name)) or (
+                adapter.profile_url(moved_to=moved.get(channel.name)) if adapter else None)
+        return {"state": state, "url": url, "title": title, "delivery": d, "check": check}
 
 
 def preview_of(channel: ChannelConfig, label: str, messages: list[dict[str, Any]]) -> Preview:
