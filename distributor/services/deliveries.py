@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from distributor.engine.digests import pick_article, unpick_article
+from distributor.clock import utcnow
+from distributor.engine.digests import move_in_digest, pick_article, plan_digest, unpick_article
 from distributor.ledger.deliveries import (
     hold_delivery,
     request_delivery,
@@ -137,6 +138,20 @@ def pick(rt: Runtime, channel: str, article_id: int, *, include: bool,
             raise NotFound("article", article_id)
         pick_article(session, channel, article_id, include=include, by=by)
     return PickOutcome(channel, article_id, include)
+
+
+def move(rt: Runtime, channel: str, article_id: int, step: int, *, by: str | None = None
+         ) -> str:
+    """Move an article up (negative ``step``) or down in a channel's next digest; a one-line
+    answer. Raises NotFound when the article is not in that digest."""
+    config = rt.config.channel(channel)
+    order = [a.id for a in plan_digest(rt, config, until=utcnow(), period="preview").articles
+             if a.id is not None]
+    with rt.store.session() as session:
+        try:
+            return move_in_digest(session, channel, order, article_id, step, by=by)
+        except LookupError:
+            raise NotFound("article in the next digest", article_id) from None
 
 
 def unpick(rt: Runtime, channel: str, article_id: int) -> PickOutcome:

@@ -389,3 +389,5 @@ class DigestPick(Base):
     include: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: the article's place in the digest as editors ordered it (0: the lead); None: by time
+    rank: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -120,3 +120,31 @@ async def test_an_unknown_telegram_post_links_to_the_channel_to_check_and_resend
     assert 'href="https://t.me/s/rinewsportal"' in asked.text
     with rt.store.session() as session:
         assert session.get_one(Delivery, delivery_id).state == "unknown"
+
+
+async def test_editors_order_the_digest_and_it_is_sent_in_their_order(
+        editor: httpx.AsyncClient, rt: Runtime, smtp: SmtpServer) -> None:
+    from distributor.engine.digests import run_digest
+
+    titles = ["Pagi: harga beras", "Siang: banjir Bekasi", "Malam: gempa Garut"]
+    ids = [add_article(rt, t) for t in titles]
+    with rt.store.session() as session:
+        add_subscriber(session, "daily", "ana@example.org", confirmed=True)
+    page = (await editor.get("/dashboard/digests")).text
+    assert re.search(r'class="schedule">Every day at 06:00 \(WIB\); next \w{3} \d+ \w{3} 06:00',
+                     page)
+    listed = re.findall(r'<td><a href="/dashboard/articles/(\d+)">', page)
+    assert listed == [str(i) for i in ids]  # by time: the latest story last
+    for _ in range(2):  # the evening's lead story to the top
+        await editor.post("/dashboard/digests/daily/move", data={
+            "csrf": csrf_of(page), "article": str(ids[2]), "step": "-1"})
+    page = (await editor.get("/dashboard/digests")).text
+    assert "leads the next digest of daily" in page
+    assert re.findall(r'<td><a href="/dashboard/articles/(\d+)">', page) == \
+        [str(ids[2]), str(ids[0]), str(ids[1])]
+    outcome = await run_digest(rt, rt.config.channel("daily"))
+    assert outcome.state == "sent", outcome
+    (mail,) = smtp.for_recipient("ana@example.org")
+    text = mail.message().get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    places = [text.index(t) for t in (titles[2], titles[0], titles[1])]
+    assert places == sorted(places)  # the mail in the editors' order

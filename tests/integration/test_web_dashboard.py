@@ -434,8 +434,14 @@ async def test_send_the_digest_from_the_dashboard(editor: httpx.AsyncClient, rt:
     add_article(rt, "Berita untuk pelanggan")
     with rt.store.session() as session:
         add_subscriber(session, "daily", "ana@example.org", confirmed=True)
-    response = await post_form(editor, "/dashboard/digests", "/dashboard/digests/daily/send",
-                               {})
+    asked = await post_form(editor, "/dashboard/digests", "/dashboard/digests/daily/send", {})
+    assert asked.status_code == 303 and asked.headers["location"].endswith("?confirm=daily")
+    page = await editor.get(asked.headers["location"])
+    assert "Send this digest now to 1 subscriber?" in page.text
+    await idle(editor)
+    assert smtp.recipients() == []  # asked, not sent
+    response = await editor.post("/dashboard/digests/daily/send",
+                                 data={"csrf": csrf_of(page.text), "confirm": "yes"})
     assert response.status_code == 303
     await idle(editor)
     assert smtp.recipients() == ["ana@example.org"]

@@ -295,7 +295,13 @@ def test_subscribe_confirm_and_unsubscribe(new_page: Callable[..., Any],
     editor.click("text=Digests")
     digest = editor.locator(".digest[data-channel='daily']")
     expect(digest).to_contain_text("1 confirmed subscriber")
+    expect(digest.locator(".schedule")).to_contain_text("Every day at 06:00 (WIB); next ")
     digest.locator("button:has-text('Send now')").click()
+    expect(digest.get_by_role("alertdialog")).to_contain_text(
+        "Send this digest now to 1 subscriber?")
+    assert not any("/unsubscribe/" in str(m.message()) for m in  # asked, not sent
+                   site.smtp.for_recipient("pembaca@example.org"))
+    digest.locator("button:has-text('Send to 1 subscriber')").click()
     expect(editor.get_by_role("status")).to_contain_text("daily: the digest is being sent")
     mail = site.mail_to("pembaca@example.org", "/unsubscribe/")
     assert "Presiden resmikan Bendungan" in mail
