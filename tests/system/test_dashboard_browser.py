@@ -321,3 +321,33 @@ def test_subscribe_confirm_and_unsubscribe(new_page: Callable[..., Any],
     counts = editor.locator("#counts tr[data-channel='daily']")
     expect(counts.locator("td[data-state='unsubscribed']")).to_have_text("1")
     expect(counts.locator("td[data-state='confirmed']")).to_have_text("0")
+
+
+def test_a_state_in_flight_updates_in_place_and_keeps_what_the_editor_is_typing(
+        editor_page: Any, site: Site) -> None:
+    """Issue 19.2: the page used to reload every 2 s while a delivery was pending, wiping the
+    search box, the ticked channels and the schedule an editor was typing."""
+    from playwright.sync_api import expect
+
+    from distributor.ledger.deliveries import record
+
+    page = editor_page
+    article_id = site.articles["Timnas"]
+    with site.rt.store.session() as session:
+        d = Delivery(article_id=article_id, channel="files", state="pending")
+        session.add(d)
+        session.flush()
+        delivery_id = d.id
+    page.goto(f"/dashboard/articles/{article_id}")
+    files_row = page.locator("#channels tr[data-channel='files']")
+    expect(files_row.locator(".state")).to_have_text("pending")
+    page.evaluate("window.__stayed = 'the same page'")
+    page.check("input[name=channel][value=x]")
+    page.fill("input[name=at]", "2030-01-02T07:30")
+    with site.rt.store.session() as session:
+        record(session, session.get_one(Delivery, delivery_id), "sent", "by the test")
+    expect(files_row.locator(".state")).to_have_text("sent", timeout=TIMEOUT)
+    assert page.evaluate("window.__stayed") == "the same page"  # no reload
+    assert page.is_checked("input[name=channel][value=x]")
+    assert page.input_value("input[name=at]") == "2030-01-02T07:30"
+    expect(page.locator("html")).to_have_attribute("data-live-done", "1")  # polling stopped

@@ -106,9 +106,11 @@ class ArticlePages(DashboardCore):
 
         data = await run_in_threadpool(load)
         pages = max(1, -(-data["total"] // PAGE_SIZE))
+        paused = {c["name"] for c in self._paused_channels()}
         refresh = REFRESH_SECONDS if any(
-            c["state"] in ("pending", "sending") for i in data["items"] for c in i["cells"]) \
-            else None
+            c["state"] in ("pending", "sending") and channel.name not in paused
+            for i in data["items"] for c, channel in zip(i["cells"], data["channels"],
+                                                           strict=False)) else None
         base = {"source": source, "state": state, "q": q}
         return self.render("articles.html", title="Articles", login=login, nav="articles",
                            refresh=refresh, source=source, state=state, q=q, page=page,
@@ -160,8 +162,9 @@ class ArticlePages(DashboardCore):
         if data is None:
             return self.problem("No such article", f"There is no article {article_id}.", 404,
                                 login)
+        paused = {c["name"] for c in self._paused_channels()}
         busy = any(c["delivery"] is not None and c["cell"]["state"] in ("pending", "sending")
-                   for c in data["channels"])
+                   and c["config"].name not in paused for c in data["channels"])
         default_at = (datetime.now(self.tz) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
         return self.render("article.html", title=data["row"].title, login=login,
                            nav="articles", refresh=REFRESH_SECONDS if busy else None,

@@ -49,9 +49,11 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "X-Robots-Tag": "noindex",
-    # no scripts at all; images of articles (https) may show in the previews; the email
+    # one script of ours (live.js: status cells update themselves), nothing inline; images
+    # of articles (https) may show in the previews; the email
     # preview is a sandboxed srcdoc frame, which inherits this policy
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "script-src 'self'; connect-src 'self'; "
                                "img-src 'self' https: data:; form-action 'self'; "
                                "frame-src 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
