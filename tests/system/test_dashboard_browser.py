@@ -351,3 +351,29 @@ def test_a_state_in_flight_updates_in_place_and_keeps_what_the_editor_is_typing(
     assert page.is_checked("input[name=channel][value=x]")
     assert page.input_value("input[name=at]") == "2030-01-02T07:30"
     expect(page.locator("html")).to_have_attribute("data-live-done", "1")  # polling stopped
+
+
+def test_every_dashboard_page_fits_a_phone_and_its_actions_are_reachable(
+        new_page: Callable[..., Any], site: Site) -> None:
+    """Issue 19.7: at 390 px the articles list was 815 px wide and the article page 501 px,
+    hiding the actions."""
+    from playwright.sync_api import expect
+
+    page = new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/login")
+    log_in(page)
+    page.wait_for_url("**/dashboard/")
+    article = f"/dashboard/articles/{site.articles['Rupiah']}"
+    for path in ("/dashboard/", article, "/dashboard/digests", "/dashboard/subscribers",
+                 "/dashboard/channels"):
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+    page.goto(article)
+    for name in ("Push now", "Hold", "Schedule"):
+        button = page.locator(f"form[action$='/act'] button:has-text('{name}')")
+        expect(button).to_be_visible()
+        box = button.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, name
+    shot(page, "article-phone.png")
