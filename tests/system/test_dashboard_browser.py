@@ -377,3 +377,20 @@ def test_every_dashboard_page_fits_a_phone_and_its_actions_are_reachable(
         box = button.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, name
     shot(page, "article-phone.png")
+
+
+def test_the_confirmation_mail_fits_a_phone(new_page: Callable[..., Any], site: Site) -> None:
+    """Issue 19.8: the confirmation mail's long link overflowed a 390 px screen."""
+    import httpx
+
+    address = "telepon@example.org"
+    answer = httpx.post(f"{site.url}/subscribe", data={"email": address, "channel": "daily"})
+    assert answer.status_code == 200
+    site.mail_to(address, "/confirm/")
+    (received,) = site.smtp.for_recipient(address)
+    html = received.message().get_body(("html",)).get_content()  # type: ignore[union-attr]
+    page = new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.set_content(html)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the confirmation mail is {width} px wide on a 390 px phone"
