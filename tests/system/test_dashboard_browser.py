@@ -394,3 +394,31 @@ def test_the_confirmation_mail_fits_a_phone(new_page: Callable[..., Any], site: 
     page.set_content(html)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the confirmation mail is {width} px wide on a 390 px phone"
+
+
+def test_a_paused_channel_shows_on_every_page_and_resumes_after_a_confirmation(
+        editor_page: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    from distributor.store.models import ChannelState
+
+    page = editor_page
+    with site.rt.store.session() as session:
+        session.merge(ChannelState(channel="telegram", paused_reason="Telegram refused the "
+                                   "bot token (401 Unauthorized)"))
+    page.goto("/dashboard/digests")
+    expect(page.locator(".schedule").first).to_contain_text("Every day at 06:00 (WIB)")
+    shot(page, "digests.png")
+    page.goto("/dashboard/")
+    expect(page.get_by_role("alert")).to_contain_text("telegram (Telegram refused the bot")
+    page.click("header nav >> text=Channels")
+    row = page.locator("tr[data-channel='telegram']")
+    expect(row).to_have_attribute("data-state", "paused")
+    row.locator("button:has-text('Resume')").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("Resume telegram?")
+    shot(page, "channels.png")
+    page.locator("button:has-text('Resume telegram')").click()
+    expect(page.get_by_role("status")).to_contain_text("telegram: resumed")
+    expect(page.locator("tr[data-channel='telegram']")).to_have_attribute("data-state",
+                                                                          "active")
+    expect(page.get_by_role("alert")).to_have_count(0)
