@@ -82,7 +82,7 @@ def _load_yaml(text: str, file: str, env: dict[str, str]) -> _Loaded:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
         loaded.errors.append(
             ConfigError(file, line, "", f"this is not valid YAML: {problem}; check the indentation "
                         "and quote values that contain ': ' or start with a special character")
