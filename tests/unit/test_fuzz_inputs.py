@@ -234,3 +234,20 @@ def test_any_yaml_structure_is_a_configuration_or_errors_with_lines(
     except yaml.YAMLError:
         assume(False)
     load(text)
+
+
+@settings(deadline=None)
+@given(text=st.sampled_from(["!0", "a: !!python/object:os.system x", "d: 2001-02-30",
+                             "site: !!binary 'x'", "site: !custom x"]))
+def test_a_yaml_tag_or_date_that_cannot_be_read_is_one_line_with_its_line(text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "channels.yaml")
+        path.write_text("# RI News Portal\n" + text + "\n", encoding="utf-8")
+        try:
+            load_config(path, env={})
+        except ConfigErrors as exc:
+            assert all(one_line(str(e)) for e in exc.errors), str(exc)
+            assert any(e.line == 2 and "cannot be read" in e.message for e in exc.errors), \
+                str(exc)
+        else:
+            raise AssertionError("accepted")
