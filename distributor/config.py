@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale, UnknownLocaleError
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -156,11 +158,51 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+def web_address(value: str, example: str) -> str:
+    """``value`` if it is a full http(s) address with a host; else a ValueError that shows how
+    to write it."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        hint = f"https://{value.strip()}" if value.strip() and "://" not in value else example
+        raise ValueError(f"{value!r} is not a full web address; write it with its scheme, "
+                         f"such as {hint}")
+    return value.strip()
+
+
+def language_code(value: str) -> str:
+    """``value`` if it is a language code Babel knows ("id", "en", "id-ID", "pt_BR")."""
+    code = value.strip()
+    try:
+        if not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*", code):
+            raise ValueError(code)
+        Locale.parse(code.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        raise ValueError(f"{value!r} is not a language code; write a code such as id, en or "
+                         "id-ID (ISO 639)") from None
+    return code
+
+
 class SiteConfig(Strict):
     name: str
     url: str
     language: str = "en"
     timezone: str = "UTC"
+    image_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts on the newsroom's own network whose images may be downloaded "
+                    "although their addresses are private (an intranet CMS): names, addresses "
+                    "or networks such as 10.20.0.0/16; every other private, loopback, "
+                    "link-local or reserved address is refused")
+
+    @field_validator("url")
+    @classmethod
+    def _full_url(cls, value: str) -> str:
+        return web_address(value, "https://rinews.example")
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        return language_code(value)
 
     @field_validator("timezone")
     @classmethod
@@ -181,6 +223,32 @@ class SiteConfig(Strict):
 class WebConfig(Strict):
     base_url: str = "http://localhost:8000"
     secret_key: SecretStr | None = None
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For and "
+                    "X-Forwarded-Proto are believed (default: none; every client is the "
+                    "address that connected)")
+    max_body: int = Field(
+        default=64 * 1024, ge=1024,
+        description="largest request body in bytes (forms, webhooks); larger ones get 413")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network; write e.g. "
+                                 "10.0.0.5 or 172.16.0.0/12") from None
+        return [entry.strip() for entry in value]
+
+    @field_validator("base_url")
+    @classmethod
+    def _full_base_url(cls, value: str) -> str:
+        return web_address(value, "https://news.example")
 
 
 class SourceBase(Strict):

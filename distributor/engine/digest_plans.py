@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from distributor.articles import Article
 from distributor.clock import utcnow
 from distributor.config import ChannelConfig
+from distributor.ledger.actions import attach_notices, pending_notices
 from distributor.ledger.ingest import from_row
 from distributor.render.context import Message
 from distributor.runtime import Runtime
@@ -42,6 +44,8 @@ class DigestPlan:
     since: datetime | None
     until: datetime
     articles: list[Article] = field(default_factory=list)
+    #: retractions and corrections of articles of earlier digests, opening this one
+    notices: list[dict[str, Any]] = field(default_factory=list)
 
 
 def plan_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
@@ -71,7 +75,8 @@ def plan_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
                 chosen.setdefault(row.id, row)
         ordered = sorted(chosen.values(), key=lambda r: (r.first_seen, r.id))
         return DigestPlan(channel=channel.name, period=period, since=since, until=until,
-                          articles=[from_row(r) for r in ordered])
+                          articles=[from_row(r) for r in ordered],
+                          notices=pending_notices(session, channel.name))
 
 
 def _open_inclusions(session: Session, channel: str, picks: list[DigestPick],
@@ -132,7 +137,9 @@ def digest_picks(session: Session, channel: str | None = None) -> list[DigestPic
 
 def render_plan(rt: Runtime, channel: ChannelConfig, plan: DigestPlan) -> list[Message]:
     adapter = rt.adapter(channel.name)
-    return adapter.render_digest(plan.articles, rt.context(channel, now=plan.until))
+    ctx = rt.context(channel, now=plan.until)
+    ctx.notices = list(plan.notices)
+    return adapter.render_digest(plan.articles, ctx)
 
 
 @dataclass
@@ -173,6 +180,7 @@ def claim_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
                 f", fewer than min_articles ({min_articles}); no mail sent")
             log.info("digest %s for %s: nothing new, no mail", channel.name, period)
             return DigestClaim("skipped", plan, digest.id, digest.detail)
+        plan.notices = attach_notices(session, channel.name, digest.id)
         return DigestClaim("claimed", plan, digest.id)
 
 

@@ -39,6 +39,7 @@ from distributor.engine.digest_plans import (
     unfinished_digests,
     unpick_article,
 )
+from distributor.ledger.actions import finish_notices
 from distributor.ledger.ingest import from_row
 from distributor.plugin import (
     AmbiguousError,
@@ -199,6 +200,8 @@ def _finish(rt: Runtime, digest_id: int, state: str | None, detail: str | None) 
             row.state = state
         if state == "sent":
             row.sent_at = utcnow()
+        if state in ("sent", "failed"):  # the notices it carried: out, or to the next one
+            finish_notices(session, digest_id, sent=state == "sent")
         row.detail = detail
         if row.lease_owner == rt.owner:
             row.lease_owner = row.lease_until = None

@@ -18,6 +18,7 @@ from distributor.config import (
     validate_cron,
 )
 from distributor.logs import SecretFilter
+from distributor.plugin.actions import ActionContext, ActionKind, ActionOutcome
 from distributor.plugin.audience import (
     RECIPIENT_PLACEHOLDER,
     Audience,
@@ -97,6 +98,9 @@ __all__ = [
     "API_VERSION",
     "ELLIPSIS",
     "RECIPIENT_PLACEHOLDER",
+    "ActionContext",
+    "ActionKind",
+    "ActionOutcome",
     "Adapter",
     "AmbiguousError",
     "Article",

@@ -22,8 +22,10 @@ class Reconciling(Protocol):
 
 @runtime_checkable
 class Retracting(Protocol):
-    """Deletes (or marks as withdrawn) what a delivery published. Declared in API 1.0; the
-    core uses it from the release that adds ``distributor retract``."""
+    """Deletes (or marks as withdrawn) what a delivery published: every remote id of
+    ``remote_ids`` not in ``ctx.done``, calling ``ctx.record(remote_id, what)`` after each.
+    ``ctx`` is an :class:`~distributor.plugin.ActionContext` (the reason, the article).
+    Raises the three error kinds like ``send``. Used by ``distributor retract`` (API 1.1)."""
 
     async def retract(self, remote_ids: list[str], ctx: SendContext) -> None:
         ...
@@ -31,9 +33,11 @@ class Retracting(Protocol):
 
 @runtime_checkable
 class Correcting(Protocol):
-    """Edits what a delivery published in place (or follows it with a correction); returns
-    the remote ids as they are afterwards. Declared in API 1.0, used from ``distributor
-    correct``'s release."""
+    """Edits what a delivery published in place (or follows it with a correction) with
+    ``messages`` (the article rendered as it is now), recording each remote id handled with
+    ``ctx.record``; returns the remote ids as they are afterwards. ``ctx`` is an
+    :class:`~distributor.plugin.ActionContext` (the note). Used by ``distributor correct``
+    (API 1.1)."""
 
     async def correct(self, remote_ids: list[str], messages: list[Message],
                       ctx: SendContext) -> list[str]:

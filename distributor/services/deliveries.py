@@ -28,6 +28,7 @@ from distributor.plugin.desk import (
     RetryOutcome,
 )
 from distributor.runtime import Runtime
+from distributor.services.channels import statuses
 from distributor.services.sending import Sender, view
 from distributor.store.models import ArticleRow, Delivery
 
@@ -53,7 +54,22 @@ def request_push(rt: Runtime, article_id: int, channels: Sequence[str], *, by: s
             session.flush()
             outcomes.append(PushOutcome(name, kind, view(row),
                                         at if kind is PushKind.SCHEDULED else None))
-    return outcomes
+    return with_channel_states(rt, outcomes)
+
+
+def with_channel_states(rt: Runtime, outcomes: list[PushOutcome]) -> list[PushOutcome]:
+    """Each queued, unsent outcome with what holds its channel: paused, or waiting until."""
+    if not any(o.kind is PushKind.QUEUED and o.delivery.state != "sent" for o in outcomes):
+        return outcomes
+    held = {st.name: st for st in statuses(rt)}
+    out = []
+    for o in outcomes:
+        st = held.get(o.channel)
+        if o.kind is PushKind.QUEUED and o.delivery.state != "sent" and st is not None:
+            o = replace(o, channel_paused=st.paused_reason,
+                        channel_waits_until=st.held_until if st.state == "waiting" else None)
+        out.append(o)
+    return out
 
 
 async def push(rt: Runtime, article_id: int, channels: Sequence[str], *, by: str,
@@ -67,7 +83,8 @@ async def push(rt: Runtime, article_id: int, channels: Sequence[str], *, by: str
     if not queued:
         return outcomes
     final = await (sender or Sender(rt)).send_and_wait(queued, wait=wait)
-    return [replace(o, delivery=final.get(o.delivery.id, o.delivery)) for o in outcomes]
+    return with_channel_states(
+        rt, [replace(o, delivery=final.get(o.delivery.id, o.delivery)) for o in outcomes])
 
 
 def hold(rt: Runtime, article_id: int, channel: str, *, by: str) -> DeliveryView:

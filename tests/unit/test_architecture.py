@@ -42,6 +42,8 @@ PLATFORM_LIBRARIES = {
     "telegram": "distributor.channels.telegram",
     "tweepy": "distributor.channels.x",
     "aiosmtplib": "distributor.channels.email",
+    "atproto": "distributor.channels.bluesky",
+    "atproto_client": "distributor.channels.bluesky",
 }
 
 MAX_LINES = 400
@@ -203,7 +205,9 @@ def test_a_platform_package_is_imported_by_no_module_outside_it() -> None:
     """Nothing outside a channel's package knows its platform: the core finds channels through
     the registry and asks them through the plugin API (capabilities, measure, editor bots)."""
     platforms = {"distributor.channels.telegram", "distributor.channels.x",
-                 "distributor.channels.email"}
+                 "distributor.channels.email", "distributor.channels.mastodon",
+                 "distributor.channels.bluesky", "distributor.channels.discord",
+                 "distributor.channels.slack"}
     outside = {(m, d) for m, deps in graph().items() for d in deps for p in platforms
                if (d == p or d.startswith(p + ".")) and not (m == p or m.startswith(p + "."))}
     assert outside == set()

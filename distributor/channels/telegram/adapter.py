@@ -66,6 +66,7 @@ from distributor.channels.telegram.transport import (
     redact,
 )
 from distributor.plugin import (
+    ActionContext,
     Adapter,
     AmbiguousError,
     Article,
@@ -107,6 +108,7 @@ log = logging.getLogger(__name__)
 class TelegramAdapter(Adapter):
     type_name = "telegram"
     config_model = TelegramConfig
+    preview_style = "chat"
     body_maxlen = 4096
     rate_per_minute = 20
     config: TelegramConfig
@@ -146,6 +148,12 @@ class TelegramAdapter(Adapter):
 
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
         return render_telegram(article, ctx)
+
+    def render_digest(self, articles: list[Article], ctx: RenderContext) -> list[Message]:
+        """One message listing the period's headlines as links (the digest protocol)."""
+        from distributor.channels.telegram.digest import render_telegram_digest
+
+        return render_telegram_digest(articles, ctx)
 
     def setup(self, env: ChannelEnv) -> None:
         """Keep where Telegram moved the chat in the channel's state, so a restart posts
@@ -251,7 +259,9 @@ class TelegramAdapter(Adapter):
         result = await self._call(bot, out)
         if out.method == "sendPhoto" and photo_refused(result) is not None:
             result = await photo_fallback(lambda o: self._call(bot, o), out, result,
-                                          channel=self.config.name, timeout=self.config.timeout)
+                                          channel=self.config.name, timeout=self.config.timeout,
+                                          allow_hosts=self.site.image_allow_hosts
+                                          if self.site else ())
         if isinstance(result, Failure):
             error = channel_error(result, self._sender(), sent=True)
             if isinstance(error, AmbiguousError):
@@ -280,6 +290,27 @@ class TelegramAdapter(Adapter):
         the channel's bot); its message id, else None."""
         await self._load_move()
         return await self._finder.reconcile(messages, sent_ids)
+
+    async def retract(self, remote_ids: list[str], ctx: SendContext) -> None:
+        """Delete every message of the post (a message Telegram will not delete becomes a
+        retraction notice); see :mod:`.corrections`."""
+        from distributor.channels.telegram import corrections
+
+        await self._load_move()
+        bot = await self._ready()
+        await corrections.retract(bot, self.chat_id, remote_ids, _action(ctx),
+                                  lambda f: channel_error(f, self._sender(), sent=True))
+
+    async def correct(self, remote_ids: list[str], messages: list[Message],
+                      ctx: SendContext) -> list[str]:
+        """Edit every message of the post in place to the article as it is now."""
+        from distributor.channels.telegram import corrections
+
+        await self._load_move()
+        bot = await self._ready()
+        return await corrections.correct(bot, self.chat_id, remote_ids, messages,
+                                         _action(ctx),
+                                         lambda f: channel_error(f, self._sender(), sent=True))
 
     def outbox_files(self, messages: list[Message]) -> dict[str, bytes]:
         """As the base, but the readable ``.txt`` shows the post as a person reads it: no
@@ -328,6 +359,13 @@ class TelegramAdapter(Adapter):
         if bot is not None:
             await bot.shutdown()
         await self._finder.close()
+
+
+def _action(ctx: SendContext) -> ActionContext:
+    if isinstance(ctx, ActionContext):
+        return ctx
+    return ActionContext(channel=ctx.channel, idempotency_key=ctx.idempotency_key, log=ctx.log,
+                         state=ctx.state, remote_ids=ctx.remote_ids)
 
 
 def _can_post(chat: ChatFullInfo, member: ChatMember) -> bool:

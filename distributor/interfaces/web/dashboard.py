@@ -13,6 +13,7 @@ Pages use no scripts: a page with something in flight reloads itself every few s
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from distributor.interfaces.web import auth
 from distributor.interfaces.web.dashboard_articles import ArticlePages
+from distributor.interfaces.web.dashboard_channels import ChannelPages
 from distributor.interfaces.web.dashboard_core import (
     HEADERS,
     Preview,
@@ -31,11 +33,12 @@ from distributor.interfaces.web.dashboard_core import (
     preview_of,
 )
 from distributor.interfaces.web.dashboard_digests import DigestPages
+from distributor.ledger.subscribers import secret_of
 
 log = logging.getLogger("distributor.interfaces.web.dashboard")
 
 
-class Dashboard(ArticlePages, DigestPages):
+class Dashboard(ArticlePages, DigestPages, ChannelPages):
     """The editor dashboard: its pages, actions and routes."""
 
     # -- login ----------------------------------------------------------------------------
@@ -65,15 +68,15 @@ class Dashboard(ArticlePages, DigestPages):
                 request.cookies.get(auth.LOGIN_COOKIE), _str(form.get("csrf"))):
             return self.forbidden()
         client = auth.client_address(request)
-        wait = self.limits.wait(username, client)
+        secret = secret_of(self.rt.config)
+        known = auth.known_device(secret, username, request.cookies.get(auth.DEVICE_COOKIE))
+        wait = self.limits.wait(username, client, known)
         if wait > 0:
-            minutes = max(1, round(wait / 60))
             log.warning("login for %r from %s refused: too many failed attempts",
                         username, client)
             return self._login_page(
-                request, f"Too many failed attempts. Try again in {minutes} minute"
-                f"{'s' if minutes != 1 else ''}.", 429, username,
-                headers={"Retry-After": str(int(wait) + 1)})
+                request, f"Too many failed attempts. Try again in {_duration(wait)}.", 429,
+                username, headers={"Retry-After": str(math.ceil(wait))})
 
         def check() -> str | None:
             with self.rt.store.session() as session:
@@ -84,15 +87,19 @@ class Dashboard(ArticlePages, DigestPages):
 
         value = await run_in_threadpool(check)
         if value is None:
-            self.limits.failed(username, client)
+            self.limits.failed(username, client, known)
             log.warning("failed login for %r from %s", username, client)
             return self._login_page(request, "Wrong user name or password.", 401, username)
-        self.limits.succeeded(username)
+        self.limits.succeeded(username, client)
         log.info("editor %s logged in from %s", username.lower(), client)
         response = RedirectResponse(_safe_next(_str(form.get("next"))), 303, headers=HEADERS)
         response.set_cookie(auth.SESSION_COOKIE, value, httponly=True, samesite="lax",
                             secure=self.secure, path="/")
         response.delete_cookie(auth.LOGIN_COOKIE, path="/login")
+        if not known:
+            response.set_cookie(auth.DEVICE_COOKIE, auth.device_cookie(secret, username.lower()),
+                                max_age=auth.DEVICE_MAX_AGE, httponly=True, samesite="lax",
+                                secure=self.secure, path="/login")
         return response
 
     async def logout(self, request: Request, login: auth.Login, form: FormData | None
@@ -134,8 +141,19 @@ class Dashboard(ArticlePages, DigestPages):
             Route("/dashboard/digests/{channel}/send", e(self.send_digest), methods=["POST"]),
             Route("/dashboard/subscribers", e(self.subscribers), methods=["GET"]),
             Route("/dashboard/subscribers.csv", e(self.subscribers_csv), methods=["GET"]),
+            Route("/dashboard/channels", e(self.channels), methods=["GET"]),
+            Route("/dashboard/channels/{channel}/resume", e(self.resume_channel),
+                  methods=["POST"]),
         ]
 
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        whole = max(1, math.ceil(seconds))
+        return f"{whole} second{'s' if whole != 1 else ''}"
+    minutes = round(seconds / 60)
+    return f"{minutes} minutes"
 
 
 __all__ = ["Dashboard", "Preview", "preview_of"]

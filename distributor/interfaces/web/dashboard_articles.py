@@ -244,6 +244,12 @@ class ArticlePages(DashboardCore):
 
     def _push_line(self, outcome: PushOutcome) -> str:
         name, d = outcome.channel, outcome.delivery
+        if outcome.kind is PushKind.QUEUED and outcome.channel_paused:
+            return (f"{name}: NOT sent: the channel is paused ({outcome.channel_paused}). "
+                    "Fix it, then resume it on the Channels page; it goes out then")
+        if outcome.kind is PushKind.QUEUED and outcome.channel_waits_until is not None:
+            return (f"{name}: queued; the channel waits until "
+                    f"{self.local(outcome.channel_waits_until)}")
         if outcome.kind is PushKind.QUEUED:
             return f"{name}: queued, sending now"
         if outcome.kind is PushKind.SCHEDULED:

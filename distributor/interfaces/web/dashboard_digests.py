@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -56,6 +57,16 @@ def _unknown_digests(session: Session, recent: list[Digest],
         out.append({"digest": digest, "articles": [
             {"id": i, "title": titles.get(i, f"article {i}"), "back": i in back} for i in ids]})
     return out
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition for a download named ``name`` (RFC 6266): an ASCII fallback of
+    safe characters, and the exact name in UTF-8 (RFC 8187) when they differ."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "download"
+    value = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return value
 
 
 class DigestPages(DashboardCore):
@@ -210,5 +221,5 @@ class DigestPages(DashboardCore):
         stamp = datetime.now(self.tz).strftime("%Y%m%d-%H%M")
         return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
             **HEADERS, "Content-Disposition":
-            f'attachment; filename="subscribers-{channel or "all"}-{stamp}.csv"'})
+            attachment(f"subscribers-{channel or 'all'}-{stamp}.csv")})
 

@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from distributor.interfaces.web.ratelimit import RateLimiter
+from distributor.interfaces.web.ratelimit import KeyedLimiter
 from distributor.ledger.subscribers import (
     CONFIRM_TTL,
     SubscriberError,
@@ -45,6 +45,7 @@ from distributor.ledger.subscribers import (
     confirm_subscriber,
     normalize_email,
     record_bounce,
+    release_confirmation,
     secret_of,
     subscriber_for_confirm,
     subscriber_for_unsubscribe,
@@ -63,6 +64,8 @@ log = logging.getLogger("distributor.web")
 ADDRESS_LIMIT = 3
 #: subscribe requests per client address in ten minutes; more get 429
 CLIENT_LIMIT = 20
+#: bounces in one webhook request at most
+BOUNCE_ITEMS = 1000
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -87,8 +90,8 @@ class SubscriberPages:
         self.rt = rt
         self.secret = secret_of(rt.config)
         self.words = web_words(rt.config.site.language)
-        self.per_address = RateLimiter(ADDRESS_LIMIT, 3600.0)
-        self.per_client = RateLimiter(CLIENT_LIMIT, 600.0)
+        self.per_address = KeyedLimiter(ADDRESS_LIMIT, 3600.0)
+        self.per_client = KeyedLimiter(CLIENT_LIMIT, 600.0)
 
     # -- helpers ----------------------------------------------------------------------------
     def language(self, request: Request, chosen: str | None = None) -> str:
@@ -162,12 +165,11 @@ class SubscriberPages:
                                 error=True, link="/subscribe", link_text=words.subscribe_title,
                                 words=words, language=lang)
         client = request.client.host if request.client is not None else "unknown"
-        if not self.per_client.hit(client):
+        if not await self.per_client.hit(client):
             log.warning("subscribe: too many requests from %s", client)
             return self.message(words.too_many_title, words.too_many, 429, error=True,
                                 words=words, language=lang,
-                                headers={"Retry-After": str(
-                                    int(self.per_client.blocked_for(client)) + 1)})
+                                headers={"Retry-After": str(self.per_client.retry_after())})
         try:
             address, key = normalize_email(raw)
         except SubscriberError as exc:
@@ -178,7 +180,7 @@ class SubscriberPages:
         if form.get("website"):  # the hidden field only robots fill in
             log.info("subscribe: honeypot filled in (from %s); ignored", client)
             return done
-        if not self.per_address.hit(f"{channel.name}:{key}"):
+        if not await self.per_address.hit(f"{channel.name}:{key}"):
             log.warning("subscribe: too many requests for one address on %s (from %s); "
                         "no mail", channel.name, client)
             return done  # the same answer: nobody learns anything about the address
@@ -205,6 +207,7 @@ class SubscriberPages:
         except Exception as exc:
             problems = [str(exc) or repr(exc)]
         if problems:
+            await run_in_threadpool(release_confirmation, self.rt.store, subscriber_id)
             log.error("confirmation mail to a web subscriber (id %s) failed: %s; a new "
                       "request from the form sends it again", subscriber_id, problems[0])
 
@@ -316,7 +319,13 @@ class SubscriberPages:
             payload = json.loads(await request.body())
         except (ValueError, UnicodeDecodeError):
             return JSONResponse({"error": "the body is not JSON"}, status_code=400)
+        except RecursionError:  # [[[[...: nested deeper than the parser goes
+            return JSONResponse({"error": "the JSON is nested too deeply: send an object or "
+                                          "a list of objects"}, status_code=400)
         items = payload if isinstance(payload, list) else [payload]
+        if len(items) > BOUNCE_ITEMS:
+            return JSONResponse({"error": f"{len(items)} items; at most {BOUNCE_ITEMS} a "
+                                          "request"}, status_code=413)
         problems = []
         for i, item in enumerate(items):
             if not isinstance(item, dict) or not isinstance(item.get("email"), str) or \
