@@ -162,6 +162,8 @@ def test_serve_answers_503_on_healthz_while_postgresql_is_gone_and_pages_still_a
     finally:
         serve.stop()
     assert "Traceback" not in serve.log(), serve.log()
+    said = [line for line in serve.log().splitlines() if "healthz:" in line]
+    assert said and all("running" in line for line in said), serve.log()
 
 
 def test_a_read_only_database_can_still_be_listed(

@@ -80,6 +80,8 @@ def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def healthz(request: Request) -> JSONResponse:
         from sqlalchemy import text
 
+        from distributor.store.db import store_problem
+
         def ping() -> None:
             with rt.store.session() as session:
                 session.execute(text("SELECT 1"))
@@ -87,7 +89,8 @@ def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[JSONResponse]]:
         try:
             await run_in_threadpool(ping)
         except Exception as exc:  # the database is down: 503; the reason only in the log
-            log.error("healthz: the store does not answer: %s", str(exc)[:300])
+            log.error("healthz: the store does not answer: %s",
+                      store_problem(exc, rt.config.database))
             return JSONResponse({"status": "unavailable"}, status_code=503,
                                 headers={"Cache-Control": "no-store"})
         return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
