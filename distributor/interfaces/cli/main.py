@@ -5,18 +5,22 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from distributor import __version__
 from distributor.config import Config
 from distributor.interfaces.cli.common import (
     State,
+    UserError,
     _print_previews,
     pass_state,
     run_async,
 )
 from distributor.logs import setup_logging
+from distributor.store.db import store_problem
 
 log = logging.getLogger("distributor")
 
@@ -50,6 +54,14 @@ class _Main(click.Group):
                 rest.append(arg)
             i += 1
         return super().parse_args(ctx, front + rest)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A database that fails mid-command (damaged, read-only, full, gone) is one line."""
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            url = getattr(ctx.obj, "database", None) or "(the configured database)"
+            raise UserError(store_problem(exc, url)) from None
 
 
 @click.group(cls=_Main,

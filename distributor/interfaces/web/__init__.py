@@ -80,6 +80,8 @@ def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def healthz(request: Request) -> JSONResponse:
         from sqlalchemy import text
 
+        from distributor.store.db import store_problem
+
         def ping() -> int:
             """The store answers; how many channels are paused."""
             with rt.store.session() as session:
@@ -90,7 +92,8 @@ def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[JSONResponse]]:
         try:
             paused = await run_in_threadpool(ping)
         except Exception as exc:  # the database is down: 503; the reason only in the log
-            log.error("healthz: the store does not answer: %s", str(exc)[:300])
+            log.error("healthz: the store does not answer: %s",
+                      store_problem(exc, rt.config.database))
             return JSONResponse({"status": "unavailable"}, status_code=503,
                                 headers={"Cache-Control": "no-store"})
         # serving, but a channel sends nothing until an editor resumes it: say so (the
