@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -153,11 +154,20 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport on a connection pool whose connections go through
     :class:`_GuardedBackend` (httpx takes no network backend of its own)."""
 
-    def __init__(self, policy: HostPolicy):
-        super().__init__(trust_env=False)
+    def __init__(self, policy: HostPolicy):  # the pool is all the parent keeps
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=4, network_backend=_GuardedBackend(policy))
+            ssl_context=_ssl_context(), max_connections=4,
+            network_backend=_GuardedBackend(policy))
+
+
+_SSL: list[ssl.SSLContext] = []
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context for every download (loading the CA bundle takes a while)."""
+    if not _SSL:
+        _SSL.append(httpx.create_ssl_context(trust_env=False))
+    return _SSL[0]
 
 
 def image_type(data: bytes) -> str | None:
