@@ -5,8 +5,8 @@ fake Bot API; once; and every article of a long period in as few messages as 409
 from __future__ import annotations
 
 import subprocess
-from itertools import pairwise
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
