@@ -30,12 +30,13 @@ from distributor.interfaces.web.dashboard_core import (
     _str,
     preview_of,
 )
+from distributor.interfaces.web.dashboard_corrections import CorrectionPages
 from distributor.interfaces.web.dashboard_digests import DigestPages
 
 log = logging.getLogger("distributor.interfaces.web.dashboard")
 
 
-class Dashboard(ArticlePages, DigestPages):
+class Dashboard(ArticlePages, DigestPages, CorrectionPages):
     """The editor dashboard: its pages, actions and routes."""
 
     # -- login ----------------------------------------------------------------------------
@@ -124,6 +125,8 @@ class Dashboard(ArticlePages, DigestPages):
             Route("/dashboard/", e(self.articles), methods=["GET"]),
             Route("/dashboard/articles/{article_id:int}", e(self.article), methods=["GET"]),
             Route("/dashboard/articles/{article_id:int}/act", e(self.act), methods=["POST"]),
+            Route("/dashboard/articles/{article_id:int}/correction", e(self.correction),
+                  methods=["POST"]),
             Route("/dashboard/articles/{article_id:int}/digest", e(self.pick),
                   methods=["POST"]),
             Route("/dashboard/deliveries/{delivery_id:int}/retry", e(self.retry),
