@@ -263,6 +263,11 @@ class ChannelConfig(Strict):
         default=None, gt=0, description="posts a minute on this channel (default: the "
         "platform's safe rate, 20 for Telegram, 30 for X)"
     )
+    on_update: Literal["ignore", "edit", "note"] = Field(
+        default="ignore", description="when a published article changes at its source: "
+        "ignore it, edit the posts in place (as `distributor correct`), or add a note "
+        "(the correction carries \"updated at the source\")"
+    )
 
 
 class Config(Strict):
