@@ -63,8 +63,9 @@ class Sender:
         return self.hand_over is not None or (
             self.rt.config.execution == "distributed" and not self.rt.dry_run)
 
-    async def send(self, ids: Iterable[int]) -> None:
-        """Send them now here (embedded), or hand them to the workers (distributed)."""
+    async def send(self, ids: Iterable[int], *, skip_spacing: bool = False) -> None:
+        """Send them now here (embedded), or hand them to the workers (distributed);
+        ``skip_spacing``: without waiting for the channel's ``min_interval`` (here)."""
         wanted = list(ids)
         if not wanted:
             return
@@ -76,14 +77,14 @@ class Sender:
             await hand_to_workers(self.rt, wanted)
         else:
             async with self._lock:  # one pass at a time: order and pacing hold
-                await self.dispatcher.run_once(only=wanted)
+                await self.dispatcher.run_once(only=wanted, skip_spacing=skip_spacing)
 
-    async def send_and_wait(self, ids: Iterable[int], *,
-                            wait: float = 60.0) -> dict[int, DeliveryView]:
+    async def send_and_wait(self, ids: Iterable[int], *, wait: float = 60.0,
+                            skip_spacing: bool = False) -> dict[int, DeliveryView]:
         """Send, then wait up to ``wait`` seconds while the workers (or a scheduler's pass in
         this process) still have them; returns each delivery as it stands."""
         wanted = list(ids)
-        await self.send(wanted)
+        await self.send(wanted, skip_spacing=skip_spacing)
         if self.distributed or self.shared:
             await self.wait(wanted, wait)
         return views(self.rt, wanted)
