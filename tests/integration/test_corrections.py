@@ -415,3 +415,18 @@ def test_an_article_edited_at_its_source_follows_on_update(
         "Ralat: artikel diperbarui https://rinews.example/berita/banjir-bandung"]
     assert {(a.channel, a.requested_by) for a in actions(config)} == {
         ("telegram", "source:newsroom"), ("x", "source:newsroom")}
+
+
+def test_a_retracted_article_is_not_corrected(
+        run_cli: Cli, site: dict[str, Any], tg: FakeTelegram) -> None:
+    published(run_cli, site, "telegram")
+    run_cli("--config", site["config"], "retract", site["article"], "--reason", "Ditarik",
+            "--channel", "telegram")
+    calls = len(tg.calls)
+
+    result = run_cli("--config", site["config"], "correct", site["article"], "--note", "x",
+                     "--channel", "telegram")
+
+    assert result.returncode == 0, result.stderr
+    assert "telegram: nothing published there; it was retracted there" in result.stdout
+    assert len(tg.calls) == calls
