@@ -430,3 +430,23 @@ def test_a_retracted_article_is_not_corrected(
     assert result.returncode == 0, result.stderr
     assert "telegram: nothing published there; it was retracted there" in result.stdout
     assert len(tg.calls) == calls
+
+
+def test_a_telegram_correction_killed_after_the_edit_edits_once(
+        run_cli: Cli, site: dict[str, Any], tg: FakeTelegram) -> None:
+    published(run_cli, site, "telegram")
+    [post] = tg.messages
+    write_article(site["article"], TITLE, LEDE.replace("3.400", "4.300"))
+    tg.delay(50, methods=("editMessageText",))  # edited, but the answer never comes
+    process = start(site, "correct", str(site["article"]), "--channel", "telegram")
+    kill_when(process, lambda: len(tg.edits) == 1)
+
+    result = run_cli("--config", site["config"], "correct", site["article"], "--channel",
+                     "telegram")
+
+    assert result.returncode == 0, result.stderr
+    assert "telegram: corrected" in result.stdout
+    assert [mid for mid, _ in tg.edits] == [post.message_id]  # edited once, in place
+    assert "4.300 rumah" in tg.messages[0].plain_text
+    [row] = actions(site["config"])
+    assert row.state == "sent" and row.done == {str(post.message_id): "left"}
