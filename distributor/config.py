@@ -319,6 +319,21 @@ SourceConfig = Annotated[
 ]
 
 
+class UtmConfig(Strict):
+    """``utm:`` of a channel: the UTM parameters added to every article link in its posts
+    and digests (values may use ``{channel}``, ``{date}``, ``{slug}``)."""
+
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    term: str | None = None
+    content: str | None = None
+
+
+#: tracking parameters removed from article links by default (``strip_params``)
+DEFAULT_STRIP_PARAMS = ["utm_*", "fbclid", "gclid"]
+
+
 class ChannelConfig(Strict):
     """Keys every channel has. Adapters subclass it with their own keys."""
 
@@ -335,6 +350,23 @@ class ChannelConfig(Strict):
     rate_per_minute: float | None = Field(
         default=None, gt=0, description="posts a minute on this channel (default: the "
         "platform's safe rate, 20 for Telegram, 30 for X)"
+    )
+    utm: UtmConfig | None = Field(
+        default=None, description="UTM parameters added to every article link of this "
+        "channel (source, medium, campaign; values may use {channel}, {date}, {slug})"
+    )
+    strip_params: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_STRIP_PARAMS), description="tracking parameters "
+        "removed from article links before posting (a trailing * matches any ending)"
+    )
+    min_interval: Duration | None = Field(
+        default=None, description="at least this long between two posts of this channel "
+        "(5m: ten articles arriving at once go out five minutes apart, in order)"
+    )
+    on_update: Literal["ignore", "edit", "note"] = Field(
+        default="ignore", description="when a published article changes at its source: "
+        "ignore it, edit the posts in place (as `distributor correct`), or add a note "
+        "(the correction carries \"updated at the source\")"
     )
 
 

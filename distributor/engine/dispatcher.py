@@ -178,9 +178,12 @@ class Dispatcher:
     # -- the pass ---------------------------------------------------------------------------
     async def run_once(self, *, now: datetime | None = None,
                        only: Iterable[int] | None = None,
-                       actions: Iterable[int] | None = None) -> DispatchReport:
+                       actions: Iterable[int] | None = None,
+                       skip_spacing: bool = False) -> DispatchReport:
         """Send everything that is due (or only the given deliveries and actions, ignoring
-        their time). Retractions and corrections due on a channel go before its posts."""
+        their time). Retractions and corrections due on a channel go before its posts.
+        ``skip_spacing`` (an editor's ``push --now``): the given deliveries do not wait for
+        the channel's ``min_interval``, only for the platform's own pace."""
         total = await self.recover(now=now)
         if only is None and actions is None:
             total.merge(await self.reconcile_unknown(now=now))
@@ -189,34 +192,40 @@ class Dispatcher:
         only_ids = set(only or ()) if targeted else None
         action_ids = set(actions or ()) if targeted else None
         names = [c.name for c in self.rt.channels()]
-        reports = await asyncio.gather(*(self._drain(name, only_ids, action_ids)
+        reports = await asyncio.gather(*(self._drain(name, only_ids, action_ids,
+                                                     skip_spacing and only is not None)
                                          for name in names))
         for report in reports:
             total.merge(report)
         return total
 
-    async def send_only(self, channel: str, ids: Iterable[int]) -> DispatchReport:
-        """These deliveries of one channel, in order, ignoring their time (an editor's push);
-        other channels are not waited for."""
-        return await self._drain(channel, set(ids), set())
+    async def send_only(self, channel: str, ids: Iterable[int], *,
+                        skip_spacing: bool = False) -> DispatchReport:
+        """These deliveries of one channel, in order, ignoring their time (an editor's push;
+        ``skip_spacing``: not waiting for ``min_interval``); other channels are not waited
+        for."""
+        return await self._drain(channel, set(ids), set(), skip_spacing)
 
     async def drain_channel(self, channel: str) -> DispatchReport:
         """Send what is due on one channel, in order (a worker's job in distributed mode)."""
         return await self._drain(channel, None)
 
     async def _drain(self, channel: str, only: set[int] | None,
-                     actions: set[int] | None = None) -> DispatchReport:
+                     actions: set[int] | None = None,
+                     skip_spacing: bool = False) -> DispatchReport:
         if channel in self._draining:
             return DispatchReport()  # another pass is sending on this channel right now
         self._draining.add(channel)
         try:
-            return await self._drain_channel(channel, only, actions)
+            return await self._drain_channel(channel, only, actions, skip_spacing)
         finally:
             self._draining.discard(channel)
 
     async def _drain_channel(self, channel: str, only: set[int] | None,
-                             actions: set[int] | None = None) -> DispatchReport:
+                             actions: set[int] | None = None,
+                             skip_spacing: bool = False) -> DispatchReport:
         report = DispatchReport()
+        slack = self._spacing_slack(channel) if skip_spacing else 0.0
         while not self.stopping:
             now = utcnow()
             with self.rt.store.session() as session:
@@ -229,7 +238,7 @@ class Dispatcher:
                 NOTICES.clear(channel, "paused")
                 wait = 0.0
                 if state is not None and state.next_send_at and state.next_send_at > now:
-                    wait = (state.next_send_at - now).total_seconds()
+                    wait = max(0.0, (state.next_send_at - now).total_seconds() - slack)
                 action_id = next_due_action(session, channel, actions, now) \
                     if actions is None or actions else None
                 delivery_id = None if action_id is not None else \
@@ -265,6 +274,17 @@ class Dispatcher:
             outcome = await self._send(delivery_id)
             getattr(report, outcome).append(delivery_id)
         return report
+
+    def _spacing_slack(self, channel: str) -> float:
+        """How much of the channel's hold is its ``min_interval`` beyond the platform's pace:
+        what ``push --now`` does not wait for."""
+        config = self.rt.config.channel(channel)
+        spacing = getattr(config, "min_interval", None)
+        if spacing is None:
+            return 0.0
+        rate = getattr(config, "rate_per_minute", None) or self.rt.adapter(channel).rate_per_minute
+        gap = 60.0 / rate if rate else 0.0
+        return max(0.0, spacing.total_seconds() - gap)
 
     def _parts_left(self, session: Session, delivery_id: int) -> int:
         """How many posts the delivery still needs (rendering it now if it was not yet)."""
@@ -312,7 +332,9 @@ class Dispatcher:
 
     def _next_due(self, session: Session, channel: str, only: set[int] | None,
                   now: datetime) -> int | None:
+        # an editor's push goes first, then the articles in the order they were published
         query = self._due_query(channel, only, now).order_by(
+            Delivery.requested_by.is_(None),
             func.coalesce(ArticleRow.published, ArticleRow.first_seen), ArticleRow.id).limit(1)
         return session.scalar(query)
 
@@ -389,9 +411,11 @@ class Dispatcher:
             delivery.last_error = None
             delivery.lease_owner = delivery.lease_until = None
             record(session, delivery, "sent", f"remote id {delivery.remote_id}")
-            configured = getattr(rt.config.channel(delivery.channel), "rate_per_minute", None)
+            channel_cfg = rt.config.channel(delivery.channel)
+            configured = getattr(channel_cfg, "rate_per_minute", None)
             pace(session, delivery.channel,
                        adapter_rate=configured or adapter.rate_per_minute, now=now,
-                       hold_until=adapter.hold_until())
+                       hold_until=adapter.hold_until(),
+                       min_interval=getattr(channel_cfg, "min_interval", None))
         log.info("%s sent (remote id %s)", label, done[0] if done else "-")
         return "sent"

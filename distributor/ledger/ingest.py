@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from distributor.articles import Article, RelatedLink
 from distributor.clock import utcnow
 from distributor.config import DirectorySourceConfig, FeedSourceConfig
+from distributor.ledger.updates import source_updated
 from distributor.runtime import Runtime
 from distributor.sources import SourceError, SourceState, fetch_source
 from distributor.sources.directory import suffixed_url
@@ -183,6 +184,7 @@ async def poll_source(
                          " (older than max_age: stored, not posted)" if row.backlog else "")
             else:
                 report.seen += 1
+                source_updated(rt, session, row, article, now=now)  # on_update: edit|note
     return report
 
 

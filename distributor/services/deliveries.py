@@ -75,15 +75,16 @@ def with_channel_states(rt: Runtime, outcomes: list[PushOutcome]) -> list[PushOu
 
 async def push(rt: Runtime, article_id: int, channels: Sequence[str], *, by: str,
                force: bool = False, at: datetime | None = None, sender: Sender | None = None,
-               wait: float = 60.0) -> list[PushOutcome]:
+               wait: float = 60.0, now: bool = False) -> list[PushOutcome]:
     """An editor's push: recorded, then what is due now is sent (embedded) or handed to the
     workers (distributed) and waited for up to ``wait`` seconds. Each outcome carries the
-    delivery as it stands after the wait."""
+    delivery as it stands after the wait. A push goes before the channel's other waiting
+    posts; ``now``: it does not wait for the channel's ``min_interval`` either."""
     outcomes = request_push(rt, article_id, channels, by=by, force=force, at=at)
     queued = [o.delivery.id for o in outcomes if o.kind is PushKind.QUEUED]
     if not queued:
         return outcomes
-    final = await (sender or Sender(rt)).send_and_wait(queued, wait=wait)
+    final = await (sender or Sender(rt)).send_and_wait(queued, wait=wait, skip_spacing=now)
     return with_channel_states(
         rt, [replace(o, delivery=final.get(o.delivery.id, o.delivery)) for o in outcomes])
 

@@ -75,8 +75,9 @@ class Sender:
         return self.hand_over is not None or (
             self.rt.config.execution == "distributed" and not self.rt.dry_run)
 
-    async def send(self, ids: Iterable[int]) -> None:
-        """Send them now here (embedded), or hand them to the workers (distributed)."""
+    async def send(self, ids: Iterable[int], *, skip_spacing: bool = False) -> None:
+        """Send them now here (embedded), or hand them to the workers (distributed);
+        ``skip_spacing``: without waiting for the channel's ``min_interval`` (here)."""
         wanted = list(ids)
         if not wanted:
             return
@@ -91,19 +92,19 @@ class Sender:
                 await self.dispatcher.recover()
             # each channel its own queue: a channel that waits (an outage, a Retry-After)
             # never holds up a push to a healthy one; within a channel, order and pacing hold
-            await asyncio.gather(*(self._send_on(channel, ids)
+            await asyncio.gather(*(self._send_on(channel, ids, skip_spacing)
                                    for channel, ids in channels_of(self.rt, wanted).items()))
 
-    async def _send_on(self, channel: str, ids: list[int]) -> None:
+    async def _send_on(self, channel: str, ids: list[int], skip_spacing: bool) -> None:
         async with self._locks.setdefault(channel, asyncio.Lock()):
-            await self.dispatcher.send_only(channel, ids)
+            await self.dispatcher.send_only(channel, ids, skip_spacing=skip_spacing)
 
-    async def send_and_wait(self, ids: Iterable[int], *,
-                            wait: float = 60.0) -> dict[int, DeliveryView]:
+    async def send_and_wait(self, ids: Iterable[int], *, wait: float = 60.0,
+                            skip_spacing: bool = False) -> dict[int, DeliveryView]:
         """Send, then wait up to ``wait`` seconds while the workers (or a scheduler's pass in
         this process) still have them; returns each delivery as it stands."""
         wanted = list(ids)
-        await self.send(wanted)
+        await self.send(wanted, skip_spacing=skip_spacing)
         if self.distributed or self.shared:
             await self.wait(wanted, wait)
         return views(self.rt, wanted)

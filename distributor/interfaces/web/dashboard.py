@@ -34,6 +34,7 @@ from distributor.interfaces.web.dashboard_core import (
     _str,
     preview_of,
 )
+from distributor.interfaces.web.dashboard_corrections import CorrectionPages
 from distributor.interfaces.web.dashboard_digests import DigestPages
 from distributor.ledger.subscribers import secret_of
 from distributor.render.templates import builtin_templates_dir
@@ -41,7 +42,7 @@ from distributor.render.templates import builtin_templates_dir
 log = logging.getLogger("distributor.interfaces.web.dashboard")
 
 
-class Dashboard(ArticlePages, DigestPages, ChannelPages):
+class Dashboard(ArticlePages, DigestPages, ChannelPages, CorrectionPages):
     """The editor dashboard: its pages, actions and routes."""
 
     # -- login ----------------------------------------------------------------------------
@@ -141,6 +142,8 @@ class Dashboard(ArticlePages, DigestPages, ChannelPages):
             Route("/dashboard/", e(self.articles), methods=["GET"]),
             Route("/dashboard/articles/{article_id:int}", e(self.article), methods=["GET"]),
             Route("/dashboard/articles/{article_id:int}/act", e(self.act), methods=["POST"]),
+            Route("/dashboard/articles/{article_id:int}/correction", e(self.correction),
+                  methods=["POST"]),
             Route("/dashboard/articles/{article_id:int}/digest", e(self.pick),
                   methods=["POST"]),
             Route("/dashboard/deliveries/{delivery_id:int}/retry", e(self.retry),

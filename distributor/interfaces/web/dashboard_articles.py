@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from distributor.interfaces.web import auth
+from distributor.interfaces.web.dashboard_corrections import actions_of
 from distributor.interfaces.words import pick_text, refusal_text
 from distributor.plugin.desk import NotFound, PushKind, PushOutcome, Refused, RetryKind
 from distributor.services import deliveries as desk
@@ -138,6 +139,7 @@ class ArticlePages(DashboardCore):
                 picks = {p.channel: p for p in session.scalars(
                     select(DigestPick).where(DigestPick.article_id == article_id))}
                 digested = self._digested(session, [article_id])
+                actions = actions_of(session, article_id)
                 art = from_row(row)
             channels = []
             previews = []
@@ -148,7 +150,8 @@ class ArticlePages(DashboardCore):
                 entry: dict[str, Any] = {"config": channel, "delivery": d,
                                          "audience": sizes.get(channel.name),
                                          "cell": self._cell(channel, d, moved) if d else None,
-                                         "events": events.get(d.id, []) if d else []}
+                                         "events": events.get(d.id, []) if d else [],
+                                         "actions": actions.get(channel.name, [])}
                 if channel.publish == "digest":
                     plan = plan_digest(self.rt, channel, until=now, period="preview")
                     entry["in_next"] = any(a.id == article_id for a in plan.articles)
