@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -75,28 +74,37 @@ def in_ci() -> bool:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-def _pg_connect(url: str):  # type: ignore[no-untyped-def]
-    import psycopg
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[Any]:
+    """This process's databases on the real PostgreSQL server (tests/support/pg.py): clones of
+    one migrated template, reused through a pool."""
+    from support.pg import Databases
 
-    return psycopg.connect(url, autocommit=True, connect_timeout=3)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh database on the real PostgreSQL server, dropped afterwards."""
     try:
-        admin = _pg_connect(PG_ADMIN)
+        databases = Databases(PG_ADMIN)
     except Exception as exc:
         if in_ci():
             raise RuntimeError(f"PostgreSQL must run in CI ({PG_ADMIN}): {exc}") from exc
         pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN}: {exc}")
-    name = f"distributor_test_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield databases
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        databases.close()
+
+
+@pytest.fixture
+def pg_url(pg_databases: Any) -> Iterator[str]:
+    """A database on the real PostgreSQL server with every migration applied and no rows (as
+    a fresh one after its first start), for this test alone."""
+    with pg_databases.migrated() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_empty_url(pg_databases: Any) -> Iterator[str]:
+    """An empty database on the real PostgreSQL server: for a test of migrating from empty."""
+    with pg_databases.empty() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -105,6 +113,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store with nothing in it yet, on SQLite and on PostgreSQL: for the tests of
+    migrating from empty (``db_url``'s PostgreSQL databases are cloned already migrated)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return str(request.getfixturevalue("pg_empty_url"))
 
 
 # --------------------------------------------------------------------------- the plugin
