@@ -161,7 +161,7 @@ class Channel:
         channel, as recorded); None when the platform gives posts no address."""
         return None
 
-    def profile_url(self, *, moved_to: str | None = None) -> str | None:
+    def profile_url(self) -> str | None:
         """The public page of the channel's account or chat, where an editor checks by eye
         whether a post whose outcome is unknown went out; None when there is none."""
         return None

@@ -203,8 +203,6 @@ class ChannelState(Base):
     next_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paused_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    #: where the platform moved the channel (a Telegram group migrated to a supergroup)
-    moved_to: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class Digest(Base):

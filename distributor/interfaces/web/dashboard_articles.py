@@ -82,7 +82,6 @@ class ArticlePages(DashboardCore):
                 ids = [r.id for r in rows]
                 deliveries = {(d.article_id, d.channel): d for d in session.scalars(
                     select(Delivery).where(Delivery.article_id.in_(ids)))} if ids else {}
-                moved = self._moved(session)
                 digested = self._digested(session, ids)
                 sources = sorted({s.name for s in self.rt.config.sources} | set(
                     session.scalars(select(ArticleRow.source).distinct())))
@@ -93,7 +92,7 @@ class ArticlePages(DashboardCore):
                     for channel in channels:
                         d = deliveries.get((row.id, channel.name))
                         if d is not None:
-                            cells.append(self._cell(channel, d, moved))
+                            cells.append(self._cell(channel, d))
                         elif channel.publish == "digest":
                             when = digested.get((row.id, channel.name))
                             cells.append({"state": "in digest" if when else "", "url": None,
@@ -131,7 +130,6 @@ class ArticlePages(DashboardCore):
                 row = session.get(ArticleRow, article_id)
                 if row is None:
                     return None
-                moved = self._moved(session)
                 deliveries = {d.channel: d for d in row.deliveries}
                 events = {d.id: list(session.scalars(
                     select(DeliveryEvent).where(DeliveryEvent.delivery_id == d.id)
@@ -149,7 +147,7 @@ class ArticlePages(DashboardCore):
                 d = deliveries.get(channel.name)
                 entry: dict[str, Any] = {"config": channel, "delivery": d,
                                          "audience": sizes.get(channel.name),
-                                         "cell": self._cell(channel, d, moved) if d else None,
+                                         "cell": self._cell(channel, d) if d else None,
                                          "events": events.get(d.id, []) if d else [],
                                          "actions": actions.get(channel.name, [])}
                 if channel.publish == "digest":

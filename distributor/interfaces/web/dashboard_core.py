@@ -201,10 +201,6 @@ class DashboardCore:
     def _channels(self) -> list[ChannelConfig]:
         return [c for c in self.rt.config.channels if c.enabled]
 
-    def _moved(self, session: Session) -> dict[str, str]:
-        return {s.channel: s.moved_to for s in session.scalars(
-            select(ChannelState).where(ChannelState.moved_to.is_not(None))) if s.moved_to}
-
     def _digested(self, session: Session, ids: list[int]) -> dict[tuple[int, str], datetime]:
         """(article, channel) -> when a sent digest carried it, for these articles."""
         if not ids:
@@ -220,10 +216,9 @@ class DashboardCore:
                                    digest.sent_at or digest.created_at)
         return out
 
-    def _cell(self, channel: ChannelConfig, d: Delivery, moved: dict[str, str]
-              ) -> dict[str, Any]:
-        url = live_url(d.remote_id, self.rt.adapters.get(channel.name),
-                       moved_to=moved.get(channel.name)) if d.state == "sent" else None
+    def _cell(self, channel: ChannelConfig, d: Delivery) -> dict[str, Any]:
+        url = live_url(d.remote_id, self.rt.adapters.get(channel.name)) \
+            if d.state == "sent" else None
         state = d.state
         title = d.last_error or ""
         if state == "pending" and d.next_attempt_at > utcnow() + timedelta(seconds=5):
@@ -235,8 +230,8 @@ class DashboardCore:
         check = None
         if state in ("unknown", "failed", "retry"):  # where an editor looks whether it is out
             adapter = self.rt.adapters.get(channel.name)
-            check = live_url(d.remote_id, adapter, moved_to=moved.get(channel.name)) or (
-                adapter.profile_url(moved_to=moved.get(channel.name)) if adapter else None)
+            check = live_url(d.remote_id, adapter) or (
+                adapter.profile_url() if adapter else None)
         return {"state": state, "url": url, "title": title, "delivery": d, "check": check}
 
 

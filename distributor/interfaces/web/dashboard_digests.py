@@ -20,6 +20,8 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from distributor.interfaces.web import auth
 from distributor.interfaces.web.queries import running_digests
+from distributor.plugin import is_list_channel
+from distributor.registry import get_adapter_class
 from distributor.store.models import (
     ArticleRow,
     Digest,
@@ -205,8 +207,8 @@ class DigestPages(DashboardCore):
                 query = self._subscriber_query(channel, state, q)
                 found = session.scalar(select(func.count()).select_from(query.subquery()))
                 rows = list(session.scalars(query.order_by(Subscriber.id.desc()).limit(100)))
-            names = sorted({c.name for c in self.rt.config.channels if c.type == "email"}
-                           | set(totals))
+            names = sorted({c.name for c in self.rt.config.channels
+                            if is_list_channel(get_adapter_class(c.type))} | set(totals))
             return {"totals": totals, "rows": rows, "found": found or 0, "names": names}
 
         data = await run_in_threadpool(load)
