@@ -24,6 +24,7 @@ from distributor.engine.actions import (
 from distributor.engine.contexts import delivery_key, reconciling, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
 from distributor.engine.notices import NOTICES, why_waiting
+from distributor.engine.pacing_rules import daily_cap_until, spacing_slack
 from distributor.engine.send_outcomes import fail, pace, retry_later, unknown
 from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record
 from distributor.ledger.ingest import from_row
@@ -225,7 +226,7 @@ class Dispatcher:
                              actions: set[int] | None = None,
                              skip_spacing: bool = False) -> DispatchReport:
         report = DispatchReport()
-        slack = self._spacing_slack(channel) if skip_spacing else 0.0
+        slack = spacing_slack(self.rt, channel) if skip_spacing else 0.0
         while not self.stopping:
             now = utcnow()
             with self.rt.store.session() as session:
@@ -247,7 +248,7 @@ class Dispatcher:
                 cap_until = None
                 if delivery_id is not None:
                     need = self._parts_left(session, delivery_id)
-                    cap_until = self._daily_cap_until(session, channel, now, need)
+                    cap_until = daily_cap_until(self.rt, session, channel, now, need)
             if cap_until is not None:
                 NOTICES.say(log, logging.INFO, channel, "capped", cap_until.isoformat(),
                             "channel %s reached max_posts_per_day; next post after %s", channel,
@@ -275,17 +276,6 @@ class Dispatcher:
             getattr(report, outcome).append(delivery_id)
         return report
 
-    def _spacing_slack(self, channel: str) -> float:
-        """How much of the channel's hold is its ``min_interval`` beyond the platform's pace:
-        what ``push --now`` does not wait for."""
-        config = self.rt.config.channel(channel)
-        spacing = getattr(config, "min_interval", None)
-        if spacing is None:
-            return 0.0
-        rate = getattr(config, "rate_per_minute", None) or self.rt.adapter(channel).rate_per_minute
-        gap = 60.0 / rate if rate else 0.0
-        return max(0.0, spacing.total_seconds() - gap)
-
     def _parts_left(self, session: Session, delivery_id: int) -> int:
         """How many posts the delivery still needs (rendering it now if it was not yet)."""
         delivery = session.get_one(Delivery, delivery_id)
@@ -301,23 +291,6 @@ class Dispatcher:
         adapter = self.rt.adapter(delivery.channel)
         delivery.messages = adapter.render(from_row(delivery.article),
                                            self.rt.context(channel_cfg))
-
-    def _daily_cap_until(self, session: Session, channel: str, now: datetime,
-                         need: int = 1) -> datetime | None:
-        """When posting ``need`` more posts would pass the channel's ``max_posts_per_day``: the
-        time enough posts have left the 24-hour window; else None. Every posted part counts
-        (a thread of 3 is 3 posts), and a thread is never started that the cap would cut."""
-        cap = getattr(self.rt.config.channel(channel), "max_posts_per_day", None)
-        if not cap:
-            return None
-        need = max(1, min(need, cap))
-        recent = session.scalars(
-            select(DeliveryPart.sent_at).join(Delivery)
-            .where(Delivery.channel == channel, DeliveryPart.sent_at > now - timedelta(days=1))
-            .order_by(DeliveryPart.sent_at.desc()).limit(cap)).all()
-        if len(recent) + need <= cap:
-            return None
-        return recent[cap - need] + timedelta(days=1)
 
     def _due_query(self, channel: str, only: set[int] | None, now: datetime) -> Select[int]:
         query = select(Delivery.id).join(ArticleRow).where(

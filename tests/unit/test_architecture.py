@@ -23,7 +23,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "distributor"
 #: lowest first; a module may import its own layer and the ones before it
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("distributor", "distributor.clock", "distributor.logs",
-                    "distributor.articles", "distributor.text", "distributor.config")),
+                    "distributor.articles", "distributor.text", "distributor.config",
+                    "distributor.values")),
     ("render", ("distributor.render",)),
     ("plugin", ("distributor.plugin",)),
     ("registry", ("distributor.registry", "distributor.configfile")),
@@ -56,12 +57,9 @@ KNOWN_LAYER_BREAKS: set[tuple[str, str]] = set()  # none left
 KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = set()  # none left
 KNOWN_CIRCLES: set[frozenset[str]] = set()  # none left
 KNOWN_LONG_MODULES: dict[str, int] = {}  # none left
-#: (module, platform) where the core still branches on a channel's type: the dashboard's
-#: previews, which the channels' own preview style replaces (issue 17)
-KNOWN_PLATFORM_BRANCHES: set[tuple[str, str]] = {
-    ("distributor.interfaces.web.dashboard_core", "telegram"),
-    ("distributor.interfaces.web.dashboard_core", "x"),
-}
+#: (module, platform) where the core still branches on a channel's type: none left (the
+#: dashboard's previews follow the style each channel declares)
+KNOWN_PLATFORM_BRANCHES: set[tuple[str, str]] = set()
 
 
 # -- reading the source ------------------------------------------------------------------------

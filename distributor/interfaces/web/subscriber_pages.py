@@ -25,8 +25,6 @@ sent with ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -34,9 +32,12 @@ from urllib.parse import urlencode
 from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from distributor.interfaces.web.bounce_webhook import BOUNCE_ITEMS as BOUNCE_ITEMS
+from distributor.interfaces.web.bounce_webhook import bounce_webhook
+from distributor.interfaces.web.lists import email_channels, public_name
 from distributor.interfaces.web.ratelimit import KeyedLimiter
 from distributor.ledger.subscribers import (
     CONFIRM_TTL,
@@ -44,15 +45,12 @@ from distributor.ledger.subscribers import (
     add_subscriber,
     confirm_subscriber,
     normalize_email,
-    record_bounce,
     release_confirmation,
     secret_of,
     subscriber_for_confirm,
     subscriber_for_unsubscribe,
     unsubscribe,
 )
-from distributor.plugin import is_list_channel
-from distributor.registry import get_adapter_class
 from distributor.render.web_words import WebWords, supported_language, web_words
 
 if TYPE_CHECKING:
@@ -64,8 +62,6 @@ log = logging.getLogger("distributor.web")
 ADDRESS_LIMIT = 3
 #: subscribe requests per client address in ten minutes; more get 429
 CLIENT_LIMIT = 20
-#: bounces in one webhook request at most
-BOUNCE_ITEMS = 1000
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -76,18 +72,6 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                "form-action 'self'; frame-ancestors 'none'",
 }
-
-
-def public_name(channel: Any) -> str:
-    """A list's name for readers: its ``title`` in channels.yaml, else its channel name."""
-    return str(getattr(channel, "title", None) or channel.name)
-
-
-def email_channels(rt: Runtime) -> list[Any]:
-    """The enabled list channels (those with subscribers: the email channel's type declares
-    ``audience = True``); their configurations carry ``confirm_ttl`` and ``bounce_secret``."""
-    return [c for c in rt.config.channels
-            if c.enabled and is_list_channel(get_adapter_class(c.type))]
 
 
 class SubscriberPages:
@@ -331,57 +315,6 @@ class SubscriberPages:
             link="/subscribe?" + urlencode({"channel": channel, "lang": lang}),
             link_text=words.resubscribe, words=words, language=lang)
 
-    # -- bounces ----------------------------------------------------------------------------
-    async def bounce_webhook(self, request: Request) -> Response:
-        secrets = [(c.name, c.bounce_secret.get_secret_value()) for c in email_channels(self.rt)
-                   if c.bounce_secret is not None and c.bounce_secret.get_secret_value()]
-        if not secrets:
-            return JSONResponse({"error": "the bounce webhook is off: set bounce_secret on an "
-                                          "email channel"}, status_code=404)
-        given = request.headers.get("authorization", "")
-        given = given[7:].strip() if given.lower().startswith("bearer ") else \
-            request.headers.get("x-bounce-secret", "")
-        allowed = [name for name, secret in secrets
-                   if given and hmac.compare_digest(given.encode(), secret.encode())]
-        if not allowed:
-            return JSONResponse({"error": "wrong or missing secret (Authorization: Bearer ...)"},
-                                status_code=401)
-        try:
-            payload = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            return JSONResponse({"error": "the body is not JSON"}, status_code=400)
-        except RecursionError:  # [[[[...: nested deeper than the parser goes
-            return JSONResponse({"error": "the JSON is nested too deeply: send an object or "
-                                          "a list of objects"}, status_code=400)
-        items = payload if isinstance(payload, list) else [payload]
-        if len(items) > BOUNCE_ITEMS:
-            return JSONResponse({"error": f"{len(items)} items; at most {BOUNCE_ITEMS} a "
-                                          "request"}, status_code=413)
-        problems = []
-        for i, item in enumerate(items):
-            if not isinstance(item, dict) or not isinstance(item.get("email"), str) or \
-                    item.get("kind") not in ("hard", "soft", "complaint"):
-                problems.append(f"item {i}: needs email and kind (hard, soft or complaint)")
-        if problems:
-            return JSONResponse({"error": "; ".join(problems)}, status_code=400)
-
-        def apply() -> tuple[int, list[str]]:
-            changed, unknown = 0, []
-            with self.rt.store.session() as session:
-                for item in items:
-                    channel = item.get("channel")
-                    rows = record_bounce(
-                        session, item["email"], item["kind"],
-                        channel=channel if channel in allowed else None,
-                        detail=str(item.get("detail") or f"{item['kind']} (webhook)")[:2000])
-                    changed += len(rows)
-                    if not rows:
-                        unknown.append(item["email"])
-            return changed, unknown
-
-        changed, unknown = await run_in_threadpool(apply)
-        return JSONResponse({"ok": True, "updated": changed, "unknown": unknown})
-
 
 def _problem(exc: Exception) -> str:
     text = str(exc)
@@ -397,5 +330,5 @@ def subscriber_routes(rt: Runtime) -> list[BaseRoute]:
         Route("/confirm/{token}", pages.confirm, methods=["POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["POST"]),
-        Route("/webhooks/bounce", pages.bounce_webhook, methods=["POST"]),
+        Route("/webhooks/bounce", bounce_webhook(rt), methods=["POST"]),
     ]
