@@ -75,7 +75,9 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        # the machine's local time, with its date and zone: "2026-12-03 15:47:20 WIB"
+        stamp = datetime.fromtimestamp(record.created).astimezone().strftime(
+            "%Y-%m-%d %H:%M:%S %Z")
         level = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
         line = f"{stamp} {level}{record.getMessage()}"
         if record.exc_text:

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import DBAPIError
 
 from distributor.clock import utcnow
 from distributor.engine.digests import DigestOutcome, digest_channels, run_digest
@@ -23,6 +24,7 @@ from distributor.engine.dispatcher import Dispatcher, DispatchReport, PreviewIte
 from distributor.engine.jobs import KINDS, Companion, always, digest, timetable
 from distributor.ledger.ingest import PollReport, poll_all
 from distributor.runtime import Runtime
+from distributor.store.db import store_problem
 
 #: how long a stop waits for the work in flight before cutting it off
 SHUTDOWN_GRACE = 10.0
@@ -141,6 +143,9 @@ class Service:
     async def _guard(self, name: str, work: Callable[[], Awaitable[Any]]) -> None:
         try:
             await work()
+        except DBAPIError as exc:  # the store is damaged, full or gone: one line, go on
+            log.error("job %s: %s; it runs again at its next time", name,
+                      store_problem(exc, self.rt.config.database))
         except Exception:
             log.exception("job %s failed unexpectedly (a bug: please report it)", name)
 

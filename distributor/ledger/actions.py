@@ -83,6 +83,10 @@ def request_action(session: Session, article_id: int, channel: str, action: str,
     if delivery is None or not targets:
         return None, ActionKind.NOT_PUBLISHED, _not_published(
             session, delivery, action, article_id, channel, requested_by)
+    if action == "correct" and session.scalar(select(DeliveryAction.id).where(
+            DeliveryAction.article_id == article_id, DeliveryAction.channel == channel,
+            DeliveryAction.action == "retract", DeliveryAction.state != "failed")):
+        return None, ActionKind.NOT_PUBLISHED, "it was retracted there; nothing to correct"
     revision = "" if action == "retract" else revision_of(messages, note)
     row, created = _the_action(session, article_id, channel, action, revision, {
         "delivery_id": delivery.id, "reason": reason, "note": note, "messages": messages,

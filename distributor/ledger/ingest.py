@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from distributor.articles import Article, RelatedLink
 from distributor.clock import utcnow
 from distributor.config import DirectorySourceConfig, FeedSourceConfig
+from distributor.ledger.updates import source_updated
 from distributor.runtime import Runtime
 from distributor.sources import SourceError, SourceState, fetch_source
 from distributor.sources.directory import suffixed_url
@@ -79,8 +80,9 @@ def find_existing(session: Session, article: Article) -> ArticleRow | None:
 
     Within a source an article is its key. Besides, one URL that a feed or a file *gave* is
     one article everywhere (a story that arrives by feed and by folder posts once); a URL
-    derived from a ``url_template`` is a guess of the portal's address, so two derived URLs,
-    or a derived and a given one within one source, never make two articles one.
+    derived from a ``url_template`` is a guess of the portal's address, so two derived URLs
+    (unless the texts are the same: a copy of a file), or a derived and a given one within one
+    source, never make two articles one.
     """
     row = session.scalar(
         select(ArticleRow).where(ArticleRow.source == article.source, ArticleRow.key == article.key)
@@ -95,8 +97,8 @@ def find_existing(session: Session, article: Article) -> ArticleRow | None:
 
 
 def _same_story(row: ArticleRow, article: Article) -> bool:
-    if row.url_derived and article.url_derived:
-        return False
+    if row.url_derived and article.url_derived:  # two guesses: the same only as exact copies
+        return bool(row.content_hash) and row.content_hash == article.content_hash
     return row.source != article.source or not (row.url_derived or article.url_derived)
 
 
@@ -182,6 +184,7 @@ async def poll_source(
                          " (older than max_age: stored, not posted)" if row.backlog else "")
             else:
                 report.seen += 1
+                source_updated(rt, session, row, article, now=now)  # on_update: edit|note
     return report
 
 

@@ -14,7 +14,7 @@ from distributor.clock import utcnow
 from distributor.ledger.deliveries import DUE_STATES
 from distributor.plugin.desk import NotFound
 from distributor.runtime import Runtime
-from distributor.store.models import ChannelState, Delivery
+from distributor.store.models import ChannelState, Delivery, Subscriber
 
 log = logging.getLogger("distributor.channels")
 
@@ -95,3 +95,19 @@ def resume(rt: Runtime, name: str, *, by: str) -> bool:
         st.paused_at = None
     log.info("channel %s resumed by %s", name, by)
     return True
+
+
+def audience_sizes(rt: Runtime, names: list[str] | None = None) -> dict[str, int]:
+    """For each list channel (a mailing list: its class says ``audience = True``) among
+    ``names`` (default: all), how many confirmed subscribers a send would reach."""
+    lists = [c.name for c in rt.config.channels
+             if (names is None or c.name in names)
+             and getattr(rt.adapters.get(c.name), "audience", False)]
+    if not lists:
+        return {}
+    with rt.store.session() as session:
+        found = dict(session.execute(
+            select(Subscriber.channel, func.count()).where(
+                Subscriber.channel.in_(lists), Subscriber.state == "confirmed")
+            .group_by(Subscriber.channel)).all())
+    return {name: int(found.get(name, 0)) for name in lists}

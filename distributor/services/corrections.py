@@ -26,6 +26,7 @@ from distributor.engine.actions import recover_actions
 from distributor.engine.dry_run import outbox_name
 from distributor.ledger.actions import request_action
 from distributor.ledger.ingest import from_row
+from distributor.ledger.updates import update_stored
 from distributor.plugin import (
     ActionContext,
     ActionKind,
@@ -95,23 +96,6 @@ def refresh_article(rt: Runtime, article_id: int) -> Article:
             else:
                 update_stored(row, fresh)
         return from_row(row)
-
-
-def update_stored(row: ArticleRow, fresh: Article) -> bool:
-    """Put an article's new text into its stored row (identity and first sighting stay);
-    True when something changed."""
-    fields = ("title", "title_derived", "dateline", "lede", "body", "author", "editor", "image",
-              "tags", "content_hash")
-    changed = False
-    for name in fields:
-        value = getattr(fresh, name)
-        if getattr(row, name) != value:
-            setattr(row, name, list(value) if isinstance(value, list) else value)
-            changed = True
-    related = [r.model_dump() for r in fresh.related]
-    if (row.related or []) != related:
-        row.related, changed = related, True
-    return changed
 
 
 async def retract(rt: Runtime, article_id: int, channels: Sequence[str] | None = None, *,

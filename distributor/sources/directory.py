@@ -196,7 +196,8 @@ def _article(
 ) -> Article:
     language = language or fields.language or detect_language(fields.text, default_language)
     parsed = parse_article_text(fields.text, language=language, title=fields.title)
-    if not parsed.lede or _only_a_title(parsed.title, parsed.lede, parsed.body):
+    if (not parsed.lede or not (parsed.title or parsed.headline)
+            or _only_a_title(parsed.title, parsed.lede, parsed.body)):
         raise FileProblem("there is no article text, only a title, a dateline or credits; write "
                           "the story below the title")
     title = parsed.title or parsed.headline

@@ -128,3 +128,14 @@ def test_within_a_source_an_article_is_its_key_never_a_derived_link(db_url: str)
     store.dispose()
     assert new_b and new_o and len({a.id, b.id, other.id}) == 3
     assert urls == [url, url + "-2", url + "-3"]
+
+
+def test_a_copy_of_a_file_is_the_same_article_not_a_second_post(
+    folder_config: Path, tmp_path: Path, run_cli: Callable[..., CompletedProcess[str]],
+) -> None:
+    settled(tmp_path / "articles" / "banjir.txt", f"{LONG}\n\n{BODY}")
+    settled(tmp_path / "articles" / "banjir (1).txt", f"{LONG}\n\n{BODY}")
+    result = run_cli("--config", folder_config, "fetch")
+    assert "1 new, 1 known" in result.stdout, result.stdout + result.stderr
+    assert "warning" not in result.stderr
+    assert len(stored(folder_config)) == 1

@@ -139,3 +139,12 @@ def test_cli_push_to_a_paused_channel_says_not_published_and_how_to_resume(
     assert "channel files is not paused" in again.stdout
     typo = run_cli("--config", config, "channels", "resume", "filez")
     assert typo.returncode != 0 and "files" in typo.stderr and "Traceback" not in typo.stderr
+
+
+async def test_healthz_says_degraded_while_a_channel_is_paused(
+        editor: httpx.AsyncClient, rt: Runtime) -> None:
+    assert (await editor.get("/healthz")).json() == {"status": "ok"}
+    pause(rt)
+    answer = await editor.get("/healthz")
+    assert answer.status_code == 200 and answer.json() == {"status": "degraded"}
+    assert "files" not in answer.text  # strangers learn no names

@@ -361,3 +361,92 @@ def test_a_correction_killed_after_x_took_the_reply_does_not_reply_twice(
     assert len(replies) == 1 and replies[0].text.startswith("Ralat: judul diperbaiki")
     [row] = actions(site["config"])
     assert row.state == "sent" and row.done == {replies[0].id: "replied"}
+
+
+# --------------------------------------------------------------------------- on_update
+
+
+def test_an_article_edited_at_its_source_follows_on_update(
+        run_cli: Cli, tmp_path: Path, write_config: Callable[..., Path], tg: FakeTelegram,
+        x: FakeX) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    article = folder / "banjir.md"
+    write_article(article, TITLE, LEDE)
+    config = write_config(f"""\
+        sources:
+          - name: newsroom
+            type: directory
+            path: {folder}
+            settle: 0s
+        channels:
+          - name: telegram
+            type: telegram
+            chat_id: "{tg.channel.handle}"
+            token: "{tg.token}"
+            api_base_url: {tg.url}
+            reconcile_wait: 0
+            on_update: edit
+          - name: x
+            type: x
+            consumer_key: {x.consumer_key}
+            consumer_secret: {x.consumer_secret}
+            access_token: {x.access_token}
+            access_token_secret: {x.access_token_secret}
+            api_base_url: {x.url}
+            on_update: note
+        """)
+    first = run_cli("--config", config, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    [post] = tg.messages_in(tg.channel.id)
+    thread = [t.id for t in x.tweets]
+
+    write_article(article, TITLE, LEDE.replace("3.400", "4.300 lebih"))
+    again = run_cli("--config", config, "run", "--once")
+    unchanged = run_cli("--config", config, "run", "--once")
+
+    assert again.returncode == 0 and unchanged.returncode == 0, again.stderr
+    [edited] = tg.messages_in(tg.channel.id)
+    assert edited.message_id == post.message_id
+    assert "4.300 lebih rumah" in edited.plain_text
+    assert len(tg.edits) == 1
+    replies = [t for t in x.tweets if t.in_reply_to == thread[-1]]
+    assert [r.text for r in replies] == [
+        "Ralat: artikel diperbarui https://rinews.example/berita/banjir-bandung"]
+    assert {(a.channel, a.requested_by) for a in actions(config)} == {
+        ("telegram", "source:newsroom"), ("x", "source:newsroom")}
+
+
+def test_a_retracted_article_is_not_corrected(
+        run_cli: Cli, site: dict[str, Any], tg: FakeTelegram) -> None:
+    published(run_cli, site, "telegram")
+    run_cli("--config", site["config"], "retract", site["article"], "--reason", "Ditarik",
+            "--channel", "telegram")
+    calls = len(tg.calls)
+
+    result = run_cli("--config", site["config"], "correct", site["article"], "--note", "x",
+                     "--channel", "telegram")
+
+    assert result.returncode == 0, result.stderr
+    assert "telegram: nothing published there; it was retracted there" in result.stdout
+    assert len(tg.calls) == calls
+
+
+def test_a_telegram_correction_killed_after_the_edit_edits_once(
+        run_cli: Cli, site: dict[str, Any], tg: FakeTelegram) -> None:
+    published(run_cli, site, "telegram")
+    [post] = tg.messages
+    write_article(site["article"], TITLE, LEDE.replace("3.400", "4.300"))
+    tg.delay(50, methods=("editMessageText",))  # edited, but the answer never comes
+    process = start(site, "correct", str(site["article"]), "--channel", "telegram")
+    kill_when(process, lambda: len(tg.edits) == 1)
+
+    result = run_cli("--config", site["config"], "correct", site["article"], "--channel",
+                     "telegram")
+
+    assert result.returncode == 0, result.stderr
+    assert "telegram: corrected" in result.stdout
+    assert [mid for mid, _ in tg.edits] == [post.message_id]  # edited once, in place
+    assert "4.300 rumah" in tg.messages[0].plain_text
+    [row] = actions(site["config"])
+    assert row.state == "sent" and row.done == {str(post.message_id): "left"}

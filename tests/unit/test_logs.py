@@ -40,3 +40,14 @@ def test_a_bot_token_in_a_url_is_redacted_and_the_line_is_json() -> None:
     RedactingFilter().filter(record)
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "HTTP Request: POST https://api.example/bot<redacted>/x"
+
+
+def test_a_text_log_line_carries_its_date_and_time_zone() -> None:
+    """Issue 19.10: lines read "08:47:20 running" with no date and no zone."""
+    import re
+
+    from distributor.logs import TextFormatter
+
+    record = logging.LogRecord("distributor", logging.INFO, __file__, 1, "running", None, None)
+    line = TextFormatter().format(record)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z][A-Za-z0-9+:-]* running", line), line

@@ -16,10 +16,11 @@ stays ``unknown`` for an editor). The webhook URL (its token) never reaches a lo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import httpx
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from distributor.channels.discord.render import (
     readable,
@@ -53,13 +54,15 @@ class DiscordConfig(DigestChannelConfig):
                                  description="the name the posts show (default: the webhook's)")
     timeout: Seconds = Field(default=15.0, description="seconds to wait for Discord's answer")
 
-    @field_validator("webhook_url")
-    @classmethod
-    def _http(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith(("https://", "http://")):
-            raise ValueError("the webhook URL must start with https:// (copy it from the "
-                             "channel's Integrations > Webhooks > Copy Webhook URL)")
-        return value
+    def check_with_site(self, site: Any) -> Iterator[tuple[tuple[str, ...], str]]:
+        """The URL is checked here, not by a validator, so that no error ever shows it (it
+        holds the webhook's secret); an empty one is the missing variable's error already."""
+        yield from super().check_with_site(site)
+        url = self.webhook_url.get_secret_value()
+        if url and not url.startswith(("https://", "http://")):
+            yield ("webhook_url",), ("the webhook URL must start with https:// (copy it from "
+                                     "the channel's Integrations > Webhooks > Copy Webhook "
+                                     "URL)")
 
 
 class DiscordChannel(Channel):

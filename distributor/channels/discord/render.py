@@ -130,10 +130,19 @@ def render_discord_digest(articles: list[Article], ctx: RenderContext) -> list[M
     return messages
 
 
+_MASKED_LINK = re.compile(r"\[((?:\\.|[^\]])*)\]\(([^)\s]+)\)")
+_ESCAPED = re.compile(r"\\([\\*_~`|>\[\]<#])")
+
+
+def unmark(text: str) -> str:
+    """Discord markdown as a reader reads it: ``[label](url)`` as "label url", escapes undone."""
+    return _ESCAPED.sub(r"\1", _MASKED_LINK.sub(lambda m: f"{m.group(1)} {m.group(2)}", text))
+
+
 def readable(message: Message) -> str:
     """A message as a reader reads it (for previews and the outbox's .txt)."""
     parts = [str(message.get("content") or "")]
     for embed in message.get("embeds") or []:
         parts += [str(embed.get("title") or ""), str(embed.get("description") or ""),
                   str(embed.get("url") or "")]
-    return "\n\n".join(p for p in parts if p)
+    return unmark("\n\n".join(p for p in parts if p))

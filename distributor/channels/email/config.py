@@ -40,6 +40,10 @@ class SmtpConfig(Strict):
 class EmailConfig(ChannelConfig):
     type: Literal["email"] = "email"
     from_: str = Field(alias="from")
+    title: str | None = Field(default=None, description="the list's public name on the "
+                              "subscribe pages and in its mails (default: the channel's name)")
+    description: str | None = Field(default=None, description="one sentence under the title "
+                                    "on the subscribe page: what the list sends and how often")
     smtp: SmtpConfig
     schedule: str | None = Field(default=None, description="cron, in site.timezone (digests)")
     subject: str | None = None

@@ -16,10 +16,11 @@ editor). The webhook URL (its secret) never reaches a log or an error.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 import httpx
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from distributor.channels.slack.render import readable, render_slack, render_slack_digest
 from distributor.plugin import (
@@ -51,13 +52,14 @@ class SlackConfig(DigestChannelConfig):
     webhook_url: SecretStr = Field(description="the incoming webhook's URL (it is its secret)")
     timeout: Seconds = Field(default=15.0, description="seconds to wait for Slack's answer")
 
-    @field_validator("webhook_url")
-    @classmethod
-    def _http(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith(("https://", "http://")):
-            raise ValueError("the webhook URL must start with https:// (copy it from your "
-                             "Slack app's Incoming Webhooks page)")
-        return value
+    def check_with_site(self, site: Any) -> Iterator[tuple[tuple[str, ...], str]]:
+        """The URL is checked here, not by a validator, so that no error ever shows it (it
+        holds the webhook's secret); an empty one is the missing variable's error already."""
+        yield from super().check_with_site(site)
+        url = self.webhook_url.get_secret_value()
+        if url and not url.startswith(("https://", "http://")):
+            yield ("webhook_url",), ("the webhook URL must start with https:// "
+                                     "(copy it from your Slack app's Incoming Webhooks page)")
 
 
 class SlackChannel(Channel):

@@ -11,6 +11,7 @@ make a link, a mention or a channel ping of its own.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from distributor.plugin import (
@@ -115,6 +116,16 @@ def render_slack_digest(articles: list[Article], ctx: RenderContext) -> list[Mes
     return messages
 
 
+_LINK = re.compile(r"<([^|>]+)\|([^>]*)>")
+
+
+def unmark(text: str) -> str:
+    """mrkdwn as a reader reads it: ``<url|label>`` as "label url", no bold stars, the
+    escapes undone."""
+    text = _LINK.sub(lambda m: f"{m.group(2)} {m.group(1)}", text).replace("*", "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def readable(message: Message) -> str:
     """The blocks' text as a reader reads it (for previews and the outbox's .txt)."""
     parts: list[str] = []
@@ -125,4 +136,4 @@ def readable(message: Message) -> str:
         for element in block.get("elements") or []:
             if isinstance(element, dict) and element.get("text"):
                 parts.append(str(element["text"]))
-    return "\n\n".join(p for p in parts if p) or str(message.get("text") or "")
+    return unmark("\n\n".join(p for p in parts if p) or str(message.get("text") or ""))

@@ -332,6 +332,13 @@ class TelegramAdapter(Adapter):
             return f"https://t.me/c/{chat[4:]}/{remote_id}"
         return None
 
+    def profile_url(self) -> str | None:
+        """A public channel's ``t.me`` page (@name); private chats have none."""
+        chat = str(self._move.recorded() or self.config.chat_id or "")
+        if chat.startswith("@") and re.fullmatch(r"@\w{4,64}", chat):
+            return f"https://t.me/s/{chat[1:]}"
+        return None
+
     async def check_online(self) -> str:
         """getMe, getChat and getChatMember: "@bot can post to <chat title>"."""
         await self._load_move()

@@ -134,10 +134,12 @@ def preview(state: State, article: str, channel_name: str, as_json: bool,
               help="Push to this channel (repeatable). Default: every instant and manual channel.")
 @click.option("--force", is_flag=True, help="Post again even where it was already published.")
 @click.option("--dry-run", is_flag=True, help="Write to the outbox instead of sending.")
+@click.option("--now", "right_now", is_flag=True,
+              help="Do not wait for the channel's min_interval (the platform's pace holds).")
 @pass_state
 @run_async
 async def push(state: State, article: str, channel_names: Sequence[str], force: bool,
-               dry_run: bool) -> None:
+               dry_run: bool, right_now: bool) -> None:
     """Publish ARTICLE now (breaking news). Idempotent: never posts twice unless --force.
 
     ARTICLE is a stored article id, an article URL, or a path to an article file.
@@ -165,7 +167,7 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
             return
         assert art.id is not None
         outcomes = await desk.push(rt, art.id, [c.name for c in channels], by="cli",
-                                   force=force)
+                                   force=force, now=right_now)
     finally:
         await rt.close()
     problems = 0

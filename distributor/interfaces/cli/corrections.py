@@ -17,11 +17,9 @@ from distributor.interfaces.cli.common import (
     pass_state,
     run_async,
 )
-from distributor.plugin import ActionKind, ActionOutcome
+from distributor.interfaces.words import action_text
+from distributor.plugin import ActionOutcome
 from distributor.plugin.desk import DeskError
-
-_DONE_WORDS = {"deleted": "deleted", "marked": "marked as retracted", "gone": "already gone",
-               "edited": "edited", "left": "unchanged", "replied": "correction posted"}
 
 
 @click.command()
@@ -107,26 +105,4 @@ async def _run(state: State, article: str, channel_names: Sequence[str], dry_run
 
 def outcome_line(o: ActionOutcome) -> tuple[str, bool]:
     """What ``retract`` / ``correct`` says about one channel, and whether it is a problem."""
-    verb = "retracted" if o.action == "retract" else "corrected"
-    done = ", ".join(f"{rid} {_DONE_WORDS.get(what, what)}" for rid, what in o.done.items())
-    if o.kind is ActionKind.NOT_SUPPORTED:
-        return f"error: {o.channel}: not supported ({o.detail})", True
-    if o.kind is ActionKind.NOT_PUBLISHED:
-        return f"{o.channel}: nothing published there" + (f"; {o.detail}" if o.detail else ""), \
-            False
-    if o.kind is ActionKind.ALREADY_DONE:
-        when = f" {_local(_iso(o.at))}" if o.at else ""
-        return (f"{o.channel}: already {verb}{when}; nothing changed"
-                + (f" ({o.detail})" if o.detail else "")), False
-    if o.kind is ActionKind.IN_FLIGHT:
-        return f"{o.channel}: being {verb} right now by another process", False
-    if o.kind is ActionKind.WOULD:
-        return f"{o.channel}: would be {verb}; written to {_rel(o.detail or '')}", False
-    if o.kind is ActionKind.QUEUED:
-        return f"{o.channel}: {o.detail or 'queued for the workers'}", False
-    if o.state == "sent":
-        return f"{o.channel}: {verb}" + (f" ({done})" if done else "") \
-            + (f"; {o.detail}" if o.detail and not done else ""), False
-    if o.state == "retry":
-        return f"{o.channel}: not yet ({o.detail}); it is tried again", False
-    return f"error: {o.channel}: {o.action} {o.state}: {o.detail}", True
+    return action_text(o, when=lambda at: _local(_iso(at)), path=_rel)

@@ -80,16 +80,25 @@ def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def healthz(request: Request) -> JSONResponse:
         from sqlalchemy import text
 
-        def ping() -> None:
+        from distributor.store.db import store_problem
+
+        def ping() -> int:
+            """The store answers; how many channels are paused."""
             with rt.store.session() as session:
                 session.execute(text("SELECT 1"))
+                return int(session.scalar(text(
+                    "SELECT count(*) FROM channel_state WHERE paused_reason IS NOT NULL")) or 0)
 
         try:
-            await run_in_threadpool(ping)
+            paused = await run_in_threadpool(ping)
         except Exception as exc:  # the database is down: 503; the reason only in the log
-            log.error("healthz: the store does not answer: %s", str(exc)[:300])
+            log.error("healthz: the store does not answer: %s",
+                      store_problem(exc, rt.config.database))
             return JSONResponse({"status": "unavailable"}, status_code=503,
                                 headers={"Cache-Control": "no-store"})
-        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+        # serving, but a channel sends nothing until an editor resumes it: say so (the
+        # names only on the dashboard and in /metrics)
+        return JSONResponse({"status": "degraded" if paused else "ok"},
+                            headers={"Cache-Control": "no-store"})
 
     return healthz

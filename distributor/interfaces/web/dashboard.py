@@ -7,7 +7,9 @@ show their typed outcomes; what they queue is sent in the background (embedded m
 process; distributed mode: by the workers). The pages live in :mod:`.dashboard_articles` and
 :mod:`.dashboard_digests`, what they share in :mod:`.dashboard_core`.
 
-Pages use no scripts: a page with something in flight reloads itself every few seconds.
+One small script of ours (``live.js``, no inline script): while something is in flight, the
+state cells of a page update themselves every few seconds; a form being edited is never reset
+and nothing reloads the page.
 """
 
 from __future__ import annotations
@@ -32,13 +34,15 @@ from distributor.interfaces.web.dashboard_core import (
     _str,
     preview_of,
 )
+from distributor.interfaces.web.dashboard_corrections import CorrectionPages
 from distributor.interfaces.web.dashboard_digests import DigestPages
 from distributor.ledger.subscribers import secret_of
+from distributor.render.templates import builtin_templates_dir
 
 log = logging.getLogger("distributor.interfaces.web.dashboard")
 
 
-class Dashboard(ArticlePages, DigestPages, ChannelPages):
+class Dashboard(ArticlePages, DigestPages, ChannelPages, CorrectionPages):
     """The editor dashboard: its pages, actions and routes."""
 
     # -- login ----------------------------------------------------------------------------
@@ -123,7 +127,14 @@ class Dashboard(ArticlePages, DigestPages, ChannelPages):
         async def to_dashboard(request: Request) -> Response:
             return RedirectResponse("/dashboard/", 307)
 
+        script = (builtin_templates_dir() / "web" / "dashboard" / "live.js").read_bytes()
+
+        async def live_js(request: Request) -> Response:
+            return Response(script, media_type="text/javascript",
+                            headers={**HEADERS, "Cache-Control": "public, max-age=3600"})
+
         return [
+            Route("/dashboard/live.js", live_js, methods=["GET"]),
             Route("/login", self.login_form, methods=["GET"]),
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", e(self.logout), methods=["POST"]),
@@ -131,6 +142,8 @@ class Dashboard(ArticlePages, DigestPages, ChannelPages):
             Route("/dashboard/", e(self.articles), methods=["GET"]),
             Route("/dashboard/articles/{article_id:int}", e(self.article), methods=["GET"]),
             Route("/dashboard/articles/{article_id:int}/act", e(self.act), methods=["POST"]),
+            Route("/dashboard/articles/{article_id:int}/correction", e(self.correction),
+                  methods=["POST"]),
             Route("/dashboard/articles/{article_id:int}/digest", e(self.pick),
                   methods=["POST"]),
             Route("/dashboard/deliveries/{delivery_id:int}/retry", e(self.retry),
@@ -139,6 +152,7 @@ class Dashboard(ArticlePages, DigestPages, ChannelPages):
                   methods=["POST"]),
             Route("/dashboard/digests", e(self.digests), methods=["GET"]),
             Route("/dashboard/digests/{channel}/send", e(self.send_digest), methods=["POST"]),
+            Route("/dashboard/digests/{channel}/move", e(self.move), methods=["POST"]),
             Route("/dashboard/subscribers", e(self.subscribers), methods=["GET"]),
             Route("/dashboard/subscribers.csv", e(self.subscribers_csv), methods=["GET"]),
             Route("/dashboard/channels", e(self.channels), methods=["GET"]),
