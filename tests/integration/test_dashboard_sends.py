@@ -148,3 +148,32 @@ async def test_editors_order_the_digest_and_it_is_sent_in_their_order(
     text = mail.message().get_body(("plain",)).get_content()  # type: ignore[union-attr]
     places = [text.index(t) for t in (titles[2], titles[0], titles[1])]
     assert places == sorted(places)  # the mail in the editors' order
+
+
+async def test_send_a_test_of_the_digest_to_me_reaches_only_me_and_records_nothing(
+        editor: httpx.AsyncClient, rt: Runtime, smtp: SmtpServer) -> None:
+    from sqlalchemy import func, select
+
+    from distributor.store.models import Digest
+
+    add_article(rt, "Gempa M6,1 guncang Garut")
+    with rt.store.session() as session:
+        add_subscriber(session, "daily", "ana@example.org", confirmed=True)
+    page = (await editor.get("/dashboard/digests")).text
+    assert "Send a test to me" in page
+    sent = await editor.post("/dashboard/digests/daily/test", data={
+        "csrf": csrf_of(page), "address": "redaktur@rinews.example"})
+    assert sent.status_code == 303
+    shown = (await editor.get("/dashboard/digests")).text
+    assert "a test of the next digest went to redaktur@rinews.example (nobody else)" in shown
+    assert smtp.recipients() == ["redaktur@rinews.example"]
+    mail = smtp.received[0].message()
+    assert str(mail["Subject"]).startswith("[TEST] RI News Portal")
+    assert "Gempa M6,1 guncang Garut" in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    with rt.store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Digest)) == 0
+    bad = await editor.post("/dashboard/digests/daily/test", data={
+        "csrf": csrf_of(shown), "address": "bukan alamat"})
+    assert bad.status_code == 303
+    assert "daily: no test sent:" in (await editor.get("/dashboard/digests")).text
+    assert len(smtp.received) == 1
