@@ -104,6 +104,7 @@ def test_updates_of_one_story_survive_a_sigkill_of_run_each_posted_once(
             type: webhook
             url: {server.url}
             timeout: 5
+            rate_per_minute: 6000
         """)
 
     def start(*args: str) -> subprocess.Popen[str]:
