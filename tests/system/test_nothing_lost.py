@@ -104,6 +104,7 @@ def test_updates_of_one_story_survive_a_sigkill_of_run_each_posted_once(
             type: webhook
             url: {server.url}
             timeout: 5
+            rate_per_minute: 6000
         """)
 
     def start(*args: str) -> subprocess.Popen[str]:
@@ -165,9 +166,14 @@ def test_updates_of_one_story_survive_a_killed_worker_each_posted_once(
             wait_for(lambda: len(telegram.messages) >= n // 3, timeout=120,
                      what="a third posted")
             cluster.kill(victim)
-            wait_for(lambda: len(ledger(config)) == n and all(
-                s not in ("pending", "sending", "retry") for s in ledger(config).values()),
-                timeout=240, what="every delivery settled")
+            try:
+                wait_for(lambda: len(ledger(config)) == n and all(
+                    s not in ("pending", "sending", "retry") for s in ledger(config).values()),
+                    timeout=240, what="every delivery settled")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}: {len(telegram.messages)} posted, ledger "
+                                     f"{Counter(ledger(config).values())}; survivor: "
+                                     f"{cluster.output(survivor)[-1500:]}") from None
             time.sleep(1.0)
             assert cluster.stop(survivor) == 0
             assert cluster.stop(scheduler) == 0
