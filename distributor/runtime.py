@@ -13,14 +13,34 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from distributor.channels.outbox import OutboxAdapter
 from distributor.config import ChannelConfig, Config
 from distributor.plugin import Adapter, ChannelEnv, ChannelLog
 from distributor.registry import get_adapter_class
+from distributor.render.campaign import campaign_article
 from distributor.render.context import RenderContext
 from distributor.store import Store, open_store
 from distributor.store.channel_kv import StoredState, shared_state
+
+
+def with_campaign_links(adapter: Adapter) -> None:
+    """Every article the adapter renders (posts, digests, previews) has its links as the
+    channel posts them: tracking parameters stripped, the channel's UTM tags added
+    (``strip_params``, ``utm``; :mod:`distributor.render.campaign`)."""
+    render, render_digest = adapter.render, getattr(adapter, "render_digest", None)
+
+    def tagged(article: Any, ctx: Any) -> Any:
+        return render(campaign_article(article, ctx), ctx)
+
+    def tagged_digest(articles: Any, ctx: Any) -> Any:
+        assert render_digest is not None
+        return render_digest([campaign_article(a, ctx) for a in articles], ctx)
+
+    setattr(adapter, "render", tagged)  # noqa: B010  (the instance's, not the class's)
+    if callable(render_digest):
+        setattr(adapter, "render_digest", tagged_digest)  # noqa: B010
 
 
 def _pid_alive(pid: int) -> bool:
@@ -69,6 +89,7 @@ class Runtime:
         adapter = get_adapter_class(channel.type)(channel)
         adapter.site = self.config.site
         adapter.setup(self.env(channel.name))
+        with_campaign_links(adapter)
         if self.dry_run:
             return OutboxAdapter(channel, wraps=adapter, folder=self.config.outbox)
         return adapter

@@ -6,6 +6,7 @@ channel's adapter (then it keeps the real adapter's rendering and file format).
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from distributor.plugin import (
+    ActionContext,
     Article,
     Channel,
     ChannelConfig,
@@ -96,6 +98,49 @@ class OutboxAdapter(Channel):
             return None
         target = self.folder / f"{_safe(str(messages[0].get('name') or 'message'))}.json"
         return str(target) if target.exists() else None
+
+
+    async def retract(self, remote_ids: list[str], ctx: SendContext) -> None:
+        """A retraction file beside each file the post was written to
+        (``<name>.retracted.json`` and ``.txt``: the reason, when, the article)."""
+        self.write_beside(remote_ids, ctx, "retracted", None)
+
+    async def correct(self, remote_ids: list[str], messages: list[Message],
+                      ctx: SendContext) -> list[str]:
+        """The article as it is now, beside the original: ``<name>.corrected.json``."""
+        return self.write_beside(remote_ids, ctx, "corrected", messages)
+
+    def write_beside(self, remote_ids: list[str], ctx: SendContext, kind: str,
+                messages: list[Message] | None) -> list[str]:
+        action = ctx if isinstance(ctx, ActionContext) else None
+        article = action.article if action is not None else None
+        written = []
+        for remote_id in remote_ids:
+            original = Path(remote_id)
+            stem = original.name[:-len(original.suffix)] if original.suffix else original.name
+            target = original.with_name(f"{stem}.{kind}")
+            record = {kind: True, "at": utcnow().isoformat(timespec="seconds"),
+                      "original": original.name,
+                      "reason": action.reason if action is not None else None,
+                      "note": action.note if action is not None else None,
+                      "article": {"id": article.id, "title": article.title,
+                                  "url": article.url} if article is not None else None}
+            if messages is not None:
+                record["messages"] = messages
+            text = (f"{kind.upper()}: {article.title if article else stem}\n"
+                    + (f"{action.reason or action.note or ''}\n" if action else ""))
+            try:
+                original.parent.mkdir(parents=True, exist_ok=True)
+                _atomic_write(target.with_suffix(f".{kind}.json"), json.dumps(
+                    record, ensure_ascii=False, indent=2).encode("utf-8") + b"\n")
+                _atomic_write(target.with_suffix(f".{kind}.txt"), text.encode("utf-8"))
+            except OSError as exc:
+                raise PermanentError(f"cannot write to the outbox {original.parent}: {exc}"
+                                     ) from exc
+            written.append(str(target.with_suffix(f".{kind}.json")))
+            if action is not None:
+                action.record(remote_id, "marked" if messages is None else "edited")
+        return written
 
 
 def dry_run_outbox(channel: Channel) -> OutboxAdapter:

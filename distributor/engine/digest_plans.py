@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from distributor.articles import Article
 from distributor.clock import utcnow
 from distributor.config import ChannelConfig
+from distributor.ledger.actions import attach_notices, pending_notices
 from distributor.ledger.ingest import from_row
 from distributor.render.context import Message
 from distributor.runtime import Runtime
@@ -42,6 +44,8 @@ class DigestPlan:
     since: datetime | None
     until: datetime
     articles: list[Article] = field(default_factory=list)
+    #: retractions and corrections of articles of earlier digests, opening this one
+    notices: list[dict[str, Any]] = field(default_factory=list)
 
 
 def plan_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
@@ -69,9 +73,12 @@ def plan_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
         if included:
             for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(included))):
                 chosen.setdefault(row.id, row)
-        ordered = sorted(chosen.values(), key=lambda r: (r.first_seen, r.id))
+        ranks = {p.article_id: p.rank for p in picks if p.include and p.rank is not None}
+        ordered = sorted(chosen.values(),  # as editors ordered them, the rest by time
+                         key=lambda r: (ranks.get(r.id, len(ranks)), r.first_seen, r.id))
         return DigestPlan(channel=channel.name, period=period, since=since, until=until,
-                          articles=[from_row(r) for r in ordered])
+                          articles=[from_row(r) for r in ordered],
+                          notices=pending_notices(session, channel.name))
 
 
 def _open_inclusions(session: Session, channel: str, picks: list[DigestPick],
@@ -113,6 +120,31 @@ def pick_article(session: Session, channel: str, article_id: int, *, include: bo
     return f"article {article_id} is left out of the digests of {channel}"
 
 
+def move_in_digest(session: Session, channel: str, order: list[int], article_id: int,
+                   step: int, *, by: str | None = None) -> str:
+    """Move an article ``step`` places in the next digest (negative: towards the top; a step
+    past the top makes it the lead), ``order`` being the digest's articles as they stand.
+    The whole order is kept as the editors' picks, so it holds until the digest is sent."""
+    if article_id not in order:
+        raise LookupError(f"article {article_id} is not in the next digest of {channel}")
+    ids = [i for i in order if i != article_id]
+    place = max(0, min(len(ids), order.index(article_id) + step))
+    ids.insert(place, article_id)
+    picks = {p.article_id: p for p in session.scalars(select(DigestPick).where(
+        DigestPick.channel == channel, DigestPick.article_id.in_(ids)))}
+    for rank, item in enumerate(ids):
+        pick = picks.get(item)
+        if pick is None:
+            pick = DigestPick(channel=channel, article_id=item, include=True, by=by,
+                              created_at=utcnow())
+            session.add(pick)
+        pick.rank = rank
+    session.flush()
+    return (f"article {article_id} leads the next digest of {channel}" if place == 0 else
+            f"article {article_id} is number {place + 1} of {len(ids)} in the next digest of "
+            f"{channel}")
+
+
 def unpick_article(session: Session, channel: str, article_id: int) -> bool:
     """Forget the editors' choice (the article follows the usual rule again)."""
     pick = session.scalar(select(DigestPick).where(DigestPick.channel == channel,
@@ -132,7 +164,9 @@ def digest_picks(session: Session, channel: str | None = None) -> list[DigestPic
 
 def render_plan(rt: Runtime, channel: ChannelConfig, plan: DigestPlan) -> list[Message]:
     adapter = rt.adapter(channel.name)
-    return adapter.render_digest(plan.articles, rt.context(channel, now=plan.until))
+    ctx = rt.context(channel, now=plan.until)
+    ctx.notices = list(plan.notices)
+    return adapter.render_digest(plan.articles, ctx)
 
 
 @dataclass
@@ -173,6 +207,7 @@ def claim_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
                 f", fewer than min_articles ({min_articles}); no mail sent")
             log.info("digest %s for %s: nothing new, no mail", channel.name, period)
             return DigestClaim("skipped", plan, digest.id, digest.detail)
+        plan.notices = attach_notices(session, channel.name, digest.id)
         return DigestClaim("claimed", plan, digest.id)
 
 

@@ -32,6 +32,7 @@ from distributor.engine.digest_plans import (
     digest_channels,
     digest_picks,
     log,
+    move_in_digest,
     pick_article,
     plan_digest,
     render_plan,
@@ -39,6 +40,7 @@ from distributor.engine.digest_plans import (
     unfinished_digests,
     unpick_article,
 )
+from distributor.ledger.actions import finish_notices
 from distributor.ledger.ingest import from_row
 from distributor.plugin import (
     AmbiguousError,
@@ -53,8 +55,8 @@ from distributor.store.models import ArticleRow, Digest
 
 __all__ = ["HOLDING", "MISFIRE_GRACE", "RESUME_WITHIN", "DigestClaim", "DigestOutcome",
            "DigestPlan", "bind_adapters", "claim_digest", "digest_channels", "digest_picks",
-           "pick_article", "plan_digest", "render_plan", "resume_digest", "run_digest",
-           "schedule_of", "unfinished_digests", "unpick_article"]
+           "move_in_digest", "pick_article", "plan_digest", "render_plan", "resume_digest",
+           "run_digest", "schedule_of", "unfinished_digests", "unpick_article"]
 
 MISFIRE_GRACE = timedelta(hours=6)
 #: the scheduler resumes an interrupted digest on its own for this long; after that only
@@ -199,6 +201,8 @@ def _finish(rt: Runtime, digest_id: int, state: str | None, detail: str | None) 
             row.state = state
         if state == "sent":
             row.sent_at = utcnow()
+        if state in ("sent", "failed"):  # the notices it carried: out, or to the next one
+            finish_notices(session, digest_id, sent=state == "sent")
         row.detail = detail
         if row.lease_owner == rt.owner:
             row.lease_owner = row.lease_until = None

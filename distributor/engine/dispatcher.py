@@ -15,12 +15,21 @@ from sqlalchemy.orm import Session
 
 from distributor.channels.outbox import dry_run_outbox
 from distributor.clock import utcnow
+from distributor.engine.actions import (
+    claim_action,
+    next_due_action,
+    recover_actions,
+    send_action,
+)
 from distributor.engine.contexts import delivery_key, reconciling, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
+from distributor.engine.notices import NOTICES, why_waiting
+from distributor.engine.pacing_rules import daily_cap_until, spacing_slack
 from distributor.engine.send_outcomes import fail, pace, retry_later, unknown
 from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record
 from distributor.ledger.ingest import from_row
 from distributor.plugin import AmbiguousError, PermanentError, TransientError
+from distributor.render.dates import site_clock
 from distributor.runtime import Runtime, owner_gone
 from distributor.store.models import (
     ArticleRow,
@@ -47,10 +56,17 @@ class DispatchReport:
     retry: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     unknown: list[int] = field(default_factory=list)
+    #: retractions and corrections carried out: (action id, its new state)
+    actions: list[tuple[int, str]] = field(default_factory=list)
 
     def merge(self, other: DispatchReport) -> None:
-        for name in ("sent", "retry", "failed", "unknown"):
+        for name in ("sent", "retry", "failed", "unknown", "actions"):
             getattr(self, name).extend(getattr(other, name))
+
+
+def _wake(waker: asyncio.Future[None]) -> None:
+    if not waker.done():
+        waker.set_result(None)
 
 
 class Dispatcher:
@@ -61,16 +77,33 @@ class Dispatcher:
         self.stopping = False
         #: one drain per channel at a time: order and pacing hold within this process
         self._draining: set[str] = set()
+        #: the pacing waits under way: stop() ends them at once (nothing is in flight there)
+        self._sleepers: set[asyncio.Future[None]] = set()
 
     def stop(self) -> None:
-        """Finish the sends in flight, start no new ones."""
+        """Finish the sends in flight, start no new ones; a pacing wait ends now."""
         self.stopping = True
+        for waker in list(self._sleepers):
+            waker.get_loop().call_soon_threadsafe(_wake, waker)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when :meth:`stop` is called meanwhile."""
+        loop = asyncio.get_running_loop()
+        waker: asyncio.Future[None] = loop.create_future()
+        self._sleepers.add(waker)
+        timer = loop.call_later(seconds, _wake, waker)
+        try:
+            await waker
+        finally:
+            timer.cancel()
+            self._sleepers.discard(waker)
 
     # -- recovery ---------------------------------------------------------------------------
     async def recover(self, *, now: datetime | None = None) -> DispatchReport:
         """Deliveries left ``sending`` by a process that died: reconcile, else ``unknown``."""
         now = now or utcnow()
         recovered = DispatchReport()
+        recover_actions(self.rt, now=now)  # retractions and corrections: resumed, never lost
         with self.rt.store.session() as session:
             stale = session.scalars(select(Delivery).where(Delivery.state == "sending")).all()
             stale = [d for d in stale if d.lease_owner != self.rt.owner and (
@@ -145,62 +178,98 @@ class Dispatcher:
 
     # -- the pass ---------------------------------------------------------------------------
     async def run_once(self, *, now: datetime | None = None,
-                       only: Iterable[int] | None = None) -> DispatchReport:
-        """Send everything that is due (or only the given deliveries, ignoring their time)."""
+                       only: Iterable[int] | None = None,
+                       actions: Iterable[int] | None = None,
+                       skip_spacing: bool = False) -> DispatchReport:
+        """Send everything that is due (or only the given deliveries and actions, ignoring
+        their time). Retractions and corrections due on a channel go before its posts.
+        ``skip_spacing`` (an editor's ``push --now``): the given deliveries do not wait for
+        the channel's ``min_interval``, only for the platform's own pace."""
         total = await self.recover(now=now)
-        if only is None:
+        if only is None and actions is None:
             total.merge(await self.reconcile_unknown(now=now))
             plan_deliveries(self.rt, now=now)
-        only_ids = set(only) if only is not None else None
+        targeted = only is not None or actions is not None
+        only_ids = set(only or ()) if targeted else None
+        action_ids = set(actions or ()) if targeted else None
         names = [c.name for c in self.rt.channels()]
-        reports = await asyncio.gather(*(self._drain(name, only_ids) for name in names))
+        reports = await asyncio.gather(*(self._drain(name, only_ids, action_ids,
+                                                     skip_spacing and only is not None)
+                                         for name in names))
         for report in reports:
             total.merge(report)
         return total
+
+    async def send_only(self, channel: str, ids: Iterable[int], *,
+                        skip_spacing: bool = False) -> DispatchReport:
+        """These deliveries of one channel, in order, ignoring their time (an editor's push;
+        ``skip_spacing``: not waiting for ``min_interval``); other channels are not waited
+        for."""
+        return await self._drain(channel, set(ids), set(), skip_spacing)
 
     async def drain_channel(self, channel: str) -> DispatchReport:
         """Send what is due on one channel, in order (a worker's job in distributed mode)."""
         return await self._drain(channel, None)
 
-    async def _drain(self, channel: str, only: set[int] | None) -> DispatchReport:
+    async def _drain(self, channel: str, only: set[int] | None,
+                     actions: set[int] | None = None,
+                     skip_spacing: bool = False) -> DispatchReport:
         if channel in self._draining:
             return DispatchReport()  # another pass is sending on this channel right now
         self._draining.add(channel)
         try:
-            return await self._drain_channel(channel, only)
+            return await self._drain_channel(channel, only, actions, skip_spacing)
         finally:
             self._draining.discard(channel)
 
-    async def _drain_channel(self, channel: str, only: set[int] | None) -> DispatchReport:
+    async def _drain_channel(self, channel: str, only: set[int] | None,
+                             actions: set[int] | None = None,
+                             skip_spacing: bool = False) -> DispatchReport:
         report = DispatchReport()
+        slack = spacing_slack(self.rt, channel) if skip_spacing else 0.0
         while not self.stopping:
             now = utcnow()
             with self.rt.store.session() as session:
                 state = session.get(ChannelState, channel)
                 if state is not None and state.paused_reason:
                     if self._has_due(session, channel, only, now):
-                        log.warning("channel %s is paused: %s", channel, state.paused_reason)
+                        NOTICES.say(log, logging.WARNING, channel, "paused", state.paused_reason,
+                                    "channel %s is paused: %s", channel, state.paused_reason)
                     return report
+                NOTICES.clear(channel, "paused")
                 wait = 0.0
                 if state is not None and state.next_send_at and state.next_send_at > now:
-                    wait = (state.next_send_at - now).total_seconds()
-                delivery_id = self._next_due(session, channel, only, now)
+                    wait = max(0.0, (state.next_send_at - now).total_seconds() - slack)
+                action_id = next_due_action(session, channel, actions, now) \
+                    if actions is None or actions else None
+                delivery_id = None if action_id is not None else \
+                    self._next_due(session, channel, only, now)
+                why = why_waiting(session, channel) if wait > PACING_WAIT_MAX else ""
                 cap_until = None
                 if delivery_id is not None:
                     need = self._parts_left(session, delivery_id)
-                    cap_until = self._daily_cap_until(session, channel, now, need)
+                    cap_until = daily_cap_until(self.rt, session, channel, now, need)
             if cap_until is not None:
-                log.info("channel %s reached max_posts_per_day; next post after %s", channel,
-                         cap_until.isoformat(timespec="seconds"))
+                NOTICES.say(log, logging.INFO, channel, "capped", cap_until.isoformat(),
+                            "channel %s reached max_posts_per_day; next post after %s", channel,
+                            site_clock(cap_until, self.rt.config.site))
                 return report
-            if delivery_id is None:
+            if delivery_id is None and action_id is None:
                 return report
             if wait > 0:
                 if wait > PACING_WAIT_MAX:
-                    log.info("channel %s waits %.0fs (rate limit)", channel, wait)
+                    NOTICES.say(log, logging.INFO, channel, "waiting", why,
+                                "channel %s waits until %s (%s)", channel,
+                                site_clock(now + timedelta(seconds=wait), self.rt.config.site), why)
                     return report
-                await asyncio.sleep(wait)
+                NOTICES.clear(channel, "waiting")
+                await self._pause(wait)
                 continue
+            if action_id is not None:
+                if claim_action(self.rt, action_id):
+                    report.actions.append((action_id, await send_action(self.rt, action_id)))
+                continue
+            assert delivery_id is not None
             if not self._claim(delivery_id):
                 continue
             outcome = await self._send(delivery_id)
@@ -223,23 +292,6 @@ class Dispatcher:
         delivery.messages = adapter.render(from_row(delivery.article),
                                            self.rt.context(channel_cfg))
 
-    def _daily_cap_until(self, session: Session, channel: str, now: datetime,
-                         need: int = 1) -> datetime | None:
-        """When posting ``need`` more posts would pass the channel's ``max_posts_per_day``: the
-        time enough posts have left the 24-hour window; else None. Every posted part counts
-        (a thread of 3 is 3 posts), and a thread is never started that the cap would cut."""
-        cap = getattr(self.rt.config.channel(channel), "max_posts_per_day", None)
-        if not cap:
-            return None
-        need = max(1, min(need, cap))
-        recent = session.scalars(
-            select(DeliveryPart.sent_at).join(Delivery)
-            .where(Delivery.channel == channel, DeliveryPart.sent_at > now - timedelta(days=1))
-            .order_by(DeliveryPart.sent_at.desc()).limit(cap)).all()
-        if len(recent) + need <= cap:
-            return None
-        return recent[cap - need] + timedelta(days=1)
-
     def _due_query(self, channel: str, only: set[int] | None, now: datetime) -> Select[int]:
         query = select(Delivery.id).join(ArticleRow).where(
             Delivery.channel == channel, Delivery.state.in_(DUE_STATES))
@@ -253,7 +305,9 @@ class Dispatcher:
 
     def _next_due(self, session: Session, channel: str, only: set[int] | None,
                   now: datetime) -> int | None:
+        # an editor's push goes first, then the articles in the order they were published
         query = self._due_query(channel, only, now).order_by(
+            Delivery.requested_by.is_(None),
             func.coalesce(ArticleRow.published, ArticleRow.first_seen), ArticleRow.id).limit(1)
         return session.scalar(query)
 
@@ -330,9 +384,11 @@ class Dispatcher:
             delivery.last_error = None
             delivery.lease_owner = delivery.lease_until = None
             record(session, delivery, "sent", f"remote id {delivery.remote_id}")
-            configured = getattr(rt.config.channel(delivery.channel), "rate_per_minute", None)
+            channel_cfg = rt.config.channel(delivery.channel)
+            configured = getattr(channel_cfg, "rate_per_minute", None)
             pace(session, delivery.channel,
                        adapter_rate=configured or adapter.rate_per_minute, now=now,
-                       hold_until=adapter.hold_until())
+                       hold_until=adapter.hold_until(),
+                       min_interval=getattr(channel_cfg, "min_interval", None))
         log.info("%s sent (remote id %s)", label, done[0] if done else "-")
         return "sent"

@@ -23,10 +23,15 @@ MAX_ATTEMPTS = 8
 
 
 def pace(session: Session, channel: str, *, adapter_rate: float | None,
-          now: datetime, hold_until: datetime | None = None) -> None:
-    """The channel's next send: after its pacing interval, and not before the platform
-    allows (an allowance used up), in the store so every process and worker holds it."""
-    next_at = now + timedelta(seconds=60.0 / adapter_rate) if adapter_rate else None
+          now: datetime, hold_until: datetime | None = None,
+          min_interval: timedelta | None = None) -> None:
+    """The channel's next send: after its pacing interval (and its ``min_interval``, the
+    spacing an editor chose), and not before the platform allows (an allowance used up), in
+    the store so every process and worker holds it. A later hold already there stays."""
+    gap = timedelta(seconds=60.0 / adapter_rate) if adapter_rate else timedelta(0)
+    if min_interval is not None and min_interval > gap:
+        gap = min_interval
+    next_at = now + gap if gap > timedelta(0) else None
     if hold_until is not None and hold_until > now:
         next_at = max(next_at or hold_until, hold_until)
         log.info("channel %s: the platform's allowance is used up; next post after %s",
@@ -35,7 +40,8 @@ def pace(session: Session, channel: str, *, adapter_rate: float | None,
         return
     state = session.get(ChannelState, channel) or ChannelState(channel=channel)
     session.add(state)
-    state.next_send_at = next_at
+    if state.next_send_at is None or state.next_send_at < next_at:
+        state.next_send_at = next_at
 
 
 def retry_later(rt: Runtime, delivery_id: int, exc: TransientError, attempts: int,

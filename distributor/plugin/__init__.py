@@ -18,6 +18,7 @@ from distributor.config import (
     validate_cron,
 )
 from distributor.logs import SecretFilter
+from distributor.plugin.actions import ActionContext, ActionKind, ActionOutcome
 from distributor.plugin.audience import (
     RECIPIENT_PLACEHOLDER,
     Audience,
@@ -33,6 +34,7 @@ from distributor.plugin.capabilities import (
     PostAddresses,
     Reconciling,
     Retracting,
+    TestSending,
     capabilities,
     sends_digests,
 )
@@ -97,6 +99,9 @@ __all__ = [
     "API_VERSION",
     "ELLIPSIS",
     "RECIPIENT_PLACEHOLDER",
+    "ActionContext",
+    "ActionKind",
+    "ActionOutcome",
     "Adapter",
     "AmbiguousError",
     "Article",
@@ -147,6 +152,7 @@ __all__ = [
     "StateStore",
     "Strict",
     "Templates",
+    "TestSending",
     "TransientError",
     "WebConfig",
     "Words",

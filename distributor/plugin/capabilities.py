@@ -22,8 +22,10 @@ class Reconciling(Protocol):
 
 @runtime_checkable
 class Retracting(Protocol):
-    """Deletes (or marks as withdrawn) what a delivery published. Declared in API 1.0; the
-    core uses it from the release that adds ``distributor retract``."""
+    """Deletes (or marks as withdrawn) what a delivery published: every remote id of
+    ``remote_ids`` not in ``ctx.done``, calling ``ctx.record(remote_id, what)`` after each.
+    ``ctx`` is an :class:`~distributor.plugin.ActionContext` (the reason, the article).
+    Raises the three error kinds like ``send``. Used by ``distributor retract`` (API 1.1)."""
 
     async def retract(self, remote_ids: list[str], ctx: SendContext) -> None:
         ...
@@ -31,9 +33,11 @@ class Retracting(Protocol):
 
 @runtime_checkable
 class Correcting(Protocol):
-    """Edits what a delivery published in place (or follows it with a correction); returns
-    the remote ids as they are afterwards. Declared in API 1.0, used from ``distributor
-    correct``'s release."""
+    """Edits what a delivery published in place (or follows it with a correction) with
+    ``messages`` (the article rendered as it is now), recording each remote id handled with
+    ``ctx.record``; returns the remote ids as they are afterwards. ``ctx`` is an
+    :class:`~distributor.plugin.ActionContext` (the note). Used by ``distributor correct``
+    (API 1.1)."""
 
     async def correct(self, remote_ids: list[str], messages: list[Message],
                       ctx: SendContext) -> list[str]:
@@ -48,13 +52,22 @@ class PostAddresses(Protocol):
         ...
 
 
+@runtime_checkable
+class TestSending(Protocol):
+    """Sends rendered messages to one address as a test, outside the ledger and the audience
+    (a list channel's "send a test to me" before a digest goes out); returns a remote id."""
+
+    async def send_test(self, messages: list[Message], address: str) -> str:
+        ...
+
+
 _NAMES = {"digest": ("render_digest",), "reconcile": ("reconcile",), "retract": ("retract",),
-          "correct": ("correct",), "post_url": ("post_url",)}
+          "correct": ("correct",), "post_url": ("post_url",), "test": ("send_test",)}
 
 
 def capabilities(channel: type | object) -> set[str]:
     """What a channel class (or instance) implements beyond the base: a subset of
-    ``digest``, ``reconcile``, ``retract``, ``correct``, ``post_url``."""
+    ``digest``, ``reconcile``, ``retract``, ``correct``, ``post_url``, ``test``."""
     cls = channel if isinstance(channel, type) else type(channel)
     found = set()
     for name, methods in _NAMES.items():

@@ -161,6 +161,11 @@ class Channel:
         channel, as recorded); None when the platform gives posts no address."""
         return None
 
+    def profile_url(self) -> str | None:
+        """The public page of the channel's account or chat, where an editor checks by eye
+        whether a post whose outcome is unknown went out; None when there is none."""
+        return None
+
     async def check_online(self) -> str:
         """Verify credentials with the platform; return a short description (the account)."""
         return "no online check for this channel type"

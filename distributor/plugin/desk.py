@@ -15,6 +15,7 @@ from typing import Protocol
 
 from distributor.articles import Article
 from distributor.config import ChannelConfig, SiteConfig, WebConfig
+from distributor.plugin.actions import ActionOutcome
 from distributor.render.context import Message
 
 
@@ -99,6 +100,10 @@ class PushOutcome:
     kind: PushKind
     delivery: DeliveryView
     at: datetime | None = None  # SCHEDULED: when
+    #: QUEUED on a paused channel: why it is paused (it goes out once an editor resumes it)
+    channel_paused: str | None = None
+    #: QUEUED on a channel held back (its pacing, a Retry-After, an outage): until when
+    channel_waits_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -192,3 +197,13 @@ class Desk(Protocol):
 
     def pick(self, channel: str, article_id: int, *, include: bool, by: str) -> PickOutcome:
         """An editor's choice for a channel's next digest; raises :class:`NotFound`."""
+
+    async def retract(self, article_id: int, channels: list[str] | None = None, *,
+                      reason: str, by: str, wait: float = 30.0) -> list[ActionOutcome]:
+        """Retract an article (default: on every channel it went to) and wait for the
+        outcome; raises :class:`NotFound`, or :class:`DeskError` without a reason (API 1.1)."""
+
+    async def correct(self, article_id: int, channels: list[str] | None = None, *,
+                      note: str | None = None, by: str,
+                      wait: float = 30.0) -> list[ActionOutcome]:
+        """Correct an article's posts with the article as it is now (API 1.1)."""

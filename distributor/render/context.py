@@ -3,7 +3,7 @@ the templates. Part of the plugin API (re-exported by :mod:`distributor.plugin`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,3 +22,7 @@ class RenderContext:
     web: WebConfig
     templates: Any  # distributor.render.Templates
     now: datetime | None = None
+    #: a digest's notices (API 1.1): retractions and corrections of articles of earlier
+    #: digests, each a dict with ``action`` (retract | correct), ``title``, ``url``,
+    #: ``reason``, ``note``; a digest opens with them
+    notices: list[dict[str, Any]] = field(default_factory=list)

@@ -16,6 +16,7 @@ from distributor.clock import utcnow
 from distributor.config import ChannelConfig, cron_trigger
 from distributor.engine.digests import digest_channels, plan_digest, schedule_of
 from distributor.ledger.ingest import find_existing, from_row, store_article
+from distributor.plugin.actions import ActionOutcome
 from distributor.plugin.desk import (
     DeliveryView,
     DeskStatus,
@@ -124,6 +125,21 @@ class ServiceDesk:
     def resolve(self, delivery_id: int, *, sent: bool,
                 remote_id: str | None = None) -> DeliveryView:
         return services.resolve(self.rt, delivery_id, sent=sent, remote_id=remote_id)
+
+    async def retract(self, article_id: int, channels: list[str] | None = None, *,
+                      reason: str, by: str, wait: float = 30.0) -> list[ActionOutcome]:
+        from distributor.services import corrections
+
+        return await corrections.retract(self.rt, article_id, channels, reason=reason, by=by,
+                                         sender=self.sender, wait=wait)
+
+    async def correct(self, article_id: int, channels: list[str] | None = None, *,
+                      note: str | None = None, by: str,
+                      wait: float = 30.0) -> list[ActionOutcome]:
+        from distributor.services import corrections
+
+        return await corrections.correct(self.rt, article_id, channels, note=note, by=by,
+                                         sender=self.sender, wait=wait)
 
     def pick(self, channel: str, article_id: int, *, include: bool, by: str) -> PickOutcome:
         return services.pick(self.rt, channel, article_id, include=include, by=by)

@@ -57,6 +57,10 @@ class ArticleRow(Base):
     source: Mapped[str] = mapped_column(String(200))
     key: Mapped[str] = mapped_column(String(1000))
     url: Mapped[str] = mapped_column(String(2000), index=True)
+    #: the URL was made from the source's url_template (never merges two articles)
+    url_derived: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: why the URL differs from the one the template gave (it was another article's)
+    url_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     title: Mapped[str] = mapped_column(Text)
     title_derived: Mapped[bool] = mapped_column(Boolean, default=False)
     dateline: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -133,6 +137,52 @@ class DeliveryEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class DeliveryAction(Base):
+    """A retraction or a correction of what was published: one row per (article, channel,
+    action, revision), with the same states as a post (``pending -> sending -> sent``, ``retry``,
+    ``failed``, ``unknown``). ``revision`` is empty for a retraction (an article is retracted
+    once) and names the corrected content for a correction (the same correction twice is one
+    row). ``targets`` are the remote ids the post had when the action was asked for; ``done``
+    maps each one handled so far to what happened to it (``deleted``, ``marked``, ``edited``,
+    ``gone``), recorded as it goes, so a resumed action touches only the rest."""
+
+    __tablename__ = "delivery_actions"
+    __table_args__ = (
+        UniqueConstraint("article_id", "channel", "action", "revision",
+                         name="uq_delivery_actions"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: the post's delivery; None on a digest channel (the notice goes into its next digest)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=True, index=True)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    revision: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    requested_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    targets: Mapped[list[str]] = mapped_column(JSON, default=list)
+    done: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: a correction's new messages (rendered when asked for: a resumed one sends the same)
+    messages: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    #: the remote ids after the action (a correction's reply, the edited messages)
+    result_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: an attempt stopped without an answer (a crash, a lost answer): look before repeating
+    interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class SourceStateRow(Base):
     __tablename__ = "source_state"
 
@@ -153,8 +203,6 @@ class ChannelState(Base):
     next_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paused_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    #: where the platform moved the channel (a Telegram group migrated to a supergroup)
-    moved_to: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class Digest(Base):
@@ -339,3 +387,5 @@ class DigestPick(Base):
     include: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: the article's place in the digest as editors ordered it (0: the lead); None: by time
+    rank: Mapped[int | None] = mapped_column(Integer, nullable=True)

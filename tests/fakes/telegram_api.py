@@ -438,8 +438,14 @@ class FakeTelegram:
         self.own_posts_as_updates = False
         #: answerCallbackQuery calls: {"callback_query_id", "text", "show_alert"}
         self.callback_answers: list[dict[str, Any]] = []
-        #: editMessageText calls that changed a message: (message id, new text)
+        #: editMessageText and editMessageCaption calls that changed a message:
+        #: (message id, new text or caption)
         self.edits: list[tuple[int, str]] = []
+        #: messages removed by deleteMessage, in order
+        self.deleted: list[SentMessage] = []
+        #: message ids Telegram will not delete ("message can't be deleted": older than 48
+        #: hours in a group, or the bot lacks the right)
+        self.undeletable: set[int] = set()
         #: updates POSTed to webhooks (setWebhook), with the status each got
         self.webhook_posts: list[WebhookPost] = []
         self.bots: dict[str, FakeBot] = {token: FakeBot(token, self.bot_id, bot_username)}
@@ -848,7 +854,8 @@ class FakeTelegram:
         if name == "setmycommands":
             return 200, _ok(True)
         if name not in ("getchat", "getchatmember", "sendmessage", "sendphoto",
-                        "editmessagetext", "editmessagereplymarkup"):
+                        "editmessagetext", "editmessagereplymarkup", "editmessagecaption",
+                        "deletemessage"):
             return _error(404, "Not Found")
         if bot.token != self.token and name != "getchat":
             return _error(400, "Bad Request: the fake serves other bots only updates")
@@ -871,6 +878,8 @@ class FakeTelegram:
             return 200, _ok(self._member(chat, params.get("user_id")))
         if name.startswith("editmessage"):
             return self._edit(name, chat, params)
+        if name == "deletemessage":
+            return self._delete(chat, params)
         return self._send(name, chat, params)
 
     def _edit(self, name: str, chat: FakeChat,
@@ -887,7 +896,23 @@ class FakeTelegram:
             return _error(400, "Bad Request: message can't be edited")
         markup = _json_param(params.get("reply_markup"))
         markup = markup if isinstance(markup, dict) else None
-        if name == "editmessagetext":
+        if name == "editmessagecaption":
+            if target.method != "sendPhoto":
+                return _error(400, "Bad Request: there is no caption in the message to edit")
+            raw = str(params.get("caption") or "")
+            parse_mode = params.get("parse_mode") or None
+            try:
+                plain, entities = parse_html_entities(raw) if str(parse_mode).lower() == "html" \
+                    else (raw, [])
+            except EntityError as exc:
+                return _error(400, f"Bad Request: can't parse entities: {exc}")
+            plain = plain.strip()
+            if utf16_length(plain) > CAPTION_MAX:
+                return _error(400, "Bad Request: message caption is too long")
+            markup = target.reply_markup if markup is None else markup
+        elif name == "editmessagetext":
+            if target.method == "sendPhoto":
+                return _error(400, "Bad Request: there is no text in the message to edit")
             raw = str(params.get("text") or "")
             parse_mode = params.get("parse_mode") or None
             try:
@@ -911,12 +936,29 @@ class FakeTelegram:
         with self._lock:
             target.text, target.parse_mode, target.plain_text = raw, parse_mode, plain
             target.entities, target.reply_markup = entities, markup
-            if name == "editmessagetext":
+            if name in ("editmessagetext", "editmessagecaption"):
                 self.edits.append((target.message_id, raw))
             data = self._message_json(target, self.bot)
         data["edit_date"] = int(time.time())
         data["from"] = self.bot.user()
         return 200, _ok(data)
+
+    def _delete(self, chat: FakeChat, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """deleteMessage: gone for good (a second delete: "message to delete not found")."""
+        try:
+            message_id = int(params.get("message_id") or 0)
+        except ValueError:
+            message_id = 0
+        with self._lock:
+            target = next((m for m in self.messages
+                           if m.chat_id == chat.id and m.message_id == message_id), None)
+            if target is None:
+                return _error(400, "Bad Request: message to delete not found")
+            if message_id in self.undeletable:
+                return _error(400, "Bad Request: message can't be deleted")
+            self.messages.remove(target)
+            self.deleted.append(target)
+        return 200, _ok(True)
 
     def _bot_user(self) -> dict[str, Any]:
         return {"id": self.bot_id, "is_bot": True, "first_name": "RI News",

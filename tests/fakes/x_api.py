@@ -51,6 +51,7 @@ POST_TWEETS = "POST /2/tweets"
 USERS_ME = "GET /2/users/me"
 USER_TWEETS = "GET /2/users/:id/tweets"
 MEDIA_UPLOAD = "POST /2/media/upload"
+DELETE_TWEET = "DELETE /2/tweets/:id"
 TEXT_TOO_LONG = ("Your Tweet text is too long. For more information on how Twitter determines "
                  "text length see https://github.com/twitter/twitter-text.")
 DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
@@ -61,6 +62,7 @@ IMAGE_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg",
                b"BM": "image/bmp", b"II*\x00": "image/tiff", b"MM\x00*": "image/tiff"}
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 _USER_TWEETS_PATH = re.compile(r"^/2/users/(\d+)/tweets$")
+_TWEET_PATH = re.compile(r"^/2/tweets/(\d+)$")
 _URL = re.compile(r"https?://\S+")
 SIGNED_HOSTS = ("https://api.twitter.com", "https://api.x.com")
 
@@ -118,6 +120,8 @@ class XRequest:
         """``METHOD /path``, with a user id in the path written ``:id`` as in X's docs."""
         if _USER_TWEETS_PATH.match(self.path):
             return f"{self.method} /2/users/:id/tweets"
+        if _TWEET_PATH.match(self.path):
+            return f"{self.method} /2/tweets/:id"
         return f"{self.method} {self.path}"
 
 
@@ -163,6 +167,8 @@ class FakeX:
         self.access_token = access_token
         self.access_token_secret = access_token_secret
         self.tweets: list[Tweet] = []
+        #: posts removed by DELETE /2/tweets/:id, in order
+        self.deleted: list[Tweet] = []
         self.requests: list[XRequest] = []
         #: images received by POST /2/media/upload, by media id
         self.media: dict[str, Upload] = {}
@@ -341,6 +347,10 @@ class FakeX:
             answer = self._timeline(match.group(1), query)
         elif endpoint == MEDIA_UPLOAD:
             answer = self._upload(request.body)
+        elif endpoint == DELETE_TWEET:
+            match = _TWEET_PATH.match(request.path)
+            assert match is not None
+            answer = self._delete(match.group(1))
         else:
             answer = 404, {"errors": [{"message": "Sorry, that page does not exist",
                                        "code": 34}]}, {}
@@ -444,6 +454,22 @@ class FakeX:
         return 201, {"data": {"id": tweet.id, "text": text,
                               "edit_history_tweet_ids": [tweet.id]}}, headers
 
+
+    def _delete(self, tweet_id: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """DELETE /2/tweets/:id: the account's own post is gone (kept in :attr:`deleted`); a
+        post it does not have is 404 (X's resource-not-found problem)."""
+        with self._lock:
+            tweet = next((t for t in self.tweets if t.id == tweet_id), None)
+            if tweet is None:
+                return 404, problem(404, "Not Found Error",
+                                    f"Could not find tweet with id: [{tweet_id}].",
+                                    "https://api.twitter.com/2/problems/resource-not-found"), {}
+            if tweet.author_id != self.user_id:
+                return 403, problem(403, "Forbidden",
+                                    "You are not allowed to delete a Tweet that is not yours."), {}
+            self.tweets.remove(tweet)
+            self.deleted.append(tweet)
+        return 200, {"data": {"deleted": True}}, {}
 
     def _upload(self, body: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
         """POST /2/media/upload, the one-shot image upload (JSON, base64 ``media``)."""

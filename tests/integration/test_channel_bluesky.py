@@ -106,6 +106,8 @@ def test_push_posts_text_link_facet_and_card_exactly_once(
 
 async def test_the_facet_covers_the_link_at_exact_utf8_byte_offsets(bsky: FakeBluesky) -> None:
     adapter = channel(bsky)
+    # the double serves the image from this machine: the newsroom's own image host
+    adapter.site = SITE.model_copy(update={"image_allow_hosts": ["127.0.0.1"]})
     article = Article(source="t", key="k", url="https://rinews.example/berita/café-ünïcode",
                       title="Harga kopi naik 🚀☕ di Jakarta — kata pedagang",
                       lede="Pedagang “kopi” di Jakarta menaikkan harga 3,5 persen. 👨‍👩‍👧 Warga "

@@ -205,7 +205,8 @@ class BlueskyChannel(Channel):
         try:
             data, media_type = await download_image(
                 url, max_bytes=_MAX_THUMB_BYTES, timeout=self.config.timeout,
-                accept=_THUMB_TYPES, user_agent="distributor (+image for a Bluesky card)")
+                accept=_THUMB_TYPES, user_agent="distributor (+image for a Bluesky card)",
+                allow_hosts=self.site.image_allow_hosts if self.site else ())
         except ImageError as exc:
             ctx.log.warning("cannot fetch the image %s (%s); the card goes without it", url,
                             exc)

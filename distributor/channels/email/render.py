@@ -315,6 +315,7 @@ def render_digest_email(articles: list[Article], ctx: RenderContext) -> list[Mes
             if left_out else "",
             more_url=ctx.site.url,
             preheader=preheader,
+            notices=list(getattr(ctx, "notices", None) or []),
         )
         return _render(ctx, "digest", data)
 

@@ -206,7 +206,8 @@ class MastodonChannel(Channel):
         try:
             data, media_type = await download_image(
                 url, max_bytes=_MAX_IMAGE_BYTES, timeout=self.config.timeout,
-                user_agent="distributor (+image for a Mastodon status)")
+                user_agent="distributor (+image for a Mastodon status)",
+                allow_hosts=self.site.image_allow_hosts if self.site else ())
         except ImageError as exc:
             ctx.log.warning("cannot fetch the image %s (%s); posting without it", url, exc)
             return None

@@ -66,6 +66,7 @@ from distributor.channels.telegram.transport import (
     redact,
 )
 from distributor.plugin import (
+    ActionContext,
     Adapter,
     AmbiguousError,
     Article,
@@ -258,7 +259,9 @@ class TelegramAdapter(Adapter):
         result = await self._call(bot, out)
         if out.method == "sendPhoto" and photo_refused(result) is not None:
             result = await photo_fallback(lambda o: self._call(bot, o), out, result,
-                                          channel=self.config.name, timeout=self.config.timeout)
+                                          channel=self.config.name, timeout=self.config.timeout,
+                                          allow_hosts=self.site.image_allow_hosts
+                                          if self.site else ())
         if isinstance(result, Failure):
             error = channel_error(result, self._sender(), sent=True)
             if isinstance(error, AmbiguousError):
@@ -288,6 +291,27 @@ class TelegramAdapter(Adapter):
         await self._load_move()
         return await self._finder.reconcile(messages, sent_ids)
 
+    async def retract(self, remote_ids: list[str], ctx: SendContext) -> None:
+        """Delete every message of the post (a message Telegram will not delete becomes a
+        retraction notice); see :mod:`.corrections`."""
+        from distributor.channels.telegram import corrections
+
+        await self._load_move()
+        bot = await self._ready()
+        await corrections.retract(bot, self.chat_id, remote_ids, _action(ctx),
+                                  lambda f: channel_error(f, self._sender(), sent=True))
+
+    async def correct(self, remote_ids: list[str], messages: list[Message],
+                      ctx: SendContext) -> list[str]:
+        """Edit every message of the post in place to the article as it is now."""
+        from distributor.channels.telegram import corrections
+
+        await self._load_move()
+        bot = await self._ready()
+        return await corrections.correct(bot, self.chat_id, remote_ids, messages,
+                                         _action(ctx),
+                                         lambda f: channel_error(f, self._sender(), sent=True))
+
     def outbox_files(self, messages: list[Message]) -> dict[str, bytes]:
         """As the base, but the readable ``.txt`` shows the post as a person reads it: no
         tags, entities decoded, each link's address after its words."""
@@ -306,6 +330,13 @@ class TelegramAdapter(Adapter):
             return f"https://t.me/{chat[1:]}/{remote_id}"
         if chat.startswith("-100") and chat[4:].isdigit():
             return f"https://t.me/c/{chat[4:]}/{remote_id}"
+        return None
+
+    def profile_url(self) -> str | None:
+        """A public channel's ``t.me`` page (@name); private chats have none."""
+        chat = str(self._move.recorded() or self.config.chat_id or "")
+        if chat.startswith("@") and re.fullmatch(r"@\w{4,64}", chat):
+            return f"https://t.me/s/{chat[1:]}"
         return None
 
     async def check_online(self) -> str:
@@ -335,6 +366,13 @@ class TelegramAdapter(Adapter):
         if bot is not None:
             await bot.shutdown()
         await self._finder.close()
+
+
+def _action(ctx: SendContext) -> ActionContext:
+    if isinstance(ctx, ActionContext):
+        return ctx
+    return ActionContext(channel=ctx.channel, idempotency_key=ctx.idempotency_key, log=ctx.log,
+                         state=ctx.state, remote_ids=ctx.remote_ids)
 
 
 def _can_post(chat: ChatFullInfo, member: ChatMember) -> bool:

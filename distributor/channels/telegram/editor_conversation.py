@@ -26,6 +26,7 @@ from distributor.channels.telegram.editor_buttons import (
 from distributor.channels.telegram.editor_groups import BotGroup
 from distributor.channels.telegram.editor_texts import (
     HELP,
+    action_lines,
     e,
     fit,
     not_an_editor,
@@ -323,6 +324,8 @@ class EditorDesk:
             return await self.retry(args, user_id)
         if name == "resolve":
             return self.resolve(args)
+        if name in ("retract", "correct"):
+            return await self.retract_or_correct(name, args, user_id)
         return HELP
 
     def status(self, *, last: int = 10) -> str:
@@ -340,6 +343,25 @@ class EditorDesk:
         log.info("editor %s retried delivery %s%s", user_id, delivery_id,
                  " (forced)" if force else "")
         return outcome_line(outcome.delivery, self.desk.site.tz)
+
+    async def retract_or_correct(self, name: str, args: list[str], user_id: int) -> str:
+        """/retract ARTICLE REASON, /correct ARTICLE [NOTE] (ARTICLE: an id or a link)."""
+        words = " ".join(args[1:]).strip()
+        if not args or (name == "retract" and not words):
+            return (f"Say /{name} ARTICLE " + ("REASON (readers see the reason)."
+                    if name == "retract" else "[NOTE]."))
+        try:
+            article = self.desk.find_article(args[0])
+            assert article.id is not None
+            by = f"telegram:{user_id}"
+            outcomes = await (self.desk.retract(article.id, reason=words, by=by,
+                                                wait=OUTCOME_WAIT) if name == "retract"
+                              else self.desk.correct(article.id, note=words or None, by=by,
+                                                     wait=OUTCOME_WAIT))
+        except (DeskError, LookupError) as exc:
+            return e(str(exc))
+        log.info("editor %s: %s article %s", user_id, name, article.id)
+        return action_lines(outcomes)
 
     def resolve(self, args: list[str]) -> str:
         if len(args) < 2 or not args[0].isdigit() or args[1].lower() not in ("sent", "failed"):

@@ -10,6 +10,7 @@ import html
 from datetime import tzinfo
 
 from distributor.plugin import (
+    ActionOutcome,
     DeliveryView,
     DeskStatus,
     NotFound,
@@ -25,7 +26,10 @@ HELP = ("Send me an article link, a stored article id or the text of a new artic
         "with its link: I show the post and ask where to publish it.\n"
         "/status: the last deliveries and what needs a decision\n"
         "/retry ID: send a delivery again (/retry ID force if it may already be out)\n"
-        "/resolve ID sent|failed: close a delivery you checked by hand")
+        "/resolve ID sent|failed: close a delivery you checked by hand\n"
+        "/retract ARTICLE REASON: take an article back everywhere (posts deleted, or marked "
+        "where Telegram will not delete them)\n"
+        "/correct ARTICLE [NOTE]: bring its posts up to date with the article as it is now")
 
 
 def e(text: object) -> str:
@@ -63,6 +67,9 @@ def push_line(outcome: PushOutcome, tz: tzinfo) -> str:
                 f"channel, then /retry {d.id} force or /resolve {d.id} sent")
     if outcome.kind is not PushKind.QUEUED:
         return f"{name}: being sent right now"
+    if d.state in ("pending", "retry") and outcome.channel_paused:
+        return (f"{name}: NOT sent, the channel is paused ({e(short(outcome.channel_paused, 200))})"
+                ". It goes out once the channel is resumed")
     return outcome_line(d, tz)
 
 
@@ -121,3 +128,35 @@ def refusal_text(exc: NotFound | Refused, n: int) -> str:
         Refusal.NOT_RESOLVABLE: f"delivery {n} is {exc.state}; only unknown, failed, retry, "
                                 "pending or held deliveries can be resolved",
     }.get(exc.reason, str(exc))
+
+
+_DONE = {"deleted": "deleted", "marked": "marked as retracted", "gone": "already gone",
+         "edited": "edited", "left": "unchanged", "replied": "correction posted",
+         "noticed": "notice sent"}
+
+
+def action_lines(outcomes: list[ActionOutcome]) -> str:
+    """What a /retract or /correct did, one line per channel (HTML, escaped)."""
+    lines = []
+    for o in outcomes:
+        verb = "retracted" if o.action == "retract" else "corrected"
+        kind = o.kind.value
+        if kind == "not-supported":
+            text = "cannot do this (not supported)"
+        elif kind == "not-published":
+            text = "nothing published there" + (f"; {o.detail}" if o.detail else "")
+        elif kind == "already-done":
+            text = f"already {verb}; nothing changed"
+        elif kind == "in-flight":
+            text = f"being {verb} right now"
+        elif kind == "queued":
+            text = o.detail or "queued"
+        elif o.state == "sent":
+            done = ", ".join(_DONE.get(w, w) for w in o.done.values())
+            text = verb + (f" ({done})" if done else f"; {o.detail}" if o.detail else "")
+        elif o.state == "retry":
+            text = f"not yet ({short(o.detail or '', 200)}); tried again"
+        else:
+            text = f"{o.state}: {short(o.detail or '', 300)}"
+        lines.append(f"<b>{e(o.channel)}</b>: {e(text)}")
+    return "\n".join(lines) or "It was not published on any channel."

@@ -4,6 +4,7 @@ module thin over the services below it."""
 from __future__ import annotations
 
 from distributor.interfaces.cli.articles import articles, digest, preview, push
+from distributor.interfaces.cli.corrections import correct, retract
 from distributor.interfaces.cli.deliveries import channels, deliveries
 from distributor.interfaces.cli.digests import digest_send
 from distributor.interfaces.cli.editors import digest_add, digest_remove, editors
@@ -12,7 +13,7 @@ from distributor.interfaces.cli.subscribers import serve, subscribers
 from distributor.interfaces.cli.workers import db, worker
 
 for command in (articles, preview, push, digest, deliveries, channels, subscribers, serve,
-                editors, worker, db):
+                editors, worker, db, retract, correct):
     main.add_command(command)
 digest.add_command(digest_add)
 digest.add_command(digest_remove)

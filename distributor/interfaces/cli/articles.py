@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -41,16 +42,25 @@ def articles_list(state: State, as_json: bool, limit: int) -> None:
     """List stored articles, newest first."""
     from sqlalchemy import select
 
-    from distributor.store.models import ArticleRow
+    from distributor.interfaces.cli.deliveries import action_data
+    from distributor.store.models import ArticleRow, DeliveryAction
 
     rt = state.runtime(sends=False)
     with rt.store.session() as session:
         rows = session.scalars(select(ArticleRow).order_by(ArticleRow.first_seen.desc(),
                                                            ArticleRow.id.desc()).limit(limit)).all()
+        actions: dict[int, list[DeliveryAction]] = {}
+        for a in session.scalars(select(DeliveryAction).where(DeliveryAction.article_id.in_(
+                [r.id for r in rows])).order_by(DeliveryAction.id)):
+            actions.setdefault(a.article_id, []).append(a)
         data = [{"id": str(r.id), "title": r.title, "url": r.url, "source": r.source,
                  "published": _iso(r.published), "first_seen": _iso(r.first_seen),
                  "language": r.language, "backlog": r.backlog,
-                 "deliveries": {d.channel: d.state for d in r.deliveries}} for r in rows]
+                 "deliveries": {d.channel: d.state for d in r.deliveries},
+                 "retraction": _retraction(actions.get(r.id, [])),
+                 "corrections": [{"channel": a.channel} | action_data(a)
+                                 for a in actions.get(r.id, []) if a.action == "correct"]}
+                for r in rows]
     rt.store.dispose()
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -58,10 +68,24 @@ def articles_list(state: State, as_json: bool, limit: int) -> None:
     if not data:
         click.echo("no articles yet; run `distributor fetch`")
         return
+    for a in data:
+        if a["retraction"]:
+            a["deliveries"] = {k: f"{v}, retracted" for k, v in a["deliveries"].items()}
     click.echo(_table(["ID", "FIRST SEEN", "SOURCE", "TITLE", "DELIVERIES"], [
         [a["id"], _local(a["first_seen"]), a["source"], _short(a["title"], 50),
          " ".join(f"{k}:{v}" for k, v in sorted(a["deliveries"].items()))
          + (" (backlog)" if a["backlog"] else "")] for a in data]))
+
+
+def _retraction(actions: Sequence[object]) -> dict[str, object] | None:
+    """An article's retraction: the reason, who asked, when, and its state per channel."""
+    rows: list[Any] = [a for a in actions if getattr(a, "action", None) == "retract"]
+    if not rows:
+        return None
+    first = rows[0]
+    return {"reason": first.reason, "requested_by": first.requested_by,
+            "requested_at": _iso(first.created_at),
+            "channels": {a.channel: a.state for a in rows}}
 
 
 # --------------------------------------------------------------------------- preview / push
@@ -110,10 +134,12 @@ def preview(state: State, article: str, channel_name: str, as_json: bool,
               help="Push to this channel (repeatable). Default: every instant and manual channel.")
 @click.option("--force", is_flag=True, help="Post again even where it was already published.")
 @click.option("--dry-run", is_flag=True, help="Write to the outbox instead of sending.")
+@click.option("--now", "right_now", is_flag=True,
+              help="Do not wait for the channel's min_interval (the platform's pace holds).")
 @pass_state
 @run_async
 async def push(state: State, article: str, channel_names: Sequence[str], force: bool,
-               dry_run: bool) -> None:
+               dry_run: bool, right_now: bool) -> None:
     """Publish ARTICLE now (breaking news). Idempotent: never posts twice unless --force.
 
     ARTICLE is a stored article id, an article URL, or a path to an article file.
@@ -141,7 +167,7 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
             return
         assert art.id is not None
         outcomes = await desk.push(rt, art.id, [c.name for c in channels], by="cli",
-                                   force=force)
+                                   force=force, now=right_now)
     finally:
         await rt.close()
     problems = 0
@@ -164,6 +190,14 @@ def push_line(outcome: PushOutcome) -> tuple[str, bool]:
                 "check the channel, then --force"), True
     if outcome.kind is not PushKind.QUEUED:
         return f"{name}: being sent right now by another process", False
+    if d.state in ("pending", "retry") and outcome.channel_paused:
+        return (f"error: {name}: not published: the channel is paused ({outcome.channel_paused});"
+                f" fix it, then `distributor channels resume {name}` sends it (delivery "
+                f"{d.id})"), True
+    if d.state == "pending" and outcome.channel_waits_until is not None:
+        return (f"{name}: not yet: the channel waits until "
+                f"{_local(_iso(outcome.channel_waits_until))} (its pacing or the platform's "
+                f"answer); delivery {d.id} goes out then"), False
     if d.state in ("pending", "sending"):  # distributed mode: still with a worker
         return (f"{name}: queued for the workers (delivery {d.id}); `distributor deliveries "
                 "list` shows how it ends"), False

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -45,7 +46,7 @@ def deliveries_list(state: State, status: str | None, channel_name: str | None, 
     """List deliveries, newest first."""
     from sqlalchemy import select
 
-    from distributor.store.models import Delivery
+    from distributor.store.models import Delivery, DeliveryAction
 
     rt = state.runtime(dry_run=True)
     with rt.store.session() as session:
@@ -54,11 +55,16 @@ def deliveries_list(state: State, status: str | None, channel_name: str | None, 
             query = query.where(Delivery.state == status)
         if channel_name:
             query = query.where(Delivery.channel == channel_name)
+        rows = list(session.scalars(query))
+        actions: dict[int, list[dict[str, object]]] = {}
+        for a in session.scalars(select(DeliveryAction).where(DeliveryAction.delivery_id.in_(
+                [d.id for d in rows])).order_by(DeliveryAction.id)):
+            actions.setdefault(a.delivery_id or 0, []).append(action_data(a))
         data = [{"id": d.id, "article_id": str(d.article_id), "title": d.article.title,
                  "channel": d.channel, "state": d.state, "attempts": d.attempts,
                  "remote_id": d.remote_id, "parts": [p.remote_id for p in d.parts],
                  "next_attempt_at": _iso(d.next_attempt_at), "sent_at": _iso(d.sent_at),
-                 "error": d.last_error} for d in session.scalars(query)]
+                 "error": d.last_error, "actions": actions.get(d.id, [])} for d in rows]
     rt.store.dispose()
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -66,11 +72,27 @@ def deliveries_list(state: State, status: str | None, channel_name: str | None, 
     if not data:
         click.echo("no deliveries" + (f" in state {status}" if status else ""))
         return
-    click.echo(_table(["ID", "ARTICLE", "CHANNEL", "STATE", "TRIES", "WHEN", "DETAIL"], [
-        [str(d["id"]), f"{d['article_id']} {_short(d['title'], 30)}", d["channel"], d["state"],
-         str(d["attempts"]),
-         _local(d["sent_at"] if d["state"] == "sent" else d["next_attempt_at"]),
-         _short(d["error"] or (d["remote_id"] or ""), 60)] for d in data]))
+    table = []
+    for d in data:
+        table.append([str(d["id"]), f"{d['article_id']} {_short(d['title'], 30)}", d["channel"],
+                      d["state"], str(d["attempts"]),
+                      _local(d["sent_at"] if d["state"] == "sent" else d["next_attempt_at"]),
+                      _short(d["error"] or (d["remote_id"] or ""), 60)])
+        for a in d["actions"]:  # its retractions and corrections, right below the post
+            table.append(["", f"  {a['action']}", d["channel"], str(a["state"]),
+                          str(a["attempts"]),
+                          _local(str(a["sent_at"] or a["requested_at"])),
+                          _short(str(a["error"] or a["reason"] or a["note"] or ""), 60)])
+    click.echo(_table(["ID", "ARTICLE", "CHANNEL", "STATE", "TRIES", "WHEN", "DETAIL"], table))
+
+
+def action_data(a: Any) -> dict[str, object]:
+    """A retraction or correction as ``deliveries list --json`` and ``articles list --json``
+    show it."""
+    return {"id": a.id, "action": a.action, "state": a.state, "attempts": a.attempts,
+            "reason": a.reason, "note": a.note, "requested_by": a.requested_by,
+            "requested_at": _iso(a.created_at), "sent_at": _iso(a.sent_at),
+            "done": dict(a.done or {}), "error": a.last_error}
 
 
 @deliveries.command("retry")
@@ -138,19 +160,26 @@ def channels() -> None:
 @channels.command("list")
 @pass_state
 def channels_list(state: State) -> None:
-    """List channels with their type, publishing mode and state."""
-    from distributor.store.models import ChannelState
+    """List channels with their type, publishing mode, state and what waits for them."""
+    from distributor.services.channels import statuses
 
     rt = state.runtime(dry_run=True)
-    with rt.store.session() as session:
-        rows = []
-        for channel in rt.config.channels:
-            st = session.get(ChannelState, channel.name)
-            status = "disabled" if not channel.enabled else (
-                f"paused: {st.paused_reason}" if st and st.paused_reason else "active")
-            rows.append([channel.name, channel.type, channel.publish, status])
-    rt.store.dispose()
-    click.echo(_table(["NAME", "TYPE", "PUBLISH", "STATE"], rows))
+    try:
+        found = statuses(rt)
+    finally:
+        rt.store.dispose()
+    rows = []
+    for st in found:
+        why = {"paused": f"paused: {st.paused_reason}",
+               "waiting": f"waiting until {_local(_iso(st.held_until))}"
+                          + (f" (after: {st.last_error})" if st.last_error else "")}
+        rows.append([st.name, st.type, st.publish, why.get(st.state, st.state),
+                     str(st.waiting)])
+    click.echo(_table(["NAME", "TYPE", "PUBLISH", "STATE", "WAITING"], rows))
+    paused = [st.name for st in found if st.state == "paused"]
+    if paused:
+        click.echo(f"fix the credentials, then `distributor channels resume {paused[0]}`",
+                   err=True)
 
 
 @channels.command("resume")
@@ -158,16 +187,13 @@ def channels_list(state: State) -> None:
 @pass_state
 def channels_resume(state: State, name: str) -> None:
     """Resume a channel paused after a credentials error (fix the credentials first)."""
-    from distributor.store.models import ChannelState
+    from distributor.services.channels import resume
 
     rt = state.runtime(dry_run=True)
-    _channel(rt, name)
-    with rt.store.session() as session:
-        st = session.get(ChannelState, name)
-        if st is None or not st.paused_reason:
-            click.echo(f"channel {name} is not paused")
-        else:
-            st.paused_reason = None
-            st.paused_at = None
-            click.echo(f"channel {name} resumed; waiting deliveries go out on the next pass")
-    rt.store.dispose()
+    try:
+        _channel(rt, name)  # an unknown name: the known ones, and the closest
+        resumed = resume(rt, name, by="cli")
+    finally:
+        rt.store.dispose()
+    click.echo(f"channel {name} resumed; waiting deliveries go out on the next pass"
+               if resumed else f"channel {name} is not paused")

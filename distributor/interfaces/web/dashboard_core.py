@@ -49,9 +49,11 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "X-Robots-Tag": "noindex",
-    # no scripts at all; images of articles (https) may show in the previews; the email
+    # one script of ours (live.js: status cells update themselves), nothing inline; images
+    # of articles (https) may show in the previews; the email
     # preview is a sandboxed srcdoc frame, which inherits this policy
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "script-src 'self'; connect-src 'self'; "
                                "img-src 'self' https: data:; form-action 'self'; "
                                "frame-src 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
@@ -115,6 +117,8 @@ class DashboardCore:
     def render(self, template: str, *, title: str, login: auth.Login | None, status: int = 200,
                refresh: int | None = None, headers: dict[str, str] | None = None,
                **data: Any) -> HTMLResponse:
+        if login is not None and "paused_channels" not in data:
+            data["paused_channels"] = self._paused_channels()
         html = self.rt.templates.render(  # type: ignore[attr-defined]
             f"web/dashboard/{template}", site=self.rt.config.site, title=title, login=login,
             refresh=refresh, local=self.local, nav=data.pop("nav", ""), **data)
@@ -183,12 +187,19 @@ class DashboardCore:
 
         await run_in_threadpool(store)
 
+    def _paused_channels(self) -> list[dict[str, str]]:
+        """The paused channels, for every page's banner (an unreadable store shows none)."""
+        try:
+            with self.rt.store.session() as session:
+                return [{"name": s.channel, "paused_reason": s.paused_reason or ""}
+                        for s in session.scalars(select(ChannelState).where(
+                            ChannelState.paused_reason.is_not(None))
+                            .order_by(ChannelState.channel))]
+        except Exception:  # the page itself says what is wrong with the store
+            return []
+
     def _channels(self) -> list[ChannelConfig]:
         return [c for c in self.rt.config.channels if c.enabled]
-
-    def _moved(self, session: Session) -> dict[str, str]:
-        return {s.channel: s.moved_to for s in session.scalars(
-            select(ChannelState).where(ChannelState.moved_to.is_not(None))) if s.moved_to}
 
     def _digested(self, session: Session, ids: list[int]) -> dict[tuple[int, str], datetime]:
         """(article, channel) -> when a sent digest carried it, for these articles."""
@@ -205,10 +216,9 @@ class DashboardCore:
                                    digest.sent_at or digest.created_at)
         return out
 
-    def _cell(self, channel: ChannelConfig, d: Delivery, moved: dict[str, str]
-              ) -> dict[str, Any]:
-        url = live_url(d.remote_id, self.rt.adapters.get(channel.name),
-                       moved_to=moved.get(channel.name)) if d.state == "sent" else None
+    def _cell(self, channel: ChannelConfig, d: Delivery) -> dict[str, Any]:
+        url = live_url(d.remote_id, self.rt.adapters.get(channel.name)) \
+            if d.state == "sent" else None
         state = d.state
         title = d.last_error or ""
         if state == "pending" and d.next_attempt_at > utcnow() + timedelta(seconds=5):
@@ -217,7 +227,12 @@ class DashboardCore:
         elif state == "sent":
             title = f"sent {self.local(d.sent_at)}" + (f" (id {d.remote_id})" if d.remote_id
                                                         else "")
-        return {"state": state, "url": url, "title": title, "delivery": d}
+        check = None
+        if state in ("unknown", "failed", "retry"):  # where an editor looks whether it is out
+            adapter = self.rt.adapters.get(channel.name)
+            check = live_url(d.remote_id, adapter) or (
+                adapter.profile_url() if adapter else None)
+        return {"state": state, "url": url, "title": title, "delivery": d, "check": check}
 
 
 def preview_of(channel: ChannelConfig, label: str, messages: list[dict[str, Any]]) -> Preview:
