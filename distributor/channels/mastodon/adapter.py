@@ -187,8 +187,6 @@ class MastodonChannel(Channel):
         if account.get("acct"):
             self._state.put("account", {"id": str(account.get("id")),
                                         "acct": str(account["acct"])})
-        if isinstance(answer.get("url"), str):
-            ctx.state.put(f"url:{status_id}", answer["url"])
         exhausted = transport.exhausted_for(response.headers)
         if exhausted:
             self.not_before = time.time() + exhausted
