@@ -27,6 +27,10 @@ class Article(BaseModel):
     source: str
     key: str = Field(description="stable key within the source: guid, canonical URL or hash")
     url: str
+    url_derived: bool = Field(
+        default=False, description="True when the URL was made from a source's url_template "
+        "(a guess of the portal's address), False when the feed or the file gave it"
+    )
     title: str
     title_derived: bool = Field(
         default=False, description="True when the title was derived from the lede"

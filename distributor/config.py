@@ -22,6 +22,31 @@ from pydantic import (
     field_validator,
 )
 
+from distributor.values import (
+    Duration as Duration,
+)
+from distributor.values import (
+    Seconds as Seconds,
+)
+from distributor.values import (
+    _positive,
+)
+from distributor.values import (
+    cron_trigger as cron_trigger,
+)
+from distributor.values import (
+    language_code as language_code,
+)
+from distributor.values import (
+    parse_duration as parse_duration,
+)
+from distributor.values import (
+    validate_cron as validate_cron,
+)
+from distributor.values import (
+    web_address as web_address,
+)
+
 DEFAULT_CONFIG = "channels.yaml"
 
 # --------------------------------------------------------------------------- errors
@@ -50,105 +75,6 @@ class ConfigErrors(Exception):
 
 # --------------------------------------------------------------------------- value types
 
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"90s"``, ``"5m"``, ``"1h30m"``, ``"2d"`` or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        text = value.strip().lower().replace(" ", "")
-        if text.isdigit():
-            return timedelta(seconds=int(text))
-        pos, seconds = 0, 0.0
-        for match in _DURATION_RE.finditer(text):
-            if match.start() != pos:
-                break
-            seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-            pos = match.end()
-        if text and pos == len(text):
-            return timedelta(seconds=seconds)
-    raise ValueError(
-        f"{value!r} is not a duration: write it like 30s, 5m, 1h30m or 2d"
-    )
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-#: a number of seconds, also written as a duration ("20s", "1m")
-Seconds = Annotated[float, BeforeValidator(lambda v: parse_duration(v).total_seconds())]
-
-
-def _positive(value: timedelta) -> timedelta:
-    if value.total_seconds() <= 0:
-        raise ValueError("must be longer than zero")
-    return value
-
-
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _cron_weekday(field: str) -> str:
-    """A crontab weekday field in APScheduler's words: cron counts 0 (and 7) as Sunday,
-    APScheduler's numbers start on Monday, so numbers (and numeric ranges) become day names."""
-    parts = []
-    for part in field.split(","):
-        base, _, step = part.partition("/")
-        bounds = base.split("-")
-        if all(b.isdigit() and int(b) <= 7 for b in bounds) and len(bounds) in (1, 2):
-            first, last = int(bounds[0]), int(bounds[-1])
-            if len(bounds) == 1 and not step:
-                parts.append(_CRON_DAYS[first])
-                continue
-            if len(bounds) == 1:
-                last = 7 if first else 6
-            every = int(step) if step.isdigit() and int(step) > 0 else 1
-            parts.extend(_CRON_DAYS[n] for n in range(first, last + 1, every))
-        else:
-            parts.append(part)
-    return ",".join(dict.fromkeys(parts))
-
-
-def cron_trigger(expr: str, timezone: Any = "UTC") -> Any:
-    """An APScheduler trigger for a crontab line, reading its weekdays as cron does."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    fields = expr.split()
-    if len(fields) == 5:
-        minute, hour, day, month, weekday = fields
-        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=_cron_weekday(weekday), timezone=timezone)
-    return CronTrigger.from_crontab(expr, timezone=timezone)
-
-
-def validate_cron(expr: str, timezone: str = "UTC") -> str:
-    from apscheduler.triggers.cron import CronTrigger
-
-    usage = ('use five fields "minute hour day month weekday", e.g. "0 6 * * *" for 06:00 '
-             "every day")
-    try:
-        cron_trigger(expr, timezone=timezone)
-    except (ValueError, TypeError) as exc:
-        fields = expr.split()
-        if len(fields) != 5:
-            raise ValueError(f"{expr!r} has {len(fields)} fields; {usage}") from None
-        names = ("minute", "hour", "day", "month", "day_of_week")
-        ranges = ("0-59", "0-23", "1-31", "1-12", "0-6 or mon-sun")
-        for name, shown, allowed, field in zip(names, ("minute", "hour", "day", "month",
-                                                       "weekday"), ranges, fields, strict=True):
-            try:
-                CronTrigger(**{name: _cron_weekday(field) if name == "day_of_week" else field},
-                            timezone=timezone)
-            except (ValueError, TypeError):
-                raise ValueError(f"{expr!r}: the {shown} {field!r} is not valid (allowed: "
-                                 f"{allowed}, *, lists, ranges and steps); {usage}") from None
-        raise ValueError(f"{expr!r} is not a valid cron expression ({exc}); {usage}") from None
-    return expr
-
-
 # --------------------------------------------------------------------------- models
 
 
@@ -161,6 +87,22 @@ class SiteConfig(Strict):
     url: str
     language: str = "en"
     timezone: str = "UTC"
+    image_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts on the newsroom's own network whose images may be downloaded "
+                    "although their addresses are private (an intranet CMS): names, addresses "
+                    "or networks such as 10.20.0.0/16; every other private, loopback, "
+                    "link-local or reserved address is refused")
+
+    @field_validator("url")
+    @classmethod
+    def _full_url(cls, value: str) -> str:
+        return web_address(value, "https://rinews.example")
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        return language_code(value)
 
     @field_validator("timezone")
     @classmethod
@@ -181,6 +123,32 @@ class SiteConfig(Strict):
 class WebConfig(Strict):
     base_url: str = "http://localhost:8000"
     secret_key: SecretStr | None = None
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For and "
+                    "X-Forwarded-Proto are believed (default: none; every client is the "
+                    "address that connected)")
+    max_body: int = Field(
+        default=64 * 1024, ge=1024,
+        description="largest request body in bytes (forms, webhooks); larger ones get 413")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network; write e.g. "
+                                 "10.0.0.5 or 172.16.0.0/12") from None
+        return [entry.strip() for entry in value]
+
+    @field_validator("base_url")
+    @classmethod
+    def _full_base_url(cls, value: str) -> str:
+        return web_address(value, "https://news.example")
 
 
 class SourceBase(Strict):
@@ -192,6 +160,11 @@ class SourceBase(Strict):
     )
     language: str | None = None
     tags: list[str] = Field(default_factory=list)
+    max_article_bytes: int = Field(
+        default=2 * 1024 * 1024, gt=0,
+        description="an article file or feed item larger than this is skipped with a problem "
+                    "line (never read whole into memory)",
+    )
 
     @field_validator("every")
     @classmethod

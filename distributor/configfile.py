@@ -45,7 +45,10 @@ def format_key(path: Path_) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            part = str(part)
+            if not part or any(c.isspace() or not c.isprintable() for c in part):
+                part = repr(part)  # a key that is blank or holds a line break: visible
+            out += f".{part}" if out else part
     return out
 
 
@@ -82,7 +85,7 @@ def _load_yaml(text: str, file: str, env: dict[str, str]) -> _Loaded:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())  # one line
         loaded.errors.append(
             ConfigError(file, line, "", f"this is not valid YAML: {problem}; check the indentation "
                         "and quote values that contain ': ' or start with a special character")
@@ -90,8 +93,10 @@ def _load_yaml(text: str, file: str, env: dict[str, str]) -> _Loaded:
         return loaded
     constructor = yaml.SafeLoader("")
     budget = [MAX_VALUES]
+    at = [0]  # the line being read, for a value that cannot be constructed
 
     def convert(node: yaml.Node, path: Path_) -> Any:
+        at[0] = node.start_mark.line + 1
         budget[0] -= 1
         if budget[0] < 0 or len(path) > MAX_DEPTH:
             raise _TooBig(node.start_mark.line + 1)
@@ -126,6 +131,13 @@ def _load_yaml(text: str, file: str, env: dict[str, str]) -> _Loaded:
             file, exc.line, "", f"this file expands to more than {MAX_VALUES:,} values or nests "
             f"deeper than {MAX_DEPTH} levels (YAML aliases that repeat each other?); write the "
             "values out instead"))
+        loaded.data = None
+    except (yaml.YAMLError, ValueError, TypeError) as exc:  # an unknown !tag, a bad date
+        mark = getattr(exc, "problem_mark", None)
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        loaded.errors.append(ConfigError(
+            file, mark.line + 1 if mark is not None else at[0] or None, "",
+            f"this value cannot be read ({problem}); quote it, or remove the '!' tag"))
         loaded.data = None
     return loaded
 

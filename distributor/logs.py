@@ -12,6 +12,28 @@ from urllib.parse import quote
 
 # A Telegram bot token inside a URL: /bot123456:ABC-def.../
 _BOT_TOKEN = re.compile(r"(bot)\d{3,}:[A-Za-z0-9_-]{20,}")
+#: paths whose last part is a secret (signed links mailed to subscribers); more are added
+#: with :func:`add_secret_paths` (a webhook's secret path)
+_SECRET_PATHS = ["/unsubscribe/", "/confirm/"]
+_secret_path_re: re.Pattern[str] | None = None
+
+
+def _secret_paths() -> re.Pattern[str]:
+    global _secret_path_re
+    if _secret_path_re is None:
+        prefixes = "|".join(re.escape(p) for p in sorted(set(_SECRET_PATHS), key=len,
+                                                          reverse=True))
+        _secret_path_re = re.compile(rf"({prefixes})[^\s\"'?#/]+")
+    return _secret_path_re
+
+
+def add_secret_paths(prefixes: Iterable[str]) -> None:
+    """Redact what follows any of these path prefixes (``/hooks/``) in every log line."""
+    global _secret_path_re
+    new = [p for p in prefixes if p and p.startswith("/") and p != "/"]
+    if new:
+        _SECRET_PATHS.extend(new)
+        _secret_path_re = None
 
 
 class RedactingFilter(logging.Filter):
@@ -24,6 +46,7 @@ class RedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
+        text = _secret_paths().sub(r"\1<redacted>", text)
         return _BOT_TOKEN.sub(r"\1<redacted>", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -52,7 +75,9 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        # the machine's local time, with its date and zone: "2026-12-03 15:47:20 WIB"
+        stamp = datetime.fromtimestamp(record.created).astimezone().strftime(
+            "%Y-%m-%d %H:%M:%S %Z")
         level = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
         line = f"{stamp} {level}{record.getMessage()}"
         if record.exc_text:
@@ -70,6 +95,7 @@ def setup_logging(fmt: str = "text", verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.captureWarnings(True)  # Python's warnings are log lines too (JSON in JSON mode)
     for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "telegram", "tweepy",
                   "urllib3", "requests_oauthlib", "oauthlib", "aiosmtplib"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)

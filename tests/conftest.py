@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -75,36 +74,76 @@ def in_ci() -> bool:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-def _pg_connect(url: str):  # type: ignore[no-untyped-def]
-    import psycopg
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[Any]:
+    """This process's databases on the real PostgreSQL server (tests/support/pg.py): clones of
+    one migrated template, reused through a pool."""
+    from support.pg import Databases
 
-    return psycopg.connect(url, autocommit=True, connect_timeout=3)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh database on the real PostgreSQL server, dropped afterwards."""
     try:
-        admin = _pg_connect(PG_ADMIN)
+        databases = Databases(PG_ADMIN)
     except Exception as exc:
         if in_ci():
             raise RuntimeError(f"PostgreSQL must run in CI ({PG_ADMIN}): {exc}") from exc
         pytest.skip(f"PostgreSQL is not reachable at {PG_ADMIN}: {exc}")
-    name = f"distributor_test_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+        yield databases
     finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+        databases.close()
+
+
+@pytest.fixture
+def pg_url(pg_databases: Any) -> Iterator[str]:
+    """A database on the real PostgreSQL server with every migration applied and no rows (as
+    a fresh one after its first start), for this test alone."""
+    with pg_databases.migrated() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_empty_url(pg_databases: Any) -> Iterator[str]:
+    """An empty database on the real PostgreSQL server: for a test of migrating from empty."""
+    with pg_databases.empty() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with every migration applied, made once per process: a test's store is
+    a copy of it (as a fresh one is after its first start, without migrating it again)."""
+    from distributor.store import open_store
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "migrated.db"
+    open_store(f"sqlite:///{path}").dispose()
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+def migrated_sqlite(template: Path, path: Path) -> str:
+    """The URL of a SQLite file at ``path`` with every migration applied and no rows."""
+    import shutil
+
+    if not path.exists():
+        shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each store test runs on a real SQLite file and on the real PostgreSQL."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """Each store test runs on a real SQLite file and on the real PostgreSQL (both migrated,
+    empty; ``empty_db_url`` for a test of migrating from empty)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
+        return migrated_sqlite(sqlite_template, tmp_path / "store.db")
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store with nothing in it yet, on SQLite and on PostgreSQL: for the tests of
+    migrating from empty (``db_url``'s PostgreSQL databases are cloned already migrated)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return str(request.getfixturevalue("pg_empty_url"))
 
 
 # --------------------------------------------------------------------------- the plugin
@@ -164,11 +203,12 @@ web:
 
 
 @pytest.fixture
-def write_config(tmp_path: Path) -> Callable[..., Path]:
-    """Write a channels.yaml into tmp_path: site + database + the given YAML blocks."""
+def write_config(tmp_path: Path, sqlite_template: Path) -> Callable[..., Path]:
+    """Write a channels.yaml into tmp_path: site + database (by default a SQLite file in
+    tmp_path, migrated) + the given YAML blocks."""
 
     def write(body: str, *, database: str | None = None, name: str = "channels.yaml") -> Path:
-        db = database or f"sqlite:///{tmp_path / 'distributor.db'}"
+        db = database or migrated_sqlite(sqlite_template, tmp_path / "distributor.db")
         text = SITE + f"database: {db}\n" + textwrap.dedent(body)
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
@@ -215,6 +255,27 @@ def cli_env(plugin_site: Path, extra: dict[str, str] | None = None) -> dict[str,
     from support.cli import process_env
 
     return process_env(plugin_site, extra)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """Editors' passwords are hashed in the tests with argon2's profile for tests
+    (``argon2.profiles.CHEAPEST``: the same argon2id code, 8 KiB and one pass) instead of the
+    production cost (64 MiB, three passes, four lanes: up to a second per login on two busy
+    cores). A `distributor serve` process keeps the real cost."""
+    try:
+        from distributor.interfaces.web import auth
+    except ImportError:  # a run without the [web] extra
+        yield
+        return
+    from argon2 import PasswordHasher, profiles
+
+    cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(auth, "_hasher", cheap)
+    patch.setattr(auth, "_DUMMY_HASH", cheap.hash("not anyone's password"))
+    yield
+    patch.undo()
 
 
 @pytest.fixture(autouse=True)

@@ -73,7 +73,9 @@ def plan_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
         if included:
             for row in session.scalars(select(ArticleRow).where(ArticleRow.id.in_(included))):
                 chosen.setdefault(row.id, row)
-        ordered = sorted(chosen.values(), key=lambda r: (r.first_seen, r.id))
+        ranks = {p.article_id: p.rank for p in picks if p.include and p.rank is not None}
+        ordered = sorted(chosen.values(),  # as editors ordered them, the rest by time
+                         key=lambda r: (ranks.get(r.id, len(ranks)), r.first_seen, r.id))
         return DigestPlan(channel=channel.name, period=period, since=since, until=until,
                           articles=[from_row(r) for r in ordered],
                           notices=pending_notices(session, channel.name))
@@ -116,6 +118,31 @@ def pick_article(session: Session, channel: str, article_id: int, *, include: bo
     if include:
         return f"article {article_id} goes into the next digest of {channel}"
     return f"article {article_id} is left out of the digests of {channel}"
+
+
+def move_in_digest(session: Session, channel: str, order: list[int], article_id: int,
+                   step: int, *, by: str | None = None) -> str:
+    """Move an article ``step`` places in the next digest (negative: towards the top; a step
+    past the top makes it the lead), ``order`` being the digest's articles as they stand.
+    The whole order is kept as the editors' picks, so it holds until the digest is sent."""
+    if article_id not in order:
+        raise LookupError(f"article {article_id} is not in the next digest of {channel}")
+    ids = [i for i in order if i != article_id]
+    place = max(0, min(len(ids), order.index(article_id) + step))
+    ids.insert(place, article_id)
+    picks = {p.article_id: p for p in session.scalars(select(DigestPick).where(
+        DigestPick.channel == channel, DigestPick.article_id.in_(ids)))}
+    for rank, item in enumerate(ids):
+        pick = picks.get(item)
+        if pick is None:
+            pick = DigestPick(channel=channel, article_id=item, include=True, by=by,
+                              created_at=utcnow())
+            session.add(pick)
+        pick.rank = rank
+    session.flush()
+    return (f"article {article_id} leads the next digest of {channel}" if place == 0 else
+            f"article {article_id} is number {place + 1} of {len(ids)} in the next digest of "
+            f"{channel}")
 
 
 def unpick_article(session: Session, channel: str, article_id: int) -> bool:

@@ -32,6 +32,7 @@ from distributor.engine.digest_plans import (
     digest_channels,
     digest_picks,
     log,
+    move_in_digest,
     pick_article,
     plan_digest,
     render_plan,
@@ -54,8 +55,8 @@ from distributor.store.models import ArticleRow, Digest
 
 __all__ = ["HOLDING", "MISFIRE_GRACE", "RESUME_WITHIN", "DigestClaim", "DigestOutcome",
            "DigestPlan", "bind_adapters", "claim_digest", "digest_channels", "digest_picks",
-           "pick_article", "plan_digest", "render_plan", "resume_digest", "run_digest",
-           "schedule_of", "unfinished_digests", "unpick_article"]
+           "move_in_digest", "pick_article", "plan_digest", "render_plan", "resume_digest",
+           "run_digest", "schedule_of", "unfinished_digests", "unpick_article"]
 
 MISFIRE_GRACE = timedelta(hours=6)
 #: the scheduler resumes an interrupted digest on its own for this long; after that only

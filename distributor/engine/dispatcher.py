@@ -23,10 +23,13 @@ from distributor.engine.actions import (
 )
 from distributor.engine.contexts import delivery_key, reconciling, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
+from distributor.engine.notices import NOTICES, why_waiting
+from distributor.engine.pacing_rules import daily_cap_until, spacing_slack
 from distributor.engine.send_outcomes import fail, pace, retry_later, unknown
 from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record
 from distributor.ledger.ingest import from_row
 from distributor.plugin import AmbiguousError, PermanentError, TransientError
+from distributor.render.dates import site_clock
 from distributor.runtime import Runtime, owner_gone
 from distributor.store.models import (
     ArticleRow,
@@ -61,6 +64,11 @@ class DispatchReport:
             getattr(self, name).extend(getattr(other, name))
 
 
+def _wake(waker: asyncio.Future[None]) -> None:
+    if not waker.done():
+        waker.set_result(None)
+
+
 class Dispatcher:
     """Sends due deliveries, one channel at a time in order, channels side by side."""
 
@@ -69,10 +77,26 @@ class Dispatcher:
         self.stopping = False
         #: one drain per channel at a time: order and pacing hold within this process
         self._draining: set[str] = set()
+        #: the pacing waits under way: stop() ends them at once (nothing is in flight there)
+        self._sleepers: set[asyncio.Future[None]] = set()
 
     def stop(self) -> None:
-        """Finish the sends in flight, start no new ones."""
+        """Finish the sends in flight, start no new ones; a pacing wait ends now."""
         self.stopping = True
+        for waker in list(self._sleepers):
+            waker.get_loop().call_soon_threadsafe(_wake, waker)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when :meth:`stop` is called meanwhile."""
+        loop = asyncio.get_running_loop()
+        waker: asyncio.Future[None] = loop.create_future()
+        self._sleepers.add(waker)
+        timer = loop.call_later(seconds, _wake, waker)
+        try:
+            await waker
+        finally:
+            timer.cancel()
+            self._sleepers.discard(waker)
 
     # -- recovery ---------------------------------------------------------------------------
     async def recover(self, *, now: datetime | None = None) -> DispatchReport:
@@ -176,6 +200,13 @@ class Dispatcher:
             total.merge(report)
         return total
 
+    async def send_only(self, channel: str, ids: Iterable[int], *,
+                        skip_spacing: bool = False) -> DispatchReport:
+        """These deliveries of one channel, in order, ignoring their time (an editor's push;
+        ``skip_spacing``: not waiting for ``min_interval``); other channels are not waited
+        for."""
+        return await self._drain(channel, set(ids), set(), skip_spacing)
+
     async def drain_channel(self, channel: str) -> DispatchReport:
         """Send what is due on one channel, in order (a worker's job in distributed mode)."""
         return await self._drain(channel, None)
@@ -195,15 +226,17 @@ class Dispatcher:
                              actions: set[int] | None = None,
                              skip_spacing: bool = False) -> DispatchReport:
         report = DispatchReport()
-        slack = self._spacing_slack(channel) if skip_spacing else 0.0
+        slack = spacing_slack(self.rt, channel) if skip_spacing else 0.0
         while not self.stopping:
             now = utcnow()
             with self.rt.store.session() as session:
                 state = session.get(ChannelState, channel)
                 if state is not None and state.paused_reason:
                     if self._has_due(session, channel, only, now):
-                        log.warning("channel %s is paused: %s", channel, state.paused_reason)
+                        NOTICES.say(log, logging.WARNING, channel, "paused", state.paused_reason,
+                                    "channel %s is paused: %s", channel, state.paused_reason)
                     return report
+                NOTICES.clear(channel, "paused")
                 wait = 0.0
                 if state is not None and state.next_send_at and state.next_send_at > now:
                     wait = max(0.0, (state.next_send_at - now).total_seconds() - slack)
@@ -211,22 +244,26 @@ class Dispatcher:
                     if actions is None or actions else None
                 delivery_id = None if action_id is not None else \
                     self._next_due(session, channel, only, now)
+                why = why_waiting(session, channel) if wait > PACING_WAIT_MAX else ""
                 cap_until = None
                 if delivery_id is not None:
                     need = self._parts_left(session, delivery_id)
-                    cap_until = self._daily_cap_until(session, channel, now, need)
+                    cap_until = daily_cap_until(self.rt, session, channel, now, need)
             if cap_until is not None:
-                log.info("channel %s reached max_posts_per_day; next post after %s", channel,
-                         cap_until.isoformat(timespec="seconds"))
+                NOTICES.say(log, logging.INFO, channel, "capped", cap_until.isoformat(),
+                            "channel %s reached max_posts_per_day; next post after %s", channel,
+                            site_clock(cap_until, self.rt.config.site))
                 return report
             if delivery_id is None and action_id is None:
                 return report
             if wait > 0:
                 if wait > PACING_WAIT_MAX:
-                    log.info("channel %s waits %.0fs (rate limit or min_interval)", channel,
-                             wait)
+                    NOTICES.say(log, logging.INFO, channel, "waiting", why,
+                                "channel %s waits until %s (%s)", channel,
+                                site_clock(now + timedelta(seconds=wait), self.rt.config.site), why)
                     return report
-                await asyncio.sleep(wait)
+                NOTICES.clear(channel, "waiting")
+                await self._pause(wait)
                 continue
             if action_id is not None:
                 if claim_action(self.rt, action_id):
@@ -238,17 +275,6 @@ class Dispatcher:
             outcome = await self._send(delivery_id)
             getattr(report, outcome).append(delivery_id)
         return report
-
-    def _spacing_slack(self, channel: str) -> float:
-        """How much of the channel's hold is its ``min_interval`` beyond the platform's pace:
-        what ``push --now`` does not wait for."""
-        config = self.rt.config.channel(channel)
-        spacing = getattr(config, "min_interval", None)
-        if spacing is None:
-            return 0.0
-        rate = getattr(config, "rate_per_minute", None) or self.rt.adapter(channel).rate_per_minute
-        gap = 60.0 / rate if rate else 0.0
-        return max(0.0, spacing.total_seconds() - gap)
 
     def _parts_left(self, session: Session, delivery_id: int) -> int:
         """How many posts the delivery still needs (rendering it now if it was not yet)."""
@@ -265,23 +291,6 @@ class Dispatcher:
         adapter = self.rt.adapter(delivery.channel)
         delivery.messages = adapter.render(from_row(delivery.article),
                                            self.rt.context(channel_cfg))
-
-    def _daily_cap_until(self, session: Session, channel: str, now: datetime,
-                         need: int = 1) -> datetime | None:
-        """When posting ``need`` more posts would pass the channel's ``max_posts_per_day``: the
-        time enough posts have left the 24-hour window; else None. Every posted part counts
-        (a thread of 3 is 3 posts), and a thread is never started that the cap would cut."""
-        cap = getattr(self.rt.config.channel(channel), "max_posts_per_day", None)
-        if not cap:
-            return None
-        need = max(1, min(need, cap))
-        recent = session.scalars(
-            select(DeliveryPart.sent_at).join(Delivery)
-            .where(Delivery.channel == channel, DeliveryPart.sent_at > now - timedelta(days=1))
-            .order_by(DeliveryPart.sent_at.desc()).limit(cap)).all()
-        if len(recent) + need <= cap:
-            return None
-        return recent[cap - need] + timedelta(days=1)
 
     def _due_query(self, channel: str, only: set[int] | None, now: datetime) -> Select[int]:
         query = select(Delivery.id).join(ArticleRow).where(

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import DBAPIError
 
 from distributor.clock import utcnow
 from distributor.engine.digests import DigestOutcome, digest_channels, run_digest
@@ -23,6 +24,10 @@ from distributor.engine.dispatcher import Dispatcher, DispatchReport, PreviewIte
 from distributor.engine.jobs import KINDS, Companion, always, digest, timetable
 from distributor.ledger.ingest import PollReport, poll_all
 from distributor.runtime import Runtime
+from distributor.store.db import store_problem
+
+#: how long a stop waits for the work in flight before cutting it off
+SHUTDOWN_GRACE = 10.0
 
 log = logging.getLogger("distributor.scheduler")
 
@@ -138,6 +143,9 @@ class Service:
     async def _guard(self, name: str, work: Callable[[], Awaitable[Any]]) -> None:
         try:
             await work()
+        except DBAPIError as exc:  # the store is damaged, full or gone: one line, go on
+            log.error("job %s: %s; it runs again at its next time", name,
+                      store_problem(exc, self.rt.config.database))
         except Exception:
             log.exception("job %s failed unexpectedly (a bug: please report it)", name)
 
@@ -160,9 +168,30 @@ class Service:
 
     def stop(self) -> None:
         if not self.stopped.is_set():
-            log.info("stopping: letting sends in flight finish")
             self.stopped.set()
             self.dispatcher.stop()
+
+    async def _finish(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Wait for the work in flight, saying what it is, for SHUTDOWN_GRACE at most; what is
+        still running then is cut off as a crash would cut it (a send cut off is reconciled at
+        the next start: nothing is lost or doubled)."""
+        running = [t for t in tasks if not t.done()]
+        if running:  # a pacing wait or an idle bot ends at once: only real work is named
+            _, still = await asyncio.wait(running, timeout=0.5)
+            running = list(still)
+        busy = sorted({t.get_name() for t in running if t.get_name() != "companion"})
+        log.info("stopping: %s", f"waiting for {', '.join(busy)} (at most "
+                 f"{SHUTDOWN_GRACE:.0f}s)" if busy else "nothing in flight")
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=SHUTDOWN_GRACE)
+        if late:
+            log.warning("stopping: cut off after %.0fs: %s (a send cut off is checked with the "
+                        "platform at the next start)", SHUTDOWN_GRACE,
+                        ", ".join(sorted(t.get_name() for t in late)))
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -178,7 +207,7 @@ class Service:
                  ", ".join(c.name for c in self.rt.channels()) or "none")
         await self.stopped.wait()
         self.scheduler.shutdown(wait=False)
-        await asyncio.gather(*beside, *list(self.tasks), return_exceptions=True)
+        await self._finish([*beside, *self.tasks])
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("stopped")

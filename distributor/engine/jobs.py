@@ -51,6 +51,7 @@ from distributor.engine.digests import (
     unfinished_digests,
 )
 from distributor.engine.dispatcher import Dispatcher
+from distributor.engine.notices import NOTICES
 from distributor.ledger.deliveries import DUE_STATES, plan_deliveries
 from distributor.ledger.ingest import poll_source
 from distributor.render.context import Message
@@ -248,5 +249,8 @@ def due_channels(rt: Runtime, *, now: datetime | None = None) -> list[str]:
             ChannelState.paused_reason.is_not(None)))}
     due |= channels_with_due_actions(rt, names, now)
     for name in sorted(due & set(paused)):
-        log.warning("channel %s is paused: %s", name, paused[name])
+        NOTICES.say(log, logging.WARNING, name, "paused", paused[name] or "",
+                    "channel %s is paused: %s", name, paused[name])
+    for name in set(names) - set(paused):
+        NOTICES.clear(name, "paused")
     return [n for n in names if n in due and n not in paused]

@@ -4,7 +4,7 @@ refusals (the editor bot words its own: it speaks in a chat)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from distributor.plugin.actions import ActionKind, ActionOutcome
 from distributor.plugin.desk import DeskError, NotFound, PickOutcome, Refusal, Refused
@@ -46,6 +46,27 @@ def pick_text(outcome: PickOutcome) -> str:
     if outcome.include:
         return f"article {n} goes into the next digest of {name}"
     return f"article {n} is left out of the digests of {name}"
+
+
+def schedule_text(cron: str, tz: tzinfo, now: datetime) -> str:
+    """A digest's cron as an editor reads it, in the site's zone, with its next time:
+    "Every day at 06:00 (WIB); next Fri 4 Dec 06:00"."""
+    from cron_descriptor import ExpressionDescriptor, Options
+
+    from distributor.config import cron_trigger
+
+    options = Options()
+    options.use_24hour_time_format = True
+    try:
+        said = ExpressionDescriptor(cron, options).get_description()
+    except Exception:  # an expression it cannot word: show it as it is
+        said = f"cron “{cron}”"
+    if said.startswith("At ") and "," not in said:
+        said = "Every day a" + said[1:]
+    fire = cron_trigger(cron, timezone=tz).get_next_fire_time(None, now)
+    zone = fire.strftime("%Z") if fire else now.astimezone(tz).strftime("%Z")
+    nxt = f"; next {fire.strftime('%a')} {fire.day} {fire.strftime('%b %H:%M')}" if fire else ""
+    return f"{said} ({zone}){nxt}"
 
 
 def action_text(o: ActionOutcome, *, when: Callable[[datetime | None], str] = str,

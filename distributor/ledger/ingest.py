@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +18,7 @@ from distributor.config import DirectorySourceConfig, FeedSourceConfig
 from distributor.ledger.updates import source_updated
 from distributor.runtime import Runtime
 from distributor.sources import SourceError, SourceState, fetch_source
+from distributor.sources.directory import suffixed_url
 from distributor.store.models import ArticleRow, SourceStateRow
 
 log = logging.getLogger("distributor.ingest")
@@ -28,6 +32,30 @@ class PollReport:
     not_modified: bool = False
     problems: list[str] = field(default_factory=list)
     error: str | None = None
+    #: files changed too recently to be read (maybe still being written): the next poll
+    pending: int = 0
+    pending_wait: float = 0.0
+
+
+#: NUL and the other control characters (tab and line breaks aside), lone surrogates: no
+#: database stores them (PostgreSQL refuses NUL) and no reader wants them
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+def clean_article(article: Article) -> Article:
+    """A copy of ``article`` without control characters in any of its texts."""
+    data = article.model_dump()
+    return Article.model_validate({k: _clean(v) for k, v in data.items()})
 
 
 def to_row(article: Article) -> ArticleRow:
@@ -37,7 +65,8 @@ def to_row(article: Article) -> ArticleRow:
 
 def from_row(row: ArticleRow) -> Article:
     return Article(
-        id=row.id, source=row.source, key=row.key, url=row.url, title=row.title,
+        id=row.id, source=row.source, key=row.key, url=row.url, url_derived=row.url_derived,
+        title=row.title,
         title_derived=row.title_derived, dateline=row.dateline, lede=row.lede,
         body=list(row.body or []), author=row.author, editor=row.editor,
         related=[RelatedLink(**r) for r in row.related or []], image=row.image,
@@ -47,27 +76,68 @@ def from_row(row: ArticleRow) -> Article:
 
 
 def find_existing(session: Session, article: Article) -> ArticleRow | None:
-    """The stored article this one is a re-read of: same source and key, or same URL."""
+    """The stored article this one is a re-read of, or None when it is a new one.
+
+    Within a source an article is its key. Besides, one URL that a feed or a file *gave* is
+    one article everywhere (a story that arrives by feed and by folder posts once); a URL
+    derived from a ``url_template`` is a guess of the portal's address, so two derived URLs
+    (unless the texts are the same: a copy of a file), or a derived and a given one within one
+    source, never make two articles one.
+    """
     row = session.scalar(
         select(ArticleRow).where(ArticleRow.source == article.source, ArticleRow.key == article.key)
     )
-    if row is None and article.url:
-        row = session.scalar(select(ArticleRow).where(ArticleRow.url == article.url).limit(1))
-    return row
+    if row is not None or not article.url:
+        return row
+    for candidate in session.scalars(
+            select(ArticleRow).where(ArticleRow.url == article.url).order_by(ArticleRow.id)):
+        if _same_story(candidate, article):
+            return candidate
+    return None
+
+
+def _same_story(row: ArticleRow, article: Article) -> bool:
+    if row.url_derived and article.url_derived:  # two guesses: the same only as exact copies
+        return bool(row.content_hash) and row.content_hash == article.content_hash
+    return row.source != article.source or not (row.url_derived or article.url_derived)
+
+
+def _unique_url(session: Session, article: Article) -> tuple[str, str | None]:
+    """A derived URL that no stored article has (``-2``, ``-3``... after the slug), and the
+    note that says why it is not the template's; a given URL is kept as it is."""
+    taken = session.scalar(select(ArticleRow).where(ArticleRow.url == article.url)
+                           .order_by(ArticleRow.id).limit(1))
+    if taken is None or not article.url_derived:
+        return article.url, None
+    number = 2
+    while True:
+        url = suffixed_url(article, number)
+        if session.scalar(select(ArticleRow.id).where(ArticleRow.url == url).limit(1)) is None:
+            break
+        number += 1
+    what = article.key.removeprefix("file:")
+    note = (f"{what}: its link {article.url} (from url_template) is already the link of "
+            f"article {taken.id} ({taken.key.removeprefix('file:')}); it was stored as a "
+            f"separate article with the link {url} (give the file a url: to choose its own)")
+    return url, note
 
 
 def store_article(
     session: Session, article: Article, *, now: datetime, max_age: timedelta | None = None
 ) -> tuple[ArticleRow, bool]:
-    """Store an article unless it is known; return (row, is_new)."""
+    """Store an article unless it is known; return (row, is_new). A new article whose derived
+    URL is taken gets a unique one, and :attr:`ArticleRow.url_note` says so."""
     existing = find_existing(session, article)
     if existing is not None:
         return existing, False
-    article = article.model_copy()
+    article = clean_article(article)
     article.first_seen = now
     if max_age is not None and article.published is not None:
         article.backlog = now - article.published > max_age
+    url, note = _unique_url(session, article)
+    article.url = url
     row = to_row(article)
+    row.url_note = note
     session.add(row)
     session.flush()
     return row, True
@@ -100,12 +170,16 @@ async def poll_source(
         state_row.last_modified = result.state.last_modified
         report.not_modified = result.not_modified
         report.problems = list(result.problems)
+        report.pending, report.pending_wait = result.pending, result.pending_wait
         for problem in result.problems:
             log.warning("source %s: %s", source.name, problem)
         for article in result.articles:
             row, is_new = store_article(session, article, now=now, max_age=source.max_age)
             if is_new:
                 report.new.append(row.id)
+                if row.url_note:
+                    report.problems.append(row.url_note)
+                    log.warning("source %s: %s", source.name, row.url_note)
                 log.info("new article %s from %s: %s%s", row.id, source.name, row.title,
                          " (older than max_age: stored, not posted)" if row.backlog else "")
             else:
@@ -114,8 +188,34 @@ async def poll_source(
     return report
 
 
-async def poll_all(rt: Runtime, *, now: datetime | None = None) -> list[PollReport]:
+async def poll_all(
+    rt: Runtime, *, now: datetime | None = None, wait_for_files: float = 0.0
+) -> list[PollReport]:
+    """Poll every source once. ``wait_for_files``: for up to this many seconds, wait for files
+    still being written and read them (a one-shot ``fetch`` right after a copy)."""
     reports = []
     for source in rt.config.sources:
         reports.append(await poll_source(rt, source, now=now))
+    deadline = asyncio.get_running_loop().time() + wait_for_files
+    while wait_for_files > 0:
+        waiting = [i for i, r in enumerate(reports) if r.pending and not r.error]
+        left = deadline - asyncio.get_running_loop().time()
+        wait = max((reports[i].pending_wait for i in waiting), default=0.0) + 0.1
+        if not waiting or wait > left:
+            break
+        await asyncio.sleep(wait)
+        for i in waiting:
+            reports[i] = _merged(reports[i], await poll_source(rt, rt.config.sources[i]))
     return reports
+
+
+def _merged(first: PollReport, then: PollReport) -> PollReport:
+    """One report for a source polled twice (the second time for the files being written)."""
+    if then.error is not None:
+        then.new = first.new + then.new
+        return then
+    return PollReport(source=first.source, new=first.new + then.new,
+                      seen=max(0, then.seen - len(first.new)),
+                      problems=first.problems + [p for p in then.problems
+                                                 if p not in first.problems],
+                      pending=then.pending, pending_wait=then.pending_wait)

@@ -54,6 +54,10 @@ if TYPE_CHECKING:
 LEASE = timedelta(minutes=2)
 #: how long a heartbeat keeps the dispatcher's lease on the delivery a run serves
 DELIVERY_LEASE = timedelta(minutes=5)
+#: most send rows in one INSERT (the fan-out hands over at most its batch, 500, at a time)
+ROWS_PER_WRITE = 1000
+#: most subscribers read in one page of :meth:`Mailing.recipients`
+PAGE_LIMIT = 5000
 #: send states of a run, counted on the run
 SEND_STATES = ("sent", "bounced", "failed")
 
@@ -237,6 +241,9 @@ class Mailing:
 
     def recipients(self, run_id: int, *, after: int = 0, limit: int = 1000
                    ) -> list[Recipient]:
+        """The next page of subscribers the run still has to serve, in id order (keyset
+        pagination: memory stays flat whatever the list's size); at most :data:`PAGE_LIMIT`."""
+        limit = max(1, min(limit, PAGE_LIMIT))
         secret = self._secret()
         with self.store.session() as session:
             rows = session.execute(
@@ -250,18 +257,22 @@ class Mailing:
     def record(self, run_id: int, results: Sequence[RecipientResult], *,
                heartbeat: bool = False) -> None:
         """Insert the send rows (one cached statement, many rows, on a plain connection: this
-        runs up to 20 times a second); bounces also go on the subscriber; with the heartbeat,
-        the run's counters and lease, and the lease of the delivery the run serves."""
+        runs up to 20 times a second), at most :data:`ROWS_PER_WRITE` in a statement whatever
+        the caller hands over; bounces also go on the subscriber; with the heartbeat, the run's
+        counters and lease, and the lease of the delivery the run serves."""
         now = utcnow()
-        rows = [{"run_id": run_id, "subscriber_id": r.recipient.id, "state": r.state,
-                 "at": now, "detail": r.detail} for r in results]
         bounces = [r for r in results if r.state == "bounced" and r.bounce]
-        if rows and not bounces and not heartbeat:
+        chunks = [[{"run_id": run_id, "subscriber_id": r.recipient.id, "state": r.state,
+                    "at": now, "detail": r.detail}
+                   for r in results[start:start + ROWS_PER_WRITE]]
+                  for start in range(0, len(results), ROWS_PER_WRITE)]
+        if chunks and not bounces and not heartbeat:
             with self.store.engine.begin() as connection:
-                connection.execute(self._insert_sends, rows)
+                for rows in chunks:
+                    connection.execute(self._insert_sends, rows)
             return
         with self.store.session() as session:
-            if rows:
+            for rows in chunks:
                 session.execute(self._insert_sends, rows)
             for r in bounces:
                 record_bounce(session, r.recipient.address, str(r.bounce),

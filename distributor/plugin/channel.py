@@ -53,6 +53,13 @@ class Channel:
     #: the site (name, url, language, timezone); set by the core after construction
     site: SiteConfig | None = None
 
+    #: how the dashboard shows this channel's messages: "chat" (bubbles in a chat: text and
+    #: image; Telegram HTML when the message says ``parse_mode: HTML``), "thread" (posts one
+    #: under the other, each with its length as :meth:`measure` counts it against
+    #: ``body_maxlen``), "email" (subject and the mail's HTML in a sandboxed frame) or "text"
+    #: (the readable text as it is)
+    preview_style: ClassVar[str] = "text"
+
     #: channels whose instances have the same key share credentials (one bot token): an error
     #: that pauses one (an invalid token) pauses them all. None: not shared.
     credential_key: str | None = None
@@ -120,6 +127,22 @@ class Channel:
         return None
 
     @classmethod
+    def preview_text(cls, message: Message) -> str:
+        """The text a reader sees of this message, for the dashboard's previews (default: its
+        ``text`` or ``caption``)."""
+        return message_text(message)
+
+    @classmethod
+    def preview_image(cls, message: Message) -> str | None:
+        """The address of the image this message shows, for the dashboard's previews (default:
+        its ``image`` or ``photo``, when it is a URL); None without one."""
+        for key in ("image", "photo"):
+            value = message.get(key)
+            if isinstance(value, str) and value.startswith(("https://", "http://")):
+                return value
+        return None
+
+    @classmethod
     def editor_bots(cls, desk: Any, stop: Any) -> Any:
         """Optional: a coroutine running this platform's editor bots (long polling) until
         ``stop`` is set, answering editors through ``desk`` (a :class:`Desk`); None when the
@@ -136,6 +159,11 @@ class Channel:
     def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
         """The public address of a published post (``moved_to``: where the platform moved the
         channel, as recorded); None when the platform gives posts no address."""
+        return None
+
+    def profile_url(self) -> str | None:
+        """The public page of the channel's account or chat, where an editor checks by eye
+        whether a post whose outcome is unknown went out; None when there is none."""
         return None
 
     async def check_online(self) -> str:

@@ -100,6 +100,10 @@ class PushOutcome:
     kind: PushKind
     delivery: DeliveryView
     at: datetime | None = None  # SCHEDULED: when
+    #: QUEUED on a paused channel: why it is paused (it goes out once an editor resumes it)
+    channel_paused: str | None = None
+    #: QUEUED on a channel held back (its pacing, a Retry-After, an outage): until when
+    channel_waits_until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from distributor.render.words import _base_language
 if TYPE_CHECKING:
     from distributor.config import SiteConfig
 
-__all__ = ["day_and_month", "local_now", "site_date"]
+__all__ = ["day_and_month", "local_now", "site_clock", "site_date"]
 
 
 @cache
@@ -48,6 +48,13 @@ def local_now(site: SiteConfig, now: datetime | None = None) -> datetime:
     result = _as_site_time(now or utcnow(), site)
     assert isinstance(result, datetime)
     return result
+
+
+def site_clock(value: datetime, site: SiteConfig) -> str:
+    """A moment for the engineer's eyes, in the site's time zone and labelled with it:
+    "2026-12-03 15:47 WIB"."""
+    local = _as_site_time(value, site)
+    return local.strftime("%Y-%m-%d %H:%M %Z")
 
 
 def site_date(value: datetime | date, site: SiteConfig, fmt: str = "full",

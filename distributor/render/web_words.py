@@ -36,6 +36,9 @@ class WebWords:
     confirm_mail_ignore: str
     too_many_title: str
     too_many: str
+    choose_newsletter: str
+    unknown_newsletter: str
+    no_newsletter: str
 
 
 _WORDS = {
@@ -77,6 +80,9 @@ _WORDS = {
         too_many_title="Too many requests",
         too_many="Too many subscription requests came from your connection. Please try "
                  "again in a few minutes.",
+        choose_newsletter="Choose at least one newsletter.",
+        unknown_newsletter="This newsletter does not exist (any more). Choose one below.",
+        no_newsletter="{site} has no newsletter to subscribe to at the moment.",
     ),
     "id": WebWords(
         subscribe_title="Berlangganan",
@@ -87,7 +93,8 @@ _WORDS = {
         check_inbox_title="Periksa kotak masuk Anda",
         check_inbox="Jika {email} dapat didaftarkan, email berisi tautan konfirmasi sedang "
                     "dikirim. Langganan dimulai setelah Anda membuka tautan itu.",
-        invalid_email="Alamat email ini tidak valid: {problem}",
+        invalid_email="Alamat email ini tidak valid. Periksa penulisannya, misalnya "
+                      "nama@contoh.id.",
         send_failed="Email konfirmasi belum dapat dikirim. Silakan coba lagi beberapa menit "
                     "lagi.",
         confirm_title="Konfirmasi langganan Anda",
@@ -117,6 +124,9 @@ _WORDS = {
         too_many_title="Terlalu banyak permintaan",
         too_many="Terlalu banyak permintaan berlangganan dari koneksi Anda. Silakan coba lagi "
                  "beberapa menit lagi.",
+        choose_newsletter="Pilih paling sedikit satu buletin.",
+        unknown_newsletter="Buletin ini tidak ada (lagi). Pilih salah satu di bawah.",
+        no_newsletter="Saat ini {site} tidak memiliki buletin untuk dilanggani.",
     ),
 }
 

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from distributor.engine.digests import pick_article, unpick_article
+from distributor.clock import utcnow
+from distributor.engine.digests import move_in_digest, pick_article, plan_digest, unpick_article
 from distributor.ledger.deliveries import (
     hold_delivery,
     request_delivery,
@@ -28,6 +29,7 @@ from distributor.plugin.desk import (
     RetryOutcome,
 )
 from distributor.runtime import Runtime
+from distributor.services.channels import statuses
 from distributor.services.sending import Sender, view
 from distributor.store.models import ArticleRow, Delivery
 
@@ -53,7 +55,22 @@ def request_push(rt: Runtime, article_id: int, channels: Sequence[str], *, by: s
             session.flush()
             outcomes.append(PushOutcome(name, kind, view(row),
                                         at if kind is PushKind.SCHEDULED else None))
-    return outcomes
+    return with_channel_states(rt, outcomes)
+
+
+def with_channel_states(rt: Runtime, outcomes: list[PushOutcome]) -> list[PushOutcome]:
+    """Each queued, unsent outcome with what holds its channel: paused, or waiting until."""
+    if not any(o.kind is PushKind.QUEUED and o.delivery.state != "sent" for o in outcomes):
+        return outcomes
+    held = {st.name: st for st in statuses(rt)}
+    out = []
+    for o in outcomes:
+        st = held.get(o.channel)
+        if o.kind is PushKind.QUEUED and o.delivery.state != "sent" and st is not None:
+            o = replace(o, channel_paused=st.paused_reason,
+                        channel_waits_until=st.held_until if st.state == "waiting" else None)
+        out.append(o)
+    return out
 
 
 async def push(rt: Runtime, article_id: int, channels: Sequence[str], *, by: str,
@@ -68,7 +85,8 @@ async def push(rt: Runtime, article_id: int, channels: Sequence[str], *, by: str
     if not queued:
         return outcomes
     final = await (sender or Sender(rt)).send_and_wait(queued, wait=wait, skip_spacing=now)
-    return [replace(o, delivery=final.get(o.delivery.id, o.delivery)) for o in outcomes]
+    return with_channel_states(
+        rt, [replace(o, delivery=final.get(o.delivery.id, o.delivery)) for o in outcomes])
 
 
 def hold(rt: Runtime, article_id: int, channel: str, *, by: str) -> DeliveryView:
@@ -121,6 +139,20 @@ def pick(rt: Runtime, channel: str, article_id: int, *, include: bool,
             raise NotFound("article", article_id)
         pick_article(session, channel, article_id, include=include, by=by)
     return PickOutcome(channel, article_id, include)
+
+
+def move(rt: Runtime, channel: str, article_id: int, step: int, *, by: str | None = None
+         ) -> str:
+    """Move an article up (negative ``step``) or down in a channel's next digest; a one-line
+    answer. Raises NotFound when the article is not in that digest."""
+    config = rt.config.channel(channel)
+    order = [a.id for a in plan_digest(rt, config, until=utcnow(), period="preview").articles
+             if a.id is not None]
+    with rt.store.session() as session:
+        try:
+            return move_in_digest(session, channel, order, article_id, step, by=by)
+        except LookupError:
+            raise NotFound("article in the next digest", article_id) from None
 
 
 def unpick(rt: Runtime, channel: str, article_id: int) -> PickOutcome:

@@ -34,6 +34,17 @@ def view(d: Delivery) -> DeliveryView:
                         title=d.article.title if d.article is not None else "")
 
 
+def channels_of(rt: Runtime, ids: Iterable[int]) -> dict[str, list[int]]:
+    """The deliveries grouped by channel, each group in id order."""
+    out: dict[str, list[int]] = {}
+    with rt.store.session() as session:
+        for delivery_id, channel in session.execute(
+                select(Delivery.id, Delivery.channel).where(Delivery.id.in_(list(ids)))
+                .order_by(Delivery.id)):
+            out.setdefault(channel, []).append(delivery_id)
+    return out
+
+
 def views(rt: Runtime, ids: Iterable[int]) -> dict[int, DeliveryView]:
     wanted = list(ids)
     if not wanted:
@@ -57,6 +68,7 @@ class Sender:
         self.dispatcher = dispatcher or Dispatcher(rt)
         self.hand_over = hand_over
         self._lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
 
     @property
     def distributed(self) -> bool:
@@ -76,8 +88,16 @@ class Sender:
 
             await hand_to_workers(self.rt, wanted)
         else:
-            async with self._lock:  # one pass at a time: order and pacing hold
-                await self.dispatcher.run_once(only=wanted, skip_spacing=skip_spacing)
+            async with self._lock:  # one recovery at a time
+                await self.dispatcher.recover()
+            # each channel its own queue: a channel that waits (an outage, a Retry-After)
+            # never holds up a push to a healthy one; within a channel, order and pacing hold
+            await asyncio.gather(*(self._send_on(channel, ids, skip_spacing)
+                                   for channel, ids in channels_of(self.rt, wanted).items()))
+
+    async def _send_on(self, channel: str, ids: list[int], skip_spacing: bool) -> None:
+        async with self._locks.setdefault(channel, asyncio.Lock()):
+            await self.dispatcher.send_only(channel, ids, skip_spacing=skip_spacing)
 
     async def send_and_wait(self, ids: Iterable[int], *, wait: float = 60.0,
                             skip_spacing: bool = False) -> dict[int, DeliveryView]:

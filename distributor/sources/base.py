@@ -27,3 +27,7 @@ class FetchResult:
     #: one-line problems with single items (a malformed file, an entry without a link);
     #: the other items were read
     problems: list[str] = field(default_factory=list)
+    #: files changed too recently to be read (maybe still being written): read at the next poll
+    pending: int = 0
+    #: seconds after which they may be read
+    pending_wait: float = 0.0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = [
     "merge_tags",
     "parse_published",
     "read_directory",
+    "suffixed_url",
 ]
 
 ARTICLE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".json"})
@@ -133,11 +135,14 @@ def _read_folder(
     settled = _settled(files, config.settle.total_seconds())
     if len(settled) < len(files):
         result.state = SourceState()  # read the folder again next time, whatever it looks like
+        result.pending = len(files) - len(settled)
+        result.pending_wait = config.settle.total_seconds()
     for path in settled:
         try:
             article = load_article_file(
                 path, source=config.name, url_template=config.url_template,
-                language=config.language, now=now, root=root, default_language=site_language)
+                language=config.language, now=now, root=root, default_language=site_language,
+                max_bytes=config.max_article_bytes)
         except SourceError as exc:
             result.problems.append(str(exc))
             continue
@@ -161,17 +166,19 @@ def load_article_file(
     now: datetime | None = None,
     root: Path | None = None,
     default_language: str | None = None,
+    max_bytes: int | None = None,
 ) -> Article:
     """Read one article file. Raises :class:`SourceError` naming the file and what to fix.
 
     ``root``: the source folder; the key is ``file:`` + the path relative to it (without it,
     ``file:`` + the absolute path). ``language`` forces the language; otherwise the file's
     ``language`` key or detection decides, ``default_language`` (else ``"en"``) when the text
-    is too short to tell. ``now`` becomes :attr:`Article.first_seen`.
+    is too short to tell. ``now`` becomes :attr:`Article.first_seen`. A file larger than
+    ``max_bytes`` is refused without being read.
     """
     path = Path(path)
     try:
-        fields, stat_mtime = read_fields(path)
+        fields, stat_mtime = read_fields(path, max_bytes=max_bytes)
         return _article(path, fields, stat_mtime, source=source, url_template=url_template,
                         language=language, now=now, root=root,
                         default_language=default_language or "en")
@@ -189,9 +196,10 @@ def _article(
 ) -> Article:
     language = language or fields.language or detect_language(fields.text, default_language)
     parsed = parse_article_text(fields.text, language=language, title=fields.title)
-    if not parsed.lede:
-        raise FileProblem("there is no article text, only a title or credits; write the story "
-                          "below the title")
+    if (not parsed.lede or not (parsed.title or parsed.headline)
+            or _only_a_title(parsed.title, parsed.lede, parsed.body)):
+        raise FileProblem("there is no article text, only a title, a dateline or credits; write "
+                          "the story below the title")
     title = parsed.title or parsed.headline
     published = fields.published or datetime.fromtimestamp(mtime, UTC)
     url = fields.url or _url_from_template(url_template, title, path, published)
@@ -199,6 +207,7 @@ def _article(
         source=source,
         key=_key(path, root),
         url=url,
+        url_derived=fields.url is None,
         title=title,
         title_derived=parsed.title is None,
         dateline=parsed.dateline,
@@ -213,6 +222,14 @@ def _article(
         language=parsed.language,
         tags=fields.tags,
     )
+
+
+def _only_a_title(title: str | None, lede: str, body: list[str]) -> bool:
+    """One short line without a full stop and nothing else ("Banjir Jakarta" above a bare
+    "JAKARTA -"): a headline, not a story."""
+    if title is not None or body:
+        return False
+    return len(lede.split()) <= 15 and not lede.rstrip("\"'”’)»").endswith((".", "!", "?", "…"))
 
 
 def _key(path: Path, root: Path | None) -> str:
@@ -238,3 +255,20 @@ def _url_from_template(
     except (KeyError, ValueError, IndexError) as exc:
         raise FileProblem(f"url_template {template!r} cannot be filled ({exc}); use only "
                           "{slug}, {stem} and {date}") from None
+
+
+def suffixed_url(article: Article, number: int) -> str:
+    """The derived URL of ``article`` made unique: ``-2``, ``-3``... after its slug (or the
+    file's stem, when the template has no slug), else at the end of the address's path."""
+    stem = Path(article.key.removeprefix("file:")).stem
+    suffix = f"-{number}"
+    for part in (slugify(article.title) or slugify(stem) or "article", stem):
+        if not part:
+            continue
+        found = list(re.finditer(rf"(?<![A-Za-z0-9]){re.escape(part)}(?![A-Za-z0-9])",
+                                 article.url))
+        if found:
+            end = found[-1].end()
+            return article.url[:end] + suffix + article.url[end:]
+    head, sep, tail = article.url.partition("?")
+    return head.rstrip("/") + suffix + sep + tail

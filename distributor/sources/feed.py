@@ -26,6 +26,7 @@ import httpx
 from distributor.clock import utcnow
 from distributor.config import FeedSourceConfig
 from distributor.sources.base import FetchResult, SourceError, SourceState
+from distributor.sources.encoding import bom_encoding, declared_xml_encoding, decode_text
 from distributor.sources.feed_entries import canonical_url, is_http, one_line, read_entries
 
 __all__ = ["USER_AGENT", "canonical_url", "fetch_feed"]
@@ -228,10 +229,31 @@ def _not_a_feed(document: _Document, url: str) -> SourceError:
                        "the feed itself")
 
 
+def _undeclared_to_utf8(document: _Document) -> _Document:
+    """A feed that says nothing of its encoding (no charset, no ``encoding=``, no byte order
+    mark) and is not UTF-8: its legacy encoding detected, the document handed on as UTF-8
+    (feedparser would guess windows-1252 and garble a KOI8-R or Windows-1251 feed)."""
+    media = (document.content_type or "").lower()
+    if ("charset=" in media or declared_xml_encoding(document.data)
+            or bom_encoding(document.data)):
+        return document
+    try:
+        document.data.decode("utf-8")
+        return document
+    except UnicodeDecodeError:
+        pass
+    text = decode_text(document.data)
+    if text is None:
+        return document
+    kind = (document.content_type or "application/xml").split(";")[0].strip()
+    return _Document(text.encode("utf-8"), f"{kind}; charset=utf-8", document.location)
+
+
 def _parse(document: _Document, url: str) -> Any:
     if not document.data.strip():
         raise SourceError(f"not a feed: {url} returned an empty document; check the address, "
                           "the next poll tries again")
+    document = _undeclared_to_utf8(document)
     headers = {"content-location": document.location}
     if document.content_type:
         headers["content-type"] = document.content_type

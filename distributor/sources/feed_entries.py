@@ -128,6 +128,11 @@ def _entry_article(
     link = entry.get("link")
     url = urljoin(base, link.strip()) if isinstance(link, str) and link.strip() else None
     html, is_html = _entry_html(entry)
+    size = len(html.encode("utf-8", "replace"))
+    if size > config.max_article_bytes:
+        raise _EntryProblem(f"is {size} bytes long, more than max_article_bytes "
+                            f"({config.max_article_bytes}) of the source; it was skipped (raise "
+                            "max_article_bytes if such entries are real)")
     # relative addresses inside the feed are relative to the feed document (feedparser has
     # already resolved those it knows about against it)
     text = html_to_text(html, base_url=base, links=True) if is_html else normalize(html)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from distributor.sources.encoding import decode_text
 from distributor.text import html_to_text, looks_like_html, markdown_to_text
 
 __all__ = ["FileFields", "FileProblem", "merge_tags", "parse_published", "read_fields"]
@@ -47,37 +48,50 @@ class FileFields:
 
 
 
-def read_fields(path: Path) -> tuple[FileFields, float]:
+def read_fields(path: Path, *, max_bytes: int | None = None) -> tuple[FileFields, float]:
+    """What the file says; a file over ``max_bytes`` is refused unread."""
     try:
-        raw = path.read_bytes()
-        mtime = path.stat().st_mtime
+        stat = path.stat()
+        if max_bytes is not None and stat.st_size > max_bytes:
+            raise FileProblem(f"the file is {_size(stat.st_size)}, more than the "
+                              f"{_size(max_bytes)} an article may be (max_article_bytes of the "
+                              "source); split it, or raise max_article_bytes")
+        with path.open("rb") as file:
+            raw = file.read() if max_bytes is None else file.read(max_bytes + 1)
+        mtime = stat.st_mtime
     except FileNotFoundError:
         raise FileProblem("no such file; check the path") from None
     except OSError as exc:
         raise FileProblem(f"cannot read it ({exc.strerror or exc}); "
                           "check its permissions") from None
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise FileProblem(f"the file grew past the {_size(max_bytes)} an article may be "
+                          "(max_article_bytes of the source); split it, or raise "
+                          "max_article_bytes")
     if not raw.strip():
         raise FileProblem("the file is empty; write the article in it or delete it")
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return _json_fields(_decode(raw, fallback=False)), mtime
+        return _json_fields(_decode(raw)), mtime
     if suffix in (".md", ".markdown"):
-        return _markdown_fields(_decode(raw, fallback=False)), mtime
+        return _markdown_fields(_decode(raw)), mtime
     if suffix == ".txt":
-        return FileFields(text=_decode(raw, fallback=True)), mtime
+        return FileFields(text=_decode(raw)), mtime
     raise FileProblem(f"unknown kind of file {suffix!r}; use .txt, .md or .json")
 
 
-def _decode(raw: bytes, *, fallback: bool) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        if fallback:
-            try:
-                return raw.decode("cp1252")
-            except UnicodeDecodeError:
-                pass
-    raise FileProblem("the file is not UTF-8 text; save it with the UTF-8 encoding")
+def _size(n: int) -> str:
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MB"
+    return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
+
+
+def _decode(raw: bytes) -> str:
+    text = decode_text(raw)
+    if text is None:
+        raise FileProblem("the file is not text in any encoding distributor recognises (is it "
+                          "a picture or a document?); save the article as plain text, UTF-8")
+    return text
 
 
 def _json_fields(text: str) -> FileFields:

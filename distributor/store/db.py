@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: the PostgreSQL advisory lock (two int4 keys) held while migrating: "dbmg", "migr"
+MIGRATION_LOCK = (0x64626D67, 0x6D696772)
 
 
 class StoreError(Exception):
@@ -42,14 +45,45 @@ class Store:
                 raise
 
     def migrate(self) -> None:
-        from alembic import command
+        """Bring the schema to the newest revision, under a lock that processes starting on
+        the same database at the same moment share (a PostgreSQL advisory lock, an exclusive
+        SQLite transaction): the first migrates, the others wait and find nothing to do."""
         from alembic.config import Config as AlembicConfig
 
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
+        for attempt in range(1, 6):
+            try:
+                if not self._at_head(cfg):
+                    self._upgrade(cfg)
+                return
+            except OperationalError as exc:
+                # SQLite answers "locked" without waiting in a few moments of a new file's
+                # life (two processes turning on WAL at once): wait a little, try again
+                if self.dialect != "sqlite" or "locked" not in str(exc.orig) or attempt == 5:
+                    raise
+                time.sleep(0.2 * attempt)
+
+    def _upgrade(self, cfg: Any) -> None:
+        from alembic import command
+
         with self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"),
+                                   {"c": MIGRATION_LOCK[0], "k": MIGRATION_LOCK[1]})
+            elif self.dialect == "sqlite":
+                connection.exec_driver_sql("BEGIN EXCLUSIVE")
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "head")
+
+    def _at_head(self, cfg: Any) -> bool:
+        from alembic.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        return current is not None and current == head
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -57,8 +91,9 @@ class Store:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -85,17 +120,50 @@ def make_engine(url: str) -> Engine:
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
-    """Open the database and bring its schema up to date."""
+    """Open the database and bring its schema up to date. Raises :class:`StoreError` (one
+    line: what, where, what to do) when it cannot be opened or changed."""
     store = Store(make_engine(url))
     if migrate:
         try:
             store.migrate()
-        except OperationalError as exc:
-            raise StoreError(
-                f"cannot open the database {redact_url(url)}: {exc.orig}; check `database:` in "
-                "channels.yaml (or DISTRIBUTOR_DATABASE_URL) and that the server is running"
-            ) from None
+        except DBAPIError as exc:
+            store.dispose()
+            raise StoreError(store_problem(exc, url)) from None
     return store
+
+
+def _sqlite_file(url: str) -> str:
+    path = url.split("///", 1)[-1]
+    if path.startswith("file:"):
+        path = path[5:]
+    return path.split("?", 1)[0]
+
+
+def store_problem(exc: BaseException, url: str) -> str:
+    """One line for an error the database gave: what, where, what to do; nothing stored is
+    lost (the transaction it broke was rolled back)."""
+    detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+    low = detail.lower()
+    if url.startswith("sqlite"):
+        where = _sqlite_file(url)
+        if "not a database" in low or "malformed" in low or "disk i/o" in low:
+            return (f"the database file {where} is damaged ({detail}); restore it from a "
+                    "backup, or move it away and distributor starts a new one")
+        if "readonly" in low or "read-only" in low or "unable to open" in low:
+            return (f"the database file {where} is read-only or cannot be opened ({detail}); "
+                    "let distributor write the file and its folder, or point `database:` at a "
+                    "writable place (nothing stored was lost)")
+        if "full" in low:
+            return (f"the disk holding the database file {where} is full ({detail}); free some "
+                    "space and run again (nothing stored was lost)")
+        if "locked" in low:
+            return (f"the database file {where} is locked by another program ({detail}); stop "
+                    "it or wait, then run again")
+        return (f"the database file {where} failed ({detail}); check the file and the disk "
+                "(nothing stored was lost)")
+    return (f"cannot use the database {redact_url(url)} ({detail}); check `database:` in "
+            "channels.yaml (or DISTRIBUTOR_DATABASE_URL) and that the server is running "
+            "(nothing stored was lost)")
 
 
 def redact_url(url: str) -> str:

@@ -57,6 +57,10 @@ class ArticleRow(Base):
     source: Mapped[str] = mapped_column(String(200))
     key: Mapped[str] = mapped_column(String(1000))
     url: Mapped[str] = mapped_column(String(2000), index=True)
+    #: the URL was made from the source's url_template (never merges two articles)
+    url_derived: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: why the URL differs from the one the template gave (it was another article's)
+    url_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     title: Mapped[str] = mapped_column(Text)
     title_derived: Mapped[bool] = mapped_column(Boolean, default=False)
     dateline: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -199,8 +203,6 @@ class ChannelState(Base):
     next_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paused_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    #: where the platform moved the channel (a Telegram group migrated to a supergroup)
-    moved_to: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class Digest(Base):
@@ -385,3 +387,5 @@ class DigestPick(Base):
     include: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: the article's place in the digest as editors ordered it (0: the lead); None: by time
+    rank: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -37,6 +37,9 @@ from distributor.sources.directory import load_article_file  # noqa: E402
 from distributor.sources.feed import fetch_feed  # noqa: E402
 from distributor.text import HEADLINE_MAX, first_sentence  # noqa: E402
 
+#: libyaml's loader where PyYAML has it (the same documents, read ten times faster)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 CORPUS = Path(__file__).resolve().parent
 ARTICLES = CORPUS.parent / "articles"
 NOW = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)
@@ -115,14 +118,14 @@ def corpus_cases(paths: list[Path] | None = None) -> list[Case]:
                              if (f := expected_file.with_suffix(suffix)).exists()), None)
         if article_file is None:
             continue
-        meta = yaml.safe_load(expected_file.read_text(encoding="utf-8")) or {}
+        meta = yaml.load(expected_file.read_text(encoding="utf-8"), LOADER) or {}
         if article_file.suffix == ".xml":
             for item in meta.get("items") or []:
                 cases.append(Case(f"{_relative(article_file)} {item['link']}", item,
                                   _feed_item(article_file, item["link"])))
         else:
             cases.append(Case(_relative(article_file), meta, _load_file(article_file)))
-    for entry in yaml.safe_load((ARTICLES / "expected.yaml").read_text(encoding="utf-8")):
+    for entry in yaml.load((ARTICLES / "expected.yaml").read_text(encoding="utf-8"), LOADER):
         expected = {
             "headline": entry["title"],  # derived ones too: this set pins them
             "headline_derived": entry["title_derived"],

@@ -9,6 +9,8 @@ through the dispatcher.
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -105,6 +107,12 @@ def token_in(text: str) -> str:
 
 
 def _digest_message() -> dict[str, Any]:
+    """One rendered digest (a copy of it: rendering inlines the CSS, the costly part)."""
+    return copy.deepcopy(_rendered_digest())
+
+
+@functools.cache
+def _rendered_digest() -> dict[str, Any]:
     from unit.test_render_email import article, context
 
     from distributor.channels.email.render import render_digest_email

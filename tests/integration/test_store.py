@@ -29,15 +29,15 @@ def article(key: str, url: str, source: str = "portal", **fields: object) -> Art
                    **fields)  # type: ignore[arg-type]
 
 
-def test_migrations_create_exactly_the_models_schema(db_url: str) -> None:
-    store = open_store(db_url)
+def test_migrations_create_exactly_the_models_schema(empty_db_url: str) -> None:
+    store = open_store(empty_db_url)
     with store.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     store.dispose()
     assert diff == [], "a model changed without a migration: add one under store/migrations"
     assert version is not None
-    open_store(db_url).dispose()  # applying them again changes nothing
+    open_store(empty_db_url).dispose()  # applying them again changes nothing
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
@@ -137,8 +137,8 @@ async def test_an_empty_period_sends_no_digest(digest_rt: Runtime) -> None:
     assert not out.exists()
 
 
-def test_postgres_tables_exist_under_their_names(pg_url: str) -> None:
-    store = open_store(pg_url)
+def test_postgres_tables_exist_under_their_names(pg_empty_url: str) -> None:
+    store = open_store(pg_empty_url)
     names = set(inspect(store.engine).get_table_names())
     store.dispose()
     assert {"articles", "deliveries", "delivery_parts", "delivery_events", "digests",

@@ -14,6 +14,7 @@ from fakes.telegram_api import FakeTelegram
 from feedserver import FeedServer
 
 from distributor.channels.telegram.adapter import TelegramAdapter, TelegramConfig
+from distributor.config import SiteConfig
 from distributor.plugin.testing import send_context
 
 CAPTION = '<b>Rusia dan Indonesia</b>\n\n<a href="https://rinews.example/berita/rusia">Baca</a>'
@@ -48,6 +49,9 @@ def images() -> Iterator[FeedServer]:
 async def adapter(tg: FakeTelegram) -> AsyncIterator[TelegramAdapter]:
     telegram = TelegramAdapter(TelegramConfig(name="telegram", chat_id=tg.channel.handle,
                                               token=tg.token, api_base_url=tg.url, timeout=2))
+    # the test's image server is on this machine: the newsroom's own image host
+    telegram.site = SiteConfig(name="RI", url="https://rinews.example",
+                               image_allow_hosts=["127.0.0.1"])
     await telegram.check_online()
     yield telegram
     await telegram.close()

@@ -84,13 +84,13 @@ def test_check_takes_a_webhook_digest_channel_and_refuses_one_that_cannot_send_d
     no_schedule = write_config("""\
         channels:
           - {name: morning, type: webhook, url: "http://127.0.0.1:9/hook", publish: digest}
-          - {name: tg, type: telegram, publish: digest, chat_id: "@rinews",
-             token: "7000000000:AAbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}
+          - {name: xx, type: x, publish: digest, consumer_key: a1b2c3d4,
+             consumer_secret: a1b2c3d4, access_token: a1b2c3d4, access_token_secret: a1b2c3d4}
         """, name="bad.yaml")
     code, out = cli(no_schedule, "check")
     assert code != 0 and "Traceback" not in out
     assert "a digest channel needs schedule" in out
-    assert "channel type 'telegram' cannot send digests" in out
+    assert "channel type 'x' cannot send digests" in out
 
 
 def test_push_posts_one_signed_json_object_once(config: Path, server: WebhookServer,

@@ -18,6 +18,7 @@ from fakes.x_api import MEDIA_UPLOAD, FakeX
 
 from distributor.articles import Article
 from distributor.channels.x.adapter import XAdapter, XConfig
+from distributor.config import SiteConfig
 from distributor.configfile import load_config
 from distributor.plugin import TransientError
 from distributor.plugin.testing import send_context
@@ -92,6 +93,9 @@ async def make_adapter(fx: FakeX) -> AsyncIterator[Callable[..., XAdapter]]:
     def make(**overrides: Any) -> XAdapter:
         adapter = XAdapter(XConfig(**{"name": "x", **fx.credentials, "api_base_url": fx.url,
                                       "timeout": 1.0, **overrides}))
+        # the portal's image server is on this machine: the newsroom's own image host
+        adapter.site = SiteConfig(name="RI", url="https://rinews.example",
+                                  image_allow_hosts=["127.0.0.1"])
         made.append(adapter)
         return adapter
 
@@ -126,14 +130,20 @@ async def test_without_the_image_option_no_image_is_fetched_or_uploaded(
 
 
 @pytest.mark.parametrize("case", ["missing image", "not an image", "upload refused",
-                                  "upload unavailable", "not a web address"])
+                                  "upload unavailable", "not a web address",
+                                  "cloud metadata address", "private address"])
 async def test_a_failed_image_leaves_the_post_without_it(
         fx: FakeX, portal: Portal, make_adapter: Callable[..., XAdapter],
         caplog: pytest.LogCaptureFixture, case: str) -> None:
     adapter = make_adapter(image=True)
     image = {"missing image": portal.url + "/foto/hilang.jpg",
              "not an image": portal.url + "/foto/halaman.png",
-             "not a web address": "file:///etc/passwd"}.get(case, portal.url + "/foto/tol.png")
+             "not a web address": "file:///etc/passwd",
+             "cloud metadata address": "http://169.254.169.254/latest/meta-data/iam",
+             "private address": portal.url.replace("127.0.0.1", "localhost") + "/foto/tol.png",
+             }.get(case, portal.url + "/foto/tol.png")
+    if case == "private address":  # a newsroom without an intranet image host
+        adapter.site = SiteConfig(name="RI", url="https://rinews.example")
     if case == "upload refused":
         fx.fail_next(400, {"title": "Invalid Request", "detail": "media type unrecognized.",
                            "type": "about:blank", "status": 400}, endpoints=[MEDIA_UPLOAD])
@@ -146,6 +156,8 @@ async def test_a_failed_image_leaves_the_post_without_it(
     assert [(t.id, t.media_ids) for t in fx.tweets] == [(head, [])]
     assert fx.media == {}
     assert "posting without it" in caplog.text
+    if case in ("cloud metadata address", "private address"):
+        assert "refused to fetch" in caplog.text and portal.hits == []
 
 
 async def test_a_head_with_an_image_published_despite_a_503_is_found_on_the_retry(

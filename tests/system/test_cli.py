@@ -399,6 +399,7 @@ def test_check_finds_what_cannot_work_though_every_key_is_valid(
     result = run_cli("--config", config, "check")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"warning: {config}: source newsroom: the folder" in result.stderr
-    assert (f"error: {config}: web.secret_key: not set, but channel daily sends mail"
+    assert (f"error: {config}: web.secret_key: not set, but channel daily sends to "
+            "subscribers"
             in result.stderr)
     assert "OK" not in result.stdout

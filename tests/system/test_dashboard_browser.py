@@ -228,8 +228,8 @@ def test_push_to_the_outbox_and_watch_the_state_change(editor_page: Any, site: S
         "Presiden resmikan Bendungan Jlantah di Karanganyar")
     files_row = page.locator("#channels tr[data-channel='files']")
     expect(files_row).to_contain_text("not requested")
-    expect(page.locator(".preview-telegram .bubble b").first).to_contain_text("Presiden")
-    expect(page.locator(".preview-x .post")).not_to_have_count(0)
+    expect(page.locator(".preview-chat .bubble b").first).to_contain_text("Presiden")
+    expect(page.locator(".preview-thread .post")).not_to_have_count(0)
     expect(page.locator(".preview-email iframe")).to_have_attribute("sandbox", "")
     mail = page.frame_locator(".preview-email iframe")
     expect(mail.locator("body")).to_contain_text("Presiden resmikan Bendungan")
@@ -295,7 +295,13 @@ def test_subscribe_confirm_and_unsubscribe(new_page: Callable[..., Any],
     editor.click("text=Digests")
     digest = editor.locator(".digest[data-channel='daily']")
     expect(digest).to_contain_text("1 confirmed subscriber")
+    expect(digest.locator(".schedule")).to_contain_text("Every day at 06:00 (WIB); next ")
     digest.locator("button:has-text('Send now')").click()
+    expect(digest.get_by_role("alertdialog")).to_contain_text(
+        "Send this digest now to 1 subscriber?")
+    assert not any("/unsubscribe/" in str(m.message()) for m in  # asked, not sent
+                   site.smtp.for_recipient("pembaca@example.org"))
+    digest.locator("button:has-text('Send to 1 subscriber')").click()
     expect(editor.get_by_role("status")).to_contain_text("daily: the digest is being sent")
     mail = site.mail_to("pembaca@example.org", "/unsubscribe/")
     assert "Presiden resmikan Bendungan" in mail
@@ -315,3 +321,104 @@ def test_subscribe_confirm_and_unsubscribe(new_page: Callable[..., Any],
     counts = editor.locator("#counts tr[data-channel='daily']")
     expect(counts.locator("td[data-state='unsubscribed']")).to_have_text("1")
     expect(counts.locator("td[data-state='confirmed']")).to_have_text("0")
+
+
+def test_a_state_in_flight_updates_in_place_and_keeps_what_the_editor_is_typing(
+        editor_page: Any, site: Site) -> None:
+    """Issue 19.2: the page used to reload every 2 s while a delivery was pending, wiping the
+    search box, the ticked channels and the schedule an editor was typing."""
+    from playwright.sync_api import expect
+
+    from distributor.ledger.deliveries import record
+
+    page = editor_page
+    article_id = site.articles["Timnas"]
+    with site.rt.store.session() as session:
+        d = Delivery(article_id=article_id, channel="files", state="pending")
+        session.add(d)
+        session.flush()
+        delivery_id = d.id
+    page.goto(f"/dashboard/articles/{article_id}")
+    files_row = page.locator("#channels tr[data-channel='files']")
+    expect(files_row.locator(".state")).to_have_text("pending")
+    page.evaluate("window.__stayed = 'the same page'")
+    page.check("input[name=channel][value=x]")
+    page.fill("input[name=at]", "2030-01-02T07:30")
+    with site.rt.store.session() as session:
+        record(session, session.get_one(Delivery, delivery_id), "sent", "by the test")
+    expect(files_row.locator(".state")).to_have_text("sent", timeout=TIMEOUT)
+    assert page.evaluate("window.__stayed") == "the same page"  # no reload
+    assert page.is_checked("input[name=channel][value=x]")
+    assert page.input_value("input[name=at]") == "2030-01-02T07:30"
+    expect(page.locator("html")).to_have_attribute("data-live-done", "1")  # polling stopped
+
+
+def test_every_dashboard_page_fits_a_phone_and_its_actions_are_reachable(
+        new_page: Callable[..., Any], site: Site) -> None:
+    """Issue 19.7: at 390 px the articles list was 815 px wide and the article page 501 px,
+    hiding the actions."""
+    from playwright.sync_api import expect
+
+    page = new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/login")
+    log_in(page)
+    page.wait_for_url("**/dashboard/")
+    article = f"/dashboard/articles/{site.articles['Rupiah']}"
+    for path in ("/dashboard/", article, "/dashboard/digests", "/dashboard/subscribers",
+                 "/dashboard/channels"):
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+    page.goto(article)
+    for name in ("Push now", "Hold", "Schedule"):
+        button = page.locator(f"form[action$='/act'] button:has-text('{name}')")
+        expect(button).to_be_visible()
+        box = button.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, name
+    shot(page, "article-phone.png")
+
+
+def test_the_confirmation_mail_fits_a_phone(new_page: Callable[..., Any], site: Site) -> None:
+    """Issue 19.8: the confirmation mail's long link overflowed a 390 px screen."""
+    import httpx
+
+    address = "telepon@example.org"
+    answer = httpx.post(f"{site.url}/subscribe", data={"email": address, "channel": "daily"})
+    assert answer.status_code == 200
+    site.mail_to(address, "/confirm/")
+    (received,) = site.smtp.for_recipient(address)
+    html = received.message().get_body(("html",)).get_content()  # type: ignore[union-attr]
+    page = new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.set_content(html)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the confirmation mail is {width} px wide on a 390 px phone"
+
+
+def test_a_paused_channel_shows_on_every_page_and_resumes_after_a_confirmation(
+        editor_page: Any, site: Site) -> None:
+    from playwright.sync_api import expect
+
+    from distributor.store.models import ChannelState
+
+    page = editor_page
+    with site.rt.store.session() as session:
+        session.merge(ChannelState(channel="telegram", paused_reason="Telegram refused the "
+                                   "bot token (401 Unauthorized)"))
+    page.goto("/dashboard/digests")
+    expect(page.locator(".schedule").first).to_contain_text("Every day at 06:00 (WIB)")
+    shot(page, "digests.png")
+    page.goto("/dashboard/")
+    expect(page.get_by_role("alert")).to_contain_text("telegram (Telegram refused the bot")
+    page.click("header nav >> text=Channels")
+    row = page.locator("tr[data-channel='telegram']")
+    expect(row).to_have_attribute("data-state", "paused")
+    row.locator("button:has-text('Resume')").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("Resume telegram?")
+    shot(page, "channels.png")
+    page.locator("button:has-text('Resume telegram')").click()
+    expect(page.get_by_role("status")).to_contain_text("telegram: resumed")
+    expect(page.locator("tr[data-channel='telegram']")).to_have_attribute("data-state",
+                                                                          "active")
+    expect(page.get_by_role("alert")).to_have_count(0)

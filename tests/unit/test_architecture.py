@@ -4,7 +4,9 @@
 - no import circle (every import counts, also one inside a function);
 - a channel package imports nothing of the core but the plugin API (`distributor.plugin`);
 - only a platform's own package imports its library (python-telegram-bot, tweepy, aiosmtplib);
-- modules stay under about 400 lines.
+- modules stay under about 400 lines;
+- no module outside channels/ compares a channel's type with a platform's name (the core asks
+  a channel what it can do through the plugin API: capabilities, ``audience``, ...).
 
 Each list of known exceptions below is debt, written down: a new exception fails the test, and
 so does one that no longer exists (take it off the list).
@@ -21,7 +23,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "distributor"
 #: lowest first; a module may import its own layer and the ones before it
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("distributor", "distributor.clock", "distributor.logs",
-                    "distributor.articles", "distributor.text", "distributor.config")),
+                    "distributor.articles", "distributor.text", "distributor.config",
+                    "distributor.values")),
     ("render", ("distributor.render",)),
     ("plugin", ("distributor.plugin",)),
     ("registry", ("distributor.registry", "distributor.configfile")),
@@ -42,6 +45,8 @@ PLATFORM_LIBRARIES = {
     "telegram": "distributor.channels.telegram",
     "tweepy": "distributor.channels.x",
     "aiosmtplib": "distributor.channels.email",
+    "atproto": "distributor.channels.bluesky",
+    "atproto_client": "distributor.channels.bluesky",
 }
 
 MAX_LINES = 400
@@ -52,6 +57,9 @@ KNOWN_LAYER_BREAKS: set[tuple[str, str]] = set()  # none left
 KNOWN_CHANNEL_BREAKS: set[tuple[str, str]] = set()  # none left
 KNOWN_CIRCLES: set[frozenset[str]] = set()  # none left
 KNOWN_LONG_MODULES: dict[str, int] = {}  # none left
+#: (module, platform) where the core still branches on a channel's type: none left (the
+#: dashboard's previews follow the style each channel declares)
+KNOWN_PLATFORM_BRANCHES: set[tuple[str, str]] = set()
 
 
 # -- reading the source ------------------------------------------------------------------------
@@ -155,6 +163,47 @@ def circles(edges: dict[str, set[str]]) -> list[frozenset[str]]:
     return found
 
 
+def platform_names() -> set[str]:
+    """Every channel type a platform gives its name to: the built-in entry points, the
+    platform packages, the example plugin, and the platforms planned in DESIGN.md."""
+    import tomllib
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    entry_points = project["project"].get("entry-points", {}).get("distributor.channels", {})
+    packages = {p.name for p in (PACKAGE / "channels").iterdir()
+                if p.is_dir() and (p / "__init__.py").exists()}
+    return set(entry_points) | packages | {"webhook", "mastodon", "bluesky", "discord", "slack"}
+
+
+def _is_channel_type(node: ast.expr) -> bool:
+    """``something.type``, ``type_name``, ``channel_type``: what names a channel's type."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in ("type", "channel_type", "type_name")
+    return isinstance(node, ast.Name) and node.id in ("channel_type", "type_name", "kind")
+
+
+def _literals(node: ast.expr) -> set[str]:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return {e.value for e in node.elts if isinstance(e, ast.Constant)
+                and isinstance(e.value, str)}
+    return set()
+
+
+def platform_branches(path: Path, platforms: set[str]) -> set[str]:
+    """The platforms whose names this file compares a channel's type with."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        if any(_is_channel_type(o) for o in operands):
+            for operand in operands:
+                found |= _literals(operand) & platforms
+    return found
+
+
 def _own_package(module: str) -> str:
     return ".".join(module.split(".")[:3])
 
@@ -203,7 +252,9 @@ def test_a_platform_package_is_imported_by_no_module_outside_it() -> None:
     """Nothing outside a channel's package knows its platform: the core finds channels through
     the registry and asks them through the plugin API (capabilities, measure, editor bots)."""
     platforms = {"distributor.channels.telegram", "distributor.channels.x",
-                 "distributor.channels.email"}
+                 "distributor.channels.email", "distributor.channels.mastodon",
+                 "distributor.channels.bluesky", "distributor.channels.discord",
+                 "distributor.channels.slack"}
     outside = {(m, d) for m, deps in graph().items() for d in deps for p in platforms
                if (d == p or d.startswith(p + ".")) and not (m == p or m.startswith(p + "."))}
     assert outside == set()
@@ -218,3 +269,27 @@ def test_modules_stay_under_about_400_lines() -> None:
     grown = {m: n for m, n in long.items() if n > KNOWN_LONG_MODULES.get(m, MAX_LINES)}
     assert grown == {}, "split these modules along what they own"
     assert set(KNOWN_LONG_MODULES) - set(long) == set(), "now short: take off KNOWN_LONG_MODULES"
+
+
+def test_no_module_outside_the_channels_compares_a_channel_type_with_a_platform_name() -> None:
+    platforms = platform_names()
+    branches = {(module, name) for module, path in modules().items()
+                if not module.startswith("distributor.channels.")
+                for name in platform_branches(path, platforms)}
+    assert branches - KNOWN_PLATFORM_BRANCHES == set(), \
+        "the core knows a platform: ask the channel through the plugin API (docs/plugins.md)"
+    assert KNOWN_PLATFORM_BRANCHES - branches == set(), \
+        "fixed: take these off KNOWN_PLATFORM_BRANCHES"
+
+
+def test_the_platform_branch_finder_sees_every_way_of_writing_one(tmp_path: Path) -> None:
+    source = tmp_path / "core.py"
+    source.write_text(
+        "def f(c, type_name):\n"
+        "    a = c.type == 'email'\n"
+        "    b = 'telegram' != channel.type\n"
+        "    d = c.config.type in ('x', 'feed')\n"
+        "    e = type_name == 'slack'\n"
+        "    g = c.name == 'bluesky' or c.publish == 'digest'  # names, not types\n",
+        encoding="utf-8")
+    assert platform_branches(source, platform_names()) == {"email", "telegram", "x", "slack"}

@@ -52,9 +52,12 @@ from distributor.sources.directory import load_article_file
 from distributor.sources.feed import fetch_feed
 from distributor.text import HEADLINE_MAX
 
+#: libyaml's loader where PyYAML has it (the same documents, read ten times faster)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 ARTICLES = Path(__file__).resolve().parents[1] / "articles"
-EXPECTED: list[dict[str, Any]] = yaml.safe_load(
-    (ARTICLES / "expected.yaml").read_text(encoding="utf-8"))
+EXPECTED: list[dict[str, Any]] = yaml.load(
+    (ARTICLES / "expected.yaml").read_text(encoding="utf-8"), LOADER)
 SITE = SiteConfig(name="RI News Portal", url="https://rinews.example", language="id",
                   timezone="Asia/Jakarta")
 WEB = WebConfig(base_url="https://news.rinews.example")

@@ -223,3 +223,40 @@ def test_a_bad_cron_field_is_named() -> None:
         validate_cron("0 25 * * *")
     with pytest.raises(ValueError, match="has 4 fields"):
         validate_cron("0 6 * *")
+
+
+def test_check_names_a_bare_site_url_a_language_name_a_bad_port_and_a_from_without_address_at_once(
+    write_config: Callable[..., Path],
+) -> None:
+    """Issue 19.9: these four passed `check`, then failed at the first send or link."""
+    broken = (CHANNELS.replace('"RI News Portal <redaksi@rinews.example>"', '"RI News Portal"')
+              .replace("${SMTP_PORT:-2525}", "99999"))
+    path = write_config(broken)
+    path.write_text(path.read_text().replace("url: https://rinews.example\n",
+                                             "url: rinews.example\n", 1)
+                    .replace("language: id\n", "language: indonesian\n", 1))
+    errors = errors_of(path, env={"TELEGRAM_BOT_TOKEN": "1:a"})
+    assert len(errors) == 4, errors
+    assert "site.url: 'rinews.example' is not a full web address" in errors[0]
+    assert "such as https://rinews.example" in errors[0]
+    assert "site.language: 'indonesian' is not a language code" in errors[1]
+    assert "channels[1].from: 'RI News Portal' has no email address" in errors[2]
+    assert "channels[1].smtp.port:" in errors[3] and "65535" in errors[3]
+
+
+@pytest.mark.parametrize("language", ["id", "en", "id-ID", "pt_BR", "zh-Hant"])
+def test_language_codes_babel_knows_are_accepted(write_config: Callable[..., Path],
+                                                 language: str) -> None:
+    path = write_config(CHANNELS)
+    path.write_text(path.read_text().replace("language: id\n", f"language: {language}\n", 1))
+    assert load_config(path, env={"TELEGRAM_BOT_TOKEN": "1:a"}).site.language == language
+
+
+@pytest.mark.parametrize("sender", ["redaksi@rinews.example", "Redaksi <redaksi@rinews.example>",
+                                    "root@localhost"])
+def test_senders_with_an_address_are_accepted(write_config: Callable[..., Path],
+                                              sender: str) -> None:
+    path = write_config(CHANNELS.replace('"RI News Portal <redaksi@rinews.example>"',
+                                         f'"{sender}"'))
+    config = load_config(path, env={"TELEGRAM_BOT_TOKEN": "1:a"})
+    assert config.channel("daily").from_ == sender  # type: ignore[attr-defined]

@@ -217,7 +217,7 @@ def test_load_article_file_without_a_root_keys_by_absolute_path(tmp_path: Path) 
     ("salah-kunci.md", "---\ntitel: Judul\n---\nIsi.", "did you mean 'title'?"),
     ("tanggal.md", "---\npublished: kemarin sore\n---\nIsi.", "not a date"),
     ("alamat.json", '{"url": "rinews.example/a", "body": "Isi."}', "https://"),
-    ("latin.md", "---\ntitle: Caf\xe9\n---\nIsi.".encode("latin-1"), "not UTF-8"),
+    ("picture.md", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "not text in any encoding"),
     ("judul-saja.md", "---\ntitle: Judul\nurl: https://x.example/a\n---\n", "no article text"),
 ])
 async def test_a_malformed_file_is_one_problem_line_and_the_others_are_read(

@@ -55,6 +55,7 @@ __all__ = ["EmailAdapter", "EmailConfig", "SmtpConfig"]
 class EmailAdapter(Adapter):
     type_name = "email"
     config_model = EmailConfig
+    preview_style = "email"
     config: EmailConfig
     #: a list channel: the core gives it the audience (``ctx.audience``)
     audience = True

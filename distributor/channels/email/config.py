@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +23,8 @@ from distributor.plugin import (
 
 class SmtpConfig(Strict):
     host: str
-    port: int = 587
+    port: int = Field(default=587, ge=1, le=65535,
+                      description="587 for STARTTLS, 465 for TLS, 25 for a local relay")
     username: str = ""
     password: SecretStr = SecretStr("")
     security: Literal["none", "starttls", "tls"] = "starttls"
@@ -38,6 +40,10 @@ class SmtpConfig(Strict):
 class EmailConfig(ChannelConfig):
     type: Literal["email"] = "email"
     from_: str = Field(alias="from")
+    title: str | None = Field(default=None, description="the list's public name on the "
+                              "subscribe pages and in its mails (default: the channel's name)")
+    description: str | None = Field(default=None, description="one sentence under the title "
+                                    "on the subscribe page: what the list sends and how often")
     smtp: SmtpConfig
     schedule: str | None = Field(default=None, description="cron, in site.timezone (digests)")
     subject: str | None = None
@@ -68,6 +74,18 @@ class EmailConfig(ChannelConfig):
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         return validate_cron(value) if value is not None else None
+
+    @field_validator("from_", "reply_to", "return_path", "unsubscribe_mailto")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        _, address = parseaddr(value)
+        local, _, domain = address.rpartition("@")
+        if not local or not domain.strip(".") or any(c.isspace() for c in address):
+            raise ValueError(f"{value!r} has no email address; write it like "
+                             '"RI News Portal <redaksi@rinews.example>" or redaksi@rinews.example')
+        return value
 
     @field_validator("rate")
     @classmethod

@@ -6,8 +6,11 @@ rows.
 
 How a run goes (a digest, or a single-article mail of an instant email channel):
 
-1. **Render once, build the MIME message once** (:class:`~.mime.MailTemplate`); each
-   subscriber's mail is joined from bytes (recipient, Message-ID, unsubscribe token).
+1. **Render once, build the MIME message once** (:class:`~.mime.MailTemplate`), already in
+   the form the DATA command carries (CRLF, dot-stuffed, ending ``.\\r\\n``); each
+   subscriber's mail is joined from those bytes and the personal values (recipient,
+   Message-ID, unsubscribe token) and written to the connection as it is
+   (:func:`~.smtp.send_wire`): no per-mail encoding, line-end rewriting or dot-stuffing.
 2. **Stream the subscribers** of the channel in id order, a page at a time (keyset
    pagination), skipping those that already have a send row for this run: memory stays flat
    whatever the list's size, and a resumed run starts where the last one stopped.
@@ -305,15 +308,20 @@ class Fanout:
         if slot > now:
             await asyncio.sleep(slot - now)
 
-    def _render(self, job: _Job) -> tuple[bytes, list[str]]:
+    def _render(self, job: _Job) -> tuple[bytes, list[str], bool]:
+        """``(data, mail_options, wire)``: a recipient the template serves gets the mail in
+        its DATA form, joined from bytes built once (``wire``: sent as it is); any other is
+        built in full and goes through ``sendmail``."""
         assert self._template is not None
         recipient = job.recipient
         message_id = f"{self.run_id}.{recipient.id}.{self._nonce}@{self._domain}"
-        data, options = self._template.render(recipient.address, recipient.unsubscribe_token,
-                                              message_id)
-        if options or not self._template.fast:
-            self.stats.slow_path += 1
-        return data, options
+        if self._template.templated(recipient.address):
+            return self._template.render_wire(recipient.address, recipient.unsubscribe_token,
+                                              message_id), [], True
+        self.stats.slow_path += 1
+        data, options = self._template.render_slow(recipient.address,
+                                                   recipient.unsubscribe_token, message_id)
+        return data, options, False
 
     async def _worker(self, n: int) -> None:
         connection = Connection(self.channel.smtp, f"smtp-{n}", attempts=CONNECT_ATTEMPTS)
@@ -344,9 +352,9 @@ class Fanout:
                     log.warning("smtp-%d: giving up on this connection: %s", n, error)
                     return
                 await self._pace()
-                data, options = self._render(job)
+                data, options, wire = self._render(job)
                 answer = await connection.send(self.envelope_from, job.recipient.address, data,
-                                               options)
+                                               options, wire=wire)
                 if answer.kind == "sent":
                     self._finish(_result(job, "sent"))
                     if limit and connection.sent >= limit:

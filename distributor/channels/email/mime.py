@@ -39,6 +39,8 @@ SMTP_POLICY_UTF8 = SMTP_POLICY.clone(utf8=True)
 class _Slot:
     name: str  # recipient | token | message_id
     where: str  # header | text | html
+    #: the value begins a line (after a soft line break): dot-stuffed on the wire
+    line_start: bool = False
 
 
 _PIECE_RE = re.compile(
@@ -72,6 +74,8 @@ class MailTemplate:
         self.sender = sender
         self.now = now or utcnow()
         self.pieces: list[bytes | _Slot] = []
+        #: the pieces as the DATA command sends them: dot-stuffed, ending with ``.\\r\\n``
+        self.wire_pieces: list[bytes | _Slot] = []
         self.fast = self._build()
 
     def _build(self) -> bool:
@@ -116,6 +120,7 @@ class MailTemplate:
             else:
                 merged.append(piece)
         self.pieces = merged
+        self.wire_pieces = _wire_pieces(merged)
         return True
 
     @staticmethod
@@ -138,12 +143,36 @@ class MailTemplate:
             out.append(encoded.encode("ascii"))
         return out
 
+    def templated(self, recipient: str) -> bool:
+        """Whether this recipient's mail is joined from the built bytes (else built in full)."""
+        return self.fast and recipient.isascii() and "\r" not in recipient and \
+            "\n" not in recipient
+
     def render(self, recipient: str, token: str, message_id: str) -> tuple[bytes, list[str]]:
-        if not (self.fast and recipient.isascii() and "\r" not in recipient
-                and "\n" not in recipient):
+        if not self.templated(recipient):
             return self.render_slow(recipient, token, message_id)
+        values = self._values(recipient, token, message_id)
+        return b"".join(p if isinstance(p, bytes) else values[(p.name, p.where)]
+                        for p in self.pieces), []
+
+    def render_wire(self, recipient: str, token: str, message_id: str) -> bytes:
+        """The mail of :meth:`render` as the DATA command carries it (CRLF line ends, a line
+        that begins with a dot gets a second one, ending with ``.\\r\\n``), for a recipient
+        the template serves (:meth:`templated`): the transport writes it as it is."""
+        values = self._values(recipient, token, message_id)
+        for key, value in values.items():  # a long value is quoted-printable on several lines
+            if b"\n." in value:
+                values[key] = value.replace(b"\n.", b"\n..")
+        return b"".join(p if isinstance(p, bytes) else
+                        (b"." + values[(p.name, p.where)]
+                         if p.line_start and values[(p.name, p.where)][:1] == b"."
+                         else values[(p.name, p.where)])
+                        for p in self.wire_pieces)
+
+    @staticmethod
+    def _values(recipient: str, token: str, message_id: str) -> dict[tuple[str, str], bytes]:
         quoted = quote(token, safe="-._~")
-        values = {
+        return {
             ("recipient", "header"): recipient.encode("ascii"),
             ("recipient", "text"): _qp_value(recipient),
             ("recipient", "html"): _qp_value(html_escape(recipient, quote=True)),
@@ -152,8 +181,6 @@ class MailTemplate:
             ("token", "html"): _qp_value(html_escape(quoted, quote=True)),
             ("message_id", "header"): message_id.encode("ascii"),
         }
-        return b"".join(p if isinstance(p, bytes) else values[(p.name, p.where)]
-                        for p in self.pieces), []
 
     def render_slow(self, recipient: str, token: str, message_id: str
                     ) -> tuple[bytes, list[str]]:
@@ -163,6 +190,31 @@ class MailTemplate:
         if recipient.isascii():
             return mail.as_bytes(policy=SMTP_POLICY), []
         return mail.as_bytes(policy=SMTP_POLICY_UTF8), ["SMTPUTF8"]
+
+
+def _wire_pieces(pieces: list[bytes | _Slot]) -> list[bytes | _Slot]:
+    """``pieces`` dot-stuffed for the DATA command (RFC 5321 4.5.2), ending ``.\\r\\n``.
+
+    A piece begins a line when it is the first or follows a piece ending with a line break;
+    a literal's dots are doubled once here, a value's (rare: it would have to begin with a
+    dot) when it is joined (``line_start``).
+    """
+    out: list[bytes | _Slot] = []
+    at_line_start = True
+    for piece in pieces:
+        if isinstance(piece, _Slot):
+            out.append(_Slot(piece.name, piece.where, line_start=at_line_start))
+            at_line_start = False  # a value never ends a line: a literal follows it
+            continue
+        stuffed = piece.replace(b"\n.", b"\n..")
+        if at_line_start and stuffed[:1] == b".":
+            stuffed = b"." + stuffed
+        out.append(stuffed)
+        at_line_start = piece.endswith(b"\n")
+    if not at_line_start:
+        out.append(b"\r\n")
+    out.append(b".\r\n")
+    return out
 
 
 def message_hash(message: dict[str, Any]) -> str:

@@ -85,6 +85,46 @@ def bounce_kind(code: int, message: str) -> str:
 # --------------------------------------------------------------------------- the messenger
 
 
+async def send_wire(client: aiosmtplib.SMTP, envelope_from: str, to: str, wire: bytes,
+                    options: list[str]) -> None:
+    """One transaction (MAIL, RCPT, DATA) whose DATA bytes are ready for the wire.
+
+    ``SMTP.sendmail`` rewrites every message's line ends and dot-stuffs it (two regular
+    expression passes over the whole mail, three with SIZE) each time it is sent; a mail built
+    once is prepared once (:meth:`~.mime.MailTemplate.render_wire`), so only the commands go
+    through aiosmtplib and the bytes are written as they are. The errors raised are those of
+    ``sendmail``, and the envelope is reset after a refusal, as ``sendmail`` does.
+    """
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Server not connected")
+    encoding = "utf-8" if any(o.lower() == "smtputf8" for o in options) else "ascii"
+    mail_options = list(options)
+    if client.supports_extension("size"):
+        mail_options.insert(0, f"size={len(wire) - 3}")
+    try:
+        await client.mail(envelope_from, options=mail_options, encoding=encoding)
+        try:
+            await client.rcpt(to, encoding=encoding)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            raise aiosmtplib.SMTPRecipientsRefused([exc]) from None
+        response = await client.execute_command(b"DATA")
+        if response.code != 354:
+            raise aiosmtplib.SMTPDataError(response.code, response.message)
+        try:
+            protocol.write(wire)  # no await between the write and the read: the reply is ours
+            response = await protocol.read_response(timeout=client.timeout)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+            client.close()
+            raise
+        if response.code != 250:
+            raise aiosmtplib.SMTPDataError(response.code, response.message)
+    except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+        with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
+            await client.rset()
+        raise
+
+
 class ConnectError(Exception):
     """No connection could be opened; ``permanent`` when trying again will not help (login
     refused, sender refused, a required extension missing)."""
@@ -151,12 +191,17 @@ class Connection:
             else:
                 self.client, self.sent = client, 0
 
-    async def send(self, envelope_from: str, to: str, data: bytes, options: list[str]
-                   ) -> Answer:
-        """Send one message over the open connection (see :meth:`open`)."""
+    async def send(self, envelope_from: str, to: str, data: bytes, options: list[str], *,
+                   wire: bool = False) -> Answer:
+        """Send one message over the open connection (see :meth:`open`). ``wire``: ``data``
+        is already in its DATA form (CRLF line ends, dot-stuffed, ending ``.\\r\\n``, see
+        :meth:`~.mime.MailTemplate.render_wire`) and goes out as it is."""
         assert self.client is not None
         try:
-            await self.client.sendmail(envelope_from, [to], data, mail_options=options)
+            if wire:
+                await send_wire(self.client, envelope_from, to, data, options)
+            else:
+                await self.client.sendmail(envelope_from, [to], data, mail_options=options)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             if refused.code == 421:

@@ -108,6 +108,7 @@ log = logging.getLogger(__name__)
 class TelegramAdapter(Adapter):
     type_name = "telegram"
     config_model = TelegramConfig
+    preview_style = "chat"
     body_maxlen = 4096
     rate_per_minute = 20
     config: TelegramConfig
@@ -147,6 +148,12 @@ class TelegramAdapter(Adapter):
 
     def render(self, article: Article, ctx: RenderContext) -> list[Message]:
         return render_telegram(article, ctx)
+
+    def render_digest(self, articles: list[Article], ctx: RenderContext) -> list[Message]:
+        """One message listing the period's headlines as links (the digest protocol)."""
+        from distributor.channels.telegram.digest import render_telegram_digest
+
+        return render_telegram_digest(articles, ctx)
 
     def setup(self, env: ChannelEnv) -> None:
         """Keep where Telegram moved the chat in the channel's state, so a restart posts
@@ -252,7 +259,9 @@ class TelegramAdapter(Adapter):
         result = await self._call(bot, out)
         if out.method == "sendPhoto" and photo_refused(result) is not None:
             result = await photo_fallback(lambda o: self._call(bot, o), out, result,
-                                          channel=self.config.name, timeout=self.config.timeout)
+                                          channel=self.config.name, timeout=self.config.timeout,
+                                          allow_hosts=self.site.image_allow_hosts
+                                          if self.site else ())
         if isinstance(result, Failure):
             error = channel_error(result, self._sender(), sent=True)
             if isinstance(error, AmbiguousError):
@@ -321,6 +330,13 @@ class TelegramAdapter(Adapter):
             return f"https://t.me/{chat[1:]}/{remote_id}"
         if chat.startswith("-100") and chat[4:].isdigit():
             return f"https://t.me/c/{chat[4:]}/{remote_id}"
+        return None
+
+    def profile_url(self) -> str | None:
+        """A public channel's ``t.me`` page (@name); private chats have none."""
+        chat = str(self._move.recorded() or self.config.chat_id or "")
+        if chat.startswith("@") and re.fullmatch(r"@\w{4,64}", chat):
+            return f"https://t.me/s/{chat[1:]}"
         return None
 
     async def check_online(self) -> str:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from distributor.plugin import ChannelConfig, Seconds
+from distributor.plugin import DigestChannelConfig, Seconds
 
 _QUIET_HOURS = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
 
@@ -32,7 +32,7 @@ def in_window(now: clock_time, window: tuple[clock_time, clock_time]) -> bool:
     return now >= start or now < end
 
 
-class TelegramConfig(ChannelConfig):
+class TelegramConfig(DigestChannelConfig):  # + schedule, min_articles: publish: digest
     type: Literal["telegram"] = "telegram"
     chat_id: str | int
     token: SecretStr

@@ -67,6 +67,9 @@ def push_line(outcome: PushOutcome, tz: tzinfo) -> str:
                 f"channel, then /retry {d.id} force or /resolve {d.id} sent")
     if outcome.kind is not PushKind.QUEUED:
         return f"{name}: being sent right now"
+    if d.state in ("pending", "retry") and outcome.channel_paused:
+        return (f"{name}: NOT sent, the channel is paused ({e(short(outcome.channel_paused, 200))})"
+                ". It goes out once the channel is resumed")
     return outcome_line(d, tz)
 
 

@@ -5,7 +5,7 @@ download, a refused upload), the caption goes out as a text message."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from telegram import Bot
 from telegram import Message as TelegramMessage
@@ -58,7 +58,8 @@ def photo_refused(result: Result) -> str | None:
 
 
 async def photo_fallback(call: Callable[[Outgoing], Awaitable[Result]], out: Outgoing,
-                         result: Result, *, channel: str, timeout: float) -> Result:
+                         result: Result, *, channel: str, timeout: float,
+                         allow_hosts: Sequence[str] = ()) -> Result:
     """Telegram refused the photo of ``out`` (nothing was posted): when it could not fetch the
     URL, download the image here and upload it; if the image fails entirely, post the text.
     ``call`` sends one call to the channel's chat."""
@@ -67,7 +68,7 @@ async def photo_fallback(call: Callable[[Outgoing], Awaitable[Result]], out: Out
         try:
             data, media_type = await download_image(
                 out.photo, max_bytes=MAX_PHOTO_BYTES, timeout=timeout, accept=PHOTO_TYPES,
-                user_agent="distributor (+photo for a Telegram post)")
+                user_agent="distributor (+photo for a Telegram post)", allow_hosts=allow_hosts)
         except ImageError as exc:
             log.warning("channel %s: Telegram could not fetch the photo %s (%s), nor could "
                         "distributor (%s)", channel, out.photo, description, redact(str(exc)))

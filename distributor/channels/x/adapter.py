@@ -115,6 +115,7 @@ _clean_chain = _REDACTOR.clean_chain
 class XAdapter(XCorrections, Channel):
     type_name = "x"
     config_model = XConfig
+    preview_style = "thread"
     body_maxlen = 280
     rate_per_minute = 30
     config: XConfig
@@ -342,7 +343,8 @@ class XAdapter(XCorrections, Channel):
         try:
             data, media_type = await download_image(
                 url, max_bytes=_MAX_IMAGE_BYTES, timeout=self.config.timeout,
-                accept=_IMAGE_TYPES, user_agent="distributor (+image for an X post)")
+                accept=_IMAGE_TYPES, user_agent="distributor (+image for an X post)",
+                allow_hosts=self.site.image_allow_hosts if self.site else ())
         except ImageError as exc:
             log.warning("X channel %s: cannot fetch the image %s (%s); posting without it",
                         name, url, exc)

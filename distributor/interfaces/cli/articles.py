@@ -190,6 +190,14 @@ def push_line(outcome: PushOutcome) -> tuple[str, bool]:
                 "check the channel, then --force"), True
     if outcome.kind is not PushKind.QUEUED:
         return f"{name}: being sent right now by another process", False
+    if d.state in ("pending", "retry") and outcome.channel_paused:
+        return (f"error: {name}: not published: the channel is paused ({outcome.channel_paused});"
+                f" fix it, then `distributor channels resume {name}` sends it (delivery "
+                f"{d.id})"), True
+    if d.state == "pending" and outcome.channel_waits_until is not None:
+        return (f"{name}: not yet: the channel waits until "
+                f"{_local(_iso(outcome.channel_waits_until))} (its pacing or the platform's "
+                f"answer); delivery {d.id} goes out then"), False
     if d.state in ("pending", "sending"):  # distributed mode: still with a worker
         return (f"{name}: queued for the workers (delivery {d.id}); `distributor deliveries "
                 "list` shows how it ends"), False

@@ -32,6 +32,8 @@ class UserError(click.ClickException):
 class State:
     def __init__(self, config_path: str | None):
         self.config_path = config_path
+        #: the database URL of the configuration, once read (for one-line store errors)
+        self.database: str | None = None
 
     def config(self, *, dry_run: bool = False) -> Config:
         try:
@@ -46,6 +48,7 @@ class State:
                        err=True)
             raise SystemExit(2) from None
         add_secrets(config.secrets())
+        self.database = config.database
         global _DISPLAY_TZ
         _DISPLAY_TZ = config.site.tz
         return config

@@ -160,19 +160,26 @@ def channels() -> None:
 @channels.command("list")
 @pass_state
 def channels_list(state: State) -> None:
-    """List channels with their type, publishing mode and state."""
-    from distributor.store.models import ChannelState
+    """List channels with their type, publishing mode, state and what waits for them."""
+    from distributor.services.channels import statuses
 
     rt = state.runtime(dry_run=True)
-    with rt.store.session() as session:
-        rows = []
-        for channel in rt.config.channels:
-            st = session.get(ChannelState, channel.name)
-            status = "disabled" if not channel.enabled else (
-                f"paused: {st.paused_reason}" if st and st.paused_reason else "active")
-            rows.append([channel.name, channel.type, channel.publish, status])
-    rt.store.dispose()
-    click.echo(_table(["NAME", "TYPE", "PUBLISH", "STATE"], rows))
+    try:
+        found = statuses(rt)
+    finally:
+        rt.store.dispose()
+    rows = []
+    for st in found:
+        why = {"paused": f"paused: {st.paused_reason}",
+               "waiting": f"waiting until {_local(_iso(st.held_until))}"
+                          + (f" (after: {st.last_error})" if st.last_error else "")}
+        rows.append([st.name, st.type, st.publish, why.get(st.state, st.state),
+                     str(st.waiting)])
+    click.echo(_table(["NAME", "TYPE", "PUBLISH", "STATE", "WAITING"], rows))
+    paused = [st.name for st in found if st.state == "paused"]
+    if paused:
+        click.echo(f"fix the credentials, then `distributor channels resume {paused[0]}`",
+                   err=True)
 
 
 @channels.command("resume")
@@ -180,16 +187,13 @@ def channels_list(state: State) -> None:
 @pass_state
 def channels_resume(state: State, name: str) -> None:
     """Resume a channel paused after a credentials error (fix the credentials first)."""
-    from distributor.store.models import ChannelState
+    from distributor.services.channels import resume
 
     rt = state.runtime(dry_run=True)
-    _channel(rt, name)
-    with rt.store.session() as session:
-        st = session.get(ChannelState, name)
-        if st is None or not st.paused_reason:
-            click.echo(f"channel {name} is not paused")
-        else:
-            st.paused_reason = None
-            st.paused_at = None
-            click.echo(f"channel {name} resumed; waiting deliveries go out on the next pass")
-    rt.store.dispose()
+    try:
+        _channel(rt, name)  # an unknown name: the known ones, and the closest
+        resumed = resume(rt, name, by="cli")
+    finally:
+        rt.store.dispose()
+    click.echo(f"channel {name} resumed; waiting deliveries go out on the next pass"
+               if resumed else f"channel {name} is not paused")

@@ -5,18 +5,22 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from distributor import __version__
-from distributor.config import Config
+from distributor.config import ChannelConfig, Config
 from distributor.interfaces.cli.common import (
     State,
+    UserError,
     _print_previews,
     pass_state,
     run_async,
 )
 from distributor.logs import setup_logging
+from distributor.store.db import store_problem
 
 log = logging.getLogger("distributor")
 
@@ -50,6 +54,14 @@ class _Main(click.Group):
                 rest.append(arg)
             i += 1
         return super().parse_args(ctx, front + rest)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A database that fails mid-command (damaged, read-only, full, gone) is one line."""
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            url = getattr(ctx.obj, "database", None) or "(the configured database)"
+            raise UserError(store_problem(exc, url)) from None
 
 
 @click.group(cls=_Main,
@@ -133,14 +145,26 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
     click.echo(summary + "; online: OK")
 
 
+def _is_list_channel(channel: ChannelConfig) -> bool:
+    """A list channel (the plugin API's ``audience = True``) sends to the core's subscribers,
+    whose confirmation and unsubscribe links the core signs with web.secret_key."""
+    from distributor.plugin import is_list_channel
+    from distributor.registry import PluginError, get_adapter_class
+
+    try:
+        return is_list_channel(get_adapter_class(channel.type))
+    except (KeyError, PluginError):
+        return False  # reported where the type is looked up
+
+
 def _setup_problems(config: Config) -> list[str]:
     """What the configuration says that cannot work, though every key is valid."""
     problems = []
-    needs_secret = [c.name for c in config.channels if c.enabled and c.type == "email"]
+    needs_secret = [c.name for c in config.channels if c.enabled and _is_list_channel(c)]
     if needs_secret and config.web.secret_key is None:
         problems.append(
-            f"web.secret_key: not set, but channel {needs_secret[0]} sends mail whose "
-            "confirmation and unsubscribe links are signed with it; add `secret_key: "
+            f"web.secret_key: not set, but channel {needs_secret[0]} sends to subscribers, "
+            "whose confirmation and unsubscribe links are signed with it; add `secret_key: "
             "${DISTRIBUTOR_SECRET_KEY}` under web: and export DISTRIBUTOR_SECRET_KEY")
     webhook = [c.name for c in config.channels
                if getattr(c, "editor_bot", None) == "webhook" and getattr(c, "editors", None)]
@@ -200,6 +224,10 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
         raise SystemExit(1)
 
 
+#: how long a one-shot `fetch` waits for files that are still being written
+FETCH_WAITS_FOR_FILES = 30.0
+
+
 @main.command()
 @pass_state
 @run_async
@@ -215,7 +243,7 @@ async def fetch(state: State) -> None:
 
     ingest_log.addFilter(not_a_problem)
     try:
-        reports = await poll_all(rt)
+        reports = await poll_all(rt, wait_for_files=FETCH_WAITS_FOR_FILES)
     finally:
         ingest_log.removeFilter(not_a_problem)
         await rt.close()
@@ -227,6 +255,10 @@ async def fetch(state: State) -> None:
                        + (", not modified" if report.not_modified else ""))
         for problem in report.problems:
             click.echo(f"warning: source {report.source}: {problem}", err=True)
+        if report.pending:
+            files = "1 file is" if report.pending == 1 else f"{report.pending} files are"
+            click.echo(f"source {report.source}: {files} still being written; the next poll "
+                       "reads them")
     if any(r.error for r in reports):
         raise SystemExit(1)
 

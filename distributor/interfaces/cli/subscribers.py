@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, TypeVar
@@ -323,13 +324,15 @@ def serve(state: Any, host: str, port: int, dry_run: bool) -> None:
         raise UserError(str(exc)) from None
     with rt.store.session() as session:
         editors = session.scalar(select(func.count()).select_from(Editor)) or 0
-    click.echo(f"dashboard: http://{host}:{port}/dashboard/ ({editors} editor account"
-               f"{'s' if editors != 1 else ''}); subscribe page: /subscribe", err=True)
+    log = logging.getLogger("distributor.serve")  # log lines: JSON with --log-format json
+    log.info("dashboard: http://%s:%s/dashboard/ (%s editor account%s); subscribe page: "
+             "/subscribe", host, port, editors, "s" if editors != 1 else "")
     if not editors:
-        click.echo("warning: no editor can log in yet; add one with `distributor editors add "
-                   "NAME`", err=True)
+        log.warning("no editor can log in yet; add one with `distributor editors add NAME`")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True,
-                    server_header=False)
+        # uvicorn's lines go through our logging (redacted; JSON in JSON mode); forwarded
+        # headers count only from web.trusted_proxies (the app reads them, uvicorn does not)
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False,
+                    server_header=False, log_config=None)
     finally:
         _close(rt)

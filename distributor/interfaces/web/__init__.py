@@ -7,6 +7,7 @@ dashboard (:mod:`.dashboard`), ``/metrics`` (:mod:`.metrics`) and the health che
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["create_app"]
 
+log = logging.getLogger("distributor.web")
+
 
 def create_app(rt: Runtime) -> Starlette:
     """The app: subscriber pages, the bounce webhook, the editor dashboard, ``GET /metrics``
@@ -33,9 +36,11 @@ def create_app(rt: Runtime) -> Starlette:
     from distributor.engine.digests import bind_adapters
     from distributor.interfaces.web.dashboard import Dashboard
     from distributor.interfaces.web.editor_webhooks import webhook_routes
+    from distributor.interfaces.web.guards import GuardedApp
     from distributor.interfaces.web.metrics import metrics_endpoint
     from distributor.interfaces.web.subscriber_pages import subscriber_routes
     from distributor.ledger.subscribers import secret_of
+    from distributor.logs import add_secret_paths
     from distributor.services.editors import editor_webhooks
 
     secret_of(rt.config)
@@ -59,7 +64,12 @@ def create_app(rt: Runtime) -> Starlette:
             yield
         await dashboard.stop()  # sends in flight finish (30 s at most)
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    web = rt.config.web
+    if webhooks.active:  # the webhook's secret path never reaches a log line
+        add_secret_paths([webhooks.prefix])
+    app = GuardedApp(routes=routes, lifespan=lifespan, max_body=web.max_body,
+                     trusted_proxies=web.trusted_proxies,
+                     webhooks=["/webhooks/", *([webhooks.prefix] if webhooks.active else [])])
     app.state.runtime = rt
     app.state.dashboard = dashboard
     app.state.editor_webhooks = webhooks
@@ -70,15 +80,25 @@ def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def healthz(request: Request) -> JSONResponse:
         from sqlalchemy import text
 
-        def ping() -> None:
+        from distributor.store.db import store_problem
+
+        def ping() -> int:
+            """The store answers; how many channels are paused."""
             with rt.store.session() as session:
                 session.execute(text("SELECT 1"))
+                return int(session.scalar(text(
+                    "SELECT count(*) FROM channel_state WHERE paused_reason IS NOT NULL")) or 0)
 
         try:
-            await run_in_threadpool(ping)
-        except Exception as exc:  # the database is down: say so, with the reason
-            return JSONResponse({"status": "error", "database": str(exc)[:300]},
-                                status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+            paused = await run_in_threadpool(ping)
+        except Exception as exc:  # the database is down: 503; the reason only in the log
+            log.error("healthz: the store does not answer: %s",
+                      store_problem(exc, rt.config.database))
+            return JSONResponse({"status": "unavailable"}, status_code=503,
+                                headers={"Cache-Control": "no-store"})
+        # serving, but a channel sends nothing until an editor resumes it: say so (the
+        # names only on the dashboard and in /metrics)
+        return JSONResponse({"status": "degraded" if paused else "ok"},
+                            headers={"Cache-Control": "no-store"})
 
     return healthz

@@ -8,7 +8,12 @@
 - Every form carries a CSRF token: the session's own once logged in; on the login form a
   random value that must match a cookie set with the form (double submit). A POST without a
   matching token is refused with 403 and a page that says what to do.
-- Login attempts are rate limited per client address and per user name (failures only).
+- Failed logins slow down, never lock: each failure from one client for one account makes the
+  next try wait longer (the first three are free, then 1 s, 2 s, 4 s, ... at most 15 minutes),
+  and so do many failures from one client across accounts. Failures for one account from
+  everywhere (guessing from many addresses) slow down too, but only clients without the
+  account's device cookie (set at a successful login) and at most a minute: a stranger can
+  never keep an editor out.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import hmac
 import logging
 import re
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -29,7 +36,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from distributor.clock import utcnow
-from distributor.interfaces.web.ratelimit import RateLimiter
+from distributor.interfaces.web.ratelimit import Backoff
 from distributor.store.models import Editor, WebSession
 
 if TYPE_CHECKING:
@@ -41,14 +48,20 @@ log = logging.getLogger("distributor.web.auth")
 
 SESSION_COOKIE = "distributor_session"
 LOGIN_COOKIE = "distributor_login"
+#: set at a successful login: this browser has logged in to the account before
+DEVICE_COOKIE = "distributor_device"
+DEVICE_MAX_AGE = 365 * 24 * 3600
 SESSION_IDLE = timedelta(hours=12)
 SESSION_REFRESH = timedelta(minutes=5)
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
-#: failed logins: per user name, per client address, in this window
-LOGIN_FAILURES_PER_USER = 5
-LOGIN_FAILURES_PER_CLIENT = 20
-LOGIN_WINDOW = 15 * 60.0
+#: failed logins that cost no wait: per (client, account), per client, per account
+FREE_FAILURES_PER_CLIENT_ACCOUNT = 3
+FREE_FAILURES_PER_CLIENT = 10
+FREE_FAILURES_PER_ACCOUNT = 20
+#: the longest wait: for one client; for an account, from clients it does not know
+LONGEST_WAIT = 15 * 60.0
+LONGEST_ACCOUNT_WAIT = 60.0
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,99}$")
 
 _hasher = PasswordHasher()
@@ -191,20 +204,54 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
+def device_cookie(secret: str, username: str) -> str:
+    """The value of :data:`DEVICE_COOKIE` for a browser that logged in as ``username``."""
+    nonce = secrets.token_urlsafe(12)
+    return f"{nonce}.{_device_mac(secret, username, nonce)}"
+
+
+def known_device(secret: str, username: str, value: str | None) -> bool:
+    """True when ``value`` is a device cookie this server gave for ``username``."""
+    if not value or len(value) > 200 or "." not in value:
+        return False
+    nonce, mac = value.split(".", 1)
+    return hmac.compare_digest(mac, _device_mac(secret, username.strip().lower(), nonce))
+
+
+def _device_mac(secret: str, username: str, nonce: str) -> str:
+    return hmac.new(secret.encode(), f"device:{username}:{nonce}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
 class LoginLimits:
-    """Failed logins per user name and per client address."""
+    """Growing delays after failed logins: per (client, account), per client, and per
+    account for clients the account does not know (no device cookie)."""
 
-    def __init__(self) -> None:
-        self.per_user = RateLimiter(LOGIN_FAILURES_PER_USER, LOGIN_WINDOW)
-        self.per_client = RateLimiter(LOGIN_FAILURES_PER_CLIENT, LOGIN_WINDOW)
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_pair = Backoff(free=FREE_FAILURES_PER_CLIENT_ACCOUNT, longest=LONGEST_WAIT,
+                                clock=clock)
+        self.per_client = Backoff(free=FREE_FAILURES_PER_CLIENT, longest=LONGEST_WAIT,
+                                  clock=clock)
+        self.per_account = Backoff(free=FREE_FAILURES_PER_ACCOUNT,
+                                   longest=LONGEST_ACCOUNT_WAIT, clock=clock)
 
-    def wait(self, username: str, client: str) -> float:
-        return max(self.per_user.blocked_for(username.strip().lower()),
-                   self.per_client.blocked_for(client))
+    @staticmethod
+    def _pair(username: str, client: str) -> str:
+        return f"{client} {username.strip().lower()}"
 
-    def failed(self, username: str, client: str) -> None:
-        self.per_user.hit(username.strip().lower())
-        self.per_client.hit(client)
+    def wait(self, username: str, client: str, known: bool = False) -> float:
+        waits = [self.per_pair.wait(self._pair(username, client)),
+                 self.per_client.wait(client)]
+        if not known:
+            waits.append(self.per_account.wait(username.strip().lower()))
+        return max(waits)
 
-    def succeeded(self, username: str) -> None:
-        self.per_user.reset(username.strip().lower())
+    def failed(self, username: str, client: str, known: bool = False) -> None:
+        self.per_pair.failed(self._pair(username, client))
+        self.per_client.failed(client)
+        if not known:
+            self.per_account.failed(username.strip().lower())
+
+    def succeeded(self, username: str, client: str) -> None:
+        self.per_pair.reset(self._pair(username, client))
+        self.per_client.reset(client)

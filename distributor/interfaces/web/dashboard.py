@@ -7,12 +7,15 @@ show their typed outcomes; what they queue is sent in the background (embedded m
 process; distributed mode: by the workers). The pages live in :mod:`.dashboard_articles` and
 :mod:`.dashboard_digests`, what they share in :mod:`.dashboard_core`.
 
-Pages use no scripts: a page with something in flight reloads itself every few seconds.
+One small script of ours (``live.js``, no inline script): while something is in flight, the
+state cells of a page update themselves every few seconds; a form being edited is never reset
+and nothing reloads the page.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from distributor.interfaces.web import auth
 from distributor.interfaces.web.dashboard_articles import ArticlePages
+from distributor.interfaces.web.dashboard_channels import ChannelPages
 from distributor.interfaces.web.dashboard_core import (
     HEADERS,
     Preview,
@@ -32,11 +36,13 @@ from distributor.interfaces.web.dashboard_core import (
 )
 from distributor.interfaces.web.dashboard_corrections import CorrectionPages
 from distributor.interfaces.web.dashboard_digests import DigestPages
+from distributor.ledger.subscribers import secret_of
+from distributor.render.templates import builtin_templates_dir
 
 log = logging.getLogger("distributor.interfaces.web.dashboard")
 
 
-class Dashboard(ArticlePages, DigestPages, CorrectionPages):
+class Dashboard(ArticlePages, DigestPages, ChannelPages, CorrectionPages):
     """The editor dashboard: its pages, actions and routes."""
 
     # -- login ----------------------------------------------------------------------------
@@ -66,15 +72,15 @@ class Dashboard(ArticlePages, DigestPages, CorrectionPages):
                 request.cookies.get(auth.LOGIN_COOKIE), _str(form.get("csrf"))):
             return self.forbidden()
         client = auth.client_address(request)
-        wait = self.limits.wait(username, client)
+        secret = secret_of(self.rt.config)
+        known = auth.known_device(secret, username, request.cookies.get(auth.DEVICE_COOKIE))
+        wait = self.limits.wait(username, client, known)
         if wait > 0:
-            minutes = max(1, round(wait / 60))
             log.warning("login for %r from %s refused: too many failed attempts",
                         username, client)
             return self._login_page(
-                request, f"Too many failed attempts. Try again in {minutes} minute"
-                f"{'s' if minutes != 1 else ''}.", 429, username,
-                headers={"Retry-After": str(int(wait) + 1)})
+                request, f"Too many failed attempts. Try again in {_duration(wait)}.", 429,
+                username, headers={"Retry-After": str(math.ceil(wait))})
 
         def check() -> str | None:
             with self.rt.store.session() as session:
@@ -85,15 +91,19 @@ class Dashboard(ArticlePages, DigestPages, CorrectionPages):
 
         value = await run_in_threadpool(check)
         if value is None:
-            self.limits.failed(username, client)
+            self.limits.failed(username, client, known)
             log.warning("failed login for %r from %s", username, client)
             return self._login_page(request, "Wrong user name or password.", 401, username)
-        self.limits.succeeded(username)
+        self.limits.succeeded(username, client)
         log.info("editor %s logged in from %s", username.lower(), client)
         response = RedirectResponse(_safe_next(_str(form.get("next"))), 303, headers=HEADERS)
         response.set_cookie(auth.SESSION_COOKIE, value, httponly=True, samesite="lax",
                             secure=self.secure, path="/")
         response.delete_cookie(auth.LOGIN_COOKIE, path="/login")
+        if not known:
+            response.set_cookie(auth.DEVICE_COOKIE, auth.device_cookie(secret, username.lower()),
+                                max_age=auth.DEVICE_MAX_AGE, httponly=True, samesite="lax",
+                                secure=self.secure, path="/login")
         return response
 
     async def logout(self, request: Request, login: auth.Login, form: FormData | None
@@ -117,7 +127,14 @@ class Dashboard(ArticlePages, DigestPages, CorrectionPages):
         async def to_dashboard(request: Request) -> Response:
             return RedirectResponse("/dashboard/", 307)
 
+        script = (builtin_templates_dir() / "web" / "dashboard" / "live.js").read_bytes()
+
+        async def live_js(request: Request) -> Response:
+            return Response(script, media_type="text/javascript",
+                            headers={**HEADERS, "Cache-Control": "public, max-age=3600"})
+
         return [
+            Route("/dashboard/live.js", live_js, methods=["GET"]),
             Route("/login", self.login_form, methods=["GET"]),
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", e(self.logout), methods=["POST"]),
@@ -135,10 +152,22 @@ class Dashboard(ArticlePages, DigestPages, CorrectionPages):
                   methods=["POST"]),
             Route("/dashboard/digests", e(self.digests), methods=["GET"]),
             Route("/dashboard/digests/{channel}/send", e(self.send_digest), methods=["POST"]),
+            Route("/dashboard/digests/{channel}/move", e(self.move), methods=["POST"]),
             Route("/dashboard/subscribers", e(self.subscribers), methods=["GET"]),
             Route("/dashboard/subscribers.csv", e(self.subscribers_csv), methods=["GET"]),
+            Route("/dashboard/channels", e(self.channels), methods=["GET"]),
+            Route("/dashboard/channels/{channel}/resume", e(self.resume_channel),
+                  methods=["POST"]),
         ]
 
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        whole = max(1, math.ceil(seconds))
+        return f"{whole} second{'s' if whole != 1 else ''}"
+    minutes = round(seconds / 60)
+    return f"{minutes} minutes"
 
 
 __all__ = ["Dashboard", "Preview", "preview_of"]

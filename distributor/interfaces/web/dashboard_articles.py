@@ -19,6 +19,7 @@ from distributor.interfaces.web.dashboard_corrections import actions_of
 from distributor.interfaces.words import pick_text, refusal_text
 from distributor.plugin.desk import NotFound, PushKind, PushOutcome, Refused, RetryKind
 from distributor.services import deliveries as desk
+from distributor.services.channels import audience_sizes
 from distributor.store.models import (
     ArticleRow,
     Delivery,
@@ -81,7 +82,6 @@ class ArticlePages(DashboardCore):
                 ids = [r.id for r in rows]
                 deliveries = {(d.article_id, d.channel): d for d in session.scalars(
                     select(Delivery).where(Delivery.article_id.in_(ids)))} if ids else {}
-                moved = self._moved(session)
                 digested = self._digested(session, ids)
                 sources = sorted({s.name for s in self.rt.config.sources} | set(
                     session.scalars(select(ArticleRow.source).distinct())))
@@ -92,7 +92,7 @@ class ArticlePages(DashboardCore):
                     for channel in channels:
                         d = deliveries.get((row.id, channel.name))
                         if d is not None:
-                            cells.append(self._cell(channel, d, moved))
+                            cells.append(self._cell(channel, d))
                         elif channel.publish == "digest":
                             when = digested.get((row.id, channel.name))
                             cells.append({"state": "in digest" if when else "", "url": None,
@@ -106,9 +106,11 @@ class ArticlePages(DashboardCore):
 
         data = await run_in_threadpool(load)
         pages = max(1, -(-data["total"] // PAGE_SIZE))
+        paused = {c["name"] for c in self._paused_channels()}
         refresh = REFRESH_SECONDS if any(
-            c["state"] in ("pending", "sending") for i in data["items"] for c in i["cells"]) \
-            else None
+            c["state"] in ("pending", "sending") and channel.name not in paused
+            for i in data["items"] for c, channel in zip(i["cells"], data["channels"],
+                                                           strict=False)) else None
         base = {"source": source, "state": state, "q": q}
         return self.render("articles.html", title="Articles", login=login, nav="articles",
                            refresh=refresh, source=source, state=state, q=q, page=page,
@@ -128,7 +130,6 @@ class ArticlePages(DashboardCore):
                 row = session.get(ArticleRow, article_id)
                 if row is None:
                     return None
-                moved = self._moved(session)
                 deliveries = {d.channel: d for d in row.deliveries}
                 events = {d.id: list(session.scalars(
                     select(DeliveryEvent).where(DeliveryEvent.delivery_id == d.id)
@@ -141,10 +142,12 @@ class ArticlePages(DashboardCore):
             channels = []
             previews = []
             now = utcnow()
+            sizes = audience_sizes(self.rt)
             for channel in self._channels():
                 d = deliveries.get(channel.name)
                 entry: dict[str, Any] = {"config": channel, "delivery": d,
-                                         "cell": self._cell(channel, d, moved) if d else None,
+                                         "audience": sizes.get(channel.name),
+                                         "cell": self._cell(channel, d) if d else None,
                                          "events": events.get(d.id, []) if d else [],
                                          "actions": actions.get(channel.name, [])}
                 if channel.publish == "digest":
@@ -160,8 +163,9 @@ class ArticlePages(DashboardCore):
         if data is None:
             return self.problem("No such article", f"There is no article {article_id}.", 404,
                                 login)
+        paused = {c["name"] for c in self._paused_channels()}
         busy = any(c["delivery"] is not None and c["cell"]["state"] in ("pending", "sending")
-                   for c in data["channels"])
+                   and c["config"].name not in paused for c in data["channels"])
         default_at = (datetime.now(self.tz) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
         return self.render("article.html", title=data["row"].title, login=login,
                            nav="articles", refresh=REFRESH_SECONDS if busy else None,
@@ -216,6 +220,14 @@ class ArticlePages(DashboardCore):
                 await self.flash(login, f"{self.local(at)} has passed; choose a later time "
                                         "or push now.")
                 return RedirectResponse(back, 303)
+        if action in ("push", "schedule") and _str(form.get("confirm")) != "yes":
+            sizes = await run_in_threadpool(audience_sizes, self.rt, [c.name for c in chosen])
+            if sizes:  # a mailing list: say how many it reaches, and ask first
+                return self.render(
+                    "confirm_send.html", title="Send to subscribers?", login=login,
+                    nav="articles", article_id=article_id, sizes=sizes, action=action,
+                    article_title=await run_in_threadpool(self._title_of, article_id),
+                    fields=[(k, _str(v)) for k, v in form.multi_items() if k != "csrf"])
         by = f"dashboard:{login.username}"
 
         def work() -> list[str]:
@@ -245,8 +257,25 @@ class ArticlePages(DashboardCore):
         await self.flash(login, "\n".join(lines))
         return RedirectResponse(back, 303)
 
+    def _check_url(self, channel: str, remote_id: str | None) -> str | None:
+        adapter = self.rt.adapters.get(channel)
+        if adapter is None:
+            return None
+        return (adapter.post_url(remote_id) if remote_id else None) or adapter.profile_url()
+
+    def _title_of(self, article_id: int) -> str:
+        with self.rt.store.session() as session:
+            row = session.get(ArticleRow, article_id)
+            return row.title if row is not None else f"article {article_id}"
+
     def _push_line(self, outcome: PushOutcome) -> str:
         name, d = outcome.channel, outcome.delivery
+        if outcome.kind is PushKind.QUEUED and outcome.channel_paused:
+            return (f"{name}: NOT sent: the channel is paused ({outcome.channel_paused}). "
+                    "Fix it, then resume it on the Channels page; it goes out then")
+        if outcome.kind is PushKind.QUEUED and outcome.channel_waits_until is not None:
+            return (f"{name}: queued; the channel waits until "
+                    f"{self.local(outcome.channel_waits_until)}")
         if outcome.kind is PushKind.QUEUED:
             return f"{name}: queued, sending now"
         if outcome.kind is PushKind.SCHEDULED:
@@ -292,6 +321,14 @@ class ArticlePages(DashboardCore):
         assert form is not None
         delivery_id = int(request.path_params["delivery_id"])
         force = form.get("force") == "1"
+        if force and _str(form.get("confirm")) != "yes":  # it may be out already: ask first
+            try:
+                d = await run_in_threadpool(desk.delivery, self.rt, delivery_id)
+            except NotFound as exc:
+                return self.problem("No such delivery", refusal_text(exc), 404, login)
+            return self.render("confirm_resend.html", title="Post it again?", login=login,
+                               nav="articles", d=d,
+                               check=self._check_url(d.channel, d.remote_id))
 
         def work() -> tuple[int, str, bool]:
             article_id = desk.delivery(self.rt, delivery_id).article_id

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from distributor.clock import utcnow
 from distributor.interfaces.web import auth
 from distributor.interfaces.web.previews import live_url, telegram_html, x_html
-from distributor.plugin import RECIPIENT_PLACEHOLDER, message_text
+from distributor.plugin import RECIPIENT_PLACEHOLDER
 from distributor.registry import get_adapter_class
 from distributor.services.deliveries import send_now
 from distributor.services.sending import Sender
@@ -49,9 +49,11 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "X-Robots-Tag": "noindex",
-    # no scripts at all; images of articles (https) may show in the previews; the email
+    # one script of ours (live.js: status cells update themselves), nothing inline; images
+    # of articles (https) may show in the previews; the email
     # preview is a sandboxed srcdoc frame, which inherits this policy
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "script-src 'self'; connect-src 'self'; "
                                "img-src 'self' https: data:; form-action 'self'; "
                                "frame-src 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
@@ -63,7 +65,7 @@ Handler = Callable[[Request, auth.Login, FormData | None], Awaitable[Response]]
 class Preview:
     channel: str
     type: str
-    kind: str  # telegram | x | email | text | error
+    kind: str  # the channel's preview_style (chat | thread | email | text) or error
     label: str
     items: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
@@ -115,6 +117,8 @@ class DashboardCore:
     def render(self, template: str, *, title: str, login: auth.Login | None, status: int = 200,
                refresh: int | None = None, headers: dict[str, str] | None = None,
                **data: Any) -> HTMLResponse:
+        if login is not None and "paused_channels" not in data:
+            data["paused_channels"] = self._paused_channels()
         html = self.rt.templates.render(  # type: ignore[attr-defined]
             f"web/dashboard/{template}", site=self.rt.config.site, title=title, login=login,
             refresh=refresh, local=self.local, nav=data.pop("nav", ""), **data)
@@ -183,12 +187,19 @@ class DashboardCore:
 
         await run_in_threadpool(store)
 
+    def _paused_channels(self) -> list[dict[str, str]]:
+        """The paused channels, for every page's banner (an unreadable store shows none)."""
+        try:
+            with self.rt.store.session() as session:
+                return [{"name": s.channel, "paused_reason": s.paused_reason or ""}
+                        for s in session.scalars(select(ChannelState).where(
+                            ChannelState.paused_reason.is_not(None))
+                            .order_by(ChannelState.channel))]
+        except Exception:  # the page itself says what is wrong with the store
+            return []
+
     def _channels(self) -> list[ChannelConfig]:
         return [c for c in self.rt.config.channels if c.enabled]
-
-    def _moved(self, session: Session) -> dict[str, str]:
-        return {s.channel: s.moved_to for s in session.scalars(
-            select(ChannelState).where(ChannelState.moved_to.is_not(None))) if s.moved_to}
 
     def _digested(self, session: Session, ids: list[int]) -> dict[tuple[int, str], datetime]:
         """(article, channel) -> when a sent digest carried it, for these articles."""
@@ -205,10 +216,9 @@ class DashboardCore:
                                    digest.sent_at or digest.created_at)
         return out
 
-    def _cell(self, channel: ChannelConfig, d: Delivery, moved: dict[str, str]
-              ) -> dict[str, Any]:
-        url = live_url(d.remote_id, self.rt.adapters.get(channel.name),
-                       moved_to=moved.get(channel.name)) if d.state == "sent" else None
+    def _cell(self, channel: ChannelConfig, d: Delivery) -> dict[str, Any]:
+        url = live_url(d.remote_id, self.rt.adapters.get(channel.name)) \
+            if d.state == "sent" else None
         state = d.state
         title = d.last_error or ""
         if state == "pending" and d.next_attempt_at > utcnow() + timedelta(seconds=5):
@@ -217,32 +227,46 @@ class DashboardCore:
         elif state == "sent":
             title = f"sent {self.local(d.sent_at)}" + (f" (id {d.remote_id})" if d.remote_id
                                                         else "")
-        return {"state": state, "url": url, "title": title, "delivery": d}
+        check = None
+        if state in ("unknown", "failed", "retry"):  # where an editor looks whether it is out
+            adapter = self.rt.adapters.get(channel.name)
+            check = live_url(d.remote_id, adapter) or (
+                adapter.profile_url() if adapter else None)
+        return {"state": state, "url": url, "title": title, "delivery": d, "check": check}
 
 
 def preview_of(channel: ChannelConfig, label: str, messages: list[dict[str, Any]]) -> Preview:
-    """Messages as their platform shows them (see :mod:`distributor.web.previews`)."""
-    first = messages[0] if messages else {}
-    if "subject" in first and "html" in first:
+    """Messages as their platform shows them, in the style the channel declares
+    (``preview_style``: chat, thread, email, text; see :mod:`distributor.web.previews`)."""
+    cls = get_adapter_class(channel.type)
+    style = cls.preview_style
+    if style == "email":
         return Preview(channel.name, channel.type, "email", label, [
             {"subject": str(m.get("subject", "")),
              "html": str(m.get("html", "")).replace(RECIPIENT_PLACEHOLDER, SAMPLE_RECIPIENT)}
             for m in messages])
-    if "method" in first or channel.type == "telegram":
-        return Preview(channel.name, channel.type, "telegram", label, [
-            {"html": telegram_html(str(m.get("caption") if m.get("method") == "sendPhoto"
-                                       else m.get("text", ""))),
-             "photo": str(m.get("photo")) if m.get("method") == "sendPhoto" and
-             str(m.get("photo", "")).startswith("https://") else None}
+    if style == "chat":
+        return Preview(channel.name, channel.type, "chat", label, [
+            {"html": telegram_html(cls.preview_text(m)) if m.get("parse_mode") == "HTML"
+             else x_html(cls.preview_text(m)), "photo": _https(cls.preview_image(m))}
             for m in messages])
-    measure = get_adapter_class(channel.type).measure
-    if channel.type == "x":
-        return Preview(channel.name, channel.type, "x", label, [
-            {"html": x_html(str(m.get("text", ""))), "weight": measure(str(m.get("text", ""))),
-             "image": str(m.get("image")) if str(m.get("image", "")).startswith("https://")
-             else None} for m in messages])
+    if style == "thread":
+        return Preview(channel.name, channel.type, "thread", label, [
+            {"html": x_html(cls.preview_text(m)), "weight": _length(cls, cls.preview_text(m)),
+             "limit": cls.body_maxlen, "image": _https(cls.preview_image(m))}
+            for m in messages])
     return Preview(channel.name, channel.type, "text", label,
-                   [{"text": message_text(m)} for m in messages])
+                   [{"text": cls.preview_text(m)} for m in messages])
+
+
+def _https(url: str | None) -> str | None:
+    """Only https images on the dashboard (no mixed content, no other schemes)."""
+    return url if url and url.startswith("https://") else None
+
+
+def _length(cls: Any, text: str) -> int:
+    measured = cls.measure(text)
+    return len(text) if measured is None else int(measured)
 
 
 def _str(value: Any) -> str:

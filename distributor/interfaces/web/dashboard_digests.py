@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,8 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from distributor.interfaces.web import auth
 from distributor.interfaces.web.queries import running_digests
+from distributor.plugin import is_list_channel
+from distributor.registry import get_adapter_class
 from distributor.store.models import (
     ArticleRow,
     Digest,
@@ -37,8 +40,12 @@ from distributor.interfaces.web.dashboard_core import (
     SUBSCRIBER_STATES,
     DashboardCore,
     Preview,
+    _str,
     preview_of,
 )
+from distributor.interfaces.words import refusal_text, schedule_text
+from distributor.plugin.desk import NotFound
+from distributor.services import deliveries as desk
 
 log = logging.getLogger("distributor.interfaces.web.dashboard")
 
@@ -56,6 +63,16 @@ def _unknown_digests(session: Session, recent: list[Digest],
         out.append({"digest": digest, "articles": [
             {"id": i, "title": titles.get(i, f"article {i}"), "back": i in back} for i in ids]})
     return out
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition for a download named ``name`` (RFC 6266): an ASCII fallback of
+    safe characters, and the exact name in UTF-8 (RFC 8187) when they differ."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "download"
+    value = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return value
 
 
 class DigestPages(DashboardCore):
@@ -97,6 +114,8 @@ class DigestPages(DashboardCore):
                             Subscriber.state == "confirmed")) or 0)
                 plan = plan_digest(self.rt, channel, until=now, period="preview")
                 entry["plan"] = plan
+                cron = getattr(channel, "schedule", None)
+                entry["schedule"] = schedule_text(cron, self.tz, now) if cron else None
                 try:
                     messages = render_plan(self.rt, channel, plan) if plan.articles else []
                     entry["preview"] = preview_of(channel, channel.name, messages)
@@ -109,7 +128,30 @@ class DigestPages(DashboardCore):
         channels = await run_in_threadpool(load)
         busy = any(c["running"] for c in channels)
         return self.render("digests.html", title="Digests", login=login, nav="digests",
-                           refresh=REFRESH_SECONDS if busy else None, channels=channels)
+                           refresh=REFRESH_SECONDS if busy else None, channels=channels,
+                           zone=utcnow().astimezone(self.tz).strftime("%Z"),
+                           confirm=request.query_params.get("confirm"))
+
+    async def move(self, request: Request, login: auth.Login, form: FormData | None
+                   ) -> Response:
+        """↑ / ↓ on the next digest's list: the editors' order holds until it is sent."""
+        assert form is not None
+        name = request.path_params["channel"]
+        if not any(c.name == name for c in self._digest_channels()):
+            return self.problem("No such digest channel", f"{name} sends no digests.", 404,
+                                login)
+        try:
+            article_id, step = int(_str(form.get("article"))), int(_str(form.get("step")))
+        except ValueError:
+            return self.problem("Bad request", "Say which article and which way.", 400, login)
+        try:
+            text = await run_in_threadpool(lambda: desk.move(
+                self.rt, name, article_id, max(-50, min(50, step)),
+                by=f"dashboard:{login.username}"))
+        except NotFound as exc:
+            text = refusal_text(exc)
+        await self.flash(login, text)
+        return RedirectResponse("/dashboard/digests", 303, headers=HEADERS)
 
     async def send_digest(self, request: Request, login: auth.Login, form: FormData | None
                           ) -> Response:
@@ -120,6 +162,8 @@ class DigestPages(DashboardCore):
         if channel is None:
             return self.problem("No such digest channel", f"{name} sends no digests.", 404,
                                 login)
+        if form is not None and _str(form.get("confirm")) != "yes":  # ask first
+            return RedirectResponse(f"/dashboard/digests?confirm={name}", 303, headers=HEADERS)
 
         async def send() -> None:
             outcome = await run_digest(self.rt, channel)
@@ -163,8 +207,8 @@ class DigestPages(DashboardCore):
                 query = self._subscriber_query(channel, state, q)
                 found = session.scalar(select(func.count()).select_from(query.subquery()))
                 rows = list(session.scalars(query.order_by(Subscriber.id.desc()).limit(100)))
-            names = sorted({c.name for c in self.rt.config.channels if c.type == "email"}
-                           | set(totals))
+            names = sorted({c.name for c in self.rt.config.channels
+                            if is_list_channel(get_adapter_class(c.type))} | set(totals))
             return {"totals": totals, "rows": rows, "found": found or 0, "names": names}
 
         data = await run_in_threadpool(load)
@@ -210,5 +254,5 @@ class DigestPages(DashboardCore):
         stamp = datetime.now(self.tz).strftime("%Y%m%d-%H%M")
         return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers={
             **HEADERS, "Content-Disposition":
-            f'attachment; filename="subscribers-{channel or "all"}-{stamp}.csv"'})
+            attachment(f"subscribers-{channel or 'all'}-{stamp}.csv")})
 

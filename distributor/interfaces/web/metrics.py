@@ -10,6 +10,7 @@ whichever process (``run``, ``worker``, ``serve``) did the work:
 - ``distributor_subscribers{channel,state}``; ``distributor_digests{channel,state}``;
 - ``distributor_digest_recipients{channel}`` and ``distributor_digest_served{channel,state}``
   for digests being sent (their progress);
+- ``distributor_channel_paused{channel}``: 1 while a channel is paused;
 - ``distributor_store_up``: 0 when the database could not be read.
 """
 
@@ -34,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from distributor.interfaces.web.queries import running_digests
-from distributor.store.models import ArticleRow, Delivery, Digest, Subscriber
+from distributor.store.models import ArticleRow, ChannelState, Delivery, Digest, Subscriber
 
 if TYPE_CHECKING:
     from distributor.runtime import Runtime
@@ -78,6 +79,15 @@ class StoreCollector(Collector):
         for source in sorted({s.name for s in self.rt.config.sources} | set(seen)):
             articles.add_metric([source], int(seen.get(source, 0)))
         yield articles
+
+        paused = GaugeMetricFamily(
+            "distributor_channel_paused", "1 while a channel is paused (its credentials were "
+            "refused; `distributor channels resume NAME` after fixing them)", labels=["channel"])
+        stopped = {s.channel for s in session.scalars(
+            select(ChannelState).where(ChannelState.paused_reason.is_not(None)))}
+        for channel_config in self.rt.config.channels:
+            paused.add_metric([channel_config.name], int(channel_config.name in stopped))
+        yield paused
 
         deliveries = GaugeMetricFamily("distributor_deliveries",
                                        "Deliveries in the ledger, per channel and state",

@@ -119,9 +119,9 @@ def x_html(text: str) -> Markup:
     return Markup("".join(out).replace("\n", "<br>\n"))  # escaped above
 
 
-def live_url(remote_id: str | None, adapter: Adapter | None, *,
-             moved_to: str | None = None) -> str | None:
-    """The public address of a published post, as the channel's adapter gives it."""
+def live_url(remote_id: str | None, adapter: Adapter | None) -> str | None:
+    """The public address of a published post, as the channel's adapter gives it (a channel
+    the platform moved knows where from its own state)."""
     if not remote_id or adapter is None:
         return None
-    return adapter.post_url(remote_id, moved_to=moved_to)
+    return adapter.post_url(remote_id)

@@ -25,33 +25,32 @@ sent with ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from starlette.background import BackgroundTask
+from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from distributor.interfaces.web.ratelimit import RateLimiter
+from distributor.interfaces.web.bounce_webhook import BOUNCE_ITEMS as BOUNCE_ITEMS
+from distributor.interfaces.web.bounce_webhook import bounce_webhook
+from distributor.interfaces.web.lists import email_channels, public_name
+from distributor.interfaces.web.ratelimit import KeyedLimiter
 from distributor.ledger.subscribers import (
     CONFIRM_TTL,
     SubscriberError,
     add_subscriber,
     confirm_subscriber,
     normalize_email,
-    record_bounce,
+    release_confirmation,
     secret_of,
     subscriber_for_confirm,
     subscriber_for_unsubscribe,
     unsubscribe,
 )
-from distributor.plugin import is_list_channel
-from distributor.registry import get_adapter_class
 from distributor.render.web_words import WebWords, supported_language, web_words
 
 if TYPE_CHECKING:
@@ -75,20 +74,13 @@ SECURITY_HEADERS = {
 }
 
 
-def email_channels(rt: Runtime) -> list[Any]:
-    """The enabled list channels (those with subscribers: the email channel's type declares
-    ``audience = True``); their configurations carry ``confirm_ttl`` and ``bounce_secret``."""
-    return [c for c in rt.config.channels
-            if c.enabled and is_list_channel(get_adapter_class(c.type))]
-
-
 class SubscriberPages:
     def __init__(self, rt: Runtime):
         self.rt = rt
         self.secret = secret_of(rt.config)
         self.words = web_words(rt.config.site.language)
-        self.per_address = RateLimiter(ADDRESS_LIMIT, 3600.0)
-        self.per_client = RateLimiter(CLIENT_LIMIT, 600.0)
+        self.per_address = KeyedLimiter(ADDRESS_LIMIT, 3600.0)
+        self.per_client = KeyedLimiter(CLIENT_LIMIT, 600.0)
 
     # -- helpers ----------------------------------------------------------------------------
     def language(self, request: Request, chosen: str | None = None) -> str:
@@ -123,6 +115,11 @@ class SubscriberPages:
         return self.message(words.link_invalid_title, words.link_invalid, 400, error=True,
                             words=words, language=lang)
 
+    def shown(self, name: str) -> str:
+        """The public name of the list ``name`` (its title), as readers see it."""
+        found = next((c for c in self.rt.config.channels if c.name == name), None)
+        return public_name(found) if found is not None else name
+
     def channel_named(self, name: str | None) -> Any | None:
         channels = email_channels(self.rt)
         if not name and len(channels) == 1:
@@ -135,18 +132,22 @@ class SubscriberPages:
         words = web_words(lang)
         channels = email_channels(self.rt)
         if not channels:
-            return self.message(words.subscribe_title, "no email channel", 404, error=True,
-                                words=words, language=lang)
-        wanted = request.query_params.get("channel")
-        channel = self.channel_named(wanted) or channels[0]
-        return self.form(channel.name, "", None, 200, lang)
+            return self.message(words.subscribe_title,
+                                words.no_newsletter.format(site=self.rt.config.site.name), 404,
+                                error=True, words=words, language=lang)
+        wanted = [c.name for c in channels if c.name in request.query_params.getlist("channel")]
+        return self.form(wanted or [channels[0].name], "", None, 200, lang)
 
-    def form(self, channel: str, email: str, error: str | None, status: int,
+    def form(self, chosen: list[str], email: str, error: str | None, status: int,
              lang: str) -> HTMLResponse:
         words = web_words(lang)
+        lists = [{"name": c.name, "title": public_name(c),
+                  "description": getattr(c, "description", None) or ""}
+                 for c in email_channels(self.rt)]
         return self.page("subscribe.html", words.subscribe_title, status, words=words,
-                         language=lang, channels=[c.name for c in email_channels(self.rt)],
-                         channel=channel, email=email, error=error, action="/subscribe",
+                         language=lang, lists=lists, chosen=chosen,
+                         channel=chosen[0] if chosen else "",
+                         email=email, error=error, action="/subscribe",
                          lang=lang, other_languages=[(code, name) for code, name in
                                                      (("id", "Bahasa Indonesia"),
                                                       ("en", "English")) if code != lang])
@@ -156,37 +157,52 @@ class SubscriberPages:
         lang = self.language(request, str(form.get("lang") or "") or None)
         words = web_words(lang)
         raw = str(form.get("email") or "")
-        channel = self.channel_named(str(form.get("channel") or "") or None)
-        if channel is None:
-            return self.message(words.subscribe_title, "unknown newsletter", 400,
-                                error=True, link="/subscribe", link_text=words.subscribe_title,
-                                words=words, language=lang)
+        known = {c.name: c for c in email_channels(self.rt)}
+        names = [str(v) for v in form.getlist("channel")][:20]
+        if not known:
+            return self.message(words.subscribe_title,
+                                words.no_newsletter.format(site=self.rt.config.site.name), 404,
+                                error=True, words=words, language=lang)
+        if any(name not in known for name in names):
+            return self.form([n for n in names if n in known], raw, words.unknown_newsletter,
+                             400, lang)
+        if not names:
+            return self.form([], raw, words.choose_newsletter, 400, lang)
+        chosen = list(dict.fromkeys(names))
         client = request.client.host if request.client is not None else "unknown"
-        if not self.per_client.hit(client):
+        if not await self.per_client.hit(client):
             log.warning("subscribe: too many requests from %s", client)
             return self.message(words.too_many_title, words.too_many, 429, error=True,
                                 words=words, language=lang,
-                                headers={"Retry-After": str(
-                                    int(self.per_client.blocked_for(client)) + 1)})
+                                headers={"Retry-After": str(self.per_client.retry_after())})
         try:
             address, key = normalize_email(raw)
         except SubscriberError as exc:
-            return self.form(channel.name, raw,
+            return self.form(chosen, raw,
                              words.invalid_email.format(problem=_problem(exc)), 400, lang)
         done = self.message(words.check_inbox_title, words.check_inbox.format(email=address),
                             words=words, language=lang)
         if form.get("website"):  # the hidden field only robots fill in
             log.info("subscribe: honeypot filled in (from %s); ignored", client)
             return done
-        if not self.per_address.hit(f"{channel.name}:{key}"):
+        mails = [task for name in chosen
+                 if (task := await self._subscribe_one(name, address, key, client))]
+        if mails:  # after the answer: its content and timing are the same for every address
+            done.background = BackgroundTasks(mails)
+        return done
+
+    async def _subscribe_one(self, channel: str, address: str, key: str, client: str
+                             ) -> BackgroundTask | None:
+        """One list of a subscribe request; its confirmation mail to send, if one is due."""
+        if not await self.per_address.hit(f"{channel}:{key}"):
             log.warning("subscribe: too many requests for one address on %s (from %s); "
-                        "no mail", channel.name, client)
-            return done  # the same answer: nobody learns anything about the address
+                        "no mail", channel, client)
+            return None  # the same answer: nobody learns anything about the address
 
         def add() -> tuple[int, bool] | None:
             with self.rt.store.session() as session:
                 try:
-                    result = add_subscriber(session, channel.name, address, source="web",
+                    result = add_subscriber(session, channel, address, source="web",
                                             detail="web form")
                 except SubscriberError:
                     return None  # bounced or complained: say nothing different
@@ -194,9 +210,8 @@ class SubscriberPages:
 
         added = await run_in_threadpool(add)
         if added is not None and added[1]:
-            # after the answer: its content and timing are the same for every address
-            done.background = BackgroundTask(self._send_confirmation, channel.name, added[0])
-        return done
+            return BackgroundTask(self._send_confirmation, channel, added[0])
+        return None
 
     async def _send_confirmation(self, channel: str, subscriber_id: int) -> None:
         from distributor.ledger.mailing import send_confirmations
@@ -205,6 +220,7 @@ class SubscriberPages:
         except Exception as exc:
             problems = [str(exc) or repr(exc)]
         if problems:
+            await run_in_threadpool(release_confirmation, self.rt.store, subscriber_id)
             log.error("confirmation mail to a web subscriber (id %s) failed: %s; a new "
                       "request from the form sends it again", subscriber_id, problems[0])
 
@@ -245,10 +261,11 @@ class SubscriberPages:
             return self.invalid_link(request)
         if state == "confirmed":
             return self.message(words.confirmed_title, words.confirmed.format(
-                email=email, channel=channel, site=self.rt.config.site.name),
+                email=email, channel=self.shown(channel), site=self.rt.config.site.name),
                 words=words, language=lang)
         return self.page("confirm.html", words.confirm_title, email=email,
-                         channel=channel, action=request.url.path, words=words, language=lang)
+                         channel=self.shown(channel), action=request.url.path, words=words,
+                         language=lang)
 
     # -- unsubscribe ------------------------------------------------------------------------
     async def unsubscribe_page(self, request: Request) -> Response:
@@ -268,7 +285,8 @@ class SubscriberPages:
         if state not in ("pending", "confirmed"):
             return self.unsubscribed(request, email, channel)
         return self.page("unsubscribe.html", words.unsubscribe_title, email=email,
-                         channel=channel, action=request.url.path, words=words, language=lang)
+                         channel=self.shown(channel), action=request.url.path, words=words,
+                         language=lang)
 
     async def unsubscribe(self, request: Request) -> Response:
         """RFC 8058 one-click (and the page's button): unsubscribe now, answer 200."""
@@ -293,54 +311,9 @@ class SubscriberPages:
         lang = self.language(request)
         words = web_words(lang)
         return self.message(words.unsubscribed_title, words.unsubscribed.format(
-            email=email, channel=channel, site=self.rt.config.site.name),
+            email=email, channel=self.shown(channel), site=self.rt.config.site.name),
             link="/subscribe?" + urlencode({"channel": channel, "lang": lang}),
             link_text=words.resubscribe, words=words, language=lang)
-
-    # -- bounces ----------------------------------------------------------------------------
-    async def bounce_webhook(self, request: Request) -> Response:
-        secrets = [(c.name, c.bounce_secret.get_secret_value()) for c in email_channels(self.rt)
-                   if c.bounce_secret is not None and c.bounce_secret.get_secret_value()]
-        if not secrets:
-            return JSONResponse({"error": "the bounce webhook is off: set bounce_secret on an "
-                                          "email channel"}, status_code=404)
-        given = request.headers.get("authorization", "")
-        given = given[7:].strip() if given.lower().startswith("bearer ") else \
-            request.headers.get("x-bounce-secret", "")
-        allowed = [name for name, secret in secrets
-                   if given and hmac.compare_digest(given.encode(), secret.encode())]
-        if not allowed:
-            return JSONResponse({"error": "wrong or missing secret (Authorization: Bearer ...)"},
-                                status_code=401)
-        try:
-            payload = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            return JSONResponse({"error": "the body is not JSON"}, status_code=400)
-        items = payload if isinstance(payload, list) else [payload]
-        problems = []
-        for i, item in enumerate(items):
-            if not isinstance(item, dict) or not isinstance(item.get("email"), str) or \
-                    item.get("kind") not in ("hard", "soft", "complaint"):
-                problems.append(f"item {i}: needs email and kind (hard, soft or complaint)")
-        if problems:
-            return JSONResponse({"error": "; ".join(problems)}, status_code=400)
-
-        def apply() -> tuple[int, list[str]]:
-            changed, unknown = 0, []
-            with self.rt.store.session() as session:
-                for item in items:
-                    channel = item.get("channel")
-                    rows = record_bounce(
-                        session, item["email"], item["kind"],
-                        channel=channel if channel in allowed else None,
-                        detail=str(item.get("detail") or f"{item['kind']} (webhook)")[:2000])
-                    changed += len(rows)
-                    if not rows:
-                        unknown.append(item["email"])
-            return changed, unknown
-
-        changed, unknown = await run_in_threadpool(apply)
-        return JSONResponse({"ok": True, "updated": changed, "unknown": unknown})
 
 
 def _problem(exc: Exception) -> str:
@@ -357,5 +330,5 @@ def subscriber_routes(rt: Runtime) -> list[BaseRoute]:
         Route("/confirm/{token}", pages.confirm, methods=["POST"]),
         Route("/unsubscribe/{token}", pages.unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", pages.unsubscribe, methods=["POST"]),
-        Route("/webhooks/bounce", pages.bounce_webhook, methods=["POST"]),
+        Route("/webhooks/bounce", bounce_webhook(rt), methods=["POST"]),
     ]

@@ -75,7 +75,8 @@ def add_subscriber(session: Session, channel: str, email: str, *, confirmed: boo
         row = Subscriber(channel=channel, email=address, email_key=key,
                          state="confirmed" if confirmed else "pending",
                          token_key=new_token_key(), source=source, created_at=now,
-                         updated_at=now, confirmed_at=now if confirmed else None)
+                         updated_at=now, confirmed_at=now if confirmed else None,
+                         confirmation_sent_at=None if confirmed else now)  # claimed
         session.add(row)
         session.flush()
         _event(session, row, "subscribed", detail or f"by {source}")
@@ -94,13 +95,42 @@ def add_subscriber(session: Session, channel: str, email: str, *, confirmed: boo
         _event(session, row, "confirmed", f"by {source} (--confirmed)")
         return AddResult(row, "resubscribed" if was == "unsubscribed" else "confirmed")
     if row.state == "unsubscribed":
-        row.state, row.unsubscribed_at = "pending", None
-        row.token_key = new_token_key()  # old links die with the old subscription
+        changed = getattr(session.execute(  # one of two requests at once resubscribes
+            update(Subscriber).where(Subscriber.id == row.id,
+                                     Subscriber.state == "unsubscribed")
+            .values(state="pending", unsubscribed_at=None, token_key=new_token_key(),
+                    confirmation_sent_at=now)
+            .execution_options(synchronize_session=False)), "rowcount", 0)
+        session.refresh(row)
+        if changed != 1:
+            return AddResult(row, "already-pending")
         _event(session, row, "subscribed", detail or f"again, by {source}")
         return AddResult(row, "resubscribed", needs_confirmation=True)
-    resend = row.confirmation_sent_at is None or \
-        row.confirmation_sent_at < now - CONFIRM_RESEND_AFTER
-    return AddResult(row, "already-pending", needs_confirmation=resend)
+    return AddResult(row, "already-pending",
+                     needs_confirmation=claim_confirmation(session, row.id, now))
+
+
+def claim_confirmation(session: Session, subscriber_id: int, now: datetime | None = None
+                       ) -> bool:
+    """Claim the sending of a confirmation mail to a pending subscriber: True for exactly one
+    of any number of requests at once, and only when none went out in the last
+    ``CONFIRM_RESEND_AFTER`` (one conditional UPDATE: the database decides)."""
+    now = now or utcnow()
+    claimed = getattr(session.execute(
+        update(Subscriber).where(
+            Subscriber.id == subscriber_id, Subscriber.state == "pending",
+            (Subscriber.confirmation_sent_at.is_(None))
+            | (Subscriber.confirmation_sent_at < now - CONFIRM_RESEND_AFTER))
+        .values(confirmation_sent_at=now)
+        .execution_options(synchronize_session=False)), "rowcount", 0)
+    return bool(claimed == 1)
+
+
+def release_confirmation(store: Store, subscriber_id: int) -> None:
+    """The claimed confirmation mail did not go out: the next request may send it."""
+    with store.session() as session:
+        session.execute(update(Subscriber).where(Subscriber.id == subscriber_id)
+                        .values(confirmation_sent_at=None))
 
 
 def _blocked_words(state: str) -> str:

@@ -1,0 +1,214 @@
+"""Benchmark: article files dropped into a folder, to posts on Telegram and X, end to end.
+
+    python bench/social_latency.py [--articles 50] [--spaced 10] [--poll 5] [--every 5]
+
+``distributor run`` (embedded: one process, SQLite) watches a folder of article files
+(``every: --poll`` seconds) and publishes each article at once to a Telegram channel and to X,
+each through its test double (tests/fakes: real HTTP servers speaking the Bot API and X API v2,
+``api_base_url`` pointing at them). Real article text (tests/corpus, as .json files).
+
+1. **Latency while the rate allows**: ``--spaced`` files are dropped one every ``--every``
+   seconds (slower than either platform's ceiling). Per article: the time from the file
+   appearing (renamed into the folder, whole) to the post reaching each double. Goal: at most
+   the poll interval plus 2 s (plus the source's ``settle`` second: a file younger than that
+   is left for the next poll, so it is never read half-written).
+2. **A long queue**: the other files are dropped at once. Per platform: the gaps between
+   consecutive posts while the queue is long, against the platform's ceiling (the adapter's
+   ``rate_per_minute``: Telegram 20 a minute in one channel, X 30 a minute, well inside X's
+   15-minute window, which the double enforces with 429). Goal: no post sooner than the
+   ceiling allows (no 429) and no gap longer than it plus the post's own round trip (no idle
+   gaps).
+
+Only servers on 127.0.0.1 are contacted; the run is bounded by the files dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from benchlib import corpus_articles  # noqa: E402
+from fakes.telegram_api import FakeTelegram  # noqa: E402
+from fakes.x_api import FakeX  # noqa: E402
+from support.cluster import Cluster, process_env, wait_for  # noqa: E402
+
+URL = "https://rinews.example/berita/bench-{n:03d}"
+
+
+def config_text(folder: Path, database: str, poll: int, tg: FakeTelegram, x: FakeX) -> str:
+    return f"""\
+site:
+  name: RI News Portal
+  url: https://rinews.example
+  language: id
+  timezone: Asia/Jakarta
+database: {database}
+sources:
+  - name: newsroom
+    type: directory
+    path: {folder}
+    every: {poll}s
+    max_age: 30d
+channels:
+  - name: telegram
+    type: telegram
+    publish: instant
+    chat_id: "{tg.channel.handle}"
+    token: ${{TELEGRAM_BOT_TOKEN}}
+    api_base_url: {tg.url}
+  - name: x
+    type: x
+    publish: instant
+    consumer_key: ${{X_API_KEY}}
+    consumer_secret: ${{X_API_SECRET}}
+    access_token: ${{X_ACCESS_TOKEN}}
+    access_token_secret: ${{X_ACCESS_TOKEN_SECRET}}
+    api_base_url: {x.url}
+"""
+
+
+def article_files(n: int) -> list[tuple[str, bytes]]:
+    """``n`` article files (.json) of real text, each with its own URL."""
+    out: list[tuple[str, bytes]] = []
+    articles = list(corpus_articles(n))
+    for i in range(n):
+        article = articles[i % len(articles)]
+        body = "\n\n".join([article.lede, *article.body])
+        title = article.title if i < len(articles) else f"{article.title} ({i})"
+        out.append((f"bench-{i:03d}.json", json.dumps(
+            {"title": title, "url": URL.format(n=i), "body": body}, ensure_ascii=False)
+            .encode("utf-8")))
+    return out
+
+
+def drop(folder: Path, name: str, data: bytes) -> float:
+    """Write the file whole under a hidden name, then rename it in: the moment it appears."""
+    hidden = folder / f".{name}.part"
+    hidden.write_bytes(data)
+    os.replace(hidden, folder / name)
+    return time.time()
+
+
+def posted_at(tg: FakeTelegram, x: FakeX) -> dict[str, dict[int, float]]:
+    """When each article's first post reached each double (by the article's URL)."""
+    found: dict[str, dict[int, float]] = {"telegram": {}, "x": {}}
+    for call in tg.calls:
+        if call.method in ("sendMessage", "sendPhoto") and call.status == 200:
+            text = str(call.params.get("text") or call.params.get("caption") or "")
+            for n in map(int, re.findall(r"bench-(\d{3})", text)):
+                found["telegram"].setdefault(n, call.at)
+    heads: dict[str, float] = {t.text: t.created_at for t in x.tweets}
+    for tweet in x.tweets:  # the thread's head is the post of the article; its link may be
+        # in a later part: find the article by any part, time it by the head
+        for n in map(int, re.findall(r"bench-(\d{3})", tweet.text)):
+            head = tweet
+            while head.in_reply_to is not None:
+                head = next(t for t in x.tweets if t.id == head.in_reply_to)
+            found["x"].setdefault(n, heads[head.text])
+    return found
+
+
+def gaps(times: list[float]) -> list[float]:
+    times = sorted(times)
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--articles", type=int, default=50)
+    parser.add_argument("--spaced", type=int, default=10, help="files dropped one at a time")
+    parser.add_argument("--every", type=float, default=5.0, help="seconds between them")
+    parser.add_argument("--poll", type=int, default=5, help="the folder's poll interval (s)")
+    args = parser.parse_args()
+
+    from distributor.channels.telegram.adapter import TelegramAdapter
+    from distributor.channels.x.adapter import XAdapter
+
+    ceilings = {"telegram": 60.0 / float(TelegramAdapter.rate_per_minute or 1),
+                "x": 60.0 / float(XAdapter.rate_per_minute or 1)}
+    work = Path(tempfile.mkdtemp(prefix="distributor-social-"))
+    folder = work / "articles"
+    folder.mkdir()
+    files = article_files(args.articles)
+    with FakeTelegram() as tg, FakeX() as x:
+        x.window_limit = int(15 * (XAdapter.rate_per_minute or 1))  # X's 15-minute window
+        config = work / "channels.yaml"
+        config.write_text(config_text(folder, f"sqlite:///{work / 'bench.db'}", args.poll, tg, x),
+                          encoding="utf-8")
+        env = process_env()
+        env.update(TELEGRAM_BOT_TOKEN=tg.token, X_API_KEY=x.consumer_key,
+                   X_API_SECRET=x.consumer_secret, X_ACCESS_TOKEN=x.access_token,
+                   X_ACCESS_TOKEN_SECRET=x.access_token_secret,
+                   PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+        dropped: dict[int, float] = {}
+        with Cluster(config, env) as cluster:
+            proc = cluster.scheduler()
+            wait_for(lambda: (work / "bench.db").exists(), 60, "the scheduler's store")
+            time.sleep(args.poll + 1)  # it has polled the empty folder once
+            print(f"distributor run (pid {proc.pid}) polls {folder} every {args.poll} s; "
+                  f"Telegram double {tg.url}, X double {x.url}", flush=True)
+            for i in range(args.spaced):
+                dropped[i] = drop(folder, *files[i])
+                time.sleep(args.every)
+            long_queue_from = time.time()
+            for i in range(args.spaced, args.articles):
+                dropped[i] = drop(folder, *files[i])
+            wait_for(lambda: all(len(v) >= args.articles for v in posted_at(tg, x).values()),
+                     60 + args.articles * max(ceilings.values()) * 3, "every post")
+            cluster.stop(proc)
+        posts = posted_at(tg, x)
+        statuses = {"telegram": [c.status for c in tg.calls
+                                 if c.method in ("sendMessage", "sendPhoto")],
+                    "x": [r.status for r in x.requests if r.path == "/2/tweets"]}
+        # an article is one delivery: on X a thread, whose parts follow each other at once
+        x_posts = sorted(t.created_at for t in x.tweets if t.in_reply_to is None)
+        parts = len(x.tweets)
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"X: {parts} posts in {len(x_posts)} threads (one thread an article)")
+    report(args, dropped, posts, statuses, ceilings, long_queue_from,
+           {"telegram": sorted(c.at for c in tg.calls if c.method in ("sendMessage", "sendPhoto")
+                               and c.status == 200), "x": x_posts})
+
+
+def report(args: argparse.Namespace, dropped: dict[int, float],
+           posts: dict[str, dict[int, float]], statuses: dict[str, list[int]],
+           ceilings: dict[str, float], long_from: float, all_posts: dict[str, list[float]]
+           ) -> None:
+    goal = args.poll + 2 + 1  # + settle
+    print(f"\nper article: seconds from the file appearing to its post (goal while the rate "
+          f"allows: <= poll {args.poll} s + 2 s + settle 1 s = {goal} s)")
+    print(f"{'article':>8} {'telegram':>9} {'x':>7}")
+    for n in sorted(dropped):
+        phase = "spaced" if n < args.spaced else "queue"
+        print(f"{n:>8} {posts['telegram'][n] - dropped[n]:>9.1f} {posts['x'][n] - dropped[n]:>7.1f}"
+              f"  {phase}")
+    for platform in ("telegram", "x"):
+        spaced = [posts[platform][n] - dropped[n] for n in range(args.spaced)]
+        queue = [t for t in all_posts[platform] if t >= long_from]
+        g = gaps(queue)
+        ceiling = ceilings[platform]
+        too_soon = sum(1 for d in g if d < ceiling - 0.05)
+        print(f"\n{platform}: spaced drops: latency median {statistics.median(spaced):.1f} s, "
+              f"max {max(spaced):.1f} s (goal <= {goal} s)")
+        print(f"{platform}: long queue: {len(queue)} posts, gaps between posts median "
+              f"{statistics.median(g):.2f} s, min {min(g):.2f} s, max {max(g):.2f} s; ceiling "
+              f"{ceiling:.2f} s ({60 / ceiling:.0f}/min): {too_soon} sooner than it; answers "
+              f"{sorted(set(statuses[platform]))}, 429: {statuses[platform].count(429)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""The Bluesky channel: ``type: bluesky``, through the maintained ``atproto`` SDK.
+
+    - name: bsky
+      type: bluesky
+      handle: rinews.bsky.social
+      app_password: ${BSKY_APP_PASSWORD}
+      service: https://bsky.social          # the account's PDS (or a local double in tests)
+
+A post is ``com.atproto.repo.createRecord`` of an ``app.bsky.feed.post`` with the link as a
+facet (exact UTF-8 byte offsets) and an external embed card whose thumbnail is uploaded with
+``com.atproto.repo.uploadBlob`` (without it when the image cannot be fetched or uploaded).
+
+Exactly once: every post gets its record key (a TID) before the first attempt, kept in the
+channel's state under the delivery's idempotency key. A retry first asks
+``com.atproto.repo.getRecord`` for that key: a post an earlier attempt made (its answer lost)
+is found and never made twice; :meth:`BlueskyChannel.reconcile` does the same for a delivery
+left ``unknown``. 429 waits for ``ratelimit-reset``; a wrong handle or app password pauses the
+channel. The app password and the session's tokens never reach a log or an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from typing import Any, Literal
+
+from atproto import models
+from pydantic import Field, SecretStr, field_validator
+
+from distributor.channels.bluesky.render import (
+    GRAPHEME_LIMIT,
+    graphemes,
+    render_bluesky,
+    render_bluesky_digest,
+)
+from distributor.channels.bluesky.session import Session
+from distributor.plugin import (
+    Article,
+    Channel,
+    ChannelConfig,
+    ChannelEnv,
+    ChannelError,
+    DigestChannelConfig,
+    ImageError,
+    MemoryState,
+    Message,
+    PermanentError,
+    RenderContext,
+    Seconds,
+    SendContext,
+    StateStore,
+    download_image,
+    utcnow,
+)
+
+COLLECTION = "app.bsky.feed.post"
+#: the lexicon's limit on an embed's thumbnail
+_MAX_THUMB_BYTES = 1_000_000
+_THUMB_TYPES = {"image/jpeg", "image/png", "image/webp"}
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def new_tid(now: float | None = None) -> str:
+    """A record key in the TID format: 53 bits of microseconds and 10 of a random clock id,
+    as 13 sortable base32 characters."""
+    micros = int((time.time() if now is None else now) * 1_000_000)
+    value = (micros << 10) | random.getrandbits(10)
+    return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(13)))
+
+
+class BlueskyConfig(DigestChannelConfig):
+    type: Literal["bluesky"] = "bluesky"
+    handle: str = Field(description="the account's handle (rinews.bsky.social) or DID")
+    app_password: SecretStr = Field(description="an app password of the account")
+    service: str = Field(default="https://bsky.social", description="the account's PDS")
+    language: str | None = Field(default=None, description="the posts' language (default: "
+                                 "the article's)")
+    image: bool = Field(default=True, description="a thumbnail on the link card")
+    timeout: Seconds = 20.0
+
+    @field_validator("service")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} is not an https:// address")
+        return value.rstrip("/")
+
+    @field_validator("handle")
+    @classmethod
+    def _handle(cls, value: str) -> str:
+        return value.strip().removeprefix("@")
+
+
+class BlueskyChannel(Channel):
+    type_name = "bluesky"
+    config_model = BlueskyConfig
+    preview_style = "thread"
+    body_maxlen = GRAPHEME_LIMIT
+    rate_per_minute = 30     # createRecord: 1 666 an hour; 429s say when to go on
+    config: BlueskyConfig
+
+    @classmethod
+    def measure(cls, text: str) -> int | None:
+        return graphemes(text)
+
+    def __init__(self, config: ChannelConfig):
+        super().__init__(config)
+        c = self.config
+        self._session = Session(c.service, c.handle, c.app_password.get_secret_value(),
+                                c.timeout)
+        self._state: StateStore = MemoryState()
+
+    def setup(self, env: ChannelEnv) -> None:
+        self._state = env.state
+
+    # -- rendering (pure) -------------------------------------------------------------------
+    def render(self, article: Article, ctx: RenderContext) -> list[Message]:
+        return render_bluesky(article, ctx)
+
+    def render_digest(self, articles: list[Article], ctx: RenderContext) -> list[Message]:
+        return render_bluesky_digest(articles, ctx)
+
+    @classmethod
+    def preview_image(cls, message: Message) -> str | None:
+        thumb = (message.get("embed") or {}).get("thumb")
+        return thumb if isinstance(thumb, str) else None
+
+    # -- sending ----------------------------------------------------------------------------
+    async def send(self, message: Message, ctx: SendContext) -> str:
+        text = message.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise PermanentError("a Bluesky post needs a non-empty 'text'")
+        if graphemes(text) > GRAPHEME_LIMIT:
+            raise PermanentError(f"the post has {graphemes(text)} graphemes; Bluesky takes "
+                                 f"{GRAPHEME_LIMIT}")
+        key = f"rkey:{ctx.idempotency_key}"
+        rkey = ctx.state.get(key)
+        if rkey:  # an earlier attempt: did it post?
+            found = await self._existing(str(rkey), ctx)
+            if found is not None:
+                ctx.log.info("the post was made by an earlier attempt: %s", found)
+                return found
+        else:
+            rkey = new_tid()
+            ctx.state.put(key, rkey)
+        self._state.put(_post_key(text), rkey)
+        record = models.AppBskyFeedPost.Record(
+            text=text, created_at=utcnow().isoformat().replace("+00:00", "Z"),
+            langs=message.get("langs"), facets=_facets(message.get("facets")),
+            embed=await self._card(message.get("embed"), ctx),
+            reply=self._reply(ctx))
+        data = models.ComAtprotoRepoCreateRecord.Data(
+            repo=await self._did(), collection=COLLECTION, rkey=str(rkey), record=record)
+        created = await self._session.call(
+            lambda client: client.com.atproto.repo.create_record(data), sent=True)
+        ctx.state.put(f"cid:{created.uri}", created.cid)
+        return str(created.uri)
+
+    async def _did(self) -> str:
+        await self._session.ready()
+        return self._session.did
+
+    async def _existing(self, rkey: str, ctx: SendContext) -> str | None:
+        """The URI of this account's post with record key ``rkey``, None if there is none."""
+        did = await self._did()
+        params = models.ComAtprotoRepoGetRecord.Params(repo=did, collection=COLLECTION,
+                                                       rkey=rkey)
+        try:
+            found = await self._session.call(
+                lambda client: client.com.atproto.repo.get_record(params), sent=False,
+                what="the lookup")
+        except PermanentError as exc:
+            if "RecordNotFound" in exc.message or "Could not locate record" in exc.message:
+                return None
+            raise
+        if found.cid:
+            ctx.state.put(f"cid:{found.uri}", found.cid)
+        return str(found.uri)
+
+    def _reply(self, ctx: SendContext) -> Any:
+        """Replies to the previous part (a digest's second post on), under the first."""
+        if not ctx.previous_id or not ctx.remote_ids:
+            return None
+        root, parent = ctx.remote_ids[0], ctx.previous_id
+        root_cid, parent_cid = ctx.state.get(f"cid:{root}"), ctx.state.get(f"cid:{parent}")
+        if not root_cid or not parent_cid:
+            return None
+        return models.AppBskyFeedPost.ReplyRef(
+            root=models.ComAtprotoRepoStrongRef.Main(uri=root, cid=root_cid),
+            parent=models.ComAtprotoRepoStrongRef.Main(uri=parent, cid=parent_cid))
+
+    async def _card(self, card: Any, ctx: SendContext) -> Any:
+        if not isinstance(card, dict) or not card.get("uri"):
+            return None
+        thumb = None
+        url = card.get("thumb")
+        if isinstance(url, str) and url:
+            thumb = await self._thumb(url, ctx)
+        return models.AppBskyEmbedExternal.Main(external=models.AppBskyEmbedExternal.External(
+            uri=str(card["uri"]), title=str(card.get("title") or ""),
+            description=str(card.get("description") or ""), thumb=thumb))
+
+    async def _thumb(self, url: str, ctx: SendContext) -> Any:
+        try:
+            data, media_type = await download_image(
+                url, max_bytes=_MAX_THUMB_BYTES, timeout=self.config.timeout,
+                accept=_THUMB_TYPES, user_agent="distributor (+image for a Bluesky card)",
+                allow_hosts=self.site.image_allow_hosts if self.site else ())
+        except ImageError as exc:
+            ctx.log.warning("cannot fetch the image %s (%s); the card goes without it", url,
+                            exc)
+            return None
+        try:
+            uploaded = await self._session.call(
+                lambda client: client.com.atproto.repo.upload_blob(
+                    data, headers={"Content-Type": media_type}),
+                sent=False, what="the image")
+        except ChannelError as exc:
+            ctx.log.warning("uploading the image %s failed (%s); the card goes without it",
+                            url, exc.message)
+            return None
+        return uploaded.blob
+
+    async def reconcile(self, messages: list[Message], sent_ids: list[str]) -> str | None:
+        """The URI of the first post not in ``sent_ids`` if the account has it (looked up by
+        the record key it was given before it was sent), else None."""
+        if len(sent_ids) >= len(messages):
+            return sent_ids[0] if sent_ids else None
+        text = messages[len(sent_ids)].get("text")
+        rkey = self._state.get(_post_key(str(text))) if isinstance(text, str) else None
+        if not rkey:
+            return None
+        did = await self._did()
+        params = models.ComAtprotoRepoGetRecord.Params(repo=did, collection=COLLECTION,
+                                                       rkey=str(rkey))
+        try:
+            found = await self._session.call(
+                lambda client: client.com.atproto.repo.get_record(params), sent=False,
+                what="the lookup")
+        except PermanentError as exc:
+            if "RecordNotFound" in exc.message or "Could not locate record" in exc.message:
+                return None
+            raise
+        return str(found.uri)
+
+    def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
+        if not remote_id.startswith("at://"):
+            return None
+        did, _, rkey = remote_id.removeprefix("at://").partition(f"/{COLLECTION}/")
+        return f"https://bsky.app/profile/{did}/post/{rkey}" if rkey else None
+
+    async def check_online(self) -> str:
+        """createSession: the account's handle and DID."""
+        await self._session.ready()
+        return f"@{self.config.handle} ({self._session.did}) on {self.config.service}"
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+def _post_key(text: str) -> str:
+    return "post:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+
+def _facets(facets: Any) -> Any:
+    if not facets:
+        return None
+    return [models.AppBskyRichtextFacet.Main(
+        index=models.AppBskyRichtextFacet.ByteSlice(byte_start=f["index"]["byteStart"],
+                                                    byte_end=f["index"]["byteEnd"]),
+        features=[models.AppBskyRichtextFacet.Link(uri=feature["uri"])
+                  for feature in f["features"]]) for f in facets]
+
+
+__all__ = ["BlueskyChannel", "BlueskyConfig", "new_tid"]

@@ -1,0 +1,257 @@
+"""The Bluesky channel (through the atproto SDK) against a PDS double (a real HTTP server
+speaking XRPC): a post of at most 300 graphemes with the link as a facet at exact UTF-8 byte
+offsets and a link card with its thumbnail uploaded as a blob; exactly once (a record key given
+before the first attempt, looked up before a retry); ratelimit-reset honoured; an expired
+session made again; the app password and tokens never in a log or an error; the digest;
+check --online, preview --json."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fakes.bluesky_api import FakeBluesky, graphemes
+from fakes.http_double import PNG
+from support.channel_runs import add_articles, article_file, deliveries, make_due, open_runtime
+
+from distributor.articles import Article
+from distributor.channels.bluesky.adapter import BlueskyChannel, BlueskyConfig
+from distributor.config import SiteConfig, WebConfig
+from distributor.engine.dispatcher import Dispatcher
+from distributor.plugin import (
+    AmbiguousError,
+    ChannelError,
+    PermanentError,
+    RenderContext,
+    TransientError,
+)
+from distributor.plugin.testing import memory_env, send_context
+from distributor.render import Templates
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+SITE = SiteConfig(name="RI News Portal", url="https://rinews.example", language="id")
+
+
+@pytest.fixture
+def bsky() -> Iterator[FakeBluesky]:
+    with FakeBluesky() as double:
+        double.files["/img/banjir.png"] = (PNG, "image/png")
+        yield double
+
+
+@pytest.fixture
+def config(write_config: Callable[..., Path], bsky: FakeBluesky) -> Path:
+    return write_config(f"""\
+        channels:
+          - name: bsky
+            type: bluesky
+            handle: {bsky.handle}
+            app_password: "{bsky.password}"
+            service: {bsky.url}
+            timeout: 1
+            rate_per_minute: 6000
+          - name: bsky-morning
+            type: bluesky
+            handle: {bsky.handle}
+            app_password: "{bsky.password}"
+            service: {bsky.url}
+            publish: digest
+            schedule: "0 6 * * *"
+        """)
+
+
+def channel(bsky: FakeBluesky, **extra: object) -> BlueskyChannel:
+    adapter = BlueskyChannel(BlueskyConfig(name="bsky", handle=bsky.handle,
+                                           app_password=bsky.password, service=bsky.url,
+                                           timeout=1, **extra))
+    adapter.setup(memory_env("bsky"))
+    return adapter
+
+
+def render(adapter: BlueskyChannel, article: Article) -> dict[str, object]:
+    ctx = RenderContext(site=SITE, channel=adapter.config, web=WebConfig(),
+                        templates=Templates())
+    [message] = adapter.render(article, ctx)
+    return message
+
+
+def test_push_posts_text_link_facet_and_card_exactly_once(
+        config: Path, bsky: FakeBluesky, run_cli: Run, tmp_path: Path) -> None:
+    article = article_file(tmp_path)
+    result = run_cli("--config", config, "push", article, "--channel", "bsky")
+    assert result.returncode == 0, result.stderr
+    [post] = bsky.posts
+    url = "https://rinews.example/berita/banjir-semarang-surut"
+    assert post.text == ("Banjir Semarang surut\n\nAir mulai surut pada Selasa pagi, kata "
+                         "petugas BPBD. Warga mulai membersihkan rumah mereka.\n\n"
+                         "rinews.example/berita/banjir-se…")
+    assert post.linked() == [("rinews.example/berita/banjir-se…", url)]
+    card = post.record["embed"]["external"]
+    assert card["uri"] == url and card["title"] == "Banjir Semarang surut"
+    assert card["description"].startswith("Air mulai surut")
+    assert post.record["langs"] == ["id"]
+    assert run_cli("--config", config, "push", article, "--channel", "bsky").returncode == 0
+    assert len(bsky.posts) == 1 and len(bsky.seen("POST /xrpc/com.atproto.repo.createRecord")) == 1
+    rt = open_runtime(config)
+    try:
+        [delivery] = deliveries(rt, "bsky")
+        assert delivery.remote_id == post.uri
+    finally:
+        rt.store.dispose()
+
+
+async def test_the_facet_covers_the_link_at_exact_utf8_byte_offsets(bsky: FakeBluesky) -> None:
+    adapter = channel(bsky)
+    # the double serves the image from this machine: the newsroom's own image host
+    adapter.site = SITE.model_copy(update={"image_allow_hosts": ["127.0.0.1"]})
+    article = Article(source="t", key="k", url="https://rinews.example/berita/café-ünïcode",
+                      title="Harga kopi naik 🚀☕ di Jakarta — kata pedagang",
+                      lede="Pedagang “kopi” di Jakarta menaikkan harga 3,5 persen. 👨‍👩‍👧 Warga "
+                           "mengeluh.", image=f"{bsky.url}/img/banjir.png")
+    message = render(adapter, article)
+    await adapter.send(message, send_context("bsky"))
+    [post] = bsky.posts
+    [(shown, link)] = post.linked()
+    assert link == article.url and post.text.endswith(shown)
+    assert shown.startswith("rinews.example/berita/caf")
+    thumb = post.record["embed"]["external"]["thumb"]
+    assert bsky.blobs[thumb["ref"]["$link"]] == (PNG, "image/png")
+
+
+async def test_a_long_article_holds_in_300_graphemes(bsky: FakeBluesky) -> None:
+    adapter = channel(bsky)
+    article = Article(source="t", key="k", url="https://rinews.example/" + "x" * 200,
+                      title="Judul yang sangat panjang sekali " * 8,
+                      lede="Kalimat pertama yang panjang sekali tentang banyak hal. " * 12)
+    message = render(adapter, article)
+    text = str(message["text"])
+    assert graphemes(text) <= 300 and text.startswith("Judul")
+    await adapter.send(message, send_context("bsky"))
+    assert len(bsky.posts) == 1
+
+
+async def test_a_retry_after_a_lost_answer_finds_the_post_by_its_record_key(
+        bsky: FakeBluesky) -> None:
+    adapter = channel(bsky)
+    ctx = send_context("bsky")
+    bsky.no_answer(match="createRecord", sleep=2)
+    with pytest.raises(AmbiguousError):
+        await adapter.send({"text": "Satu kali saja"}, ctx)
+    again = await adapter.send({"text": "Satu kali saja"}, ctx)  # same key, same state
+    assert [p.uri for p in bsky.posts] == [again]
+    assert len(bsky.seen("POST /xrpc/com.atproto.repo.createRecord")) == 1
+
+
+async def test_a_lost_answer_is_unknown_then_reconciled_never_posted_twice(
+        config: Path, bsky: FakeBluesky) -> None:
+    rt = open_runtime(config)
+    try:
+        add_articles(rt, 1)
+        bsky.no_answer(match="createRecord", sleep=2.5)
+        await Dispatcher(rt).run_once()
+        [delivery] = deliveries(rt, "bsky")
+        assert delivery.state == "unknown"
+        make_due(rt)
+        await Dispatcher(rt).run_once()
+        [delivery] = deliveries(rt, "bsky")
+    finally:
+        await rt.close()
+    [post] = bsky.posts
+    assert delivery.state == "sent" and delivery.remote_id == post.uri
+
+
+async def test_a_rate_limit_waits_until_ratelimit_reset(bsky: FakeBluesky) -> None:
+    bsky.rate_limit(reset_in=300)
+    with pytest.raises(TransientError) as caught:
+        await channel(bsky).send({"text": "x"}, send_context("bsky"))
+    assert caught.value.retry_after is not None and 290 < caught.value.retry_after <= 300
+    assert caught.value.channel_wide and bsky.posts == []
+
+
+async def test_an_expired_session_is_made_again_and_the_post_goes_out_once(
+        bsky: FakeBluesky) -> None:
+    adapter = channel(bsky)
+    await adapter.send({"text": "pertama"}, send_context("bsky"))
+    bsky.expire_sessions()
+    await adapter.send({"text": "kedua"}, send_context("bsky"))
+    assert [p.text for p in bsky.posts] == ["pertama", "kedua"] and bsky.sessions == 2
+
+
+async def test_a_wrong_app_password_pauses_and_no_secret_is_ever_logged(
+        bsky: FakeBluesky, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = BlueskyChannel(BlueskyConfig(name="bsky", handle=bsky.handle,
+                                         app_password="wrong-pass-word", service=bsky.url))
+    with pytest.raises(PermanentError) as caught:
+        await wrong.send({"text": "x"}, send_context("bsky"))
+    assert caught.value.pause_channel and "app password" in caught.value.message
+    adapter = channel(bsky)
+    errors: list[ChannelError] = []
+    await adapter.send({"text": "ok"}, send_context("bsky"))
+    bsky.no_answer(match="createRecord", sleep=2)
+    try:
+        await adapter.send({"text": "x"}, send_context("bsky"))
+    except ChannelError as exc:
+        errors.append(exc)
+    assert [type(e) for e in errors] == [AmbiguousError] and bsky.issued
+    assert "HTTP Request" in caplog.text
+    for text in [caplog.text, *(e.message for e in errors)]:
+        assert bsky.password not in text and "wrong-pass-word" not in text
+        assert not any(token in text for token in bsky.issued)
+
+
+async def test_check_online_logs_in(bsky: FakeBluesky) -> None:
+    assert bsky.did in await channel(bsky).check_online()
+
+
+def test_preview_json_shows_the_post_with_its_facet(
+        config: Path, run_cli: Run, tmp_path: Path) -> None:
+    result = run_cli("--config", config, "preview", article_file(tmp_path),
+                     "--channel", "bsky", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    [message] = data["messages"]
+    assert data["type"] == "bluesky"
+    assert message["facets"][0]["features"][0]["uri"] == data["article"]["url"]
+    assert message["embed"]["thumb"] == "https://rinews.example/img/banjir.jpg"
+
+
+def test_digest_send_posts_the_headlines_each_a_link_once(
+        config: Path, bsky: FakeBluesky, run_cli: Run) -> None:
+    rt = open_runtime(config)
+    try:
+        add_articles(rt, 3)
+    finally:
+        rt.store.dispose()
+    result = run_cli("--config", config, "digest", "send", "--channel", "bsky-morning")
+    assert result.returncode == 0, result.stderr
+    [post] = bsky.posts
+    assert post.text.startswith("RI News Portal, ")
+    assert post.linked() == [(f"Berita {i}: banjir surut di Semarang",
+                              f"https://rinews.example/berita/{i}") for i in range(3)]
+    assert run_cli("--config", config, "digest", "send", "--channel", "bsky-morning"
+                   ).returncode == 0
+    assert len(bsky.posts) == 1
+
+
+async def test_a_long_digest_is_a_thread_of_replies(bsky: FakeBluesky) -> None:
+    from distributor.plugin.testing import digest_context
+
+    adapter = channel(bsky)
+    articles = [Article(source="t", key=f"k{i}", url=f"https://rinews.example/b/{i}",
+                        title=f"Berita nomor {i} tentang banjir yang surut di Semarang")
+                for i in range(12)]
+    ctx = RenderContext(site=SITE, channel=adapter.config, web=WebConfig(),
+                        templates=Templates())
+    messages = adapter.render_digest(articles, ctx)
+    assert len(messages) > 1
+    dctx = digest_context("bsky", articles)
+    await adapter.send_digest(messages, dctx)
+    root = bsky.posts[0]
+    assert all(p.record["reply"]["root"]["uri"] == root.uri for p in bsky.posts[1:])
+    linked = [link for p in bsky.posts for _, link in p.linked()]
+    assert linked == [a.url for a in articles]
