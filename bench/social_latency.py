@@ -167,9 +167,13 @@ def main() -> None:
             long_queue_from = time.time()
             for i in range(args.spaced, args.articles):
                 dropped[i] = drop(folder, *files[i])
-            wait_for(lambda: all(len(v) >= args.articles for v in posted_at(tg, x).values()),
-                     60 + args.articles * max(ceilings.values()) * 3, "every post")
+            deadline = time.time() + 60 + args.articles * max(ceilings.values()) * 2
+            while time.time() < deadline and not all(
+                    len(v) >= args.articles for v in posted_at(tg, x).values()):
+                time.sleep(1)
             cluster.stop(proc)
+            problems = [line for line in cluster.output(proc).splitlines()
+                        if re.search(r"fail|refus|error|retry|unknown|skip|duplicate", line, re.I)]
         posts = posted_at(tg, x)
         statuses = {"telegram": [c.status for c in tg.calls
                                  if c.method in ("sendMessage", "sendPhoto")],
@@ -178,6 +182,12 @@ def main() -> None:
         x_posts = sorted(t.created_at for t in x.tweets if t.in_reply_to is None)
         parts = len(x.tweets)
     shutil.rmtree(work, ignore_errors=True)
+    for name, found in posts.items():
+        missing = sorted(set(dropped) - set(found))
+        if missing:
+            print(f"{name}: NOT POSTED: articles {missing}")
+    for line in problems[:30]:
+        print("log:", line)
     print(f"X: {parts} posts in {len(x_posts)} threads (one thread an article)")
     report(args, dropped, posts, statuses, ceilings, long_queue_from,
            {"telegram": sorted(c.at for c in tg.calls if c.method in ("sendMessage", "sendPhoto")
@@ -194,10 +204,12 @@ def report(args: argparse.Namespace, dropped: dict[int, float],
     print(f"{'article':>8} {'telegram':>9} {'x':>7}")
     for n in sorted(dropped):
         phase = "spaced" if n < args.spaced else "queue"
-        print(f"{n:>8} {posts['telegram'][n] - dropped[n]:>9.1f} {posts['x'][n] - dropped[n]:>7.1f}"
-              f"  {phase}")
+        cells = [f"{posts[p][n] - dropped[n]:>{w}.1f}" if n in posts[p] else " " * (w - 1) + "-"
+                 for p, w in (("telegram", 9), ("x", 7))]
+        print(f"{n:>8} {cells[0]} {cells[1]}  {phase}")
     for platform in ("telegram", "x"):
-        spaced = [posts[platform][n] - dropped[n] for n in range(args.spaced)]
+        spaced = [posts[platform][n] - dropped[n] for n in range(args.spaced)
+                  if n in posts[platform]]
         queue = [t for t in all_posts[platform] if t >= long_from]
         g = gaps(queue)
         ceiling = ceilings[platform]

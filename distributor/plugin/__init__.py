@@ -34,6 +34,7 @@ from distributor.plugin.capabilities import (
     PostAddresses,
     Reconciling,
     Retracting,
+    TestSending,
     capabilities,
     sends_digests,
 )
@@ -151,6 +152,7 @@ __all__ = [
     "StateStore",
     "Strict",
     "Templates",
+    "TestSending",
     "TransientError",
     "WebConfig",
     "Words",

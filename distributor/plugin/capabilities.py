@@ -52,13 +52,22 @@ class PostAddresses(Protocol):
         ...
 
 
+@runtime_checkable
+class TestSending(Protocol):
+    """Sends rendered messages to one address as a test, outside the ledger and the audience
+    (a list channel's "send a test to me" before a digest goes out); returns a remote id."""
+
+    async def send_test(self, messages: list[Message], address: str) -> str:
+        ...
+
+
 _NAMES = {"digest": ("render_digest",), "reconcile": ("reconcile",), "retract": ("retract",),
-          "correct": ("correct",), "post_url": ("post_url",)}
+          "correct": ("correct",), "post_url": ("post_url",), "test": ("send_test",)}
 
 
 def capabilities(channel: type | object) -> set[str]:
     """What a channel class (or instance) implements beyond the base: a subset of
-    ``digest``, ``reconcile``, ``retract``, ``correct``, ``post_url``."""
+    ``digest``, ``reconcile``, ``retract``, ``correct``, ``post_url``, ``test``."""
     cls = channel if isinstance(channel, type) else type(channel)
     found = set()
     for name, methods in _NAMES.items():

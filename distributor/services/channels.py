@@ -11,7 +11,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from distributor.clock import utcnow
+from distributor.engine.digests import plan_digest, render_plan
 from distributor.ledger.deliveries import DUE_STATES
+from distributor.ledger.subscribers import SubscriberError, normalize_email
+from distributor.plugin import TestSending
 from distributor.plugin.desk import NotFound
 from distributor.runtime import Runtime
 from distributor.store.models import ChannelState, Delivery, Subscriber
@@ -111,3 +114,25 @@ def audience_sizes(rt: Runtime, names: list[str] | None = None) -> dict[str, int
                 Subscriber.channel.in_(lists), Subscriber.state == "confirmed")
             .group_by(Subscriber.channel)).all())
     return {name: int(found.get(name, 0)) for name in lists}
+
+
+async def send_digest_test(rt: Runtime, channel: str, address: str) -> str:
+    """The channel's next digest as it stands, to one address as a test (the channel's
+    ``send_test``); nothing is recorded. Raises NotFound for a channel that cannot, or
+    ValueError for an address that is not one; a platform's refusal as its ChannelError."""
+    config = next((c for c in rt.config.channels if c.name == channel), None)
+    adapter = rt.adapters.get(channel)
+    if config is None or config.publish != "digest" or not isinstance(adapter, TestSending):
+        raise NotFound("digest channel that can send a test", channel)
+    try:
+        to, _key = normalize_email(address)
+    except SubscriberError as exc:
+        raise ValueError(str(exc)) from None
+    plan = plan_digest(rt, config, until=utcnow(), period="test")
+    if not plan.articles:
+        raise ValueError(f"the next digest of {channel} has no article yet")
+    messages = render_plan(rt, config, plan)
+    remote = await adapter.send_test(messages, to)
+    log.info("a test of the digest of %s went to %s (%d articles)", channel, to,
+             len(plan.articles))
+    return remote

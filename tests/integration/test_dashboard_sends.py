@@ -56,7 +56,10 @@ async def test_no_channel_is_ticked_by_default_and_a_list_says_how_many_it_reach
         editor: httpx.AsyncClient, rt: Runtime) -> None:
     article_id = add_article(rt, "Gempa M6,1 guncang Garut")
     page = (await editor.get(f"/dashboard/articles/{article_id}")).text
-    boxes = re.findall(r'<input type="checkbox" name="channel"[^>]*>', page)
+    publish = re.search(r'<form method="post" action="/dashboard/articles/\d+/act">.*?</form>',
+                        page, re.S)
+    assert publish
+    boxes = re.findall(r'<input type="checkbox" name="channel"[^>]*>', publish.group(0))
     assert boxes and not any("checked" in box for box in boxes)
     label = re.search(r'value="breaking"> breaking <span[^>]*>\(([^)]*)\)', page)
     assert label and "to 3 subscribers" in label.group(1)
@@ -112,7 +115,7 @@ async def test_an_unknown_telegram_post_links_to_the_channel_to_check_and_resend
         record(session, d, "unknown", "no answer within 10 s")
         delivery_id = d.id
     page = (await editor.get(f"/dashboard/articles/{article_id}")).text
-    row = re.search(r'<tr data-channel="telegram">.*?</tr>', page, re.S)
+    row = re.search(r'<tr data-channel="telegram"[^>]*>.*?</tr>', page, re.S)
     assert row and 'href="https://t.me/s/rinewsportal"' in row.group(0)  # its public page
     asked = await editor.post(f"/dashboard/deliveries/{delivery_id}/retry",
                               data={"csrf": csrf_of(page), "force": "1"})
@@ -148,3 +151,32 @@ async def test_editors_order_the_digest_and_it_is_sent_in_their_order(
     text = mail.message().get_body(("plain",)).get_content()  # type: ignore[union-attr]
     places = [text.index(t) for t in (titles[2], titles[0], titles[1])]
     assert places == sorted(places)  # the mail in the editors' order
+
+
+async def test_send_a_test_of_the_digest_to_me_reaches_only_me_and_records_nothing(
+        editor: httpx.AsyncClient, rt: Runtime, smtp: SmtpServer) -> None:
+    from sqlalchemy import func, select
+
+    from distributor.store.models import Digest
+
+    add_article(rt, "Gempa M6,1 guncang Garut")
+    with rt.store.session() as session:
+        add_subscriber(session, "daily", "ana@example.org", confirmed=True)
+    page = (await editor.get("/dashboard/digests")).text
+    assert "Send a test to me" in page
+    sent = await editor.post("/dashboard/digests/daily/test", data={
+        "csrf": csrf_of(page), "address": "redaktur@rinews.example"})
+    assert sent.status_code == 303
+    shown = (await editor.get("/dashboard/digests")).text
+    assert "a test of the next digest went to redaktur@rinews.example (nobody else)" in shown
+    assert smtp.recipients() == ["redaktur@rinews.example"]
+    mail = smtp.received[0].message()
+    assert str(mail["Subject"]).startswith("[TEST] RI News Portal")
+    assert "Gempa M6,1 guncang Garut" in mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    with rt.store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Digest)) == 0
+    bad = await editor.post("/dashboard/digests/daily/test", data={
+        "csrf": csrf_of(shown), "address": "bukan alamat"})
+    assert bad.status_code == 303
+    assert "daily: no test sent:" in (await editor.get("/dashboard/digests")).text
+    assert len(smtp.received) == 1

@@ -65,7 +65,7 @@ TELEGRAM = {  # fault: (outcome, messages in the channel afterwards)
 async def test_telegram(fault: str) -> None:
     with FakeTelegram() as tg, FaultProxy(tg.url) as proxy:
         adapter = TelegramAdapter(TelegramConfig(
-            name="telegram", chat_id=tg.channel.handle, token=tg.token, timeout=1,
+            name="telegram", chat_id=tg.channel.handle, token=tg.token, timeout=3,
             api_base_url=proxy.tls_url if fault == "tls" else proxy.url))
         if fault != "tls":
             await adapter.check_online()
@@ -102,7 +102,7 @@ X = {
 async def test_x(fault: str) -> None:
     with FakeX() as fx, FaultProxy(fx.url) as proxy:
         adapter = XAdapter(XConfig(**{
-            "name": "x", **fx.credentials, "timeout": 1.0,
+            "name": "x", **fx.credentials, "timeout": 3.0,
             "api_base_url": proxy.tls_url if fault == "tls" else proxy.url}))
         if fault != "tls":
             proxy.fail("/2/tweets", fault, body={"title": "Too Many Requests", "status": 429,
@@ -137,7 +137,7 @@ SMTP = {  # fault: (the server's behaviour, what the messenger answers, messages
 async def test_smtp(fault: str) -> None:
     behaviour, expected, taken = SMTP[fault]
     with ScriptedSmtp(behaviour) as server:
-        smtp = SmtpConfig(host="127.0.0.1", port=server.port, timeout=1,
+        smtp = SmtpConfig(host="127.0.0.1", port=server.port, timeout=3,
                           security="tls" if fault == "tls" else "none")
         messenger = Connection(smtp, "daily", attempts=1)
         try:
@@ -182,7 +182,7 @@ def feeds() -> Iterator[FeedServer]:
 async def test_feed(feeds: FeedServer, fault: str) -> None:
     feeds.route("/rss.xml", body=RSS)
     with FaultProxy(feeds.base_url) as proxy:
-        config = FeedSourceConfig(name="portal", type="feed", timeout=1,
+        config = FeedSourceConfig(name="portal", type="feed", timeout=3,
                                   url=(proxy.tls_url if fault == "tls" else proxy.url)
                                   + "/rss.xml")
         if fault != "tls":
@@ -247,3 +247,62 @@ def test_store(fault: str, pg_url: str) -> None:
     assert re.search(STORE[fault], str(error.value)) and "check `database:`" in str(error.value)
     if fault != "tls":
         sock.close()
+
+
+# --------------------------------------------------------------------------- through the ledger
+
+LEDGER = {  # fault: {platform: (state after a pass, after the next pass once the fault is
+    # gone and the ledger's wait made due, posts on the platform)}
+    "timeout": {"telegram": ("unknown", "unknown", 1),  # shown to editors, never resent
+                "x": ("unknown", "sent", 1)},  # found on the timeline by reconciliation
+    "reset": {"telegram": ("unknown", "unknown", 1), "x": ("unknown", "sent", 1)},
+    # Telegram's flood wait is kept by the channel itself, even when the ledger is made due
+    "429": {"telegram": ("retry", "retry", 0), "x": ("retry", "sent", 1)},
+    "429-bare": {"telegram": ("retry", "sent", 1), "x": ("retry", "sent", 1)},
+    "5xx": {"telegram": ("retry", "sent", 1), "x": ("retry", "sent", 1)},
+    "malformed": {"telegram": ("unknown", "unknown", 1), "x": ("unknown", "sent", 1)},
+}
+
+
+@pytest.mark.parametrize("platform", ["telegram", "x"])
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_through_the_ledger_nothing_is_posted_twice(
+        write_config: Any, platform: str, fault: str) -> None:
+    from support.channel_runs import add_articles, deliveries, make_due, open_runtime
+
+    from distributor.clock import utcnow
+    from distributor.engine.dispatcher import Dispatcher
+
+    with FakeTelegram() as tg, FakeX() as fx, FaultProxy(
+            tg.url if platform == "telegram" else fx.url) as proxy:
+        if platform == "telegram":
+            channel = (f'  - {{name: telegram, type: telegram, chat_id: "{tg.channel.handle}", '
+                       f'token: "{tg.token}", api_base_url: "{proxy.url}", timeout: 3}}\n')
+            target, body = "sendMessage", {"ok": False, "error_code": 429,
+                                           "description": "Too Many Requests: retry after 7",
+                                           "parameters": {"retry_after": 7}}
+        else:
+            keys = ", ".join(f'{k}: "{v}"' for k, v in fx.credentials.items())
+            channel = (f'  - {{name: x, type: x, {keys}, api_base_url: "{proxy.url}", '
+                       "timeout: 3}\n")
+            target, body = "/2/tweets", {"title": "Too Many Requests", "status": 429,
+                                         "detail": "Too Many Requests", "type": "about:blank"}
+        rt = open_runtime(write_config("channels:\n" + channel))
+        try:
+            add_articles(rt, 1)
+            proxy.fail(target, fault, body=body, bare_body={"ok": False, "error_code": 429,
+                                                            "description": "Too Many Requests"}
+                       if platform == "telegram" else body)
+            await Dispatcher(rt).run_once()
+            proxy.settled()
+            [first] = deliveries(rt, platform)
+            if fault == "429":  # the wait the platform asked for is kept
+                assert first.next_attempt_at is not None and (
+                    first.next_attempt_at - utcnow()).total_seconds() > 5
+            make_due(rt)
+            await Dispatcher(rt).run_once()
+            [then] = deliveries(rt, platform)
+        finally:
+            await rt.close()
+        posted = len(tg.messages_in(tg.channel.id)) if platform == "telegram" else len(fx.tweets)
+        assert (first.state, then.state, posted) == LEDGER[fault][platform]

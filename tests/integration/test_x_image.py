@@ -92,7 +92,7 @@ async def make_adapter(fx: FakeX) -> AsyncIterator[Callable[..., XAdapter]]:
 
     def make(**overrides: Any) -> XAdapter:
         adapter = XAdapter(XConfig(**{"name": "x", **fx.credentials, "api_base_url": fx.url,
-                                      "timeout": 1.0, **overrides}))
+                                      "timeout": 5.0, **overrides}))
         # the portal's image server is on this machine: the newsroom's own image host
         adapter.site = SiteConfig(name="RI", url="https://rinews.example",
                                   image_allow_hosts=["127.0.0.1"])

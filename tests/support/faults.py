@@ -122,11 +122,16 @@ class FaultProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 rule = proxy._take(self.path)
+                self.settled = rule is None
                 try:
                     self._faulty(rule, body)
                 finally:
-                    if rule is not None:
-                        proxy._settle()
+                    self._settle()
+
+            def _settle(self) -> None:
+                if not self.settled:
+                    self.settled = True
+                    proxy._settle()
 
             def _faulty(self, rule: Rule | None, body: bytes) -> None:
                 fault = rule.fault if rule else None
@@ -142,9 +147,8 @@ class FaultProxy:
                     return
                 status, reason, headers, answer = self._forward(body)
                 if fault == "timeout":
-                    proxy._settle()  # the platform acted; no answer comes
+                    self._settle()  # the platform acted; no answer comes
                     proxy._stopping.wait(60)
-                    proxy._open += 1  # (settled once, in the caller)
                     self.close_connection = True
                     return
                 if fault == "reset":

@@ -179,6 +179,35 @@ def test_a_failed_push_exits_1_with_the_platforms_reason(
     assert len(server.received) == 1
 
 
+def test_check_finds_a_bare_url_a_language_name_a_port_and_a_sender_without_address_in_one_pass(
+    write_config: Callable[..., Path], run_cli: Run,
+) -> None:
+    """Issue 19.9: `check` passed these four, each failing later (links, dates, SMTP, mail)."""
+    config = write_config("""\
+        channels:
+          - name: daily
+            type: email
+            publish: digest
+            schedule: "0 6 * * *"
+            from: "RI News Portal"
+            smtp:
+              host: localhost
+              port: 99999
+        """)
+    config.write_text(config.read_text().replace("url: https://rinews.example\n",
+                                                  "url: rinews.example\n", 1)
+                      .replace("language: id\n", "language: indonesian\n", 1))
+    result = run_cli("--config", config, "check")
+    assert result.returncode == 2, result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 4, result.stderr
+    assert "site.url: 'rinews.example' is not a full web address" in lines[0]
+    assert "site.language: 'indonesian' is not a language code" in lines[1]
+    assert "from: 'RI News Portal' has no email address" in lines[2]
+    assert "smtp.port:" in lines[3]
+    assert "4 problems" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_check_reports_three_mistakes_with_their_lines(
     write_config: Callable[..., Path], run_cli: Run,
 ) -> None:

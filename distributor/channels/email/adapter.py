@@ -191,6 +191,30 @@ class EmailAdapter(Adapter):
         who = f", logged in as {smtp.username}" if smtp.username else ""
         return f"SMTP {smtp.host}:{smtp.port} ({smtp.security}){who}"
 
+    async def send_test(self, messages: list[Message], address: str) -> str:
+        """The mail exactly as a subscriber gets it, to one address, outside the ledger and
+        the list: its subject starts with "[TEST]" and its unsubscribe link goes nowhere.
+        Returns the Message-ID."""
+        from distributor.channels.email.personal import build_mime
+        from distributor.channels.email.smtp import describe_smtp_error, smtp_client
+
+        if not messages:
+            raise PermanentError("nothing to send: the digest has no article yet")
+        message = dict(messages[0])
+        message["subject"] = f"[TEST] {message.get('subject', '')}"
+        mail = build_mime(message, sender=self.config.from_, to=address,
+                          unsubscribe_token="test-mail")
+        client = smtp_client(self.config.smtp)
+        try:
+            await client.connect()
+            await client.send_message(mail)
+        except Exception as exc:
+            raise TransientError(describe_smtp_error(exc, self.config.smtp)) from None
+        finally:
+            with contextlib.suppress(Exception):
+                await client.quit()
+        return str(mail["Message-ID"])
+
     async def send_confirmations(self, subscriber_ids: list[int], audience: Audience,
                                  templates: Any) -> tuple[int, list[str]]:
         """Send the double opt-in mail to these (pending) subscribers over a small pool.

@@ -153,6 +153,7 @@ class Dashboard(ArticlePages, DigestPages, ChannelPages, CorrectionPages):
             Route("/dashboard/digests", e(self.digests), methods=["GET"]),
             Route("/dashboard/digests/{channel}/send", e(self.send_digest), methods=["POST"]),
             Route("/dashboard/digests/{channel}/move", e(self.move), methods=["POST"]),
+            Route("/dashboard/digests/{channel}/test", e(self.send_test), methods=["POST"]),
             Route("/dashboard/subscribers", e(self.subscribers), methods=["GET"]),
             Route("/dashboard/subscribers.csv", e(self.subscribers_csv), methods=["GET"]),
             Route("/dashboard/channels", e(self.channels), methods=["GET"]),

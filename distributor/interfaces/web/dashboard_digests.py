@@ -44,8 +44,10 @@ from distributor.interfaces.web.dashboard_core import (
     preview_of,
 )
 from distributor.interfaces.words import refusal_text, schedule_text
+from distributor.plugin import ChannelError, TestSending
 from distributor.plugin.desk import NotFound
 from distributor.services import deliveries as desk
+from distributor.services.channels import send_digest_test
 
 log = logging.getLogger("distributor.interfaces.web.dashboard")
 
@@ -114,6 +116,7 @@ class DigestPages(DashboardCore):
                             Subscriber.state == "confirmed")) or 0)
                 plan = plan_digest(self.rt, channel, until=now, period="preview")
                 entry["plan"] = plan
+                entry["can_test"] = isinstance(self.rt.adapters.get(channel.name), TestSending)
                 cron = getattr(channel, "schedule", None)
                 entry["schedule"] = schedule_text(cron, self.tz, now) if cron else None
                 try:
@@ -131,6 +134,25 @@ class DigestPages(DashboardCore):
                            refresh=REFRESH_SECONDS if busy else None, channels=channels,
                            zone=utcnow().astimezone(self.tz).strftime("%Z"),
                            confirm=request.query_params.get("confirm"))
+
+    async def send_test(self, request: Request, login: auth.Login, form: FormData | None
+                        ) -> Response:
+        """"Send a test to me": the next digest as it stands, to the editor's address only."""
+        assert form is not None
+        name = request.path_params["channel"]
+        address = _str(form.get("address")).strip()[:320]
+        try:
+            await send_digest_test(self.rt, name, address)
+            text = f"{name}: a test of the next digest went to {address} (nobody else)"
+        except NotFound as exc:
+            text = refusal_text(exc)
+        except ValueError as exc:
+            text = f"{name}: no test sent: {exc}"
+        except ChannelError as exc:
+            text = f"{name}: the test could not be sent: {exc.message}"
+        log.info("%s: %s", login.username, text)
+        await self.flash(login, text)
+        return RedirectResponse("/dashboard/digests", 303, headers=HEADERS)
 
     async def move(self, request: Request, login: auth.Login, form: FormData | None
                    ) -> Response:
