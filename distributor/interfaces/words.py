@@ -87,7 +87,9 @@ def action_text(o: ActionOutcome, *, when: Callable[[datetime | None], str] = st
     if o.kind is ActionKind.IN_FLIGHT:
         return f"{o.channel}: being {verb} right now by another process", False
     if o.kind is ActionKind.WOULD:
-        return f"{o.channel}: would be {verb}; written to {path(o.detail or '')}", False
+        detail = o.detail or ""
+        where = f"written to {path(detail)}" if detail.endswith(".json") else detail
+        return f"{o.channel}: would be {verb}" + (f"; {where}" if where else ""), False
     if o.kind is ActionKind.QUEUED:
         return f"{o.channel}: {o.detail or 'queued for the workers'}", False
     if o.state == "sent":

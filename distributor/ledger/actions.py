@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 from distributor.clock import utcnow
 from distributor.ledger.deliveries import hold_delivery
 from distributor.plugin.actions import ActionKind
-from distributor.store.models import ArticleRow, Delivery, DeliveryAction, DeliveryEvent
+from distributor.store.models import (
+    ArticleRow,
+    Delivery,
+    DeliveryAction,
+    DeliveryEvent,
+    Digest,
+)
 
 ACTIONS = ("retract", "correct")
 #: an action in these states is still to be carried out by the dispatcher
@@ -149,6 +155,25 @@ def record_action(session: Session, row: DeliveryAction, state: str,
 
 
 # --------------------------------------------------------------------------- digest notices
+
+#: digests in these states went out (or may have): their articles were read
+_OUT = ("sent", "sending", "unknown", "interrupted")
+
+
+def was_in_sent_digest(session: Session, channel: str, article_id: int) -> bool:
+    """Did a digest of the channel that went out (or may have) carry the article?"""
+    digests = session.scalars(select(Digest.article_ids).where(
+        Digest.channel == channel, Digest.state.in_(_OUT)))
+    return any(article_id in (ids or []) for ids in digests)
+
+
+def request_notice(session: Session, article_id: int, channel: str, action: str, *,
+                   revision: str, reason: str | None = None, note: str | None = None,
+                   requested_by: str, now: datetime | None = None) -> DeliveryAction:
+    """A notice for a digest channel's next digest (its row, created once per revision)."""
+    row, _ = _the_action(session, article_id, channel, action, revision, {
+        "reason": reason, "note": note, "requested_by": requested_by}, now or utcnow())
+    return row
 
 
 def pending_notices(session: Session, channel: str, *,

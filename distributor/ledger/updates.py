@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from distributor.articles import Article
-from distributor.ledger.actions import request_action
+from distributor.ledger.actions import request_action, request_notice, was_in_sent_digest
 from distributor.plugin import ActionKind, capabilities
 from distributor.runtime import Runtime
 from distributor.store.models import ArticleRow, Delivery
@@ -50,20 +50,29 @@ def source_updated(rt: Runtime, session: Session, row: ArticleRow, fresh: Articl
         return []
     update_stored(row, fresh)
     article = fresh.model_copy(update={"id": row.id, "url": row.url})
-    wanted = [c for c in rt.channels() if c.on_update != "ignore" and c.publish != "digest"]
+    wanted = [c for c in rt.channels() if c.on_update != "ignore"]
     if not wanted:
         return []
+    language = row.language or rt.config.site.language
     published = set(session.scalars(select(Delivery.channel).where(
         Delivery.article_id == row.id, Delivery.state == "sent")))
     ids = []
     for channel in wanted:
+        if channel.publish == "digest":  # a digest that carried it: the next one says so
+            if was_in_sent_digest(session, channel.name, row.id):
+                notice = request_notice(
+                    session, row.id, channel.name, "correct", revision=row.content_hash[-32:],
+                    note=UPDATED_NOTE.get(language, UPDATED_NOTE["en"]),
+                    requested_by=f"source:{row.source}", now=now)
+                ids.append(notice.id)
+            continue
         adapter = rt.adapters.get(channel.name)
         if channel.name not in published or adapter is None \
                 or "correct" not in capabilities(adapter):
             continue
         note = None
         if channel.on_update == "note":
-            note = UPDATED_NOTE.get(row.language or rt.config.site.language, UPDATED_NOTE["en"])
+            note = UPDATED_NOTE.get(language, UPDATED_NOTE["en"])
         messages = adapter.render(article, rt.context(channel))
         action, kind, _ = request_action(session, row.id, channel.name, "correct", note=note,
                                          messages=messages, requested_by=f"source:{row.source}",

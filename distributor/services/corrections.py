@@ -73,7 +73,7 @@ def target_channels(rt: Runtime, article_id: int, names: Sequence[str] | None) -
 
 def refresh_article(rt: Runtime, article_id: int) -> Article:
     """The article as it is now: an article file is read again (and the stored article
-    updated); a feed's article is as last stored. Raises NotFound."""
+    updated, except in a dry run); a feed's article is as last stored. Raises NotFound."""
     with rt.store.session() as session:
         row = session.get(ArticleRow, article_id)
         if row is None:
@@ -95,7 +95,10 @@ def refresh_article(rt: Runtime, article_id: int) -> Article:
                             article_id, path, exc)
             else:
                 update_stored(row, fresh)
-        return from_row(row)
+        article = from_row(row)
+        if rt.dry_run:
+            session.rollback()
+        return article
 
 
 async def retract(rt: Runtime, article_id: int, channels: Sequence[str] | None = None, *,
@@ -146,6 +149,9 @@ def _ask(rt: Runtime, article: Article, name: str, request: Request) -> ActionOu
     config = rt.config.channel(name)
     adapter = rt.adapter(name)
     real = adapter.wraps if isinstance(adapter, OutboxAdapter) and adapter.wraps else adapter
+    if config.publish == "digest" and rt.dry_run:
+        return ActionOutcome(name, request.action, ActionKind.WOULD,
+                             detail="the next digest (left out of it, or opening with a notice)")
     if config.publish == "digest":
         return digest_action(rt, article, name, request.action, reason=request.reason,
                              note=request.note, by=request.by)

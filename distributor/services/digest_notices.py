@@ -13,24 +13,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from distributor.articles import Article
 from distributor.clock import utcnow
 from distributor.engine.digest_plans import pick_article
-from distributor.ledger.actions import _the_action, revision_of
+from distributor.ledger.actions import _the_action, revision_of, was_in_sent_digest
 from distributor.plugin import ActionKind, ActionOutcome
 from distributor.runtime import Runtime
-from distributor.store.models import Digest, DigestPick
-
-#: digests in these states went out (or may have): their articles were read
-_OUT = ("sent", "sending", "unknown", "interrupted")
-
-
-def was_in_sent_digest(session: Session, channel: str, article_id: int) -> bool:
-    digests = session.scalars(select(Digest.article_ids).where(
-        Digest.channel == channel, Digest.state.in_(_OUT)))
-    return any(article_id in (ids or []) for ids in digests)
+from distributor.store.models import DigestPick
 
 
 def digest_action(rt: Runtime, article: Article, channel: str, action: str, *,

@@ -114,3 +114,44 @@ async def test_a_correction_after_the_digest_went_out_is_noticed_in_the_next_one
     assert outcome.kind is ActionKind.QUEUED
     assert "[Ralat] Korban banjir 12 orang: korban 21 orang, bukan 12" in text
     assert "https://rinews.example/berita/angka" in text
+
+
+async def test_an_article_updated_at_its_source_is_noticed_in_the_next_digest_once(
+        write_config: Callable[..., Path], smtp: SmtpServer, tmp_path: Path) -> None:
+    import os
+    import time
+
+    from distributor.ledger.ingest import poll_all
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    story = folder / "korban.md"
+
+    def write(lede: str) -> None:
+        story.write_text("---\ntitle: Korban banjir 12 orang\nurl: https://rinews.example/b/k"
+                         f"\n---\n\n{lede}\n", encoding="utf-8")
+        past = time.time() - 600
+        os.utime(story, (past, past))
+
+    write("Korban banjir di Bandung mencapai 12 orang, kata BPBD.")
+    config = write_config(
+        f"sources:\n  - {{name: newsroom, type: directory, path: {folder}, settle: 0s}}\n"
+        "channels:\n" + email_channel_yaml(smtp, extra="    on_update: note\n"))
+    rt = Runtime.open(load_config(config))
+    bind_adapters(rt)
+    try:
+        with rt.store.session() as session:
+            add_subscriber(session, "daily", "pembaca@example.org", confirmed=True)
+        await poll_all(rt, now=datetime.now(UTC) - timedelta(hours=3))
+        await run_digest(rt, rt.config.channel("daily"),
+                         now=datetime.now(UTC) - timedelta(hours=2))
+        write("Korban banjir di Bandung mencapai 21 orang, kata BPBD.")
+        await poll_all(rt)
+        await poll_all(rt)  # read again, unchanged: nothing more
+        add_article(rt, "baru", "Jalan tol dibuka", timedelta(minutes=30))
+        await run_digest(rt, rt.config.channel("daily"))
+        text, _ = last_mail(smtp)
+    finally:
+        rt.store.dispose()
+
+    assert text.count("[Ralat] Korban banjir 12 orang: artikel diperbarui") == 1
