@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import httpx
 from telegram import Bot
 from telegram.error import TelegramError
 from telegram.request import HTTPXRequest
@@ -85,6 +86,11 @@ async def attempt(call: Awaitable[T]) -> T | Failure:
 _MESSAGE_METHODS = re.compile(r"(send|copy|forward)[A-Za-z]*|editMessage[A-Za-z]*")
 
 
+#: an idle connection is dropped after this many seconds, before a server closes it: a post
+#: written into a connection the server has just closed has an unknown outcome (ReadError)
+KEEPALIVE_EXPIRY = 4.0
+
+
 class _Request(HTTPXRequest):
     """PTB's httpx transport, remembering the status and Telegram's exact description, and
     pacing message requests by the token."""
@@ -131,7 +137,8 @@ def _requests(token: str, api_base_url: str, timeout: float,
         return _Request(connection_pool_size=pool, connect_timeout=timeout,
                         read_timeout=read_timeout, write_timeout=timeout,
                         pool_timeout=timeout, media_write_timeout=max(timeout, 20.0),
-                        pacing=pacing)
+                        pacing=pacing, httpx_kwargs={"limits": httpx.Limits(
+                            max_connections=pool, keepalive_expiry=KEEPALIVE_EXPIRY)})
 
     guard_logs([token])
     return request(timeout, 8), request(timeout + poll_timeout, updates_pool)
