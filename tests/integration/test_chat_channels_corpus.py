@@ -84,6 +84,19 @@ channels:
         assert sorted(links_of(double)) == sorted(urls)
 
 
+def _without_tracking(url: str) -> str:
+    """The link as followers get it: feeds' utm_*, fbclid and gclid parameters removed
+    (``strip_params``' default, issue 16)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not (k.startswith("utm_") or k in ("fbclid", "gclid"))]
+    if len(query) == len(parse_qsl(parts.query, keep_blank_values=True)):
+        return url
+    return urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
+
+
 async def _post_all(config: Path, kind: str, articles: list[Any]
                     ) -> tuple[list[str], set[str], list[int]]:
     rt = open_runtime(config)
@@ -93,7 +106,7 @@ async def _post_all(config: Path, kind: str, articles: list[Any]
             for article in articles:
                 row, new = store_article(session, article, now=datetime.now(UTC))
                 if new:  # the corpus may hold the same story twice
-                    urls.append(row.url)
+                    urls.append(_without_tracking(row.url))
         for _ in range(10):
             if not (await Dispatcher(rt).run_once()).sent:
                 break

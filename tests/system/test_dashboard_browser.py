@@ -369,7 +369,11 @@ def test_every_dashboard_page_fits_a_phone_and_its_actions_are_reachable(
                  "/dashboard/channels"):
         page.goto(path)
         width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"{path} is {width} px wide on a 390 px phone"
+        wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > 391)
+            .slice(0, 6).map(e => e.tagName + '.' + e.className + ' ' +
+                             Math.round(e.getBoundingClientRect().right))""")
+        assert width <= 390, f"{path} is {width} px wide on a 390 px phone: {wide}"
     page.goto(article)
     for name in ("Push now", "Hold", "Schedule"):
         button = page.locator(f"form[action$='/act'] button:has-text('{name}')")
