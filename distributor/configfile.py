@@ -289,6 +289,7 @@ def load_config(
 
     # channels: each validated against its adapter's own model
     channels: list[ChannelConfig] = []
+    places: list[int] = []  # each valid channel's index in the file (some may be invalid)
     known_types = adapter_types()
     for index, item in _iter_channel_items(data):
         prefix: Path_ = ("channels", index)
@@ -320,6 +321,7 @@ def load_config(
         model = adapter_cls.config_model
         try:
             channels.append(model.model_validate(item, context={"site": data.get("site")}))
+            places.append(index)
         except ValidationError as exc:
             errors.extend(_pydantic_errors(exc, model, prefix, file, loaded.lines))
 
@@ -346,7 +348,7 @@ def load_config(
                 seen[item_name] = index
 
     if config is not None:
-        for index, channel in enumerate(channels):
+        for index, channel in zip(places, channels, strict=True):
             for problem_key, problem in _channel_checks(channel, config):
                 key_path: Path_ = ("channels", index, *problem_key)
                 errors.append(ConfigError(file, _line_for(loaded.lines, key_path),

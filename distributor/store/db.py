@@ -99,6 +99,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: seconds to wait for PostgreSQL to accept and answer a new connection
+CONNECT_TIMEOUT = 10
+
+
 def make_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
@@ -110,7 +114,10 @@ def make_engine(url: str) -> Engine:
             return engine
         if url.startswith("postgresql://") or url.startswith("postgres://"):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        return create_engine(url, pool_pre_ping=True)
+        # a server that takes the connection but never answers must not hang every command:
+        # libpq waits forever unless told (the URL's own ?connect_timeout= wins)
+        args = {} if "connect_timeout=" in url else {"connect_timeout": CONNECT_TIMEOUT}
+        return create_engine(url, pool_pre_ping=True, connect_args=args)
     except ArgumentError as exc:
         raise StoreError(f"database URL {redact_url(url)!r} is not valid: {exc}; "
                          "use sqlite:///distributor.db or postgresql://user@host/db") from None

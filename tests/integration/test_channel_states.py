@@ -148,3 +148,20 @@ async def test_healthz_says_degraded_while_a_channel_is_paused(
     answer = await editor.get("/healthz")
     assert answer.status_code == 200 and answer.json() == {"status": "degraded"}
     assert "files" not in answer.text  # strangers learn no names
+
+
+async def test_an_article_whose_derived_link_collided_says_so_on_the_dashboard(
+        editor: httpx.AsyncClient, rt: Runtime) -> None:
+    """Issue 15.1: the collision is a warning on the CLI and on the dashboard."""
+    from distributor.store.models import ArticleRow
+
+    article_id = add_article(rt, "Banjir Jakarta (pukul 12.00)")
+    note = ("https://rinews.example/berita/banjir-jakarta was taken by another article; this "
+            "one is https://rinews.example/berita/banjir-jakarta-2")
+    with rt.store.session() as session:
+        session.get_one(ArticleRow, article_id).url_note = note
+    listing = (await editor.get("/dashboard/")).text
+    assert re.search(r'class="state state-retry url-note" title="[^"]*banjir-jakarta-2', listing)
+    page = (await editor.get(f"/dashboard/articles/{article_id}")).text
+    shown = re.search(r'<p class="error small url-note" role="note">(.*?)</p>', page, re.S)
+    assert shown and "banjir-jakarta-2" in shown.group(1)

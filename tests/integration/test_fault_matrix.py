@@ -219,7 +219,7 @@ def _listener(mode: str) -> tuple[int, socket.socket]:
                 conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
                 conn.close()
             else:
-                stop.wait(10)  # never answers
+                stop.wait(30)  # never answers
                 conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
@@ -247,6 +247,21 @@ def test_store(fault: str, pg_url: str) -> None:
     assert re.search(STORE[fault], str(error.value)) and "check `database:`" in str(error.value)
     if fault != "tls":
         sock.close()
+
+
+def test_a_postgresql_that_never_answers_is_one_error_after_the_default_connect_timeout(
+        pg_url: str) -> None:
+    """Without ``?connect_timeout=`` in the URL libpq waited for ever (still after 20 s)."""
+    from distributor.store.db import CONNECT_TIMEOUT
+
+    port, sock = _listener("timeout")
+    try:
+        with pytest.raises(StoreError) as error:
+            open_store(f"postgresql://root@127.0.0.1:{port}/distributor")
+    finally:
+        sock.close()
+    assert "timeout expired" in str(error.value), error.value  # not the listener's hang-up
+    assert CONNECT_TIMEOUT < 30
 
 
 # --------------------------------------------------------------------------- through the ledger

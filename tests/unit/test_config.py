@@ -260,3 +260,18 @@ def test_senders_with_an_address_are_accepted(write_config: Callable[..., Path],
                                          f'"{sender}"'))
     config = load_config(path, env={"TELEGRAM_BOT_TOKEN": "1:a"})
     assert config.channel("daily").from_ == sender  # type: ignore[attr-defined]
+
+
+def test_a_channel_after_an_invalid_one_is_named_by_its_own_place_and_line(
+    write_config: Callable[..., Path],
+) -> None:
+    """A site-level problem of channel 2 was reported as channels[1] (with channel 1's line)
+    when channel 1 was invalid."""
+    path = write_config(CHANNELS.replace('    chat_id: "@rinewsportal"\n', "    chat_id: 12\n"
+                                         "    colour: red\n")
+                        .replace('    schedule: "0 6 * * *"\n', ""))
+    lines = path.read_text().splitlines()
+    errors = errors_of(path, env={"TELEGRAM_BOT_TOKEN": "1:a"})
+    digest = next(e for e in errors if "needs schedule" in e)
+    publish_line = next(i for i, line in enumerate(lines, 1) if "publish: digest" in line)
+    assert f":{publish_line}: channels[1].publish:" in digest, errors
