@@ -15,6 +15,7 @@ so does one that no longer exists (take it off the list).
 from __future__ import annotations
 
 import ast
+import functools
 from collections import defaultdict
 from pathlib import Path
 
@@ -73,13 +74,20 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    """A module's syntax tree, read once for every rule (the tests only read it)."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
+@functools.cache
 def modules() -> dict[str, Path]:
     return {module_name(p): p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts}
 
 
 def imports_of(path: Path, known: set[str]) -> set[str]:
     """Every module of the package this file imports, anywhere in it."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parsed(path)
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -100,7 +108,7 @@ def imports_of(path: Path, known: set[str]) -> set[str]:
 
 
 def external_imports_of(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parsed(path)
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -120,6 +128,7 @@ def layer_of(module: str) -> int:
     return best
 
 
+@functools.cache
 def graph() -> dict[str, set[str]]:
     mods = modules()
     known = set(mods)
@@ -194,7 +203,7 @@ def _literals(node: ast.expr) -> set[str]:
 def platform_branches(path: Path, platforms: set[str]) -> set[str]:
     """The platforms whose names this file compares a channel's type with."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parsed(path)):
         if not isinstance(node, ast.Compare):
             continue
         operands = [node.left, *node.comparators]
