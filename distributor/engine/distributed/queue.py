@@ -53,14 +53,29 @@ async def enqueue(app: procrastinate.App, kind: str, key: str, *, tick: int | No
 
 
 async def retry_stalled_jobs(app: procrastinate.App, stalled_after: float) -> int:
-    """Retry the jobs of workers whose heartbeat stopped ``stalled_after`` seconds ago."""
-    from procrastinate.exceptions import ConnectorException
+    """Retry the jobs of workers whose heartbeat stopped ``stalled_after`` seconds ago.
+
+    A stalled job that cannot go back to the queue because an equal job waits there already
+    (their queueing lock: a drain of the same channel, say) is ended instead: the waiting job
+    does its work, and the stalled one no longer holds the lock that kept the waiting one from
+    running (before, the channel stood still for good)."""
+    from procrastinate.exceptions import ConnectorException, UniqueViolation
+    from procrastinate.jobs import Status
 
     jobs = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after)
     retried = 0
     for job in jobs:
         try:
             await app.job_manager.retry_job(job)
+        except UniqueViolation:
+            try:
+                await app.job_manager.finish_job(job, Status.FAILED, delete_job=False)
+            except ConnectorException:  # another worker ended it first
+                continue
+            retried += 1
+            log.warning("job %s (%s) was left by a stalled worker; an equal job waits in the "
+                        "queue and takes its work over", job.id, job.call_string)
+            continue
         except ConnectorException:  # another worker retried it first
             continue
         retried += 1
