@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from distributor.clock import utcnow
-from distributor.config import Config
 from distributor.interfaces.cli.common import (
     State,
     UserError,
@@ -24,7 +22,11 @@ from distributor.interfaces.cli.common import (
     pass_state,
     run_async,
 )
-from distributor.plugin.desk import PushKind, PushOutcome
+from distributor.interfaces.cli.lazy import LazyGroup
+
+if TYPE_CHECKING:
+    from distributor.config import Config
+    from distributor.plugin.desk import PushOutcome
 
 # --------------------------------------------------------------------------- articles
 
@@ -181,6 +183,8 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
 
 def push_line(outcome: PushOutcome) -> tuple[str, bool]:
     """What ``push`` says about one channel, and whether it is a problem."""
+    from distributor.plugin.desk import PushKind
+
     name, d = outcome.channel, outcome.delivery
     if outcome.kind is PushKind.ALREADY_SENT:
         return (f"{name}: already published {_local(_iso(d.sent_at))} (remote id "
@@ -212,7 +216,11 @@ def push_line(outcome: PushOutcome) -> tuple[str, bool]:
 # --------------------------------------------------------------------------- digests
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy_commands={
+    "add": "distributor.interfaces.cli.editors:digest_add",
+    "remove": "distributor.interfaces.cli.editors:digest_remove",
+    "send": "distributor.interfaces.cli.digests:digest_send",  # progress bar, resuming
+})
 def digest() -> None:
     """Email digests."""
 
@@ -229,6 +237,7 @@ def digest() -> None:
 def digest_preview(state: State, channel_name: str, as_json: bool,
                    html_path: str | None) -> None:
     """Show the next digest of a channel as it stands now; sends nothing."""
+    from distributor.clock import utcnow
     from distributor.engine.digests import plan_digest, render_plan
 
     rt = state.runtime(dry_run=True)

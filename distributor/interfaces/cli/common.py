@@ -3,20 +3,19 @@ async commands, and the table and time helpers of the output."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from distributor.config import Config, ConfigErrors
-from distributor.configfile import load_config, resolve_config_path
 from distributor.logs import add_secrets
-from distributor.store.db import StoreError
+
+if TYPE_CHECKING:
+    from distributor.config import Config
 
 T = TypeVar("T")
 log = logging.getLogger("distributor")
@@ -36,6 +35,9 @@ class State:
         self.database: str | None = None
 
     def config(self, *, dry_run: bool = False) -> Config:
+        from distributor.config import ConfigErrors
+        from distributor.configfile import load_config, resolve_config_path
+
         try:
             config = load_config(self.config_path, dry_run=dry_run)
         except ConfigErrors as exc:
@@ -61,6 +63,7 @@ class State:
         the configuration), so the credentials of the others are not needed; ``announce``:
         say which channels render only (a dry run the user asked for)."""
         from distributor.runtime import Runtime
+        from distributor.store.db import StoreError
 
         config = self.config(dry_run=dry_run or not sends or channels is not None)
         if channels is not None and sends and not dry_run:
@@ -82,6 +85,9 @@ class State:
         ${VARS} (the other channels' missing credentials do not matter here)."""
         if not any(name in config.missing_credentials for name in names):
             return
+        from distributor.config import ConfigErrors
+        from distributor.configfile import load_config
+
         try:
             load_config(self.config_path)
         except ConfigErrors as exc:
@@ -109,6 +115,8 @@ def web_extra() -> Any:
 def run_async(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
+        import asyncio
+
         return asyncio.run(fn(*args, **kwargs))
 
     return wrapper

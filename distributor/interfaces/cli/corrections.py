@@ -5,6 +5,7 @@ failed, its outcome is unknown, or it cannot do it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,9 +18,9 @@ from distributor.interfaces.cli.common import (
     pass_state,
     run_async,
 )
-from distributor.interfaces.words import action_text
-from distributor.plugin import ActionOutcome
-from distributor.plugin.desk import DeskError
+
+if TYPE_CHECKING:
+    from distributor.plugin import ActionOutcome
 
 
 @click.command()
@@ -65,6 +66,7 @@ async def correct(state: State, article: str, note: str | None, channel_names: S
 
 async def _run(state: State, article: str, channel_names: Sequence[str], dry_run: bool,
                action: str, *, reason: str | None = None, note: str | None = None) -> None:
+    from distributor.plugin.desk import DeskError
     from distributor.services import corrections
     from distributor.services.articles import resolve_article
 
@@ -105,4 +107,6 @@ async def _run(state: State, article: str, channel_names: Sequence[str], dry_run
 
 def outcome_line(o: ActionOutcome) -> tuple[str, bool]:
     """What ``retract`` / ``correct`` says about one channel, and whether it is a problem."""
+    from distributor.interfaces.words import action_text
+
     return action_text(o, when=lambda at: _local(_iso(at)), path=_rel)

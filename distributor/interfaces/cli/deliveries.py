@@ -19,11 +19,6 @@ from distributor.interfaces.cli.common import (
     pass_state,
     run_async,
 )
-from distributor.interfaces.words import refusal_text
-from distributor.plugin.desk import (
-    DeskError,
-    RetryKind,
-)
 
 # --------------------------------------------------------------------------- deliveries
 
@@ -103,6 +98,8 @@ def action_data(a: Any) -> dict[str, object]:
 @run_async
 async def deliveries_retry(state: State, delivery_id: int, force: bool) -> None:
     """Send a failed, unknown or waiting delivery again, now."""
+    from distributor.interfaces.words import refusal_text
+    from distributor.plugin.desk import DeskError, RetryKind
     from distributor.services import deliveries as desk
 
     rt = state.runtime(channels=[])  # the credentials of the delivery's channel, below
@@ -135,6 +132,8 @@ async def deliveries_retry(state: State, delivery_id: int, force: bool) -> None:
 def deliveries_resolve(state: State, delivery_id: int, outcome: str | None,
                        remote_id: str | None) -> None:
     """Close a delivery an editor has checked by hand (typically one in state unknown)."""
+    from distributor.interfaces.words import refusal_text
+    from distributor.plugin.desk import DeskError
     from distributor.services import deliveries as desk
 
     if outcome is None:

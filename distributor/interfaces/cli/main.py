@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 from distributor import __version__
-from distributor.config import ChannelConfig, Config
 from distributor.interfaces.cli.common import (
     State,
     UserError,
@@ -19,17 +17,44 @@ from distributor.interfaces.cli.common import (
     pass_state,
     run_async,
 )
+from distributor.interfaces.cli.lazy import LazyGroup
 from distributor.logs import setup_logging
-from distributor.store.db import store_problem
+
+if TYPE_CHECKING:
+    from distributor.config import ChannelConfig, Config
 
 log = logging.getLogger("distributor")
+
+_CLI = "distributor.interfaces.cli"
+#: the commands of other modules: imported when used (``check``, ``run`` and ``fetch`` are here)
+COMMANDS = {
+    "articles": f"{_CLI}.articles:articles",
+    "preview": f"{_CLI}.articles:preview",
+    "push": f"{_CLI}.articles:push",
+    "digest": f"{_CLI}.articles:digest",
+    "deliveries": f"{_CLI}.deliveries:deliveries",
+    "channels": f"{_CLI}.deliveries:channels",
+    "subscribers": f"{_CLI}.subscribers:subscribers",
+    "serve": f"{_CLI}.subscribers:serve",
+    "editors": f"{_CLI}.editors:editors",
+    "worker": f"{_CLI}.workers:worker",
+    "db": f"{_CLI}.workers:db",
+    "retract": f"{_CLI}.corrections:retract",
+    "correct": f"{_CLI}.corrections:correct",
+}
 
 
 #: options of the main command that are also understood after the subcommand
 _GLOBAL_OPTIONS = ("--config", "--log-format")
 
 
-class _Main(click.Group):
+def _database_error(exc: Exception) -> bool:
+    """Whether ``exc`` is SQLAlchemy's DBAPIError (never, if no command imported SQLAlchemy)."""
+    module = sys.modules.get("sqlalchemy.exc")
+    return module is not None and isinstance(exc, module.DBAPIError)
+
+
+class _Main(LazyGroup):
     """``distributor check --config x.yaml`` means ``distributor --config x.yaml check``."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -59,12 +84,16 @@ class _Main(click.Group):
         """A database that fails mid-command (damaged, read-only, full, gone) is one line."""
         try:
             return super().invoke(ctx)
-        except DBAPIError as exc:
+        except Exception as exc:
+            if not _database_error(exc):
+                raise
+            from distributor.store.db import store_problem
+
             url = getattr(ctx.obj, "database", None) or "(the configured database)"
             raise UserError(store_problem(exc, url)) from None
 
 
-@click.group(cls=_Main,
+@click.group(cls=_Main, lazy_commands=COMMANDS,
              context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--config", "config_path", metavar="PATH", envvar="DISTRIBUTOR_CONFIG",
               help="Configuration file. Default: $DISTRIBUTOR_CONFIG, else ./channels.yaml.")

@@ -3,7 +3,6 @@ Registered by :mod:`distributor.interfaces.cli`."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -39,6 +38,8 @@ def _email_channel(rt: Any, name: str) -> Any:
 
 
 def _close(rt: Any) -> None:
+    import asyncio
+
     asyncio.run(rt.close())
 
 
@@ -109,6 +110,8 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
     on the channel are left as they are, so importing a file twice changes nothing. Without
     --confirmed, every new address gets a confirmation mail.
     """
+    import asyncio
+
     from distributor.ledger.subscribers import MissingSecret, import_csv, secret_of
 
     if not file.exists():

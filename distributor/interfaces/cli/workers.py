@@ -3,7 +3,6 @@ scheduler side of ``distributor run`` under ``execution: distributed``."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -132,6 +131,8 @@ def worker(state: Any, concurrency: int, stalled_after: float, fanout_batch: int
     machines sharing the PostgreSQL database. SIGTERM or Ctrl-C: the sends in flight finish,
     then it exits.
     """
+    import asyncio
+
     from distributor.engine.distributed import run_worker
 
     rt = _prepare(state)

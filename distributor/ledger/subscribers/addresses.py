@@ -3,8 +3,6 @@ it is stored (normalised) and kept unique (without regard to case)."""
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
-
 STATES = ("pending", "confirmed", "unsubscribed", "bounced", "complained")
 #: states in which nothing is ever sent again to the address (on any channel)
 BLOCKED = ("bounced", "complained")
@@ -19,6 +17,8 @@ class SubscriberError(ValueError):
 def normalize_email(raw: str) -> tuple[str, str]:
     """``(address, key)``: the address as email-validator normalises it (domain in lower
     case, Unicode NFC) and the key it is unique by (all in lower case). No DNS look-ups."""
+    from email_validator import EmailNotValidError, validate_email  # 60 ms: when used
+
     text = (raw or "").strip()
     if not text:
         raise SubscriberError("the address is empty")

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from distributor.clock import utcnow
@@ -224,6 +223,8 @@ def report_chunk(session: Session, channel: str, batch: dict[str, tuple[int, str
                        "soft_bounces": 0})
     if not values:
         return
+    from sqlalchemy.dialects import postgresql, sqlite
+
     upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
         else sqlite.insert
     stmt = upsert(Subscriber).on_conflict_do_nothing().returning(Subscriber.id)
