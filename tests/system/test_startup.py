@@ -1,0 +1,140 @@
+"""A command starts without importing what it does not use (issue 14: each `distributor`
+process paid about 2 s of imports before doing anything; the suite starts about 70).
+
+Real processes (tests/support/startup_probe.py). No timings: what a command imports is the
+measure, so a heavy import that creeps back into the start of a command fails here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+from support.cli import process_env
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = ROOT / "tests" / "support" / "startup_probe.py"
+
+#: every command and sub-command of the command line (Contract 2 of DESIGN.md), as before the
+#: sub-commands were loaded lazily
+COMMANDS: dict[str, list[str]] = {
+    "": ["articles", "channels", "check", "correct", "db", "deliveries", "digest", "editors",
+         "fetch", "preview", "push", "retract", "run", "serve", "subscribers", "worker"],
+    "articles": ["list"],
+    "channels": ["list", "resume"],
+    "db": ["upgrade"],
+    "deliveries": ["list", "resolve", "retry"],
+    "digest": ["add", "preview", "remove", "send"],
+    "editors": ["add", "list", "remove"],
+    "subscribers": ["add", "bounce", "export", "import", "list", "remove"],
+}
+
+#: what a command's help needs none of: the store, the configuration's models, the platforms,
+#: the plugin API's rendering and HTTP, the web server, the queue, the scheduler
+NOT_FOR_HELP = {"sqlalchemy", "alembic", "pydantic", "yaml", "telegram", "tweepy", "requests",
+                "httpx", "markdown_it", "email_validator", "jinja2", "babel", "apscheduler",
+                "starlette", "uvicorn", "procrastinate", "psycopg", "asyncio",
+                "distributor.config", "distributor.plugin", "distributor.store",
+                "distributor.runtime", "distributor.engine", "distributor.services"}
+
+#: what neither check, fetch nor preview uses: the web server, the queue of distributed mode,
+#: the editor bot, the validation of subscribers' addresses
+NOT_FOR_LIGHT_COMMANDS = {"starlette", "uvicorn", "procrastinate", "email_validator",
+                          "distributor.services.editors", "distributor.engine.distributed"}
+
+
+def probe(*argvs: list[str], cwd: Path) -> list[dict[str, object]]:
+    """Each command line run in turn in one new process: exit status, stdout, modules."""
+    out = cwd / "probe.json"
+    done = subprocess.run([sys.executable, str(PROBE), str(out), json.dumps(list(argvs))],
+                          cwd=cwd, env=process_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    results: list[dict[str, object]] = json.loads(out.read_text(encoding="utf-8"))
+    return results
+
+
+def imported(result: dict[str, object], names: set[str]) -> set[str]:
+    """Which of ``names`` (packages, or modules with their sub-modules) were imported."""
+    modules = result["modules"]
+    assert isinstance(modules, list)
+    return {name for name in names
+            if any(m == name or m.startswith(name + ".") for m in modules)}
+
+
+def listed_commands(help_text: str) -> list[str]:
+    """The command names under ``Commands:`` of a group's help."""
+    lines = help_text.split("Commands:\n", 1)[1].splitlines()
+    return [line.split()[0] for line in lines if line.startswith("  ") and line.split()
+            and not line.startswith("   ")]
+
+
+def test_help_lists_every_command_and_imports_neither_store_nor_configuration_nor_platforms(
+        tmp_path: Path) -> None:
+    groups = probe(*([*path.split(), "--help"] for path in COMMANDS), cwd=tmp_path)
+    for path, result in zip(COMMANDS, groups, strict=True):
+        assert result["exit"] == 0, result
+        assert listed_commands(str(result["stdout"])) == COMMANDS[path], path
+    assert imported(groups[-1], NOT_FOR_HELP) == set()
+
+
+def test_every_commands_help_imports_neither_store_nor_configuration_nor_platforms(
+        tmp_path: Path) -> None:
+    leaves = [[name] for name in COMMANDS[""] if name not in COMMANDS] + [
+        [group, name] for group, names in COMMANDS.items() if group for name in names]
+    results = probe(*([*argv, "--help"] for argv in leaves), cwd=tmp_path)
+    for argv, result in zip(leaves, results, strict=True):
+        assert result["exit"] == 0, result
+        assert str(result["stdout"]).startswith(f"Usage: distributor {' '.join(argv)} "), argv
+    assert imported(results[-1], NOT_FOR_HELP) == set()
+
+
+def test_check_reads_the_configuration_without_the_store_or_distributed_mode(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    config = write_config(f"""\
+        sources:
+          - name: newsroom
+            type: directory
+            path: articles/
+            every: 1m
+        channels:
+          - name: files
+            type: outbox
+            path: {tmp_path / "outbox"}
+        """)
+    (tmp_path / "articles").mkdir()
+    [result] = probe(["--config", str(config), "check"], cwd=tmp_path)
+    assert result["exit"] == 0 and "OK (1 sources, 1 channels)" in str(result["stdout"])
+    assert imported(result, {"sqlalchemy", "alembic", "distributor.store"}
+                    | NOT_FOR_LIGHT_COMMANDS) == set()
+
+
+def test_check_fetch_and_preview_import_neither_web_server_nor_queue_nor_editor_bot(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    article = shutil.copy(ROOT / "tests/articles/kompas-gempa-cianjur.txt", articles)
+    config = str(write_config(textwrap.dedent(f"""\
+        sources:
+          - name: newsroom
+            type: directory
+            path: {articles}
+            url_template: https://rinews.example/berita/{{slug}}
+            every: 1m
+        channels:
+          - name: files
+            type: outbox
+            path: {tmp_path / "outbox"}
+        """)))
+    check, fetch, preview = probe(
+        ["--config", config, "check"], ["--config", config, "fetch"],
+        ["--config", config, "preview", str(article), "--channel", "files", "--json"],
+        cwd=tmp_path)
+    assert [check["exit"], fetch["exit"], preview["exit"]] == [0, 0, 0]
+    assert "1 new" in str(fetch["stdout"])
+    assert json.loads(str(preview["stdout"]))["channel"] == "files"
+    assert imported(preview, NOT_FOR_LIGHT_COMMANDS) == set()
