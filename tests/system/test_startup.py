@@ -138,3 +138,11 @@ def test_check_fetch_and_preview_import_neither_web_server_nor_queue_nor_editor_
     assert "1 new" in str(fetch["stdout"])
     assert json.loads(str(preview["stdout"]))["channel"] == "files"
     assert imported(preview, NOT_FOR_LIGHT_COMMANDS) == set()
+
+
+def test_a_mistyped_command_is_answered_with_the_closest_names(
+        run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    for mistyped, meant in (["chanels"], "channels"), (["digest", "sendd"], "send"):
+        done = run_cli(*mistyped)
+        assert done.returncode == 2
+        assert f"No such command '{mistyped[-1]}'. Did you mean '{meant}'?" in done.stderr

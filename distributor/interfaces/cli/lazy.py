@@ -23,6 +23,15 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(self.commands) | set(self.lazy_commands))
 
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name not in self.commands and name not in self.lazy_commands \
+                and not name.startswith("-"):
+            for other in self.lazy_commands:  # a mistyped name: click's "Did you mean"
+                self.get_command(ctx, other)  # looks among the loaded commands
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in self.lazy_commands:
             module_name, _, attribute = self.lazy_commands[cmd_name].partition(":")
