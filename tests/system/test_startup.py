@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,51 +92,28 @@ def test_every_commands_help_imports_neither_store_nor_configuration_nor_platfor
     assert imported(results[-1], NOT_FOR_HELP) == set()
 
 
-def test_check_reads_the_configuration_without_the_store_or_distributed_mode(
+def test_check_leaves_the_store_out_and_no_light_command_imports_server_queue_or_bot(
         write_config: Callable[..., Path], tmp_path: Path) -> None:
-    config = write_config(f"""\
-        sources:
-          - name: newsroom
-            type: directory
-            path: articles/
-            every: 1m
-        channels:
-          - name: files
-            type: outbox
-            path: {tmp_path / "outbox"}
-        """)
     (tmp_path / "articles").mkdir()
-    [result] = probe(["--config", str(config), "check"], cwd=tmp_path)
-    assert result["exit"] == 0 and "OK (1 sources, 1 channels)" in str(result["stdout"])
-    assert imported(result, {"sqlalchemy", "alembic", "distributor.store"}
-                    | NOT_FOR_LIGHT_COMMANDS) == set()
-
-
-def test_check_fetch_and_preview_import_neither_web_server_nor_queue_nor_editor_bot(
-        write_config: Callable[..., Path], tmp_path: Path) -> None:
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    article = shutil.copy(ROOT / "tests/articles/kompas-gempa-cianjur.txt", articles)
-    config = str(write_config(textwrap.dedent(f"""\
+    article = shutil.copy(ROOT / "tests/articles/kompas-gempa-cianjur.txt", tmp_path / "articles")
+    config = str(write_config("""\
         sources:
-          - name: newsroom
-            type: directory
-            path: {articles}
-            url_template: https://rinews.example/berita/{{slug}}
-            every: 1m
+          - {name: newsroom, type: directory, path: articles/, every: 1m,
+             url_template: "https://rinews.example/berita/{slug}"}
         channels:
-          - name: files
-            type: outbox
-            path: {tmp_path / "outbox"}
-        """)))
+          - {name: files, type: outbox, path: outbox/}
+        """))
     check, fetch, preview = probe(
         ["--config", config, "check"], ["--config", config, "fetch"],
         ["--config", config, "preview", str(article), "--channel", "files", "--json"],
         cwd=tmp_path)
     assert [check["exit"], fetch["exit"], preview["exit"]] == [0, 0, 0]
+    assert "OK (1 sources, 1 channels)" in str(check["stdout"])
     assert "1 new" in str(fetch["stdout"])
     assert json.loads(str(preview["stdout"]))["channel"] == "files"
-    assert imported(preview, NOT_FOR_LIGHT_COMMANDS) == set()
+    assert imported(check, {"sqlalchemy", "alembic", "distributor.store"}
+                    | NOT_FOR_LIGHT_COMMANDS) == set()
+    assert imported(preview, NOT_FOR_LIGHT_COMMANDS) == set()  # after all three
 
 
 def test_a_mistyped_command_is_answered_with_the_closest_names(
