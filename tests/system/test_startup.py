@@ -122,3 +122,18 @@ def test_a_mistyped_command_is_answered_with_the_closest_names(
         done = run_cli(*mistyped)
         assert done.returncode == 2
         assert f"No such command '{mistyped[-1]}'. Did you mean '{meant}'?" in done.stderr
+
+
+def test_a_mistake_in_the_configuration_is_said_before_the_store_is_imported(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    config = str(write_config("""\
+        channels:
+          - {name: files, type: outbox, path: outbox/, publsh: instant}
+        """))
+    results = probe(["--config", config, "fetch"], ["--config", config, "run", "--once"],
+                    ["--config", config, "preview", "1", "--channel", "files"],
+                    ["--config", config, "push", "1"], cwd=tmp_path)
+    for result in results:
+        assert result["exit"] == 2, result
+        assert "channels[0].publsh" in str(result["stderr"]), result
+    assert imported(results[-1], {"sqlalchemy", "alembic", "distributor.store"}) == set()

@@ -109,9 +109,9 @@ def preview(state: State, article: str, channel_name: str, as_json: bool,
 
     ARTICLE is a stored article id, an article URL, or a path to an article file.
     """
+    rt = state.runtime(dry_run=True)
     from distributor.services.articles import resolve_article
 
-    rt = state.runtime(dry_run=True)
     try:
         channel = _channel(rt, channel_name)
         art = resolve_article(rt, article, store=False)
@@ -146,15 +146,15 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
 
     ARTICLE is a stored article id, an article URL, or a path to an article file.
     """
-    from distributor.engine.dispatcher import outbox_name
-    from distributor.services import deliveries as desk
-    from distributor.services.articles import resolve_article
-
     def targets(config: Config) -> list[str]:  # default: every instant and manual channel
         return list(channel_names) or [c.name for c in config.channels
                                        if c.enabled and c.publish in ("instant", "manual")]
 
     rt = state.runtime(dry_run=dry_run, announce=dry_run, channels=targets)
+    from distributor.engine.dispatcher import outbox_name
+    from distributor.services import deliveries as desk
+    from distributor.services.articles import resolve_article
+
     try:
         channels = [_channel(rt, n) for n in targets(rt.config)]
         if not channels:

@@ -62,10 +62,10 @@ class State:
         ``channels``: the only channels this command sends to (their names, or a function of
         the configuration), so the credentials of the others are not needed; ``announce``:
         say which channels render only (a dry run the user asked for)."""
-        from distributor.runtime import Runtime
+        config = self.config(dry_run=dry_run or not sends or channels is not None)
+        from distributor.runtime import Runtime  # after the configuration: its mistakes first
         from distributor.store.db import StoreError
 
-        config = self.config(dry_run=dry_run or not sends or channels is not None)
         if channels is not None and sends and not dry_run:
             names = channels(config) if callable(channels) else list(channels)
             for name in names:

@@ -219,13 +219,13 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
     Stops cleanly on SIGTERM or Ctrl-C after the sends in flight have finished. Under
     execution: distributed it only schedules: `distributor worker` processes do the work.
     """
-    from distributor.engine.embedded import Service, run_pass
-
     if state.config(dry_run=True).execution == "distributed":
         from distributor.interfaces.cli.workers import run_distributed
 
         await run_distributed(state, once=once, dry_run=dry_run)
         return
+    from distributor.engine.embedded import Service, run_pass
+
     rt = state.runtime(dry_run=dry_run, announce=dry_run)
     try:
         if not once:
@@ -262,9 +262,9 @@ FETCH_WAITS_FOR_FILES = 30.0
 @run_async
 async def fetch(state: State) -> None:
     """Poll every source once and store new articles (publishes nothing)."""
+    rt = state.runtime(sends=False)
     from distributor.ledger.ingest import poll_all
 
-    rt = state.runtime(sends=False)
     ingest_log = logging.getLogger("distributor.ingest")  # each problem is said below, once
 
     def not_a_problem(record: logging.LogRecord) -> bool:
