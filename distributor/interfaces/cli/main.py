@@ -197,7 +197,8 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
 
         await run_distributed(state, once=once, dry_run=dry_run)
         return
-    rt = state.runtime(dry_run=dry_run, announce=dry_run)
+    rt = state.runtime(dry_run=dry_run, announce=dry_run, store_wait=None if once else (
+        "run starts anyway: each job tries again at its next time"))
     try:
         if not once:
             from distributor.services.editors import editor_bots

@@ -1,0 +1,152 @@
+"""Issue 15, item 6 (the rest): `serve` and `run` start while PostgreSQL does not answer, say
+so in one line, answer 503 (serve) or try again at every job (run), and once the database
+answers they migrate it and work on, without a restart.
+
+PostgreSQL is reached through a real TCP port that the test closes (nothing listens: the
+connection is refused, as when the server is down) and opens (forwarded to 127.0.0.1:5432)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from support.tcp_gate import TcpGate
+from support.web import ServeProcess, free_port, serve_env
+
+from distributor.store import open_store
+
+pytestmark = pytest.mark.slow
+
+SOURCES = """\
+sources:
+  - name: newsroom
+    type: directory
+    path: articles/
+    every: 1s
+    settle: 0s
+    url_template: https://rinews.example/berita/{slug}
+channels:
+  - name: files
+    type: outbox
+    path: outbox/
+"""
+BODY = "JAKARTA — Banjir masih menggenangi sejumlah kawasan di ibu kota pada Kamis pagi.\n"
+
+
+@pytest.fixture
+def gate() -> Iterator[TcpGate]:
+    with TcpGate() as gate:  # closed until the test opens it
+        yield gate
+
+
+def through(gate: TcpGate, url: str) -> str:
+    """``url`` (a database on 127.0.0.1:5432) reached through the gate's port."""
+    return url.replace("127.0.0.1:5432", f"127.0.0.1:{gate.port}")
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout  # a readiness wait, not a timing
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def status(url: str, **headers: str) -> int:
+    try:
+        return httpx.get(url, headers=headers, timeout=30).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def schema_current(url: str) -> bool:
+    store = open_store(url, migrate=False)
+    try:
+        from alembic.config import Config
+
+        from distributor.store.db import MIGRATIONS
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return store._at_head(cfg)
+    finally:
+        store.dispose()
+
+
+def test_serve_starts_without_the_database_answers_503_and_works_once_it_is_back(
+        write_config: Callable[..., Path], tmp_path: Path, pg_empty_url: str,
+        gate: TcpGate) -> None:
+    config = write_config(SOURCES, database=through(gate, pg_empty_url))
+    serve = ServeProcess(config, free_port(), serve_env(), tmp_path / "serve.log")
+    unsubscribe = "/unsubscribe/1.key.signature"  # a page that reads the store
+    try:
+        serve.start(ready=lambda answer: answer.status_code == 503)
+        health = httpx.get(f"{serve.url}/healthz", timeout=30)
+        assert (health.status_code, health.json()) == (503, {"status": "unavailable"})
+        page = httpx.get(serve.url + unsubscribe, headers={"Accept": "text/html"}, timeout=30)
+        assert page.status_code == 503 and page.headers["Retry-After"] == "30"
+        assert "Sementara tidak tersedia" in page.text and "coba lagi" in page.text  # site: id
+        assert "127.0.0.1" not in page.text and "postgres" not in page.text
+        assert "distributor_store_up 0.0" in httpx.get(f"{serve.url}/metrics", timeout=30).text
+        assert not schema_current(pg_empty_url)
+
+        gate.open()  # the database answers: migrated at the next request, no restart
+        wait_for(lambda: status(f"{serve.url}/healthz") == 200, "/healthz 200")
+        assert schema_current(pg_empty_url)
+        assert status(serve.url + unsubscribe, Accept="text/html") == 400  # a page again
+        assert "distributor_store_up 1.0" in httpx.get(f"{serve.url}/metrics", timeout=30).text
+
+        gate.close()  # gone again while serving, then back
+        wait_for(lambda: status(f"{serve.url}/healthz") == 503, "/healthz 503")
+        gate.open()
+        wait_for(lambda: status(f"{serve.url}/healthz") == 200, "/healthz 200 again")
+    finally:
+        serve.stop()
+    log = serve.log()
+    assert "Traceback" not in log, log
+    start = [line for line in log.splitlines() if "serve starts anyway" in line]
+    assert len(start) == 1, log
+    assert f"127.0.0.1:{gate.port}" in start[0] and "running" in start[0], log
+    assert "answers now" in log, log
+    assert any("GET /unsubscribe/<redacted> answered 503" in line for line in log.splitlines()), log
+
+
+def test_run_starts_without_the_database_and_posts_once_it_is_back(
+        write_config: Callable[..., Path], tmp_path: Path, pg_empty_url: str,
+        gate: TcpGate) -> None:
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "banjir.txt").write_text(f"Banjir Jakarta\n\n{BODY}",
+                                                       encoding="utf-8")
+    config = write_config(SOURCES, database=through(gate, pg_empty_url))
+    log_path = tmp_path / "run.log"
+    outbox = tmp_path / "outbox"
+
+    def said() -> str:
+        return log_path.read_text(errors="replace")
+
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "distributor", "--config", str(config),
+                                 "run"], stdout=out, stderr=subprocess.STDOUT, env=serve_env())
+    try:
+        wait_for(lambda: proc.poll() is not None or said().count("job poll") >= 2,
+                 "two failed polls")
+        assert proc.poll() is None, said()  # still running
+        assert not outbox.exists() or not any(outbox.rglob("*.json"))
+        gate.open()
+        wait_for(lambda: outbox.exists() and any(outbox.rglob("*.json")), "the post")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    text = said()
+    assert "Traceback" not in text, text
+    start = [line for line in text.splitlines() if "run starts anyway" in line]
+    assert len(start) == 1 and "running" in start[0], text
+    failed = [line for line in text.splitlines() if "job poll" in line]
+    assert failed and all("cannot use the database" in line for line in failed), text
+    assert "answers now" in text, text
+    assert schema_current(pg_empty_url)
