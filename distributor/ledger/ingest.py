@@ -17,7 +17,7 @@ from distributor.clock import utcnow
 from distributor.config import DirectorySourceConfig, FeedSourceConfig
 from distributor.ledger.updates import source_updated
 from distributor.runtime import Runtime
-from distributor.sources import SourceError, SourceState, fetch_source
+from distributor.sources import SourceBusy, SourceError, SourceState, fetch_source
 from distributor.sources.directory import suffixed_url
 from distributor.store.models import ArticleRow, SourceStateRow
 
@@ -35,6 +35,8 @@ class PollReport:
     #: files changed too recently to be read (maybe still being written): the next poll
     pending: int = 0
     pending_wait: float = 0.0
+    #: not polled: the server asked for a pause until then (a feed's Retry-After)
+    waiting_until: datetime | None = None
 
 
 #: NUL and the other control characters (tab and line breaks aside), lone surrogates: no
@@ -152,14 +154,25 @@ async def poll_source(
     with rt.store.session() as session:
         state_row = session.get(SourceStateRow, source.name) or SourceStateRow(source=source.name)
         state = SourceState(etag=state_row.etag, last_modified=state_row.last_modified)
+        poll_after = state_row.poll_after
+    if poll_after is not None and now < poll_after:  # the server asked for a pause
+        report.waiting_until = poll_after
+        log.debug("source %s: not polled before %s (its server asked)", source.name,
+                  local_time(rt, poll_after))
+        return report
+    poll_after = None
     try:
         result = await fetch_source(source, state, site_language=rt.config.site.language, now=now)
+    except SourceBusy as exc:
+        poll_after = exc.retry_at
+        report.error = f"{exc}; not polled again before {local_time(rt, poll_after)}"
     except SourceError as exc:
         report.error = str(exc)
     with rt.store.session() as session:
         state_row = session.get(SourceStateRow, source.name) or SourceStateRow(source=source.name)
         session.add(state_row)
         state_row.last_polled_at = now
+        state_row.poll_after = poll_after
         if report.error is not None:
             state_row.last_error = report.error
             log.warning("source %s: %s", source.name, report.error)
@@ -186,6 +199,11 @@ async def poll_source(
                 report.seen += 1
                 source_updated(rt, session, row, article, now=now)  # on_update: edit|note
     return report
+
+
+def local_time(rt: Runtime, when: datetime) -> str:
+    """``when`` as the newsroom reads it: in the site's time zone."""
+    return when.astimezone(rt.config.site.tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 async def poll_all(

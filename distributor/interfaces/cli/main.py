@@ -212,7 +212,7 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
     for poll in report.polls:
         status = "error" if poll.error else ("not modified" if poll.not_modified else
                                             f"{len(poll.new)} new, {poll.seen} known")
-        click.echo(f"source {poll.source}: {status}", err=bool(poll.error))
+        click.echo(f"source {poll.source}: {_waiting(rt, poll) or status}", err=bool(poll.error))
     if dry_run:
         _print_previews(report, rt.config.outbox)
     else:
@@ -251,6 +251,8 @@ async def fetch(state: State) -> None:
     for report in reports:
         if report.error:
             click.echo(f"error: source {report.source}: {report.error}", err=True)
+        elif report.waiting_until:
+            click.echo(f"source {report.source}: {_waiting(rt, report)}")
         else:
             click.echo(f"source {report.source}: {len(report.new)} new, {report.seen} known"
                        + (", not modified" if report.not_modified else ""))
@@ -262,6 +264,16 @@ async def fetch(state: State) -> None:
                        "reads them")
     if any(r.error for r in reports):
         raise SystemExit(1)
+
+
+def _waiting(rt: Any, report: Any) -> str | None:
+    """What a source that was not polled waits for (its server asked for a pause)."""
+    from distributor.ledger.ingest import local_time
+
+    if report.waiting_until is None:
+        return None
+    return (f"not polled: its server asked for a pause until "
+            f"{local_time(rt, report.waiting_until)}")
 
 
 def entry() -> None:  # pragma: no cover
