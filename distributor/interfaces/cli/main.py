@@ -191,6 +191,7 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
     execution: distributed it only schedules: `distributor worker` processes do the work.
     """
     from distributor.engine.embedded import Service, run_pass
+    from distributor.ledger.ingest import ONE_SHOT_FILE_WAIT
 
     if state.config(dry_run=True).execution == "distributed":
         from distributor.interfaces.cli.workers import run_distributed
@@ -205,7 +206,7 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
 
             await Service(rt, companions=[editor_bots(rt)]).run()
             return
-        report = await run_pass(rt)
+        report = await run_pass(rt, wait_for_files=ONE_SHOT_FILE_WAIT)
     finally:
         await rt.close()
     failed_sources = [p for p in report.polls if p.error]
@@ -225,16 +226,12 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
         raise SystemExit(1)
 
 
-#: how long a one-shot `fetch` waits for files that are still being written
-FETCH_WAITS_FOR_FILES = 30.0
-
-
 @main.command()
 @pass_state
 @run_async
 async def fetch(state: State) -> None:
     """Poll every source once and store new articles (publishes nothing)."""
-    from distributor.ledger.ingest import poll_all
+    from distributor.ledger.ingest import ONE_SHOT_FILE_WAIT, poll_all
 
     rt = state.runtime(sends=False)
     ingest_log = logging.getLogger("distributor.ingest")  # each problem is said below, once
@@ -244,7 +241,8 @@ async def fetch(state: State) -> None:
 
     ingest_log.addFilter(not_a_problem)
     try:
-        reports = await poll_all(rt, wait_for_files=FETCH_WAITS_FOR_FILES)
+        reports = await poll_all(rt, wait_for_files=ONE_SHOT_FILE_WAIT,
+                                 announce_pending=False)  # said below
     finally:
         ingest_log.removeFilter(not_a_problem)
         await rt.close()
