@@ -150,3 +150,34 @@ def test_run_starts_without_the_database_and_posts_once_it_is_back(
     assert failed and all("cannot use the database" in line for line in failed), text
     assert "answers now" in text, text
     assert schema_current(pg_empty_url)
+
+
+def test_a_distributed_scheduler_and_worker_wait_for_the_database_then_post(
+        write_config: Callable[..., Path], tmp_path: Path, pg_empty_url: str,
+        gate: TcpGate) -> None:
+    from support.cluster import Cluster, process_env
+
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "banjir.txt").write_text(f"Banjir Jakarta\n\n{BODY}",
+                                                       encoding="utf-8")
+    config = write_config("execution: distributed\n" + SOURCES,
+                          database=through(gate, pg_empty_url))
+    outbox = tmp_path / "outbox"
+    with Cluster(config, process_env()) as cluster:
+        scheduler, worker = cluster.scheduler(), cluster.worker()
+        for proc, who in ((scheduler, "scheduler"), (worker, "worker")):
+            wait_for(lambda p=proc, w=who: f"the {w} waits for it" in cluster.output(p)
+                     or p.poll() is not None, f"the {who}'s line")
+            assert proc.poll() is None, cluster.output(proc)
+        gate.open()
+        wait_for(lambda: outbox.exists() and any(outbox.rglob("*.json")), "the post")
+        for proc in (scheduler, worker):
+            cluster.stop(proc)
+        said = {who: cluster.output(p) for who, p in (("scheduler", scheduler),
+                                                       ("worker", worker))}
+    for who, text in said.items():
+        assert "Traceback" not in text, text
+        waits = [line for line in text.splitlines() if f"the {who} waits for it" in line]
+        assert len(waits) == 1 and "cannot connect to PostgreSQL" in waits[0], text
+        assert f"PostgreSQL answers now; the schema is current, the {who} starts" in text, text
+    assert schema_current(pg_empty_url)
