@@ -7,14 +7,13 @@ connection is refused, as when the server is down) and opens (forwarded to 127.0
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from support.cluster import Cluster, process_env, wait_for
+from support.folder_runs import article, folder_to_outbox, posted
 from support.tcp_gate import TcpGate
 from support.web import ServeProcess, free_port, serve_env
 
@@ -22,20 +21,7 @@ from distributor.store import open_store
 
 pytestmark = pytest.mark.slow
 
-SOURCES = """\
-sources:
-  - name: newsroom
-    type: directory
-    path: articles/
-    every: 1s
-    settle: 0s
-    url_template: https://rinews.example/berita/{slug}
-channels:
-  - name: files
-    type: outbox
-    path: outbox/
-"""
-BODY = "JAKARTA — Banjir masih menggenangi sejumlah kawasan di ibu kota pada Kamis pagi.\n"
+SOURCES = folder_to_outbox()
 
 
 @pytest.fixture
@@ -47,14 +33,6 @@ def gate() -> Iterator[TcpGate]:
 def through(gate: TcpGate, url: str) -> str:
     """``url`` (a database on 127.0.0.1:5432) reached through the gate's port."""
     return url.replace("127.0.0.1:5432", f"127.0.0.1:{gate.port}")
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout  # a readiness wait, not a timing
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def status(url: str, **headers: str) -> int:
@@ -96,15 +74,15 @@ def test_serve_starts_without_the_database_answers_503_and_works_once_it_is_back
         assert not schema_current(pg_empty_url)
 
         gate.open()  # the database answers: migrated at the next request, no restart
-        wait_for(lambda: status(f"{serve.url}/healthz") == 200, "/healthz 200")
+        wait_for(lambda: status(f"{serve.url}/healthz") == 200, what="/healthz 200")
         assert schema_current(pg_empty_url)
         assert status(serve.url + unsubscribe, Accept="text/html") == 400  # a page again
         assert "distributor_store_up 1.0" in httpx.get(f"{serve.url}/metrics", timeout=30).text
 
         gate.close()  # gone again while serving, then back
-        wait_for(lambda: status(f"{serve.url}/healthz") == 503, "/healthz 503")
+        wait_for(lambda: status(f"{serve.url}/healthz") == 503, what="/healthz 503")
         gate.open()
-        wait_for(lambda: status(f"{serve.url}/healthz") == 200, "/healthz 200 again")
+        wait_for(lambda: status(f"{serve.url}/healthz") == 200, what="/healthz 200 again")
     finally:
         serve.stop()
     log = serve.log()
@@ -119,30 +97,22 @@ def test_serve_starts_without_the_database_answers_503_and_works_once_it_is_back
 def test_run_starts_without_the_database_and_posts_once_it_is_back(
         write_config: Callable[..., Path], tmp_path: Path, pg_empty_url: str,
         gate: TcpGate) -> None:
-    (tmp_path / "articles").mkdir()
-    (tmp_path / "articles" / "banjir.txt").write_text(f"Banjir Jakarta\n\n{BODY}",
-                                                       encoding="utf-8")
+    article(tmp_path / "articles", "banjir.txt", "Banjir Jakarta")
     config = write_config(SOURCES, database=through(gate, pg_empty_url))
-    log_path = tmp_path / "run.log"
     outbox = tmp_path / "outbox"
+    with Cluster(config, process_env()) as cluster:
+        run = cluster.scheduler()  # `distributor run`, embedded
 
-    def said() -> str:
-        return log_path.read_text(errors="replace")
+        def said() -> str:
+            return cluster.output(run)
 
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "distributor", "--config", str(config),
-                                 "run"], stdout=out, stderr=subprocess.STDOUT, env=serve_env())
-    try:
-        wait_for(lambda: proc.poll() is not None or said().count("job poll") >= 2,
-                 "two failed polls")
-        assert proc.poll() is None, said()  # still running
-        assert not outbox.exists() or not any(outbox.rglob("*.json"))
+        wait_for(lambda: run.poll() is not None or said().count("job poll") >= 2, what=said)
+        assert run.poll() is None, said()  # still running
+        assert not posted(outbox)
         gate.open()
-        wait_for(lambda: outbox.exists() and any(outbox.rglob("*.json")), "the post")
-    finally:
-        proc.terminate()
-        proc.wait(30)
-    text = said()
+        wait_for(lambda: posted(outbox), what=said)
+        cluster.stop(run)
+        text = said()
     assert "Traceback" not in text, text
     start = [line for line in text.splitlines() if "run starts anyway" in line]
     assert len(start) == 1 and "running" in start[0], text
@@ -155,11 +125,7 @@ def test_run_starts_without_the_database_and_posts_once_it_is_back(
 def test_a_distributed_scheduler_and_worker_wait_for_the_database_then_post(
         write_config: Callable[..., Path], tmp_path: Path, pg_empty_url: str,
         gate: TcpGate) -> None:
-    from support.cluster import Cluster, process_env
-
-    (tmp_path / "articles").mkdir()
-    (tmp_path / "articles" / "banjir.txt").write_text(f"Banjir Jakarta\n\n{BODY}",
-                                                       encoding="utf-8")
+    article(tmp_path / "articles", "banjir.txt", "Banjir Jakarta")
     config = write_config("execution: distributed\n" + SOURCES,
                           database=through(gate, pg_empty_url))
     outbox = tmp_path / "outbox"
@@ -167,10 +133,10 @@ def test_a_distributed_scheduler_and_worker_wait_for_the_database_then_post(
         scheduler, worker = cluster.scheduler(), cluster.worker()
         for proc, who in ((scheduler, "scheduler"), (worker, "worker")):
             wait_for(lambda p=proc, w=who: f"the {w} waits for it" in cluster.output(p)
-                     or p.poll() is not None, f"the {who}'s line")
+                     or p.poll() is not None, what=f"the {who}'s line")
             assert proc.poll() is None, cluster.output(proc)
         gate.open()
-        wait_for(lambda: outbox.exists() and any(outbox.rglob("*.json")), "the post")
+        wait_for(lambda: posted(outbox), what="the post")
         for proc in (scheduler, worker):
             cluster.stop(proc)
         said = {who: cluster.output(p) for who, p in (("scheduler", scheduler),

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -69,7 +69,8 @@ def create_app(rt: Runtime) -> Starlette:
     if webhooks.active:  # the webhook's secret path never reaches a log line
         add_secret_paths([webhooks.prefix])
     app = GuardedApp(routes=routes, lifespan=lifespan, max_body=web.max_body,
-                     exception_handlers={DBAPIError: _store_unavailable(rt)},
+                     exception_handlers=dict.fromkeys((DBAPIError, PendingRollbackError),
+                                                      _store_unavailable(rt)),
                      trusted_proxies=web.trusted_proxies,
                      webhooks=["/webhooks/", *([webhooks.prefix] if webhooks.active else [])])
     app.state.runtime = rt
