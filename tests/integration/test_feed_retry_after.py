@@ -4,10 +4,12 @@ site's time zone; the other sources go on. Against a real HTTP server that count
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from subprocess import CompletedProcess
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +17,7 @@ from feedserver import FeedServer
 
 from distributor.clock import utcnow
 from distributor.configfile import load_config
-from distributor.ledger.ingest import poll_all
+from distributor.ledger.ingest import PollReport, poll_all
 from distributor.runtime import Runtime
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -50,9 +52,7 @@ channels:
 """)
 
 
-def polls(rt: Runtime, now: datetime) -> dict[str, object]:
-    import asyncio
-
+def polls(rt: Runtime, now: datetime) -> dict[str, PollReport]:
     return {r.source: r for r in asyncio.run(poll_all(rt, now=now))}
 
 
@@ -79,31 +79,30 @@ def test_a_feed_asking_for_a_pause_is_not_polled_before_it_ends_even_after_a_res
         first = polls(rt, start)
         busy = first["busy"]
         until = (start + wait).astimezone(JAKARTA)
-        assert busy.error is not None  # type: ignore[attr-defined]
-        assert f"HTTP {status}" in busy.error  # type: ignore[attr-defined]
+        assert busy.error is not None and f"HTTP {status}" in busy.error
         # the time of the end of the pause, as the newsroom reads it (a second of slack
         # for an HTTP date, which has no fractions)
-        assert any(f"not polled again before {t:%Y-%m-%d %H:%M} WIB" in busy.error  # type: ignore[attr-defined]
+        assert any(f"not polled again before {t:%Y-%m-%d %H:%M} WIB" in busy.error
                    for t in (until, until - timedelta(seconds=1)))
-        assert len(first["calm"].new) == 1  # type: ignore[attr-defined]
+        assert len(first["calm"].new) == 1
         server.route("/busy.xml", body=OTHER)  # the server would answer now: it is not asked
         during = polls(rt, start + wait - timedelta(minutes=1))
     finally:
         asyncio_close(rt)
     assert len(server.requests_to("/busy.xml")) == 1
-    assert during["busy"].waiting_until is not None  # type: ignore[attr-defined]
-    assert during["busy"].error is None  # type: ignore[attr-defined]
+    assert during["busy"].waiting_until is not None
+    assert during["busy"].error is None
     assert len(server.requests_to("/calm.xml")) == 2  # the other source goes on
 
     rt = Runtime.open(load_config(config))  # a restart keeps the pause
     try:
-        assert polls(rt, start + wait - timedelta(seconds=30))["busy"].waiting_until  # type: ignore[attr-defined]
+        assert polls(rt, start + wait - timedelta(seconds=30))["busy"].waiting_until
         assert len(server.requests_to("/busy.xml")) == 1
         after = polls(rt, start + wait + timedelta(minutes=1))
     finally:
         asyncio_close(rt)
     assert len(server.requests_to("/busy.xml")) == 2
-    assert after["busy"].error is None and len(after["busy"].new) == 1  # type: ignore[attr-defined]
+    assert after["busy"].error is None and len(after["busy"].new) == 1
 
 
 def test_a_429_without_retry_after_is_polled_again_at_the_next_poll(
@@ -113,7 +112,7 @@ def test_a_429_without_retry_after_is_polled_again_at_the_next_poll(
     rt = Runtime.open(load_config(config))
     try:
         start = utcnow()
-        assert "polled too often" in polls(rt, start)["busy"].error  # type: ignore[attr-defined,operator]
+        assert "polled too often" in str(polls(rt, start)["busy"].error)
         polls(rt, start + timedelta(minutes=5))
     finally:
         asyncio_close(rt)
@@ -121,24 +120,22 @@ def test_a_429_without_retry_after_is_polled_again_at_the_next_poll(
 
 
 def test_fetch_says_until_when_a_source_waits(
-        server: FeedServer, config: Path, run_cli: Callable[..., object]) -> None:
+        server: FeedServer, config: Path, run_cli: Callable[..., CompletedProcess[str]]) -> None:
     server.route("/busy.xml", status=429, body=b"slow down", content_type="text/plain",
                  headers={"Retry-After": "7200"})
     server.route("/calm.xml", body=RSS)
     first = run_cli("--config", config, "fetch")
-    assert first.returncode == 1  # type: ignore[attr-defined]
-    errors = [line for line in first.stderr.splitlines()  # type: ignore[attr-defined]
+    assert first.returncode == 1
+    errors = [line for line in first.stderr.splitlines()
               if line.startswith("error:")]
     assert len(errors) == 1 and "source busy" in errors[0] and "WIB" in errors[0], errors
     assert "2 h" in errors[0]
     second = run_cli("--config", config, "fetch")
-    assert second.returncode == 0, second.stderr  # type: ignore[attr-defined]
-    assert "source busy: not polled: its server asked for a pause until" in second.stdout  # type: ignore[attr-defined]
-    assert "source calm: 0 new, 1 known" in second.stdout  # type: ignore[attr-defined]
+    assert second.returncode == 0, second.stderr
+    assert "source busy: not polled: its server asked for a pause until" in second.stdout
+    assert "source calm: 0 new, 1 known" in second.stdout
     assert len(server.requests_to("/busy.xml")) == 1
 
 
 def asyncio_close(rt: Runtime) -> None:
-    import asyncio
-
     asyncio.run(rt.close())
