@@ -56,9 +56,13 @@ def test_run_reads_a_file_being_written_at_a_later_poll_after_saying_so(
 
         wait_for(lambda: "running:" in said() or run.poll() is not None, what=said)
         path = article(tmp_path / "articles", "banjir.txt", "Banjir Jakarta", settled=False)
-        # still being written: it keeps changing until a poll has said so
-        wait_for(lambda: os.utime(path) or "1 file is still being written" in said()
-                 or run.poll() is not None, what=said)
+
+        def still_written() -> bool:
+            """It keeps changing until a poll has said it is still being written."""
+            os.utime(path)
+            return "1 file is still being written" in said() or run.poll() is not None
+
+        wait_for(still_written, what=said)
         assert not posted(tmp_path / "outbox")
         wait_for(lambda: posted(tmp_path / "outbox") or run.poll() is not None, what=said)
         assert run.poll() is None, said()

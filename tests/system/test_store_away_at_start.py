@@ -7,7 +7,9 @@ connection is refused, as when the server is down) and opens (forwarded to 127.0
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -131,9 +133,12 @@ def test_a_distributed_scheduler_and_worker_wait_for_the_database_then_post(
     outbox = tmp_path / "outbox"
     with Cluster(config, process_env()) as cluster:
         scheduler, worker = cluster.scheduler(), cluster.worker()
+
+        def waiting(proc: subprocess.Popen[bytes], who: str) -> bool:
+            return f"the {who} waits for it" in cluster.output(proc) or proc.poll() is not None
+
         for proc, who in ((scheduler, "scheduler"), (worker, "worker")):
-            wait_for(lambda p=proc, w=who: f"the {w} waits for it" in cluster.output(p)
-                     or p.poll() is not None, what=f"the {who}'s line")
+            wait_for(partial(waiting, proc, who), what=f"the {who}'s line")
             assert proc.poll() is None, cluster.output(proc)
         gate.open()
         wait_for(lambda: posted(outbox), what="the post")
