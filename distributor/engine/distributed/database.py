@@ -32,7 +32,6 @@ class DatabaseUnreachable(DistributedError):
     scheduler that is starting waits for it."""
 
 
-
 def is_postgres(url: str) -> bool:
     return url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
 
