@@ -152,3 +152,22 @@ def test_a_distributed_scheduler_and_worker_wait_for_the_database_then_post(
         assert len(waits) == 1 and "cannot connect to PostgreSQL" in waits[0], text
         assert f"PostgreSQL answers now; the schema is current, the {who} starts" in text, text
     assert schema_current(pg_empty_url)
+
+
+def test_serve_on_a_damaged_sqlite_file_answers_503_and_leaves_the_file_as_it_was(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    db = tmp_path / "distributor.db"
+    damaged = b"this is not a database, it is a text file someone saved here\n" * 100
+    db.write_bytes(damaged)
+    config = write_config(SOURCES, database=f"sqlite:///{db}")
+    serve = ServeProcess(config, free_port(), serve_env(), tmp_path / "serve.log")
+    try:
+        serve.start(ready=lambda answer: answer.status_code == 503)
+        assert status(serve.url + "/unsubscribe/1.key.signature", Accept="text/html") == 503
+    finally:
+        serve.stop()
+    assert db.read_bytes() == damaged
+    log = serve.log()
+    assert "Traceback" not in log, log
+    start = [line for line in log.splitlines() if "serve starts anyway" in line]
+    assert len(start) == 1 and str(db) in start[0] and "damaged" in start[0], log
