@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,18 +35,49 @@ class StoreError(Exception):
     """The database cannot be opened or migrated; the message says how to fix it."""
 
 
+#: after a failed attempt to reach a store that has not answered yet, requests fail at once
+#: for this many seconds instead of each waiting for its own connection attempt
+UNREACHABLE_RETRY = 1.0
+
+
 class Store:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, ready: bool = True, url: str = ""):
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        #: migrations checked (False: the database did not answer at start, see open_store)
+        self.ready = ready
+        self.url = url or str(engine.url)
+        self._ready_lock = threading.Lock()
+        self._failed: tuple[float, DBAPIError] | None = None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def ensure_ready(self) -> None:
+        """Check the migrations once the database answers, when it did not at start: until
+        then every use raises the DBAPIError of the last attempt (one attempt a second at
+        most), which every interface turns into its one line or its 503."""
+        if self.ready:
+            return
+        with self._ready_lock:
+            if self.ready:
+                return
+            if self._failed and time.monotonic() - self._failed[0] < UNREACHABLE_RETRY:
+                raise self._failed[1].with_traceback(None)
+            try:
+                self.migrate()
+            except DBAPIError as exc:
+                self._failed = (time.monotonic(), exc)
+                raise
+            self.ready, self._failed = True, None
+        log.info("the database %s answers now; its schema is checked and current, work "
+                    "goes on", redact_url(self.url))
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on error."""
+        self.ensure_ready()
         with self.sessions() as session:
             try:
                 yield session
@@ -149,16 +181,23 @@ def make_engine(url: str) -> Engine:
                          "install distributor[postgres]") from None
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
+def open_store(url: str, *, migrate: bool = True, wait: str | None = None) -> Store:
     """Open the database and bring its schema up to date. Raises :class:`StoreError` (one
-    line: what, where, what to do) when it cannot be opened or changed."""
-    store = Store(make_engine(url))
+    line: what, where, what to do) when it cannot be opened or changed.
+
+    ``wait`` (a long-running command: what it does meanwhile) opens a store that does not
+    answer anyway: one warning line, and the migrations are checked at its first use once
+    it answers (:meth:`Store.ensure_ready`)."""
+    store = Store(make_engine(url), url=url)
     if migrate:
         try:
             store.migrate()
         except DBAPIError as exc:
-            store.dispose()
-            raise StoreError(store_problem(exc, url)) from None
+            if wait is None:
+                store.dispose()
+                raise StoreError(store_problem(exc, url)) from None
+            store.ready, store._failed = False, (time.monotonic(), exc)
+            log.warning("%s; %s", store_problem(exc, url), wait)
     return store
 
 

@@ -26,7 +26,7 @@ from distributor.channels.x.adapter import XAdapter, XConfig
 from distributor.config import FeedSourceConfig
 from distributor.plugin import AmbiguousError, PermanentError, TransientError
 from distributor.plugin.testing import send_context
-from distributor.sources import SourceError, SourceState
+from distributor.sources import SourceBusy, SourceError, SourceState
 from distributor.sources.feed import fetch_feed
 from distributor.store import open_store
 from distributor.store.db import StoreError
@@ -190,6 +190,8 @@ async def test_feed(feeds: FeedServer, fault: str) -> None:
         with pytest.raises(SourceError) as problem:
             await fetch_feed(config, SourceState())
         assert FEEDS[fault] in str(problem.value) and "\n" not in str(problem.value)
+        # Retry-After kept for the source's next polls (test_feed_retry_after.py)
+        assert isinstance(problem.value, SourceBusy) == (fault == "429")
         if fault == "tls":
             return  # a TLS error stays until the address or the server is fixed
         again = await fetch_feed(config, SourceState())  # the next poll: nothing was lost
