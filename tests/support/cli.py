@@ -141,7 +141,9 @@ def _as_a_new_process(cwd: Path | None) -> Iterator[None]:
             if name in saved:
                 lg.level, filters, handlers, lg.propagate = saved[name]
                 lg.filters[:], lg.handlers[:] = filters, handlers
-            else:  # made during the call: keep it, without the call's redactors
+            else:  # made during the call: as an import makes it (no level of the call's,
+                # such as the WARNING setup_logging gives noisy libraries), no redactors
+                lg.setLevel(logging.NOTSET)
                 lg.filters[:] = [f for f in lg.filters if not isinstance(f, logs.SecretFilter)]
         logging.root.manager._clear_cache()  # the levels were set past setLevel
 
