@@ -281,17 +281,23 @@ def _cheap_password_hashes() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _root_logging_restored() -> Iterator[None]:
     """A test that runs the CLI through a bare CliRunner leaves `setup_logging`'s handler (on
-    a closed stream) and level on the root logger: the next test does not inherit them."""
+    a closed stream) and level on the root logger, and WARNING on the noisy libraries' loggers
+    (a later test's caplog then saw nothing of tweepy): the next test inherits none of them."""
     import logging
 
     from distributor.logs import JsonFormatter, TextFormatter
 
     root = logging.getLogger()
     level = root.level
+    levels = {name: lg.level for name, lg in logging.root.manager.loggerDict.items()
+              if isinstance(lg, logging.Logger)}
     yield
     root.handlers[:] = [h for h in root.handlers
                         if not isinstance(h.formatter, TextFormatter | JsonFormatter)]
     root.setLevel(level)
+    for name, lg in list(logging.root.manager.loggerDict.items()):
+        if isinstance(lg, logging.Logger) and lg.level != levels.get(name, logging.NOTSET):
+            lg.setLevel(levels.get(name, logging.NOTSET))
 
 
 @pytest.fixture(autouse=True)

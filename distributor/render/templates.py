@@ -5,11 +5,13 @@ can ``{% extends "builtin/email/base.html" %}``."""
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+import jinja2.bccache
 
 import distributor
 from distributor.render.dates import _date_filter, _datetime_filter, _time_filter
@@ -38,6 +40,31 @@ def _autoescape(name: str | None) -> bool:
     if name is None:
         return False
     return name.rsplit(".", 1)[-1].lower() in ("html", "htm", "xml", "xhtml")
+
+
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept for the process's life, shared by every :class:`Templates`
+    (a runtime, a preview, a test): compiling the email templates takes about 60 ms. Jinja
+    compares each template's source with the cached one's checksum, so an edited template is
+    compiled again."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with self._lock:
+            code = self._codes.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        code = bucket.bytecode_to_string()
+        with self._lock:
+            self._codes[bucket.key] = code
+
+
+_COMPILED = _MemoryBytecodeCache()
 
 
 class Templates:
@@ -70,6 +97,7 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            bytecode_cache=_COMPILED,
         )
         self.env.filters["date"] = _date_filter
         self.env.filters["datetime"] = _datetime_filter

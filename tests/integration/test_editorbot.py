@@ -6,15 +6,14 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fakes.telegram_api import FakeTelegram, SentMessage
 from sqlalchemy import select
+from support.editor_bots import editor_bots, until
 
 from distributor.articles import Article
 from distributor.channels.telegram.editorbot import (
@@ -75,23 +74,8 @@ def rt(write_config: Callable[..., Path], tg: FakeTelegram,
 @pytest.fixture
 async def bot(rt: Runtime, tg: FakeTelegram) -> AsyncIterator[asyncio.Task[None]]:
     """The editor bots of the configuration, long-polling the fake until the test ends."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_editor_bots(ServiceDesk(rt), stop, poll_timeout=0.5))
-    await until(lambda: tg.calls_to("getUpdates"))
-    yield task
-    stop.set()
-    await asyncio.wait_for(task, 10)
-    await rt.close()
-
-
-async def until(condition: Callable[[], Any], timeout: float = 8.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.03)
-    raise AssertionError(f"timed out waiting for {condition}")
+    async with editor_bots(rt, tg) as task:
+        yield task
 
 
 def add_article(rt: Runtime, *, url: str = URL, first_seen: datetime | None = None) -> int:

@@ -5,23 +5,20 @@ dispatcher: the channel post is deleted once, the editor is told so, and nobody 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fakes.telegram_api import FakeTelegram
 from sqlalchemy import select
+from support.editor_bots import editor_bots, until
 
 from distributor.articles import Article
-from distributor.channels.telegram.editorbot import run_editor_bots
 from distributor.configfile import load_config
 from distributor.ledger.ingest import store_article
 from distributor.runtime import Runtime
 from distributor.services import deliveries as services
-from distributor.services.desk import ServiceDesk
 from distributor.store.models import DeliveryAction
 
 EDITOR = 111
@@ -50,23 +47,9 @@ def rt(write_config: Callable[..., Path], tg: FakeTelegram) -> Iterator[Runtime]
 
 @pytest.fixture
 async def bot(rt: Runtime, tg: FakeTelegram) -> AsyncIterator[asyncio.Task[None]]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_editor_bots(ServiceDesk(rt), stop, poll_timeout=0.5))
-    await until(lambda: tg.calls_to("getUpdates"))
-    yield task
-    stop.set()
-    await asyncio.wait_for(task, 10)
-    await rt.close()
-
-
-async def until(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.03)
-    raise AssertionError(f"timed out waiting for {condition}")
+    """The editor bots of the configuration, long-polling the fake until the test ends."""
+    async with editor_bots(rt, tg) as task:
+        yield task
 
 
 async def published(rt: Runtime, tg: FakeTelegram) -> int:
