@@ -24,7 +24,7 @@ from distributor.engine.actions import (
 from distributor.engine.contexts import delivery_key, reconciling, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
 from distributor.engine.notices import NOTICES, why_waiting
-from distributor.engine.pacing_rules import daily_cap_until, spacing_slack
+from distributor.engine.pacing_rules import daily_cap_until, paced_from, spacing_slack
 from distributor.engine.send_outcomes import fail, pace, retry_later, unknown
 from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record
 from distributor.ledger.ingest import from_row
@@ -345,9 +345,11 @@ class Dispatcher:
             attempts = delivery.attempts
             label = f"delivery {delivery.id} ({delivery.channel}, article {delivery.article_id})"
             dry_run_name = outbox_name(delivery.article_id, delivery.article.title)
+            requested: list[datetime] = []  # when the parts' requests left (if told)
             context = send_contexts(rt, channel=delivery.channel, delivery_id=delivery_id,
                                     attempt=attempts, base_key=delivery_key(session, delivery),
-                                    parts=len(messages))
+                                    parts=len(messages), on_request=requested.append)
+        started = utcnow()
 
         if rt.dry_run:  # the whole delivery as files in the outbox, named for it
             try:
@@ -357,6 +359,7 @@ class Dispatcher:
                 return fail(self.rt, delivery_id, exc, label)
             messages = messages[:len(done)]
         for index in range(len(done), len(messages)):
+            told, part_started = len(requested), utcnow()
             try:
                 remote_id = await adapter.send(messages[index], context(done))
             except TransientError as exc:
@@ -371,7 +374,8 @@ class Dispatcher:
                 return retry_later(self.rt, delivery_id, bug, attempts, label)
             with rt.store.session() as session:
                 session.add(DeliveryPart(delivery_id=delivery_id, idx=index,
-                                         remote_id=str(remote_id)))
+                                         remote_id=str(remote_id),
+                                         sent_at=paced_from(requested[told:], part_started)))
                 session.execute(update(Delivery).where(Delivery.id == delivery_id)
                                 .values(lease_until=utcnow() + LEASE))
             done.append(str(remote_id))
@@ -387,8 +391,9 @@ class Dispatcher:
             channel_cfg = rt.config.channel(delivery.channel)
             configured = getattr(channel_cfg, "rate_per_minute", None)
             pace(session, delivery.channel,
-                       adapter_rate=configured or adapter.rate_per_minute, now=now,
-                       hold_until=adapter.hold_until(),
-                       min_interval=getattr(channel_cfg, "min_interval", None))
+                 adapter_rate=configured or adapter.rate_per_minute,
+                 now=paced_from(requested, started, now),
+                 hold_until=adapter.hold_until(),
+                 min_interval=getattr(channel_cfg, "min_interval", None))
         log.info("%s sent (remote id %s)", label, done[0] if done else "-")
         return "sent"

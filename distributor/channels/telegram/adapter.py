@@ -58,6 +58,7 @@ from distributor.channels.telegram.tokens import (
     token_state,
 )
 from distributor.channels.telegram.transport import (
+    MESSAGE_LEFT_AT,
     Failure,
     attempt,
     bot_requests,
@@ -256,6 +257,7 @@ class TelegramAdapter(Adapter):
                                  retry_after=flood, channel_wide=True)
         started = time.time()
         state.note_attempt(self.chat_id, fingerprint(message), started)
+        MESSAGE_LEFT_AT.set(None)
         result = await self._call(bot, out)
         if out.method == "sendPhoto" and photo_refused(result) is not None:
             result = await photo_fallback(lambda o: self._call(bot, o), out, result,
@@ -268,6 +270,7 @@ class TelegramAdapter(Adapter):
                 found = await self._finder.look_for(message, since=started - 60,
                                                     wait=self.config.reconcile_wait)
                 if found is not None:
+                    _report_request(ctx)
                     return self._found(found)
                 error.message += (
                     "; it is not among the channel posts Telegram showed"
@@ -277,6 +280,7 @@ class TelegramAdapter(Adapter):
                 error.args = (error.message,)
             raise error
         state.note_posted(result.chat.id, result.message_id)
+        _report_request(ctx)
         return str(result.message_id)
 
     def _found(self, post: SeenPost) -> str:
@@ -366,6 +370,14 @@ class TelegramAdapter(Adapter):
         if bot is not None:
             await bot.shutdown()
         await self._finder.close()
+
+
+def _report_request(ctx: SendContext) -> None:
+    """Tell the core when the message request that made the post left (after getMe and the
+    token's pace): the channel's next post is paced from then."""
+    left = MESSAGE_LEFT_AT.get()
+    if left is not None:
+        ctx.request_sent(datetime.fromtimestamp(left, UTC))
 
 
 def _action(ctx: SendContext) -> ActionContext:
