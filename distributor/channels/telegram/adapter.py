@@ -211,7 +211,8 @@ class TelegramAdapter(Adapter):
         async with self._lock:
             if self._bot is not None:
                 return self._bot
-            bot = new_bot(self._token, self._base_url, timeout=self.config.timeout)
+            bot = await asyncio.to_thread(  # its clients load the CA bundle: not in the loop
+                new_bot, self._token, self._base_url, timeout=self.config.timeout)
             result = await attempt(bot.initialize())
             if not isinstance(result, Failure):
                 self._bot = bot
@@ -373,8 +374,7 @@ class TelegramAdapter(Adapter):
 
 
 def _report_request(ctx: SendContext) -> None:
-    """Tell the core when the message request that made the post left (after getMe and the
-    token's pace): the channel's next post is paced from then."""
+    """Tell the core when the post's request left (after getMe and the token's pace)."""
     left = MESSAGE_LEFT_AT.get()
     if left is not None:
         ctx.request_sent(datetime.fromtimestamp(left, UTC))
