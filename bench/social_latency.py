@@ -11,16 +11,16 @@ each through its test double (tests/fakes: real HTTP servers speaking the Bot AP
    seconds (slower than either platform's ceiling; 5.5 s against polls every 5 s moves each
    drop half a second later in the poll's cycle, so ten drops cover the whole cycle). Per
    article: the time from the file appearing (renamed into the folder, whole) to the post
-   reaching each double, and where it went (from the scheduler's own log lines, JSON with
-   milliseconds): waiting for the poll that reads it (a file younger than the source's
-   ``settle`` second is left for the next poll, so it is never read half-written), then from
-   its reading to each post. Goal: at most the poll interval plus 2 s.
+   reaching each double, and where it went: waiting for the poll that reads it (the
+   article's ``first_seen`` in the store; a file younger than the source's ``settle`` second
+   is left for the next poll, so it is never read half-written), then from that poll to each
+   post. Goal: at most the poll interval plus 2 s.
 2. **A long queue**: the other files are dropped at once. Per platform: the gaps between
    consecutive posts while the queue is long, against the platform's ceiling (the adapter's
    ``rate_per_minute``: Telegram 20 a minute in one channel, X 30 a minute, well inside X's
-   15-minute window, which the double enforces with 429). Goal: no post sooner than the
-   ceiling allows (no 429) and no gap longer than it plus the post's own round trip (no idle
-   gaps).
+   15-minute window, which the double enforces with 429). Goal: the ceiling exactly: no post
+   sooner than it allows (no 429) and no idle gap (the dispatcher paces from each post's own
+   request, and makes the next one ready before its slot).
 
 Only servers on 127.0.0.1 are contacted; the run is bounded by the files dropped.
 """
@@ -33,11 +33,13 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime
+from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,14 +140,16 @@ def log_lines(output: str) -> list[tuple[float, str]]:
     return out
 
 
-def read_at(lines: list[tuple[float, str]], files: list[tuple[str, bytes]]) -> dict[int, float]:
-    """When the scheduler read each dropped file ("new article ...: <title>")."""
-    number = {json.loads(data)["title"]: n for n, (_, data) in enumerate(files)}
+def read_at(database: Path) -> dict[int, float]:
+    """When the poll that read each dropped file began (the article's ``first_seen``)."""
     found: dict[int, float] = {}
-    for at, text in lines:
-        match = re.match(r"new article \d+ from \w+: (.*)$", text)
-        if match and match.group(1) in number:
-            found.setdefault(number[match.group(1)], at)
+    with closing(sqlite3.connect(database)) as db:
+        for url, seen in db.execute("SELECT url, first_seen FROM articles"):
+            match = re.search(r"bench-(\d{3})$", str(url))
+            if match and seen:
+                at = datetime.fromisoformat(str(seen))
+                found[int(match.group(1))] = (at if at.tzinfo else at.replace(tzinfo=UTC)
+                                              ).timestamp()
     return found
 
 
@@ -157,7 +161,7 @@ def breakdown(args: argparse.Namespace, dropped: dict[int, float],
     start = next((at for at, text in lines if text.startswith("running:")), None)
     print(f"\nwhere the time went (spaced drops; seconds after the file appeared; polls every "
           f"{args.poll} s)")
-    print(f"{'article':>8} {'read':>6} {'telegram':>9} {'x':>6}   read -> post: telegram, x")
+    print(f"{'article':>8} {'read':>6} {'telegram':>9} {'x':>6}   poll -> post: telegram, x")
     for n in range(args.spaced):
         if n not in read:
             print(f"{n:>8} (not read)")
@@ -223,6 +227,7 @@ def main() -> None:
                 time.sleep(1)
             cluster.stop(proc)
             lines = log_lines(cluster.output(proc))
+            read = read_at(work / "bench.db")
             problems = [text for _, text in lines
                         if re.search(r"fail|refus|error|retry|unknown|skip|duplicate", text, re.I)]
         posts = posted_at(tg, x)
@@ -245,7 +250,7 @@ def main() -> None:
     report(args, dropped, posts, statuses, ceilings, long_queue_from,
            {"telegram": sorted(c.at for c in tg.calls if c.method in ("sendMessage", "sendPhoto")
                                and c.status == 200), "x": x_posts})
-    breakdown(args, dropped, posts, read_at(lines, files), lines, first_calls)
+    breakdown(args, dropped, posts, read, lines, first_calls)
 
 
 def report(args: argparse.Namespace, dropped: dict[int, float],
@@ -270,10 +275,12 @@ def report(args: argparse.Namespace, dropped: dict[int, float],
         too_soon = sum(1 for d in g if d < ceiling - 0.05)
         print(f"\n{platform}: spaced drops: latency median {statistics.median(spaced):.1f} s, "
               f"max {max(spaced):.1f} s (goal <= {goal} s)")
+        per_minute = 60 * len(g) / (queue[-1] - queue[0])
         print(f"{platform}: long queue: {len(queue)} posts, gaps between posts median "
-              f"{statistics.median(g):.2f} s, min {min(g):.2f} s, max {max(g):.2f} s; ceiling "
+              f"{statistics.median(g):.3f} s, min {min(g):.3f} s, max {max(g):.3f} s; ceiling "
               f"{ceiling:.2f} s ({60 / ceiling:.0f}/min): {too_soon} sooner than it; answers "
-              f"{sorted(set(statuses[platform]))}, 429: {statuses[platform].count(429)}")
+              f"{sorted(set(statuses[platform]))}, 429: {statuses[platform].count(429)}; "
+              f"{per_minute:.2f} posts a minute, {per_minute * ceiling / 60:.1%} of the ceiling")
 
 
 if __name__ == "__main__":
