@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 
 from distributor.articles import Article
 from distributor.clock import utcnow
@@ -144,7 +144,8 @@ class Service:
     async def _guard(self, name: str, work: Callable[[], Awaitable[Any]]) -> None:
         try:
             await work()
-        except DBAPIError as exc:  # the store is damaged, full or gone: one line, go on
+        except (DBAPIError, PendingRollbackError) as exc:
+            # the store is damaged, full or gone (also mid-transaction): one line, go on
             log.error("job %s: %s; it runs again at its next time", name,
                       store_problem(exc, self.rt.config.database))
         except Exception:

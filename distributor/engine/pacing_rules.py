@@ -48,7 +48,7 @@ def paced_from(requested: list[datetime], started: datetime,
     """The moment a send counts from for the channel's pace: the first request its adapter
     reported (``SendContext.request_sent``: the post itself, after any login or upload), kept
     within the send (not before it began, not after ``now``); else ``now``, the end of the
-    send (an adapter that reports nothing: plugin API 1.1)."""
+    send (an adapter that reports nothing: plugin API 1.2 or before)."""
     now = now or utcnow()
     if not requested:
         return now

@@ -65,6 +65,7 @@ from distributor.plugin.errors import (
     TransientError,
     retry_after_seconds,
 )
+from distributor.plugin.http import http_client, http_request, tls_context
 from distributor.plugin.media import ImageError, download_image
 from distributor.plugin.rendering import (
     ELLIPSIS,
@@ -165,6 +166,8 @@ __all__ = [
     "download_image",
     "hashtags",
     "hostname",
+    "http_client",
+    "http_request",
     "is_list_channel",
     "language_of",
     "lead_and_rest",
@@ -178,6 +181,7 @@ __all__ = [
     "teaser",
     "templates_for",
     "title_repeats_lede",
+    "tls_context",
     "tokenize",
     "utcnow",
     "validate_cron",

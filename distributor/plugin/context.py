@@ -46,7 +46,7 @@ class SendContext:
     - ``state``: the channel's key-value store (:class:`~distributor.plugin.StateStore`);
     - ``audience``: for a list channel (``audience = True``), the core's subscribers and runs
       (:class:`~distributor.plugin.Audience`); None for the others;
-    - :meth:`request_sent` (API 1.2): call it when the request that counts against the
+    - :meth:`request_sent` (API 1.3): call it when the request that counts against the
       channel's rate leaves for the platform; the core paces the channel's next post from then.
     """
 
@@ -72,7 +72,7 @@ class SendContext:
         The core paces the channel's next post from the first time a delivery reports, so the
         post's own round trip and the core's bookkeeping do not add to the spacing: posts run
         at ``rate_per_minute`` exactly. A channel that never calls it is paced from the moment
-        its :meth:`Channel.send` returned (as before API 1.2), a little slower than its rate.
+        its :meth:`Channel.send` returned (as before API 1.3), a little slower than its rate.
         """
         if self.on_request is not None:
             at = at if at is not None else datetime.now(UTC)

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import ssl
 from collections.abc import Collection, Iterable
 from typing import Any
 
 import anyio
 import httpcore
 import httpx
+
+from distributor.plugin.http import tls_context
 
 #: media types :func:`download_image` recognises by their first bytes
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp",
@@ -156,18 +157,8 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
 
     def __init__(self, policy: HostPolicy):  # the pool is all the parent keeps
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(), max_connections=4,
+            ssl_context=tls_context(), max_connections=4,
             network_backend=_GuardedBackend(policy))
-
-
-_SSL: list[ssl.SSLContext] = []
-
-
-def _ssl_context() -> ssl.SSLContext:
-    """One verifying TLS context for every download (loading the CA bundle takes a while)."""
-    if not _SSL:
-        _SSL.append(httpx.create_ssl_context(trust_env=False))
-    return _SSL[0]
 
 
 def image_type(data: bytes) -> str | None:

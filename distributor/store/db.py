@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,10 @@ def _sqlite_file(url: str) -> str:
 def store_problem(exc: BaseException, url: str) -> str:
     """One line for an error the database gave: what, where, what to do; nothing stored is
     lost (the transaction it broke was rolled back)."""
-    detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+    if isinstance(exc, PendingRollbackError):  # the connection broke in a transaction
+        detail = "the connection to the database broke"
+    else:
+        detail = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
     low = detail.lower()
     if url.startswith("sqlite"):
         where = _sqlite_file(url)

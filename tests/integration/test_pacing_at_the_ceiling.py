@@ -2,7 +2,7 @@
 ``60 / rate_per_minute`` seconds after the previous one's, never sooner (the Telegram double
 refuses a sooner one with 429, as Telegram does) and with nothing added for the post's round
 trip or the ledger's writes (the dispatcher paces from the time the adapter says the post's
-request left: ``SendContext.request_sent``, plugin API 1.2).
+request left: ``SendContext.request_sent``, plugin API 1.3).
 
 The doubles answer each post late (a slow platform), so pacing from the end of a send, as
 before, would show in the pacing's own plan: these tests read the plan (the channel's next
@@ -141,8 +141,9 @@ async def test_x_posts_a_long_queue_exactly_at_the_ceiling_never_sooner(
 @pytest.mark.usefixtures("webhook_plugin")
 async def test_a_plugin_that_does_not_report_its_request_is_paced_from_the_end_of_its_send(
         make_rt: Callable[[str], Runtime]) -> None:
-    """A channel written against plugin API 1.1 never calls ``request_sent``: its next post
-    is one gap after its send returned, as before (slower than its rate, never faster)."""
+    """A channel written against plugin API 1.2 or before never calls ``request_sent``: its
+    next post is one gap after its send returned, as before (slower than its rate, never
+    faster)."""
     with WebhookServer(delay=SLOW) as server:
         rt = make_rt(channel_yaml("hook", "webhook", url=server.url, secret="rahasia",
                                   timeout=5))

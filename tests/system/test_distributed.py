@@ -5,7 +5,7 @@ nothing twice; a digest to thousands of subscribers over two workers reaches eac
 a lease owner on another machine that died is recognised; `db upgrade` from two processes at
 once; one clear line for every configuration PostgreSQL mode cannot run with.
 
-The soak tests run at sizes that fit the suite (80 articles, 600 subscribers); the sizes of
+The soak tests run at sizes that fit the suite (40 articles, 300 subscribers); the sizes of
 issue 14 (500 and 5 000) with `--soak full`, as `python bench/soak.py` runs them."""
 
 from __future__ import annotations
@@ -129,9 +129,9 @@ def test_a_scheduler_and_two_workers_deliver_every_article_once_each_in_order(
         write_config: Callable[..., Path], pg_url: str, tmp_path: Path,
         two_telegrams: tuple[FakeTelegram, FakeTelegram], env: dict[str, str],
         soak: Callable[[int, int], int]) -> None:
-    """Exactly once and in order under concurrency: 80 articles (500 with --soak full) on
+    """Exactly once and in order under concurrency: 40 articles (500 with --soak full) on
     two channels, two workers draining side by side, each post once, in publication order."""
-    n = soak(80, 500)
+    n = soak(40, 500)
     write_articles(tmp_path / "articles", n)
     one, two = two_telegrams
     config = distributed_config(write_config, pg_url,
@@ -165,10 +165,10 @@ def test_a_worker_killed_mid_way_leaves_its_channel_to_the_others_and_posts_noth
         write_config: Callable[..., Path], pg_url: str, tmp_path: Path,
         two_telegrams: tuple[FakeTelegram, FakeTelegram], env: dict[str, str],
         soak: Callable[[int, int], int]) -> None:
-    """Exactly once and in order across a kill: a worker killed with SIGKILL mid-drain (60
+    """Exactly once and in order across a kill: a worker killed with SIGKILL mid-drain (40
     articles a channel, 120 with --soak full), its channel taken over, nothing posted twice,
     lost or reordered, at most the post in flight left `unknown`."""
-    n = soak(60, 120)
+    n = soak(40, 120)
     write_articles(tmp_path / "articles", n)
     one, two = two_telegrams
     for server in (one, two):  # answers come 50 ms after the post is recorded
@@ -180,8 +180,8 @@ def test_a_worker_killed_mid_way_leaves_its_channel_to_the_others_and_posts_noth
         scheduler = cluster.scheduler()
         victim = cluster.worker("--concurrency", "1", "--stalled-after", "3")
         survivor = cluster.worker("--concurrency", "1", "--stalled-after", "3")
-        wait_for(lambda: len(one.messages) >= 20 and len(two.messages) >= 20, timeout=60,
-                 what="both channels under way")
+        wait_for(lambda: len(one.messages) >= n // 3 and len(two.messages) >= n // 3,
+                 timeout=60, what="both channels under way")
         cluster.kill(victim)  # in the middle of a drain, a post probably in flight
         killed_at = (len(one.messages), len(two.messages))
         wait_for(lambda: all(s not in ("pending", "sending", "retry")
@@ -305,10 +305,10 @@ def test_two_schedulers_at_once_enqueue_nothing_twice(
 def test_a_digest_to_thousands_of_subscribers_over_two_workers_reaches_each_exactly_once(
         write_config: Callable[..., Path], pg_url: str, tmp_path: Path,
         env: dict[str, str], soak: Callable[[int, int], int]) -> None:
-    """Exactly once across workers: 600 subscribers (5 000 with --soak full) in ten batches
+    """Exactly once across workers: 300 subscribers (5 000 with --soak full) in ten batches
     over two workers, each reached once, both workers serving batches, and a batch run again
     sending nothing."""
-    n = soak(600, 5000)
+    n = soak(300, 5000)
     batch = n // 10
     write_articles(tmp_path / "articles", 3)
     with SmtpServer(keep=False) as smtp:

@@ -1,4 +1,4 @@
-"""The moment a send is paced from (plugin API 1.2, ``SendContext.request_sent``): the first
+"""The moment a send is paced from (plugin API 1.3, ``SendContext.request_sent``): the first
 request the channel reports, held within the send; the end of the send when it reports none."""
 
 from __future__ import annotations

@@ -40,6 +40,8 @@ from distributor.plugin import (
     SecretFilter,
     SendContext,
     TransientError,
+    http_client,
+    http_request,
     retry_after_seconds,
 )
 
@@ -148,23 +150,11 @@ class DiscordChannel(Channel):
     async def _request(self, method: str, body: Any, *, sent: bool, path: str = "",
                        params: dict[str, str] | None = None) -> httpx.Response:
         url = self.config.webhook_url.get_secret_value().rstrip("/") + path
-        timeout = httpx.Timeout(self.config.timeout, connect=min(self.config.timeout, 10.0))
-        try:
-            async with httpx.AsyncClient(timeout=timeout,
-                                         headers={"User-Agent": USER_AGENT}) as client:
-                return await client.request(method, url, json=body, params=params)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientError(f"cannot connect to Discord: {_clean(exc)}") from None
-        except httpx.TimeoutException:
-            if not sent:
-                raise TransientError("Discord did not answer in time") from None
-            raise AmbiguousError(f"no answer from Discord within {self.config.timeout:g} s: "
-                                 "the message may have been posted") from None
-        except httpx.HTTPError as exc:
-            if not sent:
-                raise TransientError(f"Discord did not answer: {_clean(exc)}") from None
-            raise AmbiguousError(f"the connection to Discord broke after the message went out "
-                                 f"({_clean(exc)}): it may have been posted") from None
+        async with http_client(self.config.timeout,
+                               headers={"User-Agent": USER_AGENT}) as client:
+            return await http_request(client, method, url, platform="Discord", sent=sent,
+                                      timeout=self.config.timeout, clean=_REDACTOR.redact,
+                                      json=body, params=params)
 
     def _refusal(self, response: httpx.Response) -> Exception:
         status = response.status_code
@@ -225,7 +215,3 @@ def _said(response: httpx.Response) -> str:
     if problems:
         text += " (" + "; ".join(problems[:3]) + ")"
     return _REDACTOR.redact(text) or "no reason"
-
-
-def _clean(exc: BaseException) -> str:
-    return _REDACTOR.redact(f"{type(exc).__name__}: {exc}")

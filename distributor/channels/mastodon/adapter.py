@@ -55,6 +55,7 @@ from distributor.plugin import (
     StateStore,
     TransientError,
     download_image,
+    http_client,
 )
 
 #: Mastodon takes images up to 16 MB (10 MB before 4.2)
@@ -148,8 +149,7 @@ class MastodonChannel(Channel):
 
     def _client(self) -> httpx.AsyncClient:
         token = self.config.access_token.get_secret_value()
-        timeout = httpx.Timeout(self.config.timeout, connect=min(self.config.timeout, 10.0))
-        return httpx.AsyncClient(timeout=timeout, headers={
+        return http_client(self.config.timeout, headers={
             "Authorization": f"Bearer {token}", "User-Agent": transport.USER_AGENT})
 
     async def send(self, message: Message, ctx: SendContext) -> str:

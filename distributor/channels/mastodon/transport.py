@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 
 from distributor.plugin import (
-    AmbiguousError,
     ChannelError,
     PermanentError,
     SecretFilter,
     TransientError,
+    http_request,
     retry_after_seconds,
     utcnow,
 )
@@ -93,22 +93,7 @@ def refusal(response: httpx.Response, *, what: str = "the post",
 async def request(client: httpx.AsyncClient, method: str, url: str, *, sent: bool,
                   timeout: float, **kwargs: Any) -> httpx.Response:
     """One request; a failure before an answer becomes transient, or ambiguous when the
-    request may have been carried out (``sent``)."""
-    try:
-        return await client.request(method, url, **kwargs)
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise TransientError(f"cannot connect to Mastodon: {clean(exc)}") from None
-    except httpx.TimeoutException:
-        if not sent:
-            raise TransientError("Mastodon did not answer in time") from None
-        raise AmbiguousError(f"no answer from Mastodon within {timeout:g} s: the status may "
-                             "have been posted") from None
-    except httpx.HTTPError as exc:
-        if not sent:
-            raise TransientError(f"Mastodon did not answer: {clean(exc)}") from None
-        raise AmbiguousError(f"the connection to Mastodon broke after the status went out "
-                             f"({clean(exc)}): it may have been posted") from None
-
-
-def clean(exc: BaseException) -> str:
-    return REDACTOR.redact(f"{type(exc).__name__}: {exc}")
+    status may have been posted (``sent``)."""
+    return await http_request(client, method, url, platform="Mastodon", sent=sent,
+                              timeout=timeout, what="the status", clean=REDACTOR.redact,
+                              **kwargs)

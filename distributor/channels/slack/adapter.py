@@ -24,7 +24,6 @@ from pydantic import Field, SecretStr
 
 from distributor.channels.slack.render import readable, render_slack, render_slack_digest
 from distributor.plugin import (
-    AmbiguousError,
     Article,
     Channel,
     ChannelConfig,
@@ -36,6 +35,8 @@ from distributor.plugin import (
     SecretFilter,
     SendContext,
     TransientError,
+    http_client,
+    http_request,
     retry_after_seconds,
 )
 
@@ -122,23 +123,11 @@ class SlackChannel(Channel):
     # -- HTTP -------------------------------------------------------------------------------
     async def _post(self, body: Message, *, sent: bool) -> httpx.Response:
         url = self.config.webhook_url.get_secret_value()
-        timeout = httpx.Timeout(self.config.timeout, connect=min(self.config.timeout, 10.0))
-        try:
-            async with httpx.AsyncClient(timeout=timeout,
-                                         headers={"User-Agent": USER_AGENT}) as client:
-                return await client.post(url, json=body)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransientError(f"cannot connect to Slack: {_clean(exc)}") from None
-        except httpx.TimeoutException:
-            if not sent:
-                raise TransientError("Slack did not answer in time") from None
-            raise AmbiguousError(f"no answer from Slack within {self.config.timeout:g} s: "
-                                 "the message may have been posted") from None
-        except httpx.HTTPError as exc:
-            if not sent:
-                raise TransientError(f"Slack did not answer: {_clean(exc)}") from None
-            raise AmbiguousError(f"the connection to Slack broke after the message went out "
-                                 f"({_clean(exc)}): it may have been posted") from None
+        async with http_client(self.config.timeout,
+                               headers={"User-Agent": USER_AGENT}) as client:
+            return await http_request(client, "POST", url, platform="Slack", sent=sent,
+                                      timeout=self.config.timeout, clean=_REDACTOR.redact,
+                                      json=body)
 
     def _refusal(self, response: httpx.Response) -> Exception:
         status, said = response.status_code, _said(response)
@@ -162,7 +151,3 @@ class SlackChannel(Channel):
 def _said(response: httpx.Response) -> str:
     text = response.text.strip().replace("\n", " ")[:200]
     return _REDACTOR.redact(text) or f"HTTP {response.status_code}"
-
-
-def _clean(exc: BaseException) -> str:
-    return _REDACTOR.redact(f"{type(exc).__name__}: {exc}")

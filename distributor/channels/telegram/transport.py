@@ -24,7 +24,7 @@ from telegram.request import HTTPXRequest
 
 from distributor.channels.telegram.pacing import TokenPacing
 from distributor.channels.telegram.tokens import credential_key, token_state
-from distributor.plugin import SecretFilter
+from distributor.plugin import SecretFilter, tls_context
 
 T = TypeVar("T")
 
@@ -143,8 +143,10 @@ def _requests(token: str, api_base_url: str, timeout: float,
         return _Request(connection_pool_size=pool, connect_timeout=timeout,
                         read_timeout=read_timeout, write_timeout=timeout,
                         pool_timeout=timeout, media_write_timeout=max(timeout, 20.0),
-                        pacing=pacing, httpx_kwargs={"limits": httpx.Limits(
-                            max_connections=pool, keepalive_expiry=KEEPALIVE_EXPIRY)})
+                        pacing=pacing, httpx_kwargs={
+                            "verify": tls_context(),  # one per process, not per client
+                            "limits": httpx.Limits(max_connections=pool,
+                                                   keepalive_expiry=KEEPALIVE_EXPIRY)})
 
     guard_logs([token])
     return request(timeout, 8), request(timeout + poll_timeout, updates_pool)

@@ -28,7 +28,6 @@ import httpx
 from pydantic import Field, SecretStr, field_validator
 
 from distributor.plugin import (
-    AmbiguousError,
     Article,
     Channel,
     DigestChannelConfig,
@@ -38,6 +37,8 @@ from distributor.plugin import (
     Seconds,
     SendContext,
     TransientError,
+    http_client,
+    http_request,
     retry_after_seconds,
 )
 
@@ -107,18 +108,12 @@ class WebhookChannel(Channel):
                    "Idempotency-Key": ctx.idempotency_key}
         if self.config.secret is not None:
             headers[SIGNATURE_HEADER] = sign(self.config.secret.get_secret_value(), body)
-        timeout = httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout)
-        try:
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                response = await client.post(self.config.url, content=body, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise TransientError(f"cannot connect to {self.config.url}: {exc!r}") from None
-        except httpx.TimeoutException:
-            raise AmbiguousError(f"no answer from {self.config.url} within "
-                                 f"{self.config.timeout:g} s: the post may have arrived") from None
-        except httpx.TransportError as exc:
-            raise AmbiguousError(f"the connection to {self.config.url} broke after the post "
-                                 f"went out ({exc!r}): it may have arrived") from None
+        async with http_client(self.config.timeout,
+                               connect=self.config.connect_timeout) as client:
+            response = await http_request(client, "POST", self.config.url,
+                                          platform=self.config.url, sent=True,
+                                          timeout=self.config.timeout, what="the post",
+                                          content=body, headers=headers)
         return self._outcome(response, ctx)
 
     def _outcome(self, response: httpx.Response, ctx: SendContext) -> str:
