@@ -97,7 +97,9 @@ async def test_telegram_posts_a_long_queue_exactly_at_the_ceiling_never_sooner(
     rt = make_rt(channel_yaml("telegram", "telegram", chat_id=f'"{tg.channel.handle}"',
                               token=f'"{tg.token}"', api_base_url=tg.url, timeout=5))
     queue(rt)
-    tg.enforce_ceiling(RATE)  # a post sooner than a second after the last: 429
+    # a post sooner than a second after the last is refused with 429 (by more than the way
+    # to the double may shift on a busy machine: exactness is judged by the plan, below)
+    tg.enforce_ceiling(RATE, slack=0.25)
     tg.delay(SLOW, times=QUEUE)  # each post is taken at once and answered late
 
     report = await Dispatcher(rt).run_once()
