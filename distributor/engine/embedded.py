@@ -181,7 +181,8 @@ class Service:
         if running:  # a pacing wait or an idle bot ends at once: only real work is named
             _, still = await asyncio.wait(running, timeout=0.5)
             running = list(still)
-        busy = sorted({t.get_name() for t in running if t.get_name() != "companion"})
+        busy = sorted({t.get_name() for t in running  # sends and digests, not helpers
+                       if t.get_name() not in ("companion", "warm-up")})
         log.info("stopping: %s", f"waiting for {', '.join(busy)} (at most "
                  f"{SHUTDOWN_GRACE:.0f}s)" if busy else "nothing in flight")
         if not running:
