@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ["tests/system/test_distributed.py", "tests/system/test_digest_processes.py"]
+TESTS = ["tests/system/test_distributed.py", "tests/system/test_digest_processes.py",
+         "tests/system/test_nothing_lost.py"]
 
 
 def main() -> int:

@@ -75,8 +75,12 @@ class Runtime:
     _templates: object | None = None
 
     @classmethod
-    def open(cls, config: Config, *, dry_run: bool = False, store: Store | None = None) -> Runtime:
-        rt = cls(config=config, store=store or open_store(config.database), dry_run=dry_run)
+    def open(cls, config: Config, *, dry_run: bool = False, store: Store | None = None,
+             store_wait: str | None = None) -> Runtime:
+        """``store_wait``: a long-running command starts while the database does not answer
+        (what it does meanwhile, for the warning line; :func:`~distributor.store.open_store`)."""
+        store = store or open_store(config.database, wait=store_wait)
+        rt = cls(config=config, store=store, dry_run=dry_run)
         for channel in config.channels:
             rt.adapters[channel.name] = rt._make_adapter(channel)
         for adapter in rt.adapters.values():

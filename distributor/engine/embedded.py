@@ -41,14 +41,17 @@ class PassReport:
     previews: list[PreviewItem] = field(default_factory=list)
 
 
-async def run_pass(rt: Runtime, *, now: datetime | None = None) -> PassReport:
+async def run_pass(rt: Runtime, *, now: datetime | None = None,
+                   wait_for_files: float = 0.0) -> PassReport:
     """One full pass: poll every source, send what is due, send the digests that are due.
+    ``wait_for_files``: how long the poll waits for files still being written
+    (:func:`~distributor.ledger.ingest.poll_all`).
 
     Under --dry-run nothing is sent and the ledger is untouched: what would be published
     (including each digest channel's next digest) is written to the outbox.
     """
     report = PassReport()
-    report.polls = await poll_all(rt, now=now)
+    report.polls = await poll_all(rt, now=now, wait_for_files=wait_for_files)
     if rt.dry_run:
         report.previews = dry_run_pass(rt, now=now)
         for channel in digest_channels(rt):

@@ -17,7 +17,7 @@ from distributor.clock import utcnow
 from distributor.config import DirectorySourceConfig, FeedSourceConfig
 from distributor.ledger.updates import source_updated
 from distributor.runtime import Runtime
-from distributor.sources import SourceError, SourceState, fetch_source
+from distributor.sources import SourceBusy, SourceError, SourceState, fetch_source
 from distributor.sources.directory import suffixed_url
 from distributor.store.models import ArticleRow, SourceStateRow
 
@@ -35,6 +35,8 @@ class PollReport:
     #: files changed too recently to be read (maybe still being written): the next poll
     pending: int = 0
     pending_wait: float = 0.0
+    #: not polled: the server asked for a pause until then (a feed's Retry-After)
+    waiting_until: datetime | None = None
 
 
 #: NUL and the other control characters (tab and line breaks aside), lone surrogates: no
@@ -144,22 +146,35 @@ def store_article(
 
 
 async def poll_source(
-    rt: Runtime, source: FeedSourceConfig | DirectorySourceConfig, *, now: datetime | None = None
+    rt: Runtime, source: FeedSourceConfig | DirectorySourceConfig, *, now: datetime | None = None,
+    announce_pending: bool = True,
 ) -> PollReport:
-    """Poll one source and store what is new. Never raises for a bad source."""
+    """Poll one source and store what is new. Never raises for a bad source.
+    ``announce_pending``: log the line about files still being written (read next time)."""
     now = now or utcnow()
     report = PollReport(source=source.name)
     with rt.store.session() as session:
         state_row = session.get(SourceStateRow, source.name) or SourceStateRow(source=source.name)
         state = SourceState(etag=state_row.etag, last_modified=state_row.last_modified)
+        poll_after = state_row.poll_after
+    if poll_after is not None and now < poll_after:  # the server asked for a pause
+        report.waiting_until = poll_after
+        log.debug("source %s: not polled before %s (its server asked)", source.name,
+                  local_time(rt, poll_after))
+        return report
+    poll_after = None
     try:
         result = await fetch_source(source, state, site_language=rt.config.site.language, now=now)
+    except SourceBusy as exc:
+        poll_after = exc.retry_at
+        report.error = f"{exc}; not polled again before {local_time(rt, poll_after)}"
     except SourceError as exc:
         report.error = str(exc)
     with rt.store.session() as session:
         state_row = session.get(SourceStateRow, source.name) or SourceStateRow(source=source.name)
         session.add(state_row)
         state_row.last_polled_at = now
+        state_row.poll_after = poll_after
         if report.error is not None:
             state_row.last_error = report.error
             log.warning("source %s: %s", source.name, report.error)
@@ -171,6 +186,8 @@ async def poll_source(
         report.not_modified = result.not_modified
         report.problems = list(result.problems)
         report.pending, report.pending_wait = result.pending, result.pending_wait
+        if announce_pending:
+            say_pending(report)
         for problem in result.problems:
             log.warning("source %s: %s", source.name, problem)
         for article in result.articles:
@@ -188,14 +205,34 @@ async def poll_source(
     return report
 
 
+def local_time(rt: Runtime, when: datetime) -> str:
+    """``when`` as the newsroom reads it: in the site's time zone."""
+    return when.astimezone(rt.config.site.tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+#: how long a one-shot command (``fetch``, ``run --once``) waits for files still being
+#: written, to read them in the same run
+ONE_SHOT_FILE_WAIT = 30.0
+
+
+def say_pending(report: PollReport) -> None:
+    """The line for files changed too recently to be read: the next poll reads them."""
+    if report.pending and not report.error:
+        log.info("source %s: %s still being written; the next poll reads them", report.source,
+                 "1 file is" if report.pending == 1 else f"{report.pending} files are")
+
+
 async def poll_all(
-    rt: Runtime, *, now: datetime | None = None, wait_for_files: float = 0.0
+    rt: Runtime, *, now: datetime | None = None, wait_for_files: float = 0.0,
+    announce_pending: bool = True,
 ) -> list[PollReport]:
     """Poll every source once. ``wait_for_files``: for up to this many seconds, wait for files
-    still being written and read them (a one-shot ``fetch`` right after a copy)."""
+    still being written and read them (a one-shot command right after a copy: see
+    :data:`ONE_SHOT_FILE_WAIT`), saying so. ``announce_pending``: log the line about the
+    files left for the next poll (a command that says it itself passes False)."""
     reports = []
     for source in rt.config.sources:
-        reports.append(await poll_source(rt, source, now=now))
+        reports.append(await poll_source(rt, source, now=now, announce_pending=False))
     deadline = asyncio.get_running_loop().time() + wait_for_files
     while wait_for_files > 0:
         waiting = [i for i, r in enumerate(reports) if r.pending and not r.error]
@@ -203,9 +240,17 @@ async def poll_all(
         wait = max((reports[i].pending_wait for i in waiting), default=0.0) + 0.1
         if not waiting or wait > left:
             break
+        for i in waiting:
+            log.info("source %s: waiting %.0f s for %s still being written", reports[i].source,
+                     wait, "1 file" if reports[i].pending == 1 else
+                     f"{reports[i].pending} files")
         await asyncio.sleep(wait)
         for i in waiting:
-            reports[i] = _merged(reports[i], await poll_source(rt, rt.config.sources[i]))
+            reports[i] = _merged(reports[i], await poll_source(
+                rt, rt.config.sources[i], announce_pending=False))
+    if announce_pending:
+        for report in reports:
+            say_pending(report)
     return reports
 
 

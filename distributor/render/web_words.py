@@ -39,6 +39,8 @@ class WebWords:
     choose_newsletter: str
     unknown_newsletter: str
     no_newsletter: str
+    unavailable_title: str
+    unavailable: str
 
 
 _WORDS = {
@@ -83,6 +85,8 @@ _WORDS = {
         choose_newsletter="Choose at least one newsletter.",
         unknown_newsletter="This newsletter does not exist (any more). Choose one below.",
         no_newsletter="{site} has no newsletter to subscribe to at the moment.",
+        unavailable_title="Temporarily unavailable",
+        unavailable="{site} cannot answer this just now. Please try again in a few minutes.",
     ),
     "id": WebWords(
         subscribe_title="Berlangganan",
@@ -127,6 +131,9 @@ _WORDS = {
         choose_newsletter="Pilih paling sedikit satu buletin.",
         unknown_newsletter="Buletin ini tidak ada (lagi). Pilih salah satu di bawah.",
         no_newsletter="Saat ini {site} tidak memiliki buletin untuk dilanggani.",
+        unavailable_title="Sementara tidak tersedia",
+        unavailable="{site} tidak dapat menjawab permintaan ini saat ini. Silakan coba lagi "
+                    "beberapa menit lagi.",
     ),
 }
 

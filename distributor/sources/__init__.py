@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from distributor.config import DirectorySourceConfig, FeedSourceConfig
-from distributor.sources.base import FetchResult, SourceError, SourceState
+from distributor.sources.base import FetchResult, SourceBusy, SourceError, SourceState
 
-__all__ = ["FetchResult", "SourceError", "SourceState", "fetch_source"]
+__all__ = ["FetchResult", "SourceBusy", "SourceError", "SourceState", "fetch_source"]
 
 
 async def fetch_source(

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from distributor.articles import Article
 
 
 class SourceError(Exception):
     """A source could not be read. The message is one line: what, where, what to do."""
+
+
+class SourceBusy(SourceError):
+    """The server asked not to be polled again before ``retry_at`` (an HTTP 429 or 503 with
+    ``Retry-After``); the caller keeps that time and skips the polls before it."""
+
+    def __init__(self, message: str, retry_at: datetime):
+        super().__init__(message)
+        self.retry_at = retry_at
 
 
 @dataclass

@@ -13,7 +13,7 @@ import asyncio
 import email.utils
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -25,13 +25,16 @@ import httpx
 
 from distributor.clock import utcnow
 from distributor.config import FeedSourceConfig
-from distributor.sources.base import FetchResult, SourceError, SourceState
+from distributor.plugin.errors import retry_after_seconds
+from distributor.sources.base import FetchResult, SourceBusy, SourceError, SourceState
 from distributor.sources.encoding import bom_encoding, declared_xml_encoding, decode_text
 from distributor.sources.feed_entries import canonical_url, is_http, one_line, read_entries
 
 __all__ = ["USER_AGENT", "canonical_url", "fetch_feed"]
 
 USER_AGENT = "distributor/0.1 (+https://github.com/distributor/distributor)"
+#: the longest wait a feed's Retry-After can impose (a longer one is cut to this)
+MAX_RETRY_AFTER = timedelta(hours=6)
 _ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
            "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
 
@@ -64,7 +67,7 @@ async def fetch_feed(
     now = now or utcnow()
     result = FetchResult(state=state)
     if is_http(config.url):
-        document = await _fetch_http(config, state, result)
+        document = await _fetch_http(config, state, result, now)
     else:
         document = await asyncio.to_thread(_read_local, config, state, result)
     if document is None:
@@ -116,7 +119,7 @@ def _request_headers(config: FeedSourceConfig, state: SourceState) -> dict[str, 
 
 
 async def _fetch_http(
-    config: FeedSourceConfig, state: SourceState, result: FetchResult
+    config: FeedSourceConfig, state: SourceState, result: FetchResult, now: datetime
 ) -> _Document | None:
     url = config.url
     seconds = config.timeout.total_seconds()
@@ -124,7 +127,7 @@ async def _fetch_http(
         async with asyncio.timeout(seconds), httpx.AsyncClient(
             timeout=seconds, follow_redirects=True, max_redirects=config.max_redirects
         ) as client, client.stream("GET", url, headers=_request_headers(config, state)) as response:
-            return await _read_response(response, config, state, result)
+            return await _read_response(response, config, state, result, now)
     except (TimeoutError, httpx.TimeoutException):
         raise SourceError(f"no answer from {url} within {seconds:g} s; the next poll tries "
                           "again (raise timeout: if the server is always this slow)") from None
@@ -143,7 +146,7 @@ async def _fetch_http(
 
 async def _read_response(
     response: httpx.Response, config: FeedSourceConfig, state: SourceState,
-    result: FetchResult,
+    result: FetchResult, now: datetime,
 ) -> _Document | None:
     status = response.status_code
     if status == 304:
@@ -152,7 +155,8 @@ async def _read_response(
             last_modified=response.headers.get("last-modified") or state.last_modified)
         return None
     if status >= 300:
-        raise SourceError(_status_message(config, response))
+        raise (_asked_to_wait(config, response, now)
+               or SourceError(_status_message(config, response)))
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > config.max_bytes:
         raise _too_large(config)
@@ -170,6 +174,31 @@ async def _read_response(
         result.problems.append(f"{config.url}: the feed moved permanently to {final}; put that "
                                f"address in url: of source {config.name!r}")
     return _Document(b"".join(chunks), response.headers.get("content-type"), final)
+
+
+def _asked_to_wait(config: FeedSourceConfig, response: httpx.Response,
+                   now: datetime) -> SourceBusy | None:
+    """A 429 or 503 with a readable ``Retry-After`` (seconds or an HTTP date): the time before
+    which the server wants no poll, :data:`MAX_RETRY_AFTER` at most."""
+    seconds = retry_after_seconds(response.headers.get("retry-after"))
+    if response.status_code not in (429, 503) or seconds is None:
+        return None
+    wait = min(timedelta(seconds=seconds), MAX_RETRY_AFTER)
+    capped = (f" (it asked for {_duration(timedelta(seconds=seconds))}; "
+              f"{_duration(MAX_RETRY_AFTER)} at most)" if wait < timedelta(seconds=seconds)
+              else "")
+    said = f"{config.url} answered HTTP {response.status_code} {response.reason_phrase}".rstrip()
+    return SourceBusy(f"{said} with Retry-After: the server asks for a pause of "
+                      f"{_duration(wait)}{capped}", now + wait)
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return " ".join(p for p in (f"{hours} h" if hours else "",
+                                f"{minutes} min" if minutes else "") if p)
 
 
 def _status_message(config: FeedSourceConfig, response: httpx.Response) -> str:

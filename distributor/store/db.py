@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,11 +12,21 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, PendingRollbackError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    OperationalError,
+    PendingRollbackError,
+    ProgrammingError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: the newest migration's revision (tests/unit/test_store_head.py holds it to alembic's head):
+#: a database already there opens without loading alembic and the migration scripts, a third
+#: of a second of every command's start
+HEAD_REVISION = "0009"
 #: the PostgreSQL advisory lock (two int4 keys) held while migrating: "dbmg", "migr"
 MIGRATION_LOCK = (0x64626D67, 0x6D696772)
 
@@ -24,18 +35,49 @@ class StoreError(Exception):
     """The database cannot be opened or migrated; the message says how to fix it."""
 
 
+#: after a failed attempt to reach a store that has not answered yet, requests fail at once
+#: for this many seconds instead of each waiting for its own connection attempt
+UNREACHABLE_RETRY = 1.0
+
+
 class Store:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, ready: bool = True, url: str = ""):
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        #: migrations checked (False: the database did not answer at start, see open_store)
+        self.ready = ready
+        self.url = url or str(engine.url)
+        self._ready_lock = threading.Lock()
+        self._failed: tuple[float, DBAPIError] | None = None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def ensure_ready(self) -> None:
+        """Check the migrations once the database answers, when it did not at start: until
+        then every use raises the DBAPIError of the last attempt (one attempt a second at
+        most), which every interface turns into its one line or its 503."""
+        if self.ready:
+            return
+        with self._ready_lock:
+            if self.ready:
+                return
+            if self._failed and time.monotonic() - self._failed[0] < UNREACHABLE_RETRY:
+                raise self._failed[1].with_traceback(None)
+            try:
+                self.migrate()
+            except DBAPIError as exc:
+                self._failed = (time.monotonic(), exc)
+                raise
+            self.ready, self._failed = True, None
+        log.info("the database %s answers now; its schema is checked and current, work "
+                    "goes on", redact_url(self.url))
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on error."""
+        self.ensure_ready()
         with self.sessions() as session:
             try:
                 yield session
@@ -48,12 +90,14 @@ class Store:
         """Bring the schema to the newest revision, under a lock that processes starting on
         the same database at the same moment share (a PostgreSQL advisory lock, an exclusive
         SQLite transaction): the first migrates, the others wait and find nothing to do."""
-        from alembic.config import Config as AlembicConfig
-
-        cfg = AlembicConfig()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
         for attempt in range(1, 6):
             try:
+                if self.revision() == HEAD_REVISION:
+                    return
+                from alembic.config import Config as AlembicConfig
+
+                cfg = AlembicConfig()
+                cfg.set_main_option("script_location", str(MIGRATIONS))
                 if not self._at_head(cfg):
                     self._upgrade(cfg)
                 return
@@ -84,6 +128,17 @@ class Store:
         with self.engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
         return current is not None and current == head
+
+    def revision(self) -> str | None:
+        """The schema's revision as recorded in the database; None when there is none yet.
+        Raises the driver's error when the database cannot be reached."""
+        with self.engine.connect() as connection:
+            try:
+                value = connection.execute(text("SELECT version_num FROM alembic_version")
+                                           ).scalar()
+            except (OperationalError, ProgrammingError):  # no such table: a new database
+                return None
+        return str(value) if value is not None else None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -126,16 +181,23 @@ def make_engine(url: str) -> Engine:
                          "install distributor[postgres]") from None
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
+def open_store(url: str, *, migrate: bool = True, wait: str | None = None) -> Store:
     """Open the database and bring its schema up to date. Raises :class:`StoreError` (one
-    line: what, where, what to do) when it cannot be opened or changed."""
-    store = Store(make_engine(url))
+    line: what, where, what to do) when it cannot be opened or changed.
+
+    ``wait`` (a long-running command: what it does meanwhile) opens a store that does not
+    answer anyway: one warning line, and the migrations are checked at its first use once
+    it answers (:meth:`Store.ensure_ready`)."""
+    store = Store(make_engine(url), url=url)
     if migrate:
         try:
             store.migrate()
         except DBAPIError as exc:
-            store.dispose()
-            raise StoreError(store_problem(exc, url)) from None
+            if wait is None:
+                store.dispose()
+                raise StoreError(store_problem(exc, url)) from None
+            store.ready, store._failed = False, (time.monotonic(), exc)
+            log.warning("%s; %s", store_problem(exc, url), wait)
     return store
 
 

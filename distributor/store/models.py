@@ -192,6 +192,8 @@ class SourceStateRow(Base):
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the server asked not to be polled before this (HTTP 429/503 with Retry-After)
+    poll_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ChannelState(Base):

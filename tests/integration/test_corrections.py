@@ -80,6 +80,7 @@ def site(tmp_path: Path, write_config: Callable[..., Path], tg: FakeTelegram, x:
             api_base_url: {tg.url}
             timeout: 5
             reconcile_wait: 0
+            rate_per_minute: 6000  # no 3 s pause between a post and its retraction here
           - name: x
             type: x
             consumer_key: {x.consumer_key}
@@ -88,6 +89,7 @@ def site(tmp_path: Path, write_config: Callable[..., Path], tg: FakeTelegram, x:
             access_token_secret: {x.access_token_secret}
             api_base_url: {x.url}
             timeout: 20
+            rate_per_minute: 6000
           - name: files
             type: outbox
             path: {tmp_path / "outbox"}

@@ -82,11 +82,12 @@ def with_observer(tg: FakeTelegram) -> dict[str, str]:
     return {"observer_token": f'"{OBSERVER_TOKEN}"'}
 
 
-async def lose_the_answer(rt: Runtime, tg: FakeTelegram, *, post_first: bool = True) -> None:
-    """The next post is made but its answer comes after the adapter's 1 s timeout (or, without
-    ``post_first``, the post itself only appears after that)."""
+async def lose_the_answer(rt: Runtime, tg: FakeTelegram, *, post_first: bool = True,
+                          late: float = 2.5) -> None:
+    """The next post is made but its answer comes ``late``, after the adapter's 1 s timeout
+    (or, without ``post_first``, the post itself only appears then)."""
     await rt.adapter("telegram").check_online()
-    tg.delay(2.5, process_first=post_first)
+    tg.delay(late, process_first=post_first)
 
 
 # --------------------------------------------------------------------------- found
@@ -218,7 +219,9 @@ async def test_other_posts_are_not_taken_for_the_lost_one_which_stays_unknown(
     tg.post_as_channel(rendered[0]["text"])
     for pending in tg.bots[OBSERVER_TOKEN].updates[-1:]:
         pending["channel_post"]["date"] -= 2 * 3600
-    await lose_the_answer(rt, tg, post_first=False)  # the post itself only appears later
+    # the post itself appears only after the test (however slow the machine, the search
+    # for it runs before it exists)
+    await lose_the_answer(rt, tg, post_first=False, late=60)
 
     await Dispatcher(rt).run_once()
 

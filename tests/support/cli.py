@@ -50,6 +50,34 @@ def run_process(*args: Args, plugin_site: Path | None = None, cwd: Path | None =
                           text=True, timeout=timeout)
 
 
+_SERIES = """\
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from support.cli import _invoke
+done = [_invoke(argv, None, None, None) for argv in json.loads(sys.argv[2])]
+print(json.dumps([[d.returncode, d.stdout, d.stderr] for d in done]))
+"""
+
+
+def run_series_in_a_process(*calls: list[Args], env: Mapping[str, str] | None = None,
+                            cwd: Path | None = None, timeout: float = 120
+                            ) -> list[subprocess.CompletedProcess[str]]:
+    """Several ``distributor ARGS`` one after the other in ONE new process (each as
+    :func:`run_in_process` runs it): for a test about what that process can import, at the
+    cost of one process start instead of one per command."""
+    import json
+
+    argvs = [[str(a) for a in call] for call in calls]
+    done = subprocess.run([sys.executable, "-c", _SERIES, str(Path(__file__).parents[1]),
+                           json.dumps(argvs)], cwd=cwd, env=process_env(None, env),
+                          capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise AssertionError(f"the series of commands died: {done.stderr[-3000:]}")
+    answers = json.loads(done.stdout.strip().splitlines()[-1])
+    return [subprocess.CompletedProcess(["distributor", *argv], code, out, err)
+            for argv, (code, out, err) in zip(argvs, answers, strict=True)]
+
+
 def process_env(plugin_site: Path | None = None,
                 extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This environment without DISTRIBUTOR_* from outside, ``plugin_site`` on PYTHONPATH."""

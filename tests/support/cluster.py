@@ -80,9 +80,13 @@ class Cluster:
         self.close()
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 60, what: str = "") -> None:
+def wait_for(predicate: Callable[[], object], timeout: float = 60,
+             what: str | Callable[[], str] = "") -> None:
+    """Wait until ``predicate()`` is true (a readiness wait, not a timing); ``what`` says what
+    was awaited (a function: called when the wait fails, e.g. a process's log)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting{': ' + what if what else ''}")
+            said = what() if callable(what) else what
+            raise AssertionError(f"timed out waiting{': ' + said if said else ''}")
         time.sleep(0.1)

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,9 @@ class ServeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 90.0) -> ServeProcess:  # a readiness wait, not a timing
+    def start(self, timeout: float = 90.0,  # a readiness wait, not a timing
+              ready: Callable[[httpx.Response], bool] | None = None) -> ServeProcess:
+        """Start and wait until ``/healthz`` answers 200 (or ``ready`` accepts its answer)."""
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "distributor", "--config", str(self.config), "serve",
@@ -122,7 +125,8 @@ class ServeProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"distributor serve exited: {self.log()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                answer = httpx.get(f"{self.url}/healthz", timeout=1)
+                if ready(answer) if ready else answer.status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

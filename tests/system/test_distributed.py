@@ -505,7 +505,7 @@ def test_check_says_distributed_mode_needs_postgresql(
                                     "PostgreSQL database"), result.stderr
 
 
-@pytest.mark.parametrize("command", [["worker"], ["run"], ["db", "upgrade"]])
+@pytest.mark.parametrize("command", [["run", "--once"], ["db", "upgrade"]])
 def test_postgresql_unreachable_is_one_clear_line(
         write_config: Callable[..., Path], env: dict[str, str], command: list[str]) -> None:
     config = write_config("execution: distributed\n",

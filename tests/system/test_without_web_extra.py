@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.cli import run_series_in_a_process
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOCKER = '''\
@@ -41,8 +42,7 @@ def no_web(tmp_path: Path) -> dict[str, str]:
 
 
 def test_the_commands_run_without_starlette_and_serve_names_the_extra(
-        write_config: Callable[..., Path], tmp_path: Path, no_web: dict[str, str],
-        run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+        write_config: Callable[..., Path], tmp_path: Path, no_web: dict[str, str]) -> None:
     articles = tmp_path / "articles"
     articles.mkdir()
     shutil.copy(ROOT / "tests/articles/kompas-gempa-cianjur.txt", articles)
@@ -63,19 +63,24 @@ def test_the_commands_run_without_starlette_and_serve_names_the_extra(
                              capture_output=True, text=True)
     assert blocked.returncode != 0 and "starlette" in blocked.stderr  # the blocker works
 
-    def ok(*args: str) -> str:
-        done = run_cli("--config", config, *args, env=env)
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    # one process runs the commands one after the other (each as a fresh process would)
+    check, fetch, preview, push, run, serve = run_series_in_a_process(
+        ["--config", config, "check"], ["--config", config, "fetch"],
+        ["--config", config, "preview", "1", "--channel", "files"],
+        ["--config", config, "push", "1", "--channel", "files"],
+        ["--config", config, "run", "--once"], ["--config", config, "serve"], env=env)
+
+    def ok(done: subprocess.CompletedProcess[str]) -> str:
+        assert done.returncode == 0, (done.args, done.stdout, done.stderr)
         assert "starlette" not in done.stderr
         return done.stdout
 
-    assert "OK" in ok("check")
-    assert "1 new" in ok("fetch")
-    assert ok("preview", "1", "--channel", "files").strip()
-    assert "files: published" in ok("push", "1", "--channel", "files")
-    assert "sent 0" in ok("run", "--once")
+    assert "OK" in ok(check)
+    assert "1 new" in ok(fetch)
+    assert ok(preview).strip()
+    assert "files: published" in ok(push)
+    assert "sent 0" in ok(run)
 
-    serve = run_cli("--config", config, "serve", env=env)
     assert serve.returncode == 1
     assert serve.stderr.strip().splitlines() == [
         "error: serve needs the web extra (starlette is not installed): "

@@ -42,6 +42,7 @@ line) are judged as in embedded mode: by pid on the same host, else when they ex
 from __future__ import annotations
 
 from distributor.engine.distributed.database import (
+    DatabaseUnreachable,
     DistributedError,
     conninfo,
     distributed_problems,
@@ -69,6 +70,7 @@ from distributor.engine.distributed.scheduler import (
 from distributor.engine.distributed.worker import WorkerState, make_app, run_worker
 
 __all__ = [
+    "DatabaseUnreachable",
     "DistributedError",
     "Liveness",
     "Scheduler",

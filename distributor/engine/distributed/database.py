@@ -27,6 +27,10 @@ class DistributedError(Exception):
     """Distributed mode cannot run; the message (one line) says how to fix it."""
 
 
+class DatabaseUnreachable(DistributedError):
+    """PostgreSQL does not take the connection (down, not there yet, refused): a worker or
+    scheduler that is starting waits for it."""
+
 
 def is_postgres(url: str) -> bool:
     return url.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres")
@@ -66,7 +70,7 @@ def conninfo(url: str) -> str:
 
 def _connect_error(url: str, exc: BaseException) -> DistributedError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-    return DistributedError(
+    return DatabaseUnreachable(
         f"cannot connect to PostgreSQL at {redact_url(url)}: {first}; check `database:` in "
         "channels.yaml (or DISTRIBUTOR_DATABASE_URL) and that the server is running")
 

@@ -55,11 +55,13 @@ class State:
 
     def runtime(self, *, dry_run: bool = False, sends: bool = True,
                 channels: Sequence[str] | Callable[[Config], list[str]] | None = None,
-                announce: bool = False) -> Any:
+                announce: bool = False, store_wait: str | None = None) -> Any:
         """The runtime. ``sends=False`` for commands that send nothing (credentials optional);
         ``channels``: the only channels this command sends to (their names, or a function of
         the configuration), so the credentials of the others are not needed; ``announce``:
-        say which channels render only (a dry run the user asked for)."""
+        say which channels render only (a dry run the user asked for); ``store_wait``: a
+        long-running command that starts while the database does not answer, saying what it
+        does meanwhile."""
         from distributor.runtime import Runtime
 
         config = self.config(dry_run=dry_run or not sends or channels is not None)
@@ -73,7 +75,7 @@ class State:
                 log.warning("channel %s: %s not set; rendering only (dry run)", channel,
                             ", ".join(sorted(set(missing))))
         try:
-            return Runtime.open(config, dry_run=dry_run)
+            return Runtime.open(config, dry_run=dry_run, store_wait=store_wait)
         except StoreError as exc:
             raise UserError(str(exc)) from None
 

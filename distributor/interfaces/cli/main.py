@@ -191,27 +191,29 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
     execution: distributed it only schedules: `distributor worker` processes do the work.
     """
     from distributor.engine.embedded import Service, run_pass
+    from distributor.ledger.ingest import ONE_SHOT_FILE_WAIT
 
     if state.config(dry_run=True).execution == "distributed":
         from distributor.interfaces.cli.workers import run_distributed
 
         await run_distributed(state, once=once, dry_run=dry_run)
         return
-    rt = state.runtime(dry_run=dry_run, announce=dry_run)
+    rt = state.runtime(dry_run=dry_run, announce=dry_run, store_wait=None if once else (
+        "run starts anyway: each job tries again at its next time"))
     try:
         if not once:
             from distributor.services.editors import editor_bots
 
             await Service(rt, companions=[editor_bots(rt)]).run()
             return
-        report = await run_pass(rt)
+        report = await run_pass(rt, wait_for_files=ONE_SHOT_FILE_WAIT)
     finally:
         await rt.close()
     failed_sources = [p for p in report.polls if p.error]
     for poll in report.polls:
         status = "error" if poll.error else ("not modified" if poll.not_modified else
                                             f"{len(poll.new)} new, {poll.seen} known")
-        click.echo(f"source {poll.source}: {status}", err=bool(poll.error))
+        click.echo(f"source {poll.source}: {_waiting(rt, poll) or status}", err=bool(poll.error))
     if dry_run:
         _print_previews(report, rt.config.outbox)
     else:
@@ -224,16 +226,12 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
         raise SystemExit(1)
 
 
-#: how long a one-shot `fetch` waits for files that are still being written
-FETCH_WAITS_FOR_FILES = 30.0
-
-
 @main.command()
 @pass_state
 @run_async
 async def fetch(state: State) -> None:
     """Poll every source once and store new articles (publishes nothing)."""
-    from distributor.ledger.ingest import poll_all
+    from distributor.ledger.ingest import ONE_SHOT_FILE_WAIT, poll_all
 
     rt = state.runtime(sends=False)
     ingest_log = logging.getLogger("distributor.ingest")  # each problem is said below, once
@@ -243,13 +241,16 @@ async def fetch(state: State) -> None:
 
     ingest_log.addFilter(not_a_problem)
     try:
-        reports = await poll_all(rt, wait_for_files=FETCH_WAITS_FOR_FILES)
+        reports = await poll_all(rt, wait_for_files=ONE_SHOT_FILE_WAIT,
+                                 announce_pending=False)  # said below
     finally:
         ingest_log.removeFilter(not_a_problem)
         await rt.close()
     for report in reports:
         if report.error:
             click.echo(f"error: source {report.source}: {report.error}", err=True)
+        elif report.waiting_until:
+            click.echo(f"source {report.source}: {_waiting(rt, report)}")
         else:
             click.echo(f"source {report.source}: {len(report.new)} new, {report.seen} known"
                        + (", not modified" if report.not_modified else ""))
@@ -261,6 +262,16 @@ async def fetch(state: State) -> None:
                        "reads them")
     if any(r.error for r in reports):
         raise SystemExit(1)
+
+
+def _waiting(rt: Any, report: Any) -> str | None:
+    """What a source that was not polled waits for (its server asked for a pause)."""
+    from distributor.ledger.ingest import local_time
+
+    if report.waiting_until is None:
+        return None
+    return (f"not polled: its server asked for a pause until "
+            f"{local_time(rt, report.waiting_until)}")
 
 
 def entry() -> None:  # pragma: no cover

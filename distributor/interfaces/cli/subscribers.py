@@ -308,6 +308,7 @@ def serve(state: Any, host: str, port: int, dry_run: bool) -> None:
     digests by `distributor run`, which should run beside it.
     """
     from sqlalchemy import func, select
+    from sqlalchemy.exc import DBAPIError
 
     from distributor.interfaces.cli.common import web_extra
     from distributor.ledger.subscribers import MissingSecret
@@ -316,18 +317,24 @@ def serve(state: Any, host: str, port: int, dry_run: bool) -> None:
     uvicorn = web_extra()
     from distributor.interfaces.web import create_app  # the [web] extra: after the check
 
-    rt = state.runtime(dry_run=dry_run, announce=dry_run)
+    rt = state.runtime(dry_run=dry_run, announce=dry_run, store_wait=(
+        "serve starts anyway: /healthz and the pages that need the database answer 503 "
+        "until it answers"))
     try:
         app = create_app(rt)
     except MissingSecret as exc:
         _close(rt)
         raise UserError(str(exc)) from None
-    with rt.store.session() as session:
-        editors = session.scalar(select(func.count()).select_from(Editor)) or 0
     log = logging.getLogger("distributor.serve")  # log lines: JSON with --log-format json
+    try:
+        with rt.store.session() as session:
+            editors: int | None = session.scalar(select(func.count()).select_from(Editor)) or 0
+    except DBAPIError:  # said at start, once
+        editors = None
     log.info("dashboard: http://%s:%s/dashboard/ (%s editor account%s); subscribe page: "
-             "/subscribe", host, port, editors, "s" if editors != 1 else "")
-    if not editors:
+             "/subscribe", host, port, "?" if editors is None else editors,
+             "s" if editors != 1 else "")
+    if editors == 0:
         log.warning("no editor can log in yet; add one with `distributor editors add NAME`")
     try:
         # uvicorn's lines go through our logging (redacted; JSON in JSON mode); forwarded

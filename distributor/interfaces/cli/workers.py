@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import click
@@ -25,10 +26,22 @@ def check_lines(config: Any) -> list[str]:
     return distributed_problems(config)
 
 
-def _prepare(state: Any, *, dry_run: bool = False) -> Any:
+#: seconds between two tries of a starting worker or scheduler to reach PostgreSQL
+RETRY_DATABASE = 5.0
+#: seconds between two lines saying it still waits
+SAY_AGAIN = 60.0
+
+
+def _prepare(state: Any, *, dry_run: bool = False, wait: str | None = None) -> Any:
     """Configuration checked for distributed mode, schema up to date (under the advisory
-    lock), then the runtime."""
-    from distributor.engine.distributed import DistributedError, ensure_schema, require_distributed
+    lock), then the runtime. ``wait`` (a long-running process: who waits): while PostgreSQL
+    does not take the connection, try again every few seconds, saying so (once a minute)."""
+    from distributor.engine.distributed import (
+        DatabaseUnreachable,
+        DistributedError,
+        ensure_schema,
+        require_distributed,
+    )
     from distributor.store.db import StoreError
 
     config = state.config(dry_run=True)
@@ -37,12 +50,25 @@ def _prepare(state: Any, *, dry_run: bool = False) -> Any:
             f"{config.path} says execution: embedded, where `distributor run` does all the "
             "work and no worker is needed; to spread the work over workers, set execution: "
             "distributed and a PostgreSQL database")
-    try:
-        require_distributed(config)
-        if not dry_run:
-            ensure_schema(config.database)
-    except (DistributedError, StoreError) as exc:
-        raise _Unavailable(str(exc)) from None
+    said: float | None = None
+    while True:
+        try:
+            require_distributed(config)
+            if not dry_run:
+                ensure_schema(config.database)
+            break
+        except DatabaseUnreachable as exc:
+            if wait is None:
+                raise _Unavailable(str(exc)) from None
+            if said is None or time.monotonic() - said >= SAY_AGAIN:
+                log.warning("%s; the %s waits for it (tried again every %.0f s)", exc, wait,
+                            RETRY_DATABASE)
+                said = time.monotonic()
+            time.sleep(RETRY_DATABASE)
+        except (DistributedError, StoreError) as exc:
+            raise _Unavailable(str(exc)) from None
+    if said is not None:
+        log.info("PostgreSQL answers now; the schema is current, the %s starts", wait)
     return state.runtime(dry_run=dry_run)
 
 
@@ -92,7 +118,7 @@ async def run_distributed(state: Any, *, once: bool, dry_run: bool) -> None:
             raise SystemExit(1)
         return
 
-    rt = _prepare(state)
+    rt = _prepare(state, wait=None if once else "scheduler")
     _quiet_procrastinate(logging.getLogger("distributor").isEnabledFor(logging.DEBUG))
     try:
         if once:
@@ -134,7 +160,7 @@ def worker(state: Any, concurrency: int, stalled_after: float, fanout_batch: int
     """
     from distributor.engine.distributed import run_worker
 
-    rt = _prepare(state)
+    rt = _prepare(state, wait="worker")
     _quiet_procrastinate(logging.getLogger("distributor").isEnabledFor(logging.DEBUG))
 
     async def main() -> None:

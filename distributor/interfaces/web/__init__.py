@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ def create_app(rt: Runtime) -> Starlette:
     if webhooks.active:  # the webhook's secret path never reaches a log line
         add_secret_paths([webhooks.prefix])
     app = GuardedApp(routes=routes, lifespan=lifespan, max_body=web.max_body,
+                     exception_handlers=dict.fromkeys((DBAPIError, PendingRollbackError),
+                                                      _store_unavailable(rt)),
                      trusted_proxies=web.trusted_proxies,
                      webhooks=["/webhooks/", *([webhooks.prefix] if webhooks.active else [])])
     app.state.runtime = rt
@@ -102,3 +105,33 @@ def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[JSONResponse]]:
                             headers={"Cache-Control": "no-store"})
 
     return healthz
+
+
+#: seconds a client is asked to wait when the store does not answer
+RETRY_AFTER = "30"
+
+
+def _store_unavailable(rt: Runtime) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """A page that needs the store while it does not answer (gone, or not yet there at
+    start): 503, a short page in the site's language (JSON for clients that want no HTML),
+    the reason in one log line only; the next request tries the store again."""
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        from distributor.interfaces.web.subscriber_pages import SECURITY_HEADERS
+        from distributor.render.web_words import web_words
+        from distributor.store.db import store_problem
+
+        log.error("%s %s answered 503, the store does not answer: %s", request.method,
+                  request.url.path, store_problem(exc, rt.config.database))
+        headers = {**SECURITY_HEADERS, "Retry-After": RETRY_AFTER}
+        if "html" not in request.headers.get("accept", ""):
+            return JSONResponse({"status": "unavailable"}, status_code=503, headers=headers)
+        site = rt.config.site
+        words = web_words(site.language)
+        html = rt.templates.render(  # type: ignore[attr-defined]
+            "web/message.html", site=site, words=words, title=words.unavailable_title,
+            language=site.language, text=words.unavailable.format(site=site.name),
+            error=True, link=None, link_text="")
+        return HTMLResponse(html, status_code=503, headers=headers)
+
+    return unavailable

@@ -63,7 +63,10 @@ class StoreCollector(Collector):
             with self.rt.store.session() as session:
                 families = list(self._families(session))
         except Exception as exc:  # the scrape still answers, saying the store is down
-            log.warning("metrics: cannot read the store: %s", exc)
+            from distributor.store.db import store_problem
+
+            log.warning("metrics: cannot read the store: %s",
+                        store_problem(exc, self.rt.config.database))
             up.add_metric([], 0)
             yield up
             return
