@@ -28,6 +28,8 @@ fail: :meth:`rate_limit`, :meth:`bad_request`, :meth:`forbidden`, :meth:`migrate
 recorded), or the general :meth:`fail_next`. Scripts apply to sendMessage/sendPhoto unless
 ``methods`` says more. :meth:`migrate` upgrades a group to a supergroup for good: every later
 call naming the old id gets 400 with ``parameters.migrate_to_chat_id``, like Telegram.
+:meth:`enforce_ceiling` refuses a post that reaches a chat sooner than its posts a minute allow
+(429 with ``retry_after``).
 
 Updates, for the editor bot and for reconciliation:
 
