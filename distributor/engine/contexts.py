@@ -39,8 +39,10 @@ def delivery_key(session: Session, delivery: Delivery) -> str:
 
 
 def send_contexts(rt: Runtime, *, channel: str, delivery_id: int, attempt: int, base_key: str,
-                  parts: int) -> Callable[[list[str]], SendContext]:
-    """A maker of the :class:`SendContext` of the next part, given the ids posted so far."""
+                  parts: int, on_request: Callable[[datetime], None] | None = None
+                  ) -> Callable[[list[str]], SendContext]:
+    """A maker of the :class:`SendContext` of the next part, given the ids posted so far
+    (``on_request``: told when a part's request left, :meth:`SendContext.request_sent`)."""
     log = ChannelLog(channel, f"delivery {delivery_id}")
     state = StoredState(rt.store, channel)
     audience = channel_audience(rt, channel)
@@ -49,7 +51,7 @@ def send_contexts(rt: Runtime, *, channel: str, delivery_id: int, attempt: int, 
         return SendContext(channel=channel, idempotency_key=f"{base_key}-{len(done)}", log=log,
                            state=state, attempt=attempt, delivery_id=delivery_id,
                            part=len(done), parts=parts, remote_ids=tuple(done),
-                           audience=audience)
+                           audience=audience, on_request=on_request)
 
     return make
 

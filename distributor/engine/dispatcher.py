@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, func, select, update
@@ -24,8 +23,14 @@ from distributor.engine.actions import (
 from distributor.engine.contexts import delivery_key, reconciling, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
 from distributor.engine.notices import NOTICES, why_waiting
-from distributor.engine.pacing_rules import daily_cap_until, spacing_slack
-from distributor.engine.send_outcomes import fail, pace, retry_later, unknown
+from distributor.engine.pacing_rules import daily_cap_until, paced_from, spacing_slack
+from distributor.engine.send_outcomes import (
+    DispatchReport,
+    fail,
+    pace,
+    retry_later,
+    unknown,
+)
 from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record
 from distributor.ledger.ingest import from_row
 from distributor.plugin import AmbiguousError, PermanentError, TransientError
@@ -44,24 +49,13 @@ __all__ = ["DispatchReport", "Dispatcher", "PreviewItem", "dry_run_pass", "outbo
 
 LEASE = timedelta(minutes=5)
 PACING_WAIT_MAX = 90.0  # a pass waits this long at most for a channel's pacing
+#: a post is claimed and made ready this long before its pacing slot, so that its request
+#: leaves at the slot itself, the ledger's writes done (a stop does not cut this part short)
+LEAD = 0.25
 RECONCILE_WINDOW = timedelta(hours=24)  # Telegram keeps updates 24 hours; older is for editors
 
 
 # --------------------------------------------------------------------------- dispatching
-
-
-@dataclass
-class DispatchReport:
-    sent: list[int] = field(default_factory=list)
-    retry: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    unknown: list[int] = field(default_factory=list)
-    #: retractions and corrections carried out: (action id, its new state)
-    actions: list[tuple[int, str]] = field(default_factory=list)
-
-    def merge(self, other: DispatchReport) -> None:
-        for name in ("sent", "retry", "failed", "unknown", "actions"):
-            getattr(self, name).extend(getattr(other, name))
 
 
 def _wake(waker: asyncio.Future[None]) -> None:
@@ -240,10 +234,11 @@ class Dispatcher:
                 wait = 0.0
                 if state is not None and state.next_send_at and state.next_send_at > now:
                     wait = max(0.0, (state.next_send_at - now).total_seconds() - slack)
-                action_id = next_due_action(session, channel, actions, now) \
+                due = now + timedelta(seconds=min(wait, LEAD))  # what is due at the slot
+                action_id = next_due_action(session, channel, actions, due) \
                     if actions is None or actions else None
                 delivery_id = None if action_id is not None else \
-                    self._next_due(session, channel, only, now)
+                    self._next_due(session, channel, only, due)
                 why = why_waiting(session, channel) if wait > PACING_WAIT_MAX else ""
                 cap_until = None
                 if delivery_id is not None:
@@ -256,14 +251,15 @@ class Dispatcher:
                 return report
             if delivery_id is None and action_id is None:
                 return report
-            if wait > 0:
+            lead = LEAD if action_id is None else 0.0
+            if wait > lead:
                 if wait > PACING_WAIT_MAX:
                     NOTICES.say(log, logging.INFO, channel, "waiting", why,
                                 "channel %s waits until %s (%s)", channel,
                                 site_clock(now + timedelta(seconds=wait), self.rt.config.site), why)
                     return report
                 NOTICES.clear(channel, "waiting")
-                await self._pause(wait)
+                await self._pause(wait - lead)
                 continue
             if action_id is not None:
                 if claim_action(self.rt, action_id):
@@ -272,7 +268,7 @@ class Dispatcher:
             assert delivery_id is not None
             if not self._claim(delivery_id):
                 continue
-            outcome = await self._send(delivery_id)
+            outcome = await self._send(delivery_id, slot=now + timedelta(seconds=wait))
             getattr(report, outcome).append(delivery_id)
         return report
 
@@ -325,7 +321,8 @@ class Dispatcher:
                 session.add(DeliveryEvent(delivery_id=delivery_id, state="sending"))
         return claimed
 
-    async def _send(self, delivery_id: int) -> str:
+    async def _send(self, delivery_id: int, slot: datetime | None = None) -> str:
+        """Send the claimed delivery's parts; the first not before ``slot`` (its pace)."""
         rt = self.rt
         with rt.store.session() as session:
             delivery = session.get_one(Delivery, delivery_id)
@@ -345,9 +342,13 @@ class Dispatcher:
             attempts = delivery.attempts
             label = f"delivery {delivery.id} ({delivery.channel}, article {delivery.article_id})"
             dry_run_name = outbox_name(delivery.article_id, delivery.article.title)
+            requested: list[datetime] = []  # when the parts' requests left (if told)
             context = send_contexts(rt, channel=delivery.channel, delivery_id=delivery_id,
                                     attempt=attempts, base_key=delivery_key(session, delivery),
-                                    parts=len(messages))
+                                    parts=len(messages), on_request=requested.append)
+        if slot is not None and not rt.dry_run:  # the last LEAD of the pace: not cut short
+            await asyncio.sleep(max(0.0, (slot - utcnow()).total_seconds()))
+        started = utcnow()
 
         if rt.dry_run:  # the whole delivery as files in the outbox, named for it
             try:
@@ -357,6 +358,7 @@ class Dispatcher:
                 return fail(self.rt, delivery_id, exc, label)
             messages = messages[:len(done)]
         for index in range(len(done), len(messages)):
+            told, part_started = len(requested), utcnow()
             try:
                 remote_id = await adapter.send(messages[index], context(done))
             except TransientError as exc:
@@ -371,7 +373,8 @@ class Dispatcher:
                 return retry_later(self.rt, delivery_id, bug, attempts, label)
             with rt.store.session() as session:
                 session.add(DeliveryPart(delivery_id=delivery_id, idx=index,
-                                         remote_id=str(remote_id)))
+                                         remote_id=str(remote_id),
+                                         sent_at=paced_from(requested[told:], part_started)))
                 session.execute(update(Delivery).where(Delivery.id == delivery_id)
                                 .values(lease_until=utcnow() + LEASE))
             done.append(str(remote_id))
@@ -387,8 +390,9 @@ class Dispatcher:
             channel_cfg = rt.config.channel(delivery.channel)
             configured = getattr(channel_cfg, "rate_per_minute", None)
             pace(session, delivery.channel,
-                       adapter_rate=configured or adapter.rate_per_minute, now=now,
-                       hold_until=adapter.hold_until(),
-                       min_interval=getattr(channel_cfg, "min_interval", None))
+                 adapter_rate=configured or adapter.rate_per_minute,
+                 now=paced_from(requested, started, now),
+                 hold_until=adapter.hold_until(),
+                 min_interval=getattr(channel_cfg, "min_interval", None))
         log.info("%s sent (remote id %s)", label, done[0] if done else "-")
         return "sent"

@@ -18,6 +18,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import DBAPIError, PendingRollbackError
 
+from distributor.articles import Article
 from distributor.clock import utcnow
 from distributor.engine.digests import DigestOutcome, digest_channels, run_digest
 from distributor.engine.dispatcher import Dispatcher, DispatchReport, PreviewItem, dry_run_pass
@@ -183,7 +184,8 @@ class Service:
         if running:  # a pacing wait or an idle bot ends at once: only real work is named
             _, still = await asyncio.wait(running, timeout=0.5)
             running = list(still)
-        busy = sorted({t.get_name() for t in running if t.get_name() != "companion"})
+        busy = sorted({t.get_name() for t in running  # sends and digests, not helpers
+                       if t.get_name() not in ("companion", "warm-up")})
         log.info("stopping: %s", f"waiting for {', '.join(busy)} (at most "
                  f"{SHUTDOWN_GRACE:.0f}s)" if busy else "nothing in flight")
         if not running:
@@ -197,10 +199,20 @@ class Service:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
 
+    async def warm_up(self) -> None:
+        """Render a sample article once for every channel, in a thread, as the service
+        starts: what a renderer loads on its first use (X's twitter-text compiles its patterns:
+        half a second to a second) is then not paid by the first post, in the event loop that
+        every channel's sends share. Pure rendering: nothing is sent or stored."""
+        await asyncio.to_thread(warm_renderers, self.rt)
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
+        warming = asyncio.create_task(self._guard("warm-up", self.warm_up), name="warm-up")
+        self.tasks.add(warming)
+        warming.add_done_callback(self.tasks.discard)
         self.setup()
         self.scheduler.start()
         beside = [asyncio.create_task(self._guard("companion", partial(
@@ -215,3 +227,18 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         log.info("stopped")
+
+
+#: what :func:`warm_renderers` renders: short, with a link, a dateline and a byline
+SAMPLE = Article(source="warm-up", key="warm-up", url="https://example.org/warm-up",
+                 title="Warm-up", dateline="Jakarta", lede="Warm-up sentence, never posted.",
+                 body=["A second paragraph."], author="Warm-up")
+
+
+def warm_renderers(rt: Runtime) -> None:
+    """Render :data:`SAMPLE` for every enabled channel (a failure only means less is warm)."""
+    for channel in rt.channels():
+        try:
+            rt.adapter(channel.name).render(SAMPLE, rt.context(channel))
+        except Exception as exc:  # a digest-only channel may not render single articles
+            log.debug("warming channel %s's renderer: %s", channel.name, exc)

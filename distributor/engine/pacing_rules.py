@@ -1,5 +1,5 @@
 """A channel's own limits on top of the platform's pace: ``min_interval`` (what ``push --now``
-may skip) and ``max_posts_per_day``."""
+may skip) and ``max_posts_per_day``; and the moment a send is paced from."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from distributor.clock import utcnow
 from distributor.runtime import Runtime
 from distributor.store.models import Delivery, DeliveryPart
 
@@ -40,3 +41,15 @@ def daily_cap_until(rt: Runtime, session: Session, channel: str, now: datetime,
     if len(recent) + need <= cap:
         return None
     return recent[cap - need] + timedelta(days=1)
+
+
+def paced_from(requested: list[datetime], started: datetime,
+               now: datetime | None = None) -> datetime:
+    """The moment a send counts from for the channel's pace: the first request its adapter
+    reported (``SendContext.request_sent``: the post itself, after any login or upload), kept
+    within the send (not before it began, not after ``now``); else ``now``, the end of the
+    send (an adapter that reports nothing: plugin API 1.2 or before)."""
+    now = now or utcnow()
+    if not requested:
+        return now
+    return min(max(requested[0], started), now)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -20,6 +21,22 @@ from distributor.store.models import ChannelState, Delivery
 log = logging.getLogger("distributor.delivery")
 
 MAX_ATTEMPTS = 8
+
+
+@dataclass
+class DispatchReport:
+    """What a dispatcher's pass did: the deliveries by their new state, and the actions."""
+
+    sent: list[int] = field(default_factory=list)
+    retry: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)
+    #: retractions and corrections carried out: (action id, its new state)
+    actions: list[tuple[int, str]] = field(default_factory=list)
+
+    def merge(self, other: DispatchReport) -> None:
+        for name in ("sent", "retry", "failed", "unknown", "actions"):
+            getattr(self, name).extend(getattr(other, name))
 
 
 def pace(session: Session, channel: str, *, adapter_rate: float | None,

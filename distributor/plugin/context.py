@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from distributor.articles import Article
@@ -45,7 +45,9 @@ class SendContext:
     - ``log``: a logger naming the channel and the delivery;
     - ``state``: the channel's key-value store (:class:`~distributor.plugin.StateStore`);
     - ``audience``: for a list channel (``audience = True``), the core's subscribers and runs
-      (:class:`~distributor.plugin.Audience`); None for the others.
+      (:class:`~distributor.plugin.Audience`); None for the others;
+    - :meth:`request_sent` (API 1.3): call it when the request that counts against the
+      channel's rate leaves for the platform; the core paces the channel's next post from then.
     """
 
     channel: str
@@ -59,6 +61,22 @@ class SendContext:
     parts: int = 1
     remote_ids: tuple[str, ...] = ()
     audience: Audience | None = None
+    #: set by the core: what :meth:`request_sent` tells it (None: nobody listens)
+    on_request: Callable[[datetime], None] | None = field(default=None, repr=False,
+                                                          compare=False)
+
+    def request_sent(self, at: datetime | None = None) -> None:
+        """The request that counts against the channel's rate (the post itself: not a login,
+        a lookup or an upload) left for the platform now, or at ``at`` (without a zone: UTC).
+
+        The core paces the channel's next post from the first time a delivery reports, so the
+        post's own round trip and the core's bookkeeping do not add to the spacing: posts run
+        at ``rate_per_minute`` exactly. A channel that never calls it is paced from the moment
+        its :meth:`Channel.send` returned (as before API 1.3), a little slower than its rate.
+        """
+        if self.on_request is not None:
+            at = at if at is not None else datetime.now(UTC)
+            self.on_request(at if at.tzinfo is not None else at.replace(tzinfo=UTC))
 
     @property
     def previous_id(self) -> str | None:

@@ -11,6 +11,7 @@ Each gets a fresh :class:`~distributor.plugin.MemoryState` unless ``state`` is g
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -28,9 +29,11 @@ def send_context(channel: str = "test", *, remote_ids: list[str] | tuple[str, ..
                  previous_id: str | None = None, attempt: int = 1,
                  delivery_id: int | None = None, parts: int | None = None,
                  state: StateStore | None = None, idempotency_key: str | None = None,
-                 audience: Audience | None = None) -> SendContext:
+                 audience: Audience | None = None,
+                 on_request: Callable[[datetime], None] | None = None) -> SendContext:
     """A :class:`SendContext` for the next part after ``remote_ids`` (or after
-    ``previous_id``)."""
+    ``previous_id``); ``on_request`` hears what the channel says of its request
+    (:meth:`SendContext.request_sent`: pass ``list.append`` to collect the times)."""
     done = tuple(remote_ids) or ((previous_id,) if previous_id is not None else ())
     delivery = delivery_id if delivery_id is not None else next(_ids)
     return SendContext(
@@ -38,7 +41,7 @@ def send_context(channel: str = "test", *, remote_ids: list[str] | tuple[str, ..
         log=ChannelLog(channel, f"delivery {delivery}"), state=state or MemoryState(),
         attempt=attempt, delivery_id=delivery, part=len(done),
         parts=parts if parts is not None else len(done) + 1, remote_ids=done,
-        audience=audience)
+        audience=audience, on_request=on_request)
 
 
 def digest_context(channel: str = "test", articles: list[Article] | None = None, *,

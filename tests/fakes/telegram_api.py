@@ -28,6 +28,8 @@ fail: :meth:`rate_limit`, :meth:`bad_request`, :meth:`forbidden`, :meth:`migrate
 recorded), or the general :meth:`fail_next`. Scripts apply to sendMessage/sendPhoto unless
 ``methods`` says more. :meth:`migrate` upgrades a group to a supergroup for good: every later
 call naming the old id gets 400 with ``parameters.migrate_to_chat_id``, like Telegram.
+:meth:`enforce_ceiling` refuses a post that reaches a chat sooner than its posts a minute allow
+(429 with ``retry_after``).
 
 Updates, for the editor bot and for reconciliation:
 
@@ -56,6 +58,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import json
+import math
 import re
 import threading
 import time
@@ -451,6 +454,9 @@ class FakeTelegram:
         self.bots: dict[str, FakeBot] = {token: FakeBot(token, self.bot_id, bot_username)}
         self.url = ""
         self._scripts: list[_Script] = []
+        #: (posts a minute, slack) per chat, once :meth:`enforce_ceiling` is called
+        self._ceiling: tuple[float, float] | None = None
+        self._last_post: dict[int, float] = {}
         self._lock = threading.Lock()
         self._updates_changed = threading.Condition(self._lock)
         self._next_id = 1
@@ -763,6 +769,27 @@ class FakeTelegram:
         self._add(_Script(200, "", None, times, _methods(methods), delay=seconds,
                           process_first=process_first))
 
+    def enforce_ceiling(self, per_minute: float, *, slack: float = 0.1) -> None:
+        """From now on a post (sendMessage, sendPhoto) reaching a chat sooner than
+        ``60 / per_minute`` seconds after the chat's last accepted post is refused with 429
+        and ``retry_after``, as Telegram refuses a chat's flood. ``slack``: how much sooner is
+        still taken (what the way from the client's clock to this server's may shift)."""
+        with self._lock:
+            self._ceiling = (per_minute, slack)
+
+    def _too_soon(self, method: str, params: dict[str, Any], at: float) -> int | None:
+        """Under :meth:`enforce_ceiling`: the seconds to wait if this post is too soon."""
+        chat = self._chat_unlocked(params.get("chat_id", ""))
+        if self._ceiling is None or method not in SEND_METHODS or chat is None:
+            return None
+        per_minute, slack = self._ceiling
+        with self._lock:
+            last = self._last_post.get(chat.id)
+            if last is not None and at - last < 60.0 / per_minute - slack:
+                return max(1, math.ceil(last + 60.0 / per_minute - at))
+            self._last_post[chat.id] = at
+        return None
+
     def _add(self, script: _Script) -> None:
         with self._lock:
             self._scripts.append(script)
@@ -785,8 +812,12 @@ class FakeTelegram:
                        bot_id=bot.id if bot is not None else 0)
         with self._lock:
             self.calls.append(call)
+        wait = self._too_soon(method, params, call.at) if bot is not None else None
         if bot is None:
             status, body = _error(401, "Unauthorized")
+        elif wait is not None:
+            status, body = _error(429, f"Too Many Requests: retry after {wait}",
+                                  {"retry_after": wait})
         else:
             script = self._take_script(method)
             if script is None:

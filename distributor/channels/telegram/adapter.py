@@ -58,6 +58,7 @@ from distributor.channels.telegram.tokens import (
     token_state,
 )
 from distributor.channels.telegram.transport import (
+    MESSAGE_LEFT_AT,
     Failure,
     attempt,
     bot_requests,
@@ -210,7 +211,8 @@ class TelegramAdapter(Adapter):
         async with self._lock:
             if self._bot is not None:
                 return self._bot
-            bot = new_bot(self._token, self._base_url, timeout=self.config.timeout)
+            bot = await asyncio.to_thread(  # its clients load the CA bundle: not in the loop
+                new_bot, self._token, self._base_url, timeout=self.config.timeout)
             result = await attempt(bot.initialize())
             if not isinstance(result, Failure):
                 self._bot = bot
@@ -256,6 +258,7 @@ class TelegramAdapter(Adapter):
                                  retry_after=flood, channel_wide=True)
         started = time.time()
         state.note_attempt(self.chat_id, fingerprint(message), started)
+        MESSAGE_LEFT_AT.set(None)
         result = await self._call(bot, out)
         if out.method == "sendPhoto" and photo_refused(result) is not None:
             result = await photo_fallback(lambda o: self._call(bot, o), out, result,
@@ -268,6 +271,7 @@ class TelegramAdapter(Adapter):
                 found = await self._finder.look_for(message, since=started - 60,
                                                     wait=self.config.reconcile_wait)
                 if found is not None:
+                    _report_request(ctx)
                     return self._found(found)
                 error.message += (
                     "; it is not among the channel posts Telegram showed"
@@ -277,6 +281,7 @@ class TelegramAdapter(Adapter):
                 error.args = (error.message,)
             raise error
         state.note_posted(result.chat.id, result.message_id)
+        _report_request(ctx)
         return str(result.message_id)
 
     def _found(self, post: SeenPost) -> str:
@@ -366,6 +371,13 @@ class TelegramAdapter(Adapter):
         if bot is not None:
             await bot.shutdown()
         await self._finder.close()
+
+
+def _report_request(ctx: SendContext) -> None:
+    """Tell the core when the post's request left (after getMe and the token's pace)."""
+    left = MESSAGE_LEFT_AT.get()
+    if left is not None:
+        ctx.request_sent(datetime.fromtimestamp(left, UTC))
 
 
 def _action(ctx: SendContext) -> ActionContext:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Awaitable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -56,6 +57,9 @@ class Answer:
 
 #: set by _Request for the task that made the request (PTB awaits it in the same task)
 LAST_ANSWER: ContextVar[Answer | None] = ContextVar("distributor_telegram_answer", default=None)
+#: when the task's last message request left, its slot in the token's pace taken (time.time())
+MESSAGE_LEFT_AT: ContextVar[float | None] = ContextVar("distributor_telegram_message_at",
+                                                       default=None)
 
 
 @dataclass
@@ -106,8 +110,10 @@ class _Request(HTTPXRequest):
     async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         url = str(args[0] if args else kwargs.get("url", ""))
         async with self._connections:
-            if self.pacing is not None and _MESSAGE_METHODS.fullmatch(url.rsplit("/", 1)[-1]):
-                await self.pacing.wait()
+            if _MESSAGE_METHODS.fullmatch(url.rsplit("/", 1)[-1]):
+                if self.pacing is not None:
+                    await self.pacing.wait()
+                MESSAGE_LEFT_AT.set(time.time())
             return await self._answer(*args, **kwargs)
 
     async def _answer(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:

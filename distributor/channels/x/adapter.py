@@ -46,7 +46,7 @@ from distributor.channels.x.errors import (
     translate,
 )
 from distributor.channels.x.posts import _as_posted, _comparable, _created, _replied_to
-from distributor.channels.x.transport import _X_HOSTS, _exhausted_until, _Reroute
+from distributor.channels.x.transport import _X_HOSTS, _exhausted_until, _Reroute, post_times
 from distributor.plugin import (
     AmbiguousError,
     Article,
@@ -216,15 +216,17 @@ class XAdapter(XCorrections, Channel):
         self._check_allowance()  # the upload took a while
         key = (text, previous_id)
         started = time.time()
-        try:
-            response = await self._run(client.create_tweet, sent=True, posting=True, text=text,
-                                       in_reply_to_tweet_id=previous_id, media_ids=media_ids,
-                                       user_auth=True)
-        except DuplicateContentError as duplicate:
-            return await self._after_duplicate(duplicate, text, previous_id)
-        except (ServerError, AmbiguousError):
-            self._remember_uncertain(key, started)
-            raise
+        with post_times() as left:  # the core paces the next post from the request
+            try:
+                response = await self._run(client.create_tweet, sent=True, posting=True,
+                                           text=text, in_reply_to_tweet_id=previous_id,
+                                           media_ids=media_ids, user_auth=True)
+            except DuplicateContentError as duplicate:
+                return await self._after_duplicate(duplicate, text, previous_id)
+            except (ServerError, AmbiguousError):
+                self._remember_uncertain(key, started)
+                raise
+        ctx.request_sent(datetime.fromtimestamp(left[0], UTC) if left else None)
         self._uncertain.pop(key, None)
         data = getattr(response, "data", None)
         tweet_id = data.get("id") if isinstance(data, dict) else None

@@ -5,8 +5,12 @@ whether a failed connection was ever made."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import tweepy
@@ -15,6 +19,10 @@ from requests.utils import get_environ_proxies
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from distributor.plugin import retry_after_seconds
+
+#: set by the adapter around a post: the transport appends when the post's request leaves
+#: (time.time(); tweepy runs in a worker thread, which sees the caller's context)
+POST_LEFT_AT: ContextVar[list[float] | None] = ContextVar("distributor_x_post_at", default=None)
 
 #: the hosts tweepy (and the X docs) use; both are rerouted to api_base_url
 _X_HOSTS = ("https://api.twitter.com", "https://api.x.com")
@@ -47,11 +55,26 @@ class _Reroute(HTTPAdapter):
                 # the proxies were chosen for the public host; choose again for the real one
                 proxies = get_environ_proxies(request.url)
                 break
+        stamps = POST_LEFT_AT.get()
+        if stamps is not None and request.method == "POST" \
+                and urlsplit(request.url or "").path.endswith("/2/tweets"):
+            stamps.append(time.time())
         response = super().send(request, stream=stream,
                                 timeout=self.timeout if timeout is None else timeout,
                                 verify=verify, cert=cert, proxies=proxies)
         self.observe(response)
         return response
+
+
+@contextmanager
+def post_times() -> Iterator[list[float]]:
+    """When the post requests made inside leave for X (time.time()), in order."""
+    left: list[float] = []
+    watching = POST_LEFT_AT.set(left)
+    try:
+        yield left
+    finally:
+        POST_LEFT_AT.reset(watching)
 
 
 def _number(headers: Mapping[str, str], name: str) -> float | None:
