@@ -116,12 +116,11 @@ def test_check_leaves_the_store_out_and_no_light_command_imports_server_queue_or
     assert imported(preview, NOT_FOR_LIGHT_COMMANDS) == set()  # after all three
 
 
-def test_a_mistyped_command_is_answered_with_the_closest_names(
-        run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> None:
-    for mistyped, meant in (["chanels"], "channels"), (["digest", "sendd"], "send"):
-        done = run_cli(*mistyped)
-        assert done.returncode == 2
-        assert f"No such command '{mistyped[-1]}'. Did you mean '{meant}'?" in done.stderr
+def test_a_mistyped_command_is_answered_with_the_closest_names(tmp_path: Path) -> None:
+    top, sub = probe(["chanels"], ["digest", "sendd"], cwd=tmp_path)
+    assert top["exit"] == sub["exit"] == 2
+    assert "No such command 'chanels'. Did you mean 'channels'?" in str(top["stderr"])
+    assert "No such command 'sendd'. Did you mean 'send'?" in str(sub["stderr"])
 
 
 def test_a_mistake_in_the_configuration_is_said_before_the_store_is_imported(
