@@ -5,6 +5,7 @@ sent again by itself: reconciled where the channel can, else shown to editors)."
 
 from __future__ import annotations
 
+import math
 import time
 from email.utils import parsedate_to_datetime
 
@@ -15,6 +16,17 @@ class ChannelError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+#: the longest wait a platform's answer can impose (a "Retry-After: 1e20" or "inf" from a broken
+#: or hostile server is taken as a week, not as an error that stops the work)
+RETRY_AFTER_MAX = 7 * 24 * 3600.0
+
+
+def _bounded(seconds: float | None) -> float | None:
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), RETRY_AFTER_MAX)
 
 
 class TransientError(ChannelError):
@@ -28,7 +40,7 @@ class TransientError(ChannelError):
     def __init__(self, message: str, retry_after: float | None = None, *,
                  channel_wide: bool = True):
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after = _bounded(retry_after)
         self.channel_wide = channel_wide
 
 
@@ -58,14 +70,15 @@ class AmbiguousError(ChannelError):
 
 def retry_after_seconds(value: str | None) -> float | None:
     """An HTTP ``Retry-After`` value in seconds (it is a number of seconds or an HTTP date);
-    None when it is missing or unreadable. For :class:`TransientError`'s ``retry_after``."""
+    None when it is missing or unreadable; a week at most (:data:`RETRY_AFTER_MAX`). For
+    :class:`TransientError`'s ``retry_after``."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return _bounded(float(value))
     except ValueError:
         pass
     try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
+        return _bounded(parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
         return None

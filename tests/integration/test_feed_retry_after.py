@@ -64,7 +64,9 @@ def http_date(when: datetime) -> str:
     (429, "3600", timedelta(hours=1)),
     (503, "http-date 2h", timedelta(hours=2)),
     (429, "86400", timedelta(hours=6)),  # a day asked: 6 h at most
-], ids=["429-seconds", "503-http-date", "429-capped"])
+    (429, "1e20", timedelta(hours=6)),  # no overflow, no traceback: 6 h
+    (503, "inf", timedelta(hours=6)),
+], ids=["429-seconds", "503-http-date", "429-capped", "429-huge", "503-infinite"])
 def test_a_feed_asking_for_a_pause_is_not_polled_before_it_ends_even_after_a_restart(
         server: FeedServer, config: Path, status: int, retry_after: str,
         wait: timedelta) -> None:
