@@ -391,7 +391,8 @@ class Dispatcher:
             configured = getattr(channel_cfg, "rate_per_minute", None)
             pace(session, delivery.channel,
                  adapter_rate=configured or adapter.rate_per_minute,
-                 now=paced_from(requested, started, now),
+                 # a thread's last part: the next post keeps the gap after every part
+                 now=paced_from(requested[-1:], started, now),
                  hold_until=adapter.hold_until(),
                  min_interval=getattr(channel_cfg, "min_interval", None))
         log.info("%s sent (remote id %s)", label, done[0] if done else "-")

@@ -140,6 +140,31 @@ async def test_x_posts_a_long_queue_exactly_at_the_ceiling_never_sooner(
     assert planned(rt, "x") == requested[-1] + GAP, f"gaps at the double: {gaps(heads)}"
 
 
+async def test_after_a_thread_the_next_post_keeps_the_gap_after_its_last_part(
+        make_rt: Callable[[str], Runtime], fx: FakeX) -> None:
+    """A thread's parts follow one another at once; the pace counts from the last of them,
+    so a channel never posts two posts closer than the gap (from the first part, a three-part
+    thread would let the next post follow its last part almost at once)."""
+    keys = {**fx.credentials, "api_base_url": fx.url, "timeout": 5}
+    rt = make_rt(channel_yaml("x", "x", **keys))
+    now = datetime.now(UTC)
+    with rt.store.session() as session:
+        store_article(session, Article(
+            source="test", key="panjang", url="https://rinews.example/berita/panjang",
+            title="Cerita panjang", published=now - timedelta(minutes=1),
+            lede=" ".join(f"Kalimat nomor {i} dari cerita yang panjang sekali ini." for i in
+                          range(30))), now=now)
+    fx.no_answer(SLOW / 4, times=10)  # each part is answered a little late
+
+    report = await Dispatcher(rt).run_once()
+
+    assert len(report.sent) == 1
+    with rt.store.session() as session:
+        parts = sorted(session.scalars(select(DeliveryPart.sent_at)).all())
+    assert len(parts) >= 2, "the article made no thread"
+    assert planned(rt, "x") == parts[-1] + GAP, parts
+
+
 @pytest.mark.usefixtures("webhook_plugin")
 async def test_a_plugin_that_does_not_report_its_request_is_paced_from_the_end_of_its_send(
         make_rt: Callable[[str], Runtime]) -> None:
