@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from fakes.telegram_api import FakeTelegram
 from sqlalchemy import func, select, text, update
-from support.cli import run_in_process
+from support.cli import run_in_process, run_process
 from support.cluster import Cluster, process_env, wait_for
 from support.smtp_server import SmtpServer, email_channel_yaml
 
@@ -516,3 +516,20 @@ def test_postgresql_unreachable_is_one_clear_line(
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert lines[0].startswith("error: cannot connect to PostgreSQL at "
                                "postgresql://postgres@127.0.0.1:9/nowhere")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", [["worker"], ["run"]])
+def test_a_database_that_refuses_for_good_stops_a_worker_with_one_line_not_a_wait(
+        write_config: Callable[..., Path], env: dict[str, str], pg_url: str,
+        command: list[str]) -> None:
+    """A database that does not exist (or a wrong password) is no outage to wait out: the
+    worker and the scheduler stop at once, saying what to check."""
+    wrong = pg_url.rsplit("/", 1)[0] + "/no_such_database_here"
+    config = write_config("execution: distributed\n", database=wrong)
+    result = run_process("--config", config, *command, env=env, timeout=60)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "refused the connection" in lines[0] and "no_such_database_here" in lines[0]
+    assert "the user, its password and the database name" in lines[0]

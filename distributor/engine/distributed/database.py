@@ -68,8 +68,21 @@ def conninfo(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+#: what a server says when it refuses a connection for now (it starts, stops, is full)
+_FOR_NOW = ("starting up", "shutting down", "in recovery", "not yet accepting",
+            "too many", "connection slots")
+
+
 def _connect_error(url: str, exc: BaseException) -> DistributedError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+    said = str(exc)
+    if "FATAL:" in said and not any(phrase in said for phrase in _FOR_NOW):
+        # the server answered and refused for good: a wrong password, role or database name
+        # (waiting would never end)
+        return DistributedError(
+            f"PostgreSQL at {redact_url(url)} refused the connection: {first}; check "
+            "`database:` in channels.yaml (or DISTRIBUTOR_DATABASE_URL): the user, its "
+            "password and the database name")
     return DatabaseUnreachable(
         f"cannot connect to PostgreSQL at {redact_url(url)}: {first}; check `database:` in "
         "channels.yaml (or DISTRIBUTOR_DATABASE_URL) and that the server is running")

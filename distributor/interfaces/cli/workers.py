@@ -37,6 +37,54 @@ def _prepare(state: Any, *, dry_run: bool = False, wait: str | None = None) -> A
     """Configuration checked for distributed mode, schema up to date (under the advisory
     lock), then the runtime. ``wait`` (a long-running process: who waits): while PostgreSQL
     does not take the connection, try again every few seconds, saying so (once a minute)."""
+    from distributor.engine.distributed import DatabaseUnreachable
+
+    config = _distributed_config(state)
+    waiting = _Waiting(wait)
+    while True:
+        try:
+            _schema_ready(config, dry_run)
+            break
+        except DatabaseUnreachable as exc:
+            waiting.say(exc)
+            time.sleep(RETRY_DATABASE)
+    waiting.done()
+    return state.runtime(dry_run=dry_run)
+
+
+async def _prepare_async(state: Any, *, wait: str | None) -> Any:
+    """:func:`_prepare` for a process already in its event loop (the scheduler): the wait
+    is the loop's, so Ctrl-C or SIGTERM ends it at once."""
+    import asyncio
+
+    from distributor.engine.distributed import DatabaseUnreachable
+
+    config = _distributed_config(state)
+    waiting = _Waiting(wait)
+    while True:
+        try:
+            await asyncio.to_thread(_schema_ready, config, False)
+            break
+        except DatabaseUnreachable as exc:
+            waiting.say(exc)
+            await asyncio.sleep(RETRY_DATABASE)
+    waiting.done()
+    return state.runtime(dry_run=False)
+
+
+def _distributed_config(state: Any) -> Any:
+    config = state.config(dry_run=True)
+    if config.execution != "distributed":
+        raise _Unavailable(
+            f"{config.path} says execution: embedded, where `distributor run` does all the "
+            "work and no worker is needed; to spread the work over workers, set execution: "
+            "distributed and a PostgreSQL database")
+    return config
+
+
+def _schema_ready(config: Any, dry_run: bool) -> None:
+    """Distributed mode's requirements met and the schema current; DatabaseUnreachable when
+    PostgreSQL does not take the connection (for now), _Unavailable for anything else."""
     from distributor.engine.distributed import (
         DatabaseUnreachable,
         DistributedError,
@@ -45,32 +93,34 @@ def _prepare(state: Any, *, dry_run: bool = False, wait: str | None = None) -> A
     )
     from distributor.store.db import StoreError
 
-    config = state.config(dry_run=True)
-    if config.execution != "distributed":
-        raise _Unavailable(
-            f"{config.path} says execution: embedded, where `distributor run` does all the "
-            "work and no worker is needed; to spread the work over workers, set execution: "
-            "distributed and a PostgreSQL database")
-    said: float | None = None
-    while True:
-        try:
-            require_distributed(config)
-            if not dry_run:
-                ensure_schema(config.database)
-            break
-        except DatabaseUnreachable as exc:
-            if wait is None:
-                raise _Unavailable(str(exc)) from None
-            if said is None or time.monotonic() - said >= SAY_AGAIN:
-                log.warning("%s; the %s waits for it (tried again every %.0f s)", exc, wait,
-                            RETRY_DATABASE)
-                said = time.monotonic()
-            time.sleep(RETRY_DATABASE)
-        except (DistributedError, StoreError) as exc:
+    try:
+        require_distributed(config)
+        if not dry_run:
+            ensure_schema(config.database)
+    except DatabaseUnreachable:
+        raise
+    except (DistributedError, StoreError) as exc:
+        raise _Unavailable(str(exc)) from None
+
+
+class _Waiting:
+    """What a starting process says while it waits for PostgreSQL: once a minute."""
+
+    def __init__(self, who: str | None):
+        self.who = who
+        self.said: float | None = None
+
+    def say(self, exc: Exception) -> None:
+        if self.who is None:  # a one-shot command does not wait: one line, exit
             raise _Unavailable(str(exc)) from None
-    if said is not None:
-        log.info("PostgreSQL answers now; the schema is current, the %s starts", wait)
-    return state.runtime(dry_run=dry_run)
+        if self.said is None or time.monotonic() - self.said >= SAY_AGAIN:
+            log.warning("%s; the %s waits for it (tried again every %.0f s)", exc, self.who,
+                        RETRY_DATABASE)
+            self.said = time.monotonic()
+
+    def done(self) -> None:
+        if self.said is not None:
+            log.info("PostgreSQL answers now; the schema is current, the %s starts", self.who)
 
 
 def _unavailable(exc: Exception, database: str) -> Exception:
@@ -119,7 +169,7 @@ async def run_distributed(state: Any, *, once: bool, dry_run: bool) -> None:
             raise SystemExit(1)
         return
 
-    rt = _prepare(state, wait=None if once else "scheduler")
+    rt = await _prepare_async(state, wait=None if once else "scheduler")
     _quiet_procrastinate(logging.getLogger("distributor").isEnabledFor(logging.DEBUG))
     try:
         if once:
