@@ -54,12 +54,20 @@ def check_channel_class(cls: object, where: str) -> type[Channel]:
     if major(wanted) != major(API_VERSION):
         raise PluginError(f"{where} is written for plugin API {wanted}; this distributor has "
                           f"{API_VERSION}: install a release of the plugin made for it")
+    if _minor(wanted) > _minor(API_VERSION):  # it uses what this release does not have yet
+        raise PluginError(f"{where} needs plugin API {wanted}; this distributor has "
+                          f"{API_VERSION}: upgrade distributor (pip install -U distributor)")
     params = [p for p in inspect.signature(cls.send).parameters.values()
               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if len(params) < 3:  # self, message, ctx
         raise PluginError(f"{where}: send() must take (message, ctx) since plugin API 1.0 "
                           "(docs/plugins.md)")
     return cls
+
+
+def _minor(version: str) -> int:
+    _, _, minor = str(version).partition(".")
+    return int(minor) if minor.isdigit() else 0
 
 
 def digest_problem(channel: ChannelConfig) -> str | None:

@@ -183,6 +183,17 @@ def test_the_registry_refuses_a_channel_it_cannot_drive() -> None:
     with pytest.raises(PluginError, match=r"written for plugin API 2\.0"):
         check_channel_class(Future, "future")
 
+    class Newer(Plain):  # a minor release ahead: it may call what this one lacks
+        api_version = f"{API_VERSION.split('.')[0]}.{int(API_VERSION.split('.')[1]) + 1}"
+
+    with pytest.raises(PluginError, match=r"needs plugin API 1\.\d+; .* upgrade distributor"):
+        check_channel_class(Newer, "newer")
+
+    class Older(Plain):  # an older minor of the same major: still served
+        api_version = "1.0"
+
+    assert check_channel_class(Older, "older") is Older
+
 
 def test_the_webhook_example_imports_nothing_of_distributor_but_the_plugin_api() -> None:
     sources = list(WEBHOOK.rglob("*.py"))
