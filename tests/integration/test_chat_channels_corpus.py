@@ -6,8 +6,6 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,19 +17,12 @@ from fakes.discord_api import FakeDiscord
 from fakes.mastodon_api import FakeMastodon
 from fakes.slack_api import FakeSlack
 from support.channel_runs import deliveries, open_runtime
+from support.corpus import corpus_check
 
 from distributor.engine.dispatcher import Dispatcher
 from distributor.ledger.ingest import store_article
 
-_CHECK = Path(__file__).resolve().parents[1] / "corpus" / "check.py"
-if "corpus_check" in sys.modules:
-    check: Any = sys.modules["corpus_check"]
-else:
-    _spec = importlib.util.spec_from_file_location("corpus_check", _CHECK)
-    assert _spec is not None and _spec.loader is not None
-    check = importlib.util.module_from_spec(_spec)
-    sys.modules["corpus_check"] = check
-    _spec.loader.exec_module(check)
+check: Any = corpus_check()
 
 
 def _setup(kind: str) -> tuple[Any, str, Callable[[Any], list[str]]]:

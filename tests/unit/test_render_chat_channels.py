@@ -6,10 +6,7 @@ platform takes."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +14,7 @@ from fakes.bluesky_api import graphemes as bluesky_graphemes
 from fakes.discord_api import _problems as discord_problems
 from fakes.mastodon_api import counted as mastodon_counted
 from fakes.slack_api import block_problems as slack_problems
+from support.corpus import corpus_check
 from test_render_properties import SITE, TEMPLATES
 
 from distributor.articles import Article
@@ -27,15 +25,7 @@ from distributor.channels.slack.adapter import SlackChannel, SlackConfig
 from distributor.config import WebConfig
 from distributor.plugin import RenderContext, utcnow
 
-_CHECK = Path(__file__).resolve().parents[1] / "corpus" / "check.py"
-if "corpus_check" in sys.modules:
-    check: Any = sys.modules["corpus_check"]
-else:
-    _spec = importlib.util.spec_from_file_location("corpus_check", _CHECK)
-    assert _spec is not None and _spec.loader is not None
-    check = importlib.util.module_from_spec(_spec)
-    sys.modules["corpus_check"] = check
-    _spec.loader.exec_module(check)
+check: Any = corpus_check()
 
 CASES = check.corpus_cases()
 

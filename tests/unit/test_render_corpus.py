@@ -15,13 +15,11 @@ At the end, the exact posts a follower sees for a few articles.
 from __future__ import annotations
 
 import html
-import importlib.util
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.corpus import corpus_check
 from test_render_properties import (
     check_x_thread,
     email_context,
@@ -45,15 +43,7 @@ from distributor.channels.x.render import render_x
 from distributor.render import teaser, title_repeats_lede, words
 from distributor.text.cuts import sentences
 
-_CHECK = Path(__file__).resolve().parents[1] / "corpus" / "check.py"
-if "corpus_check" in sys.modules:
-    check: Any = sys.modules["corpus_check"]
-else:
-    _spec = importlib.util.spec_from_file_location("corpus_check", _CHECK)
-    assert _spec is not None and _spec.loader is not None
-    check = importlib.util.module_from_spec(_spec)
-    sys.modules["corpus_check"] = check
-    _spec.loader.exec_module(check)
+check: Any = corpus_check()
 
 CASES = check.corpus_cases()
 URL = "https://rinews.example/berita/corpus"
