@@ -36,8 +36,11 @@ class StoreError(Exception):
 
 
 #: after a failed attempt to reach a store that has not answered yet, requests fail at once
-#: for this many seconds instead of each waiting for its own connection attempt
+#: for this many seconds instead of each waiting for its own connection attempt; the wait
+#: doubles with each failed attempt up to UNREACHABLE_RETRY_MAX (an attempt may block its
+#: caller up to the connect timeout when the server drops packets)
 UNREACHABLE_RETRY = 1.0
+UNREACHABLE_RETRY_MAX = 16.0
 
 
 class Store:
@@ -48,7 +51,8 @@ class Store:
         self.ready = ready
         self.url = url or str(engine.url)
         self._ready_lock = threading.Lock()
-        self._failed: tuple[float, DBAPIError] | None = None
+        #: (when the next attempt may be made, the last attempt's error, the wait before it)
+        self._failed: tuple[float, Exception, float] | None = None
 
     @property
     def dialect(self) -> str:
@@ -56,19 +60,22 @@ class Store:
 
     def ensure_ready(self) -> None:
         """Check the migrations once the database answers, when it did not at start: until
-        then every use raises the DBAPIError of the last attempt (one attempt a second at
-        most), which every interface turns into its one line or its 503."""
+        then every use raises the error of the last attempt (a DBAPIError, which every interface
+        turns into its one line or its 503). Attempts are a second apart at first, then ever
+        further apart, up to UNREACHABLE_RETRY_MAX."""
         if self.ready:
             return
         with self._ready_lock:
             if self.ready:
                 return
-            if self._failed and time.monotonic() - self._failed[0] < UNREACHABLE_RETRY:
+            if self._failed and time.monotonic() < self._failed[0]:
                 raise self._failed[1].with_traceback(None)
             try:
                 self.migrate()
-            except DBAPIError as exc:
-                self._failed = (time.monotonic(), exc)
+            except Exception as exc:  # any: a database at a newer revision is not retried at once
+                wait = min(2 * self._failed[2], UNREACHABLE_RETRY_MAX) if self._failed else \
+                    UNREACHABLE_RETRY
+                self._failed = (time.monotonic() + wait, exc, wait)
                 raise
             self.ready, self._failed = True, None
         log.info("the database %s answers now; its schema is checked and current, work "
@@ -196,7 +203,8 @@ def open_store(url: str, *, migrate: bool = True, wait: str | None = None) -> St
             if wait is None:
                 store.dispose()
                 raise StoreError(store_problem(exc, url)) from None
-            store.ready, store._failed = False, (time.monotonic(), exc)
+            store.ready = False
+            store._failed = (time.monotonic() + UNREACHABLE_RETRY, exc, UNREACHABLE_RETRY)
             log.warning("%s; %s", store_problem(exc, url), wait)
     return store
 
