@@ -109,14 +109,30 @@ def pg_empty_url(pg_databases: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file with every migration applied, made once per process: a test's store is
-    a copy of it (as a fresh one is after its first start, without migrating it again)."""
+    """A SQLite file with every migration applied, made once per run (the first worker of a
+    `pytest -n` run makes it, under a lock; migrating takes about 2 s): a test's store is a
+    copy of it (as a fresh one is after its first start, without migrating it again)."""
+    import fcntl
+
     from distributor.store import open_store
 
-    path = tmp_path_factory.mktemp("sqlite-template") / "migrated.db"
-    open_store(f"sqlite:///{path}").dispose()
-    assert not path.with_name(path.name + "-wal").exists()
+    folder = run_folder(tmp_path_factory)
+    path = folder / "sqlite-template.db"
+    with (folder / "sqlite-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            making = folder / "sqlite-template.db.new"
+            open_store(f"sqlite:///{making}").dispose()
+            assert not making.with_name(making.name + "-wal").exists()
+            making.rename(path)
     return path
+
+
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder this test run shares between its `pytest -n` workers (each worker's own
+    temporary folder lies in it)."""
+    folder = tmp_path_factory.getbasetemp()
+    return folder.parent if os.environ.get("PYTEST_XDIST_WORKER") else folder
 
 
 def migrated_sqlite(template: Path, path: Path) -> str:
@@ -161,9 +177,7 @@ def webhook_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import fcntl
     import shutil
 
-    folder = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        folder = folder.parent  # this run's folder, above each worker's own
+    folder = run_folder(tmp_path_factory)
     target = folder / "plugin-site"
     with (folder / "plugin-site.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
