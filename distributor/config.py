@@ -30,6 +30,7 @@ from distributor.values import (
 )
 from distributor.values import (
     _positive,
+    url_secrets,
 )
 from distributor.values import (
     cron_trigger as cron_trigger,
@@ -316,6 +317,9 @@ class Config(Strict):
                     walk(item)
 
         walk(self)
+        for source in self.sources:  # a feed's address may carry a password or a token
+            if isinstance(source, FeedSourceConfig):
+                found.extend(url_secrets(source.url))
         return found
 
 

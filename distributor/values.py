@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from babel import Locale, UnknownLocaleError
 from pydantic import BeforeValidator
@@ -133,3 +133,33 @@ def language_code(value: str) -> str:
         raise ValueError(f"{value!r} is not a language code; write a code such as id, en or "
                          "id-ID (ISO 639)") from None
     return code
+
+
+#: query parameters of a web address whose value is a credential (?token=..., &api_key=...)
+_SECRET_QUERY = re.compile(r"(?i)(^|_|-)(token|key|apikey|secret|password|passwd|pass|pwd|"
+                           r"auth|sig|signature|session|sid|code)$")
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials written into a web address: the password of ``user:password@`` and the
+    values of query parameters named like one (``token``, ``api_key``, ``sig``...), as they
+    appear in it and decoded, for redaction."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    found = [password, unquote(password)] if password else []
+    for name, value in parse_qsl(parts.query, keep_blank_values=False):
+        if _SECRET_QUERY.search(name):
+            found.append(value)
+            found.extend(raw.partition("=")[2] for raw in parts.query.split("&")
+                         if unquote(raw.partition("=")[0]) == name)
+    return sorted({f for f in found if len(f) >= 4}, key=len, reverse=True)
+
+
+def mask_secrets(text: str, secrets: list[str]) -> str:
+    """``text`` with each of ``secrets`` (longest first) replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text

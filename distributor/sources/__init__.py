@@ -11,6 +11,7 @@ from datetime import datetime
 
 from distributor.config import DirectorySourceConfig, FeedSourceConfig
 from distributor.sources.base import FetchResult, SourceBusy, SourceError, SourceState
+from distributor.values import mask_secrets, url_secrets
 
 __all__ = ["FetchResult", "SourceBusy", "SourceError", "SourceState", "fetch_source"]
 
@@ -22,10 +23,22 @@ async def fetch_source(
     site_language: str | None = None,
     now: datetime | None = None,
 ) -> FetchResult:
+    """What ``config``'s source holds now. Raises :class:`SourceError` (one line). A password
+    or token written into a feed's address is in none of its lines (``***``)."""
     if config.type == "feed":
         from distributor.sources.feed import fetch_feed
 
-        return await fetch_feed(config, state, site_language=site_language, now=now)
+        secrets = url_secrets(config.url)
+        if not secrets:
+            return await fetch_feed(config, state, site_language=site_language, now=now)
+        try:
+            result = await fetch_feed(config, state, site_language=site_language, now=now)
+        except SourceBusy as exc:
+            raise SourceBusy(mask_secrets(str(exc), secrets), exc.retry_at) from None
+        except SourceError as exc:
+            raise SourceError(mask_secrets(str(exc), secrets)) from None
+        result.problems = [mask_secrets(p, secrets) for p in result.problems]
+        return result
     from distributor.sources.directory import read_directory
 
     return await read_directory(config, state, site_language=site_language, now=now)

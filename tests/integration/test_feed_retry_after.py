@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from subprocess import CompletedProcess
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from feedserver import FeedServer
+from support.web import login, make_editor
 
 from distributor.clock import utcnow
 from distributor.configfile import load_config
+from distributor.interfaces.web import create_app
 from distributor.ledger.ingest import PollReport, poll_all
 from distributor.runtime import Runtime
 
@@ -138,6 +143,94 @@ def test_fetch_says_until_when_a_source_waits(
     assert "source calm: 0 new, 1 known" in second.stdout
     assert len(server.requests_to("/busy.xml")) == 1
 
+    listed = run_cli("--config", config, "sources", "list")
+    assert listed.returncode == 0, listed.stderr
+    busy, calm = (next(line for line in listed.stdout.splitlines() if line.startswith(name))
+                  for name in ("busy", "calm"))
+    assert "waiting until" in busy and "WIB (its server asked)" in busy, listed.stdout
+    assert " ok " in calm and calm.rstrip().endswith("1"), listed.stdout  # 1 article from it
+    as_json = {s["name"]: s for s in json.loads(
+        run_cli("--config", config, "sources", "list", "--json").stdout)}
+    assert as_json["busy"]["state"] == "waiting" and as_json["busy"]["poll_after"]
+    assert "HTTP 429" in as_json["busy"]["last_error"]
+    assert as_json["calm"]["state"] == "ok" and as_json["calm"]["articles"] == 1
+    assert len(server.requests_to("/busy.xml")) == 1  # listing reads nothing
+
+
+async def test_the_dashboard_shows_a_source_paused_by_its_server_until_when(
+        server: FeedServer, write_config: Callable[..., Path]) -> None:
+    config = write_config(f"""\
+sources:
+  - name: busy
+    type: feed
+    url: {server.url("/busy.xml").replace("http://", "http://reader:s3cret@")}?token=k3y-0f-feed
+  - name: calm
+    type: feed
+    url: {server.url("/calm.xml")}
+  - name: broken
+    type: feed
+    url: {server.url("/gone.xml")}
+channels:
+  - name: files
+    type: outbox
+    path: outbox/
+""")
+    server.route("/busy.xml?token=k3y-0f-feed", status=503, body=b"<b>busy</b>",
+                 content_type="text/plain",
+                 headers={"Retry-After": "5400"})
+    server.route("/calm.xml", body=RSS)
+    server.route("/gone.xml", status=404, body=b"no such feed", content_type="text/plain")
+    rt = Runtime.open(load_config(config))
+    try:
+        start = utcnow()
+        await poll_all(rt, now=start)
+        make_editor(rt)
+        transport = httpx.ASGITransport(app=create_app(rt))
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost:8000"
+                                     ) as client:
+            assert (await login(client)).status_code == 303
+            page = (await client.get("/dashboard/channels")).text
+    finally:
+        await rt.close()
+    rows = {name: row for name, _, row in re.findall(
+        r'<tr data-source="([^"]+)" data-state="([^"]+)">(.*?)</tr>', page, re.S)}
+    states = dict(re.findall(r'<tr data-source="([^"]+)" data-state="([^"]+)">', page))
+    assert states == {"busy": "waiting", "calm": "ok", "broken": "failing"}
+    until = (start + timedelta(seconds=5400)).astimezone(JAKARTA)
+    assert any(f"not read before {t:%Y-%m-%d %H:%M} WIB" in rows["busy"]
+               for t in (until, until - timedelta(minutes=1))), rows["busy"]
+    assert "HTTP 503" in rows["busy"]
+    assert "404" in rows["broken"]
+    # the feed's password and token are in no line an editor sees
+    assert "s3cret" not in page and "k3y-0f-feed" not in page
+    assert "reader:***@" in rows["busy"] and "?token=*** answered HTTP 503" in rows["busy"]
+    assert f"{server.url('/busy.xml')}?…" in rows["busy"]
+    assert ">1</td>" in rows["calm"]  # one article stored from it
+
 
 def asyncio_close(rt: Runtime) -> None:
     asyncio.run(rt.close())
+
+
+def test_fetch_names_a_failing_feed_without_its_password_or_token(
+        server: FeedServer, write_config: Callable[..., Path],
+        run_cli: Callable[..., CompletedProcess[str]]) -> None:
+    url = server.url("/gone.xml").replace("http://", "http://reader:s3cret-pw@")
+    config = write_config(f"""\
+sources:
+  - name: desk
+    type: feed
+    url: {url}?access_token=t0ken-of-desk
+channels:
+  - name: files
+    type: outbox
+    path: outbox/
+""")
+    result = run_cli("--config", config, "fetch")
+    assert result.returncode == 1
+    said = result.stdout + result.stderr
+    assert "answered HTTP 404" in said and "reader:***@" in said
+    assert "s3cret-pw" not in said and "t0ken-of-desk" not in said
+    listed = run_cli("--config", config, "sources", "list", "--json")
+    assert "s3cret-pw" not in listed.stdout and "t0ken-of-desk" not in listed.stdout
+    assert json.loads(listed.stdout)[0]["state"] == "failing"

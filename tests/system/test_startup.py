@@ -22,7 +22,7 @@ PROBE = ROOT / "tests" / "support" / "startup_probe.py"
 #: sub-commands were loaded lazily
 COMMANDS: dict[str, list[str]] = {
     "": ["articles", "channels", "check", "correct", "db", "deliveries", "digest", "editors",
-         "fetch", "preview", "push", "retract", "run", "serve", "subscribers", "worker"],
+         "fetch", "preview", "push", "retract", "run", "serve", "sources", "subscribers", "worker"],
     "articles": ["list"],
     "channels": ["list", "resume"],
     "db": ["upgrade"],

@@ -1,4 +1,5 @@
-"""Log lines never carry a subscriber's token, a webhook's secret path or a bot token, and
+"""Log lines never carry a subscriber's token, a webhook's secret path, a bot token or the
+credentials in a feed's address, and
 every line is one JSON object in JSON mode."""
 
 from __future__ import annotations
@@ -6,7 +7,10 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from distributor.logs import JsonFormatter, RedactingFilter, add_secret_paths
+from distributor.values import mask_secrets, url_secrets
 
 
 def access_line(path: str) -> logging.LogRecord:
@@ -51,3 +55,28 @@ def test_a_text_log_line_carries_its_date_and_time_zone() -> None:
     record = logging.LogRecord("distributor", logging.INFO, __file__, 1, "running", None, None)
     line = TextFormatter().format(record)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [A-Z][A-Za-z0-9+:-]* running", line), line
+
+
+@pytest.mark.parametrize(("url", "secrets"), [
+    ("https://reader:s3cret-pw@feeds.example/rss", ["s3cret-pw"]),
+    ("https://feeds.example/rss?token=abcd1234&lang=id", ["abcd1234"]),
+    ("https://feeds.example/rss?api_key=K%2Bey%2F99&page=2", ["K%2Bey%2F99", "K+ey/99"]),
+    ("https://feeds.example/rss?sig=0123456789abcdef&format=rss", ["0123456789abcdef"]),
+    ("https://feeds.example/rss?lang=id&page=2", []),  # nothing secret-shaped
+    ("https://user@feeds.example/rss", []),  # a user without a password
+    ("https://feeds.example/rss?key=abc", []),  # too short to redact without harm
+])
+def test_the_credentials_in_a_feeds_address_are_found(url: str, secrets: list[str]) -> None:
+    assert sorted(url_secrets(url)) == sorted(secrets)
+
+
+def test_a_feeds_password_and_token_are_in_no_log_line() -> None:
+    url = "https://reader:s3cret-pw@feeds.example/rss?token=abcd1234&lang=id"
+    seen = RedactingFilter(url_secrets(url))
+    record = logging.LogRecord("distributor.ingest", logging.WARNING, __file__, 1,
+                               "source %s: %s answered HTTP 404", ("desk", url), None)
+    seen.filter(record)
+    assert record.getMessage() == ("source desk: https://reader:***@feeds.example/rss"
+                                   "?token=***&lang=id answered HTTP 404")
+    assert mask_secrets(url, url_secrets(url)) == \
+        "https://reader:***@feeds.example/rss?token=***&lang=id"

@@ -1,5 +1,5 @@
-"""Commands on the delivery ledger and the channels: ``deliveries list|retry|resolve``,
-``channels list|resume``."""
+"""Commands on the delivery ledger, the channels and the sources: ``deliveries
+list|retry|resolve``, ``channels list|resume``, ``sources list``."""
 
 from __future__ import annotations
 
@@ -196,3 +196,40 @@ def channels_resume(state: State, name: str) -> None:
         rt.store.dispose()
     click.echo(f"channel {name} resumed; waiting deliveries go out on the next pass"
                if resumed else f"channel {name} is not paused")
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@click.group()
+def sources() -> None:
+    """Sources: when each was read, whether that worked, and pauses its server asked for."""
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
+@pass_state
+def sources_list(state: State, as_json: bool) -> None:
+    """List sources with their state: ok, failing (and why), waiting (its server answered 429
+    or 503 with Retry-After: not read before then), or new (not read yet)."""
+    from distributor.services.sources import source_statuses
+
+    rt = state.runtime(dry_run=True)
+    try:
+        found = source_statuses(rt)
+    finally:
+        rt.store.dispose()
+    if as_json:
+        click.echo(json.dumps([{
+            "name": s.name, "type": s.type, "where": s.where, "state": s.state,
+            "last_polled_at": _iso(s.last_polled_at), "last_ok_at": _iso(s.last_ok_at),
+            "last_error": s.last_error, "poll_after": _iso(s.poll_after),
+            "articles": s.articles} for s in found], ensure_ascii=False, indent=2))
+        return
+    rows = []
+    for st in found:
+        why = {"waiting": f"waiting until {_local(_iso(st.poll_after))} (its server asked)",
+               "failing": f"failing: {_short(st.last_error, 70)}"}
+        rows.append([st.name, st.type, why.get(st.state, st.state),
+                     _local(_iso(st.last_ok_at)), str(st.articles)])
+    click.echo(_table(["NAME", "TYPE", "STATE", "LAST READ", "ARTICLES"], rows))

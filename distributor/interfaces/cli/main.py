@@ -34,6 +34,7 @@ COMMANDS = {
     "digest": f"{_CLI}.articles:digest",
     "deliveries": f"{_CLI}.deliveries:deliveries",
     "channels": f"{_CLI}.deliveries:channels",
+    "sources": f"{_CLI}.deliveries:sources",
     "subscribers": f"{_CLI}.subscribers:subscribers",
     "serve": f"{_CLI}.subscribers:serve",
     "editors": f"{_CLI}.editors:editors",

@@ -1,5 +1,6 @@
 """The dashboard's channels page: each channel's state (paused and why, waiting until when,
-what waits for it) and resuming a paused one, with a confirmation. Every dashboard page shows a
+what waits for it) and resuming a paused one, with a confirmation; below, each source's state
+(read when, failing and why, paused by its server until when). Every dashboard page shows a
 banner while a channel is paused."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from distributor.interfaces.web import auth
 from distributor.interfaces.web.dashboard_core import HEADERS, DashboardCore, _str
 from distributor.plugin.desk import NotFound
 from distributor.services.channels import resume, statuses
+from distributor.services.sources import source_statuses
 
 log = logging.getLogger("distributor.interfaces.web.dashboard")
 
@@ -23,9 +25,10 @@ class ChannelPages(DashboardCore):
     async def channels(self, request: Request, login: auth.Login, form: FormData | None
                        ) -> Response:
         found = await run_in_threadpool(statuses, self.rt)
+        sources = await run_in_threadpool(source_statuses, self.rt)
         confirm = request.query_params.get("resume")
         return self.render("channels.html", title="Channels", login=login, nav="channels",
-                           channels=found,
+                           channels=found, sources=sources,
                            confirm=confirm if any(c.name == confirm and c.state == "paused"
                                                   for c in found) else None)
 

@@ -1,0 +1,74 @@
+"""The sources as an engineer or editor sees them: when each was last read, whether that
+worked, and whether its server asked for a pause (HTTP 429/503 with Retry-After, kept across
+restarts). The command line (``distributor sources list``) and the dashboard's channels page
+read :func:`source_statuses`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+
+from distributor.clock import utcnow
+from distributor.config import DirectorySourceConfig, FeedSourceConfig
+from distributor.runtime import Runtime
+from distributor.store.models import ArticleRow, SourceStateRow
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    name: str
+    type: str
+    #: where it reads from: the folder, or the feed's address without what may hold a secret
+    #: (a user and password, the query)
+    where: str
+    last_polled_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    #: the error of its latest poll, None when that poll worked
+    last_error: str | None = None
+    #: its server asked not to be polled before then
+    poll_after: datetime | None = None
+    #: articles stored from it
+    articles: int = 0
+
+    @property
+    def state(self) -> str:
+        """``waiting`` (its server asked for a pause until ``poll_after``), ``failing`` (its
+        latest poll did not work), ``ok``, or ``new`` (not polled yet)."""
+        if self.poll_after is not None and self.poll_after > utcnow():
+            return "waiting"
+        if self.last_error:
+            return "failing"
+        return "ok" if self.last_polled_at is not None else "new"
+
+
+def source_statuses(rt: Runtime) -> list[SourceStatus]:
+    """Every configured source's status, in channels.yaml's order."""
+    with rt.store.session() as session:
+        rows = {r.source: r for r in session.scalars(select(SourceStateRow))}
+        stored = dict(session.execute(select(ArticleRow.source, func.count())
+                                      .group_by(ArticleRow.source)).all())
+    out = []
+    for source in rt.config.sources:
+        row = rows.get(source.name)
+        out.append(SourceStatus(
+            name=source.name, type=source.type,
+            where=_where(source),
+            last_polled_at=row.last_polled_at if row else None,
+            last_ok_at=row.last_ok_at if row else None,
+            last_error=row.last_error if row else None,
+            poll_after=row.poll_after if row else None,
+            articles=int(stored.get(source.name, 0))))
+    return out
+
+
+def _where(source: FeedSourceConfig | DirectorySourceConfig) -> str:
+    if isinstance(source, DirectorySourceConfig):
+        return str(source.path)
+    parts = urlsplit(str(source.url))
+    if parts.scheme not in ("http", "https"):
+        return str(source.url) if parts.scheme != "file" else parts.path
+    host = parts.netloc.rpartition("@")[2]  # without a user and password
+    return f"{parts.scheme}://{host}{parts.path}{'?…' if parts.query else ''}"
