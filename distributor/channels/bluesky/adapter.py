@@ -25,7 +25,6 @@ import random
 import time
 from typing import Any, Literal
 
-from atproto import models
 from pydantic import Field, SecretStr, field_validator
 
 from distributor.channels.bluesky.render import (
@@ -145,12 +144,12 @@ class BlueskyChannel(Channel):
             rkey = new_tid()
             ctx.state.put(key, rkey)
         self._state.put(_post_key(text), rkey)
-        record = models.AppBskyFeedPost.Record(
+        record = _models().AppBskyFeedPost.Record(
             text=text, created_at=utcnow().isoformat().replace("+00:00", "Z"),
             langs=message.get("langs"), facets=_facets(message.get("facets")),
             embed=await self._card(message.get("embed"), ctx),
             reply=self._reply(ctx))
-        data = models.ComAtprotoRepoCreateRecord.Data(
+        data = _models().ComAtprotoRepoCreateRecord.Data(
             repo=await self._did(), collection=COLLECTION, rkey=str(rkey), record=record)
         created = await self._session.call(
             lambda client: client.com.atproto.repo.create_record(data), sent=True)
@@ -164,7 +163,7 @@ class BlueskyChannel(Channel):
     async def _existing(self, rkey: str, ctx: SendContext) -> str | None:
         """The URI of this account's post with record key ``rkey``, None if there is none."""
         did = await self._did()
-        params = models.ComAtprotoRepoGetRecord.Params(repo=did, collection=COLLECTION,
+        params = _models().ComAtprotoRepoGetRecord.Params(repo=did, collection=COLLECTION,
                                                        rkey=rkey)
         try:
             found = await self._session.call(
@@ -186,9 +185,9 @@ class BlueskyChannel(Channel):
         root_cid, parent_cid = ctx.state.get(f"cid:{root}"), ctx.state.get(f"cid:{parent}")
         if not root_cid or not parent_cid:
             return None
-        return models.AppBskyFeedPost.ReplyRef(
-            root=models.ComAtprotoRepoStrongRef.Main(uri=root, cid=root_cid),
-            parent=models.ComAtprotoRepoStrongRef.Main(uri=parent, cid=parent_cid))
+        return _models().AppBskyFeedPost.ReplyRef(
+            root=_models().ComAtprotoRepoStrongRef.Main(uri=root, cid=root_cid),
+            parent=_models().ComAtprotoRepoStrongRef.Main(uri=parent, cid=parent_cid))
 
     async def _card(self, card: Any, ctx: SendContext) -> Any:
         if not isinstance(card, dict) or not card.get("uri"):
@@ -197,6 +196,7 @@ class BlueskyChannel(Channel):
         url = card.get("thumb")
         if isinstance(url, str) and url:
             thumb = await self._thumb(url, ctx)
+        models = _models()
         return models.AppBskyEmbedExternal.Main(external=models.AppBskyEmbedExternal.External(
             uri=str(card["uri"]), title=str(card.get("title") or ""),
             description=str(card.get("description") or ""), thumb=thumb))
@@ -232,7 +232,7 @@ class BlueskyChannel(Channel):
         if not rkey:
             return None
         did = await self._did()
-        params = models.ComAtprotoRepoGetRecord.Params(repo=did, collection=COLLECTION,
+        params = _models().ComAtprotoRepoGetRecord.Params(repo=did, collection=COLLECTION,
                                                        rkey=str(rkey))
         try:
             found = await self._session.call(
@@ -266,11 +266,18 @@ def _post_key(text: str) -> str:
 def _facets(facets: Any) -> Any:
     if not facets:
         return None
-    return [models.AppBskyRichtextFacet.Main(
-        index=models.AppBskyRichtextFacet.ByteSlice(byte_start=f["index"]["byteStart"],
+    return [_models().AppBskyRichtextFacet.Main(
+        index=_models().AppBskyRichtextFacet.ByteSlice(byte_start=f["index"]["byteStart"],
                                                     byte_end=f["index"]["byteEnd"]),
-        features=[models.AppBskyRichtextFacet.Link(uri=feature["uri"])
+        features=[_models().AppBskyRichtextFacet.Link(uri=feature["uri"])
                   for feature in f["features"]]) for f in facets]
 
 
 __all__ = ["BlueskyChannel", "BlueskyConfig", "new_tid"]
+
+
+def _models() -> Any:
+    """The SDK's record types, imported at the first post (see session.py)."""
+    from atproto import models
+
+    return models

@@ -5,12 +5,9 @@ when the server says it expired), and what the SDK's errors mean for a post."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from atproto import AsyncClient
-from atproto_client import exceptions as sdk
-from atproto_client.request import AsyncRequest
 
 from distributor.plugin import (
     AmbiguousError,
@@ -22,6 +19,11 @@ from distributor.plugin import (
 
 REDACTOR = SecretFilter(("atproto", "atproto_client", "atproto_core", "httpx", "httpcore",
                          "distributor.channels.bluesky"))
+# The SDK is imported at the first post, not with the channel: importing it takes about a
+# second of CPU, which every command that only reads channels.yaml would pay.
+if TYPE_CHECKING:
+    from atproto import AsyncClient
+
 _PASSWORD_HINT = ("check BSKY_APP_PASSWORD (app_password) and handle: create an app password "
                   "under Settings > Privacy and security > App passwords "
                   "(docs/channels/bluesky.md)")
@@ -38,6 +40,10 @@ class Session:
         REDACTOR.guard([password])
 
     async def ready(self) -> AsyncClient:
+        from atproto import AsyncClient
+        from atproto_client import exceptions as sdk
+        from atproto_client.request import AsyncRequest
+
         if self.client is None:
             request = AsyncRequest(timeout=httpx.Timeout(self.timeout,
                                                          connect=min(self.timeout, 10.0)))
@@ -56,6 +62,8 @@ class Session:
 
     async def call(self, fn: Any, *, sent: bool, what: str = "the post") -> Any:
         """``await fn(client)``; an expired session is created again once."""
+        from atproto_client import exceptions as sdk
+
         for attempt in (1, 2):
             client = await self.ready()
             try:
@@ -107,6 +115,8 @@ def reset_in(exc: BaseException) -> float | None:
 
 def translate(exc: BaseException, *, sent: bool, what: str = "the post") -> ChannelError:
     """The channel error an SDK failure becomes."""
+    from atproto_client import exceptions as sdk
+
     cause = exc.__cause__
     response = getattr(exc, "response", None)
     status = getattr(response, "status_code", None)
