@@ -42,8 +42,14 @@ def get_adapter_class(type_name: str) -> type[Channel]:
     """The channel class for a channel type. Raises KeyError when none is installed,
     :class:`PluginError` when the installed one cannot be used."""
     ep = _entry_points()[type_name]
-    return check_channel_class(ep.load(),
-                               f"entry point {ep.value!r} for channel type {type_name!r}")
+    where = f"entry point {ep.value!r} for channel type {type_name!r}"
+    try:
+        loaded = ep.load()
+    except ImportError as exc:  # a package it needs is not installed: say which, not a traceback
+        raise PluginError(f"{where} cannot be imported ({exc}); install what it needs: "
+                          "pip install 'distributor[all]' for the built-in channels, a "
+                          "plugin's own package for a plugin") from None
+    return check_channel_class(loaded, where)
 
 
 def check_channel_class(cls: object, where: str) -> type[Channel]:

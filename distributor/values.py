@@ -135,23 +135,33 @@ def language_code(value: str) -> str:
     return code
 
 
-#: query parameters of a web address whose value is a credential (?token=..., &api_key=...)
-_SECRET_QUERY = re.compile(r"(?i)(^|_|-)(token|key|apikey|secret|password|passwd|pass|pwd|"
-                           r"auth|sig|signature|session|sid|code)$")
+#: query parameters of a web address whose value is a credential (?token=..., &api_key=...,
+#: &accessToken=...)
+_SECRET_QUERY = re.compile(r"(?i)(token|key|secret|password|passwd|pwd|auth|sig|signature|"
+                           r"session|sid)$")
+#: shorter values are not taken for credentials: redacting "news" or "2024" from every log
+#: line would do more harm than good
+_MIN_QUERY_SECRET = 8
+#: a user name without a password this long is a token (https://TOKEN@host/feed)
+_MIN_TOKEN_USER = 16
+_USERINFO = re.compile(r"(?<=//)([^/\s:@]*):[^/\s@]+@")
 
 
 def url_secrets(url: str) -> list[str]:
-    """The credentials written into a web address: the password of ``user:password@`` and the
-    values of query parameters named like one (``token``, ``api_key``, ``sig``...), as they
-    appear in it and decoded, for redaction."""
+    """The credentials written into a web address: the password of ``user:password@`` (or a
+    long user name with none: a token), and the values of query parameters named like one
+    (``token``, ``api_key``, ``accessToken``, ``sig``...), as they appear in it and decoded,
+    for redaction."""
     try:
         parts = urlsplit(url)
-        password = parts.password
+        user, password = parts.username, parts.password
     except ValueError:
         return []
     found = [password, unquote(password)] if password else []
+    if user and not password and len(user) >= _MIN_TOKEN_USER:
+        found += [user, unquote(user)]
     for name, value in parse_qsl(parts.query, keep_blank_values=False):
-        if _SECRET_QUERY.search(name):
+        if _SECRET_QUERY.search(name) and len(value) >= _MIN_QUERY_SECRET:
             found.append(value)
             found.extend(raw.partition("=")[2] for raw in parts.query.split("&")
                          if unquote(raw.partition("=")[0]) == name)
@@ -159,7 +169,8 @@ def url_secrets(url: str) -> list[str]:
 
 
 def mask_secrets(text: str, secrets: list[str]) -> str:
-    """``text`` with each of ``secrets`` (longest first) replaced by ``***``."""
+    """``text`` with each of ``secrets`` (longest first), and the password of any
+    ``user:password@`` in a web address, replaced by ``***``."""
     for secret in secrets:
         text = text.replace(secret, "***")
-    return text
+    return _USERINFO.sub(r"\1:***@", text)

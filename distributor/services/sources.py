@@ -15,6 +15,7 @@ from distributor.clock import utcnow
 from distributor.config import DirectorySourceConfig, FeedSourceConfig
 from distributor.runtime import Runtime
 from distributor.store.models import ArticleRow, SourceStateRow
+from distributor.values import mask_secrets, url_secrets
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,9 @@ def source_statuses(rt: Runtime) -> list[SourceStatus]:
             where=_where(source),
             last_polled_at=row.last_polled_at if row else None,
             last_ok_at=row.last_ok_at if row else None,
-            last_error=row.last_error if row else None,
+            # masked again as it is shown: a message stored by an earlier release, or before
+            # the address's password or token changed, may hold them
+            last_error=_masked(row.last_error, source) if row else None,
             poll_after=row.poll_after if row else None,
             articles=int(stored.get(source.name, 0))))
     return out
@@ -72,3 +75,10 @@ def _where(source: FeedSourceConfig | DirectorySourceConfig) -> str:
         return str(source.url) if parts.scheme != "file" else parts.path
     host = parts.netloc.rpartition("@")[2]  # without a user and password
     return f"{parts.scheme}://{host}{parts.path}{'?…' if parts.query else ''}"
+
+
+def _masked(error: str | None, source: FeedSourceConfig | DirectorySourceConfig) -> str | None:
+    if error is None:
+        return None
+    secrets = url_secrets(source.url) if isinstance(source, FeedSourceConfig) else []
+    return mask_secrets(error, secrets)

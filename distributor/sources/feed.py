@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 import feedparser
@@ -105,6 +105,14 @@ def _read_local(
     return _Document(data, None, path.resolve().as_uri())
 
 
+def without_userinfo(url: str) -> str:
+    """``url`` without the ``user:password@`` of its host part."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def _too_large(config: FeedSourceConfig) -> SourceError:
     return SourceError(f"feed {config.url} is larger than {config.max_bytes} bytes; raise "
                        f"max_bytes of source {config.name!r} if it really is that big")
@@ -171,8 +179,11 @@ async def _read_response(
         chunks.append(chunk)
     result.state = SourceState(etag=response.headers.get("etag"),
                                last_modified=response.headers.get("last-modified"))
-    final = str(response.url)
-    if any(r.status_code in (301, 308) for r in response.history) and final != config.url:
+    # the base of the entries' relative links: without a user and password the address may
+    # carry (httpx sends them as Basic auth), or they would end up in every article's link
+    final = without_userinfo(str(response.url))
+    if any(r.status_code in (301, 308) for r in response.history) and \
+            final != without_userinfo(config.url):
         result.problems.append(f"{config.url}: the feed moved permanently to {final}; put that "
                                f"address in url: of source {config.name!r}")
     return _Document(b"".join(chunks), response.headers.get("content-type"), final)

@@ -24,6 +24,7 @@ from distributor.configfile import load_config
 from distributor.interfaces.web import create_app
 from distributor.ledger.ingest import PollReport, poll_all
 from distributor.runtime import Runtime
+from distributor.store.models import SourceStateRow
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -234,3 +235,14 @@ channels:
     listed = run_cli("--config", config, "sources", "list", "--json")
     assert "s3cret-pw" not in listed.stdout and "t0ken-of-desk" not in listed.stdout
     assert json.loads(listed.stdout)[0]["state"] == "failing"
+
+    rt = Runtime.open(load_config(config))  # as an earlier release stored it, unmasked,
+    try:                                   # with the password of before
+        with rt.store.session() as session:
+            session.get_one(SourceStateRow, "desk").last_error = \
+                f"{url.replace('s3cret-pw', 'old-pw')} answered HTTP 401 Unauthorized"
+    finally:
+        asyncio_close(rt)
+    listed = run_cli("--config", config, "sources", "list", "--json")
+    assert json.loads(listed.stdout)[0]["last_error"] == \
+        f"{url.replace('s3cret-pw', '***')} answered HTTP 401 Unauthorized"

@@ -536,3 +536,19 @@ def test_canonical_url_strips_tracking_parameters_and_fragments() -> None:
 
 def test_timeouts_in_configs_are_durations() -> None:
     assert feed_config("https://x.example", timeout="0.3s").timeout == timedelta(seconds=0.3)
+
+
+async def test_a_feeds_user_and_password_go_as_basic_auth_and_into_no_article_link(
+        server: FeedServer) -> None:
+    server.route("/private/feed.xml", body=b"""<?xml version="1.0"?>
+<rss version="2.0"><channel><title>Desk</title><link>/</link>
+<item><title>Banjir Jakarta</title><link>/berita/banjir</link><guid>banjir</guid>
+<description>JAKARTA - Banjir menggenangi ibu kota.</description></item>
+</channel></rss>""")
+    url = server.url("/private/feed.xml").replace("http://", "http://reader:s3cret-pw@")
+    result = await fetch(url)
+    [article] = result.articles
+    assert article.url == server.url("/berita/banjir")  # relative to the feed, no userinfo
+    assert "s3cret" not in article.model_dump_json()
+    [request] = server.requests_to("/private/feed.xml")
+    assert request.headers["Authorization"] == "Basic cmVhZGVyOnMzY3JldC1wdw=="

@@ -66,6 +66,10 @@ def test_uses_after_a_failed_attempt_fail_at_once_without_connecting_again(
         with pytest.raises(DBAPIError) as later:
             store.ensure_ready()
         assert later.value is not first.value and hang_up.accepted > tried
+        tried = hang_up.accepted  # the wait has doubled (2 s): a use now tries nothing
+        with pytest.raises(DBAPIError) as cached:
+            store.ensure_ready()
+        assert cached.value is later.value and hang_up.accepted == tried
     finally:
         store.dispose()
 

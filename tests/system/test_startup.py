@@ -25,6 +25,7 @@ COMMANDS: dict[str, list[str]] = {
          "fetch", "preview", "push", "retract", "run", "serve", "sources", "subscribers", "worker"],
     "articles": ["list"],
     "channels": ["list", "resume"],
+    "sources": ["list"],
     "db": ["upgrade"],
     "deliveries": ["list", "resolve", "retry"],
     "digest": ["add", "preview", "remove", "send"],

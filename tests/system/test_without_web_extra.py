@@ -85,3 +85,27 @@ def test_the_commands_run_without_starlette_and_serve_names_the_extra(
     assert serve.stderr.strip().splitlines() == [
         "error: serve needs the web extra (starlette is not installed): "
         "pip install 'distributor[web]'"]
+
+
+def test_a_bluesky_channel_without_the_bluesky_extra_is_one_line_saying_what_to_install(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    folder = tmp_path / "no-bluesky-extra"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
+        BLOCKER.replace('{"starlette", "uvicorn", "multipart", "python_multipart"}',
+                        '{"atproto", "atproto_client", "atproto_core", "regex"}'),
+        encoding="utf-8")
+    config = write_config(textwrap.dedent("""\
+        channels:
+          - name: bsky
+            type: bluesky
+            handle: rinews.bsky.social
+            app_password: abcd-efgh-ijkl-mnop
+        """))
+    env = {"PYTHONPATH": f"{folder}:{ROOT}"}
+    (check,) = run_series_in_a_process(["--config", config, "check"], env=env)
+    assert check.returncode != 0
+    assert "Traceback" not in check.stderr, check.stderr
+    [line] = [x for x in check.stderr.splitlines() if "atproto" in x]
+    assert "channels[0].type" in line or "channels[0]" in line, check.stderr
+    assert "pip install 'distributor[bluesky]'" in line, check.stderr

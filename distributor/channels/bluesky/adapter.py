@@ -21,8 +21,10 @@ channel. The app password and the session's tokens never reach a log or an error
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import random
 import time
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -33,7 +35,7 @@ from distributor.channels.bluesky.render import (
     render_bluesky,
     render_bluesky_digest,
 )
-from distributor.channels.bluesky.session import Session
+from distributor.channels.bluesky.session import INSTALL, Session
 from distributor.plugin import (
     Article,
     Channel,
@@ -89,6 +91,11 @@ class BlueskyConfig(DigestChannelConfig):
     @classmethod
     def _handle(cls, value: str) -> str:
         return value.strip().removeprefix("@")
+
+    def check_with_site(self, site: Any) -> Iterator[tuple[tuple[Any, ...], str]]:
+        yield from super().check_with_site(site)
+        if not _installed("atproto"):  # imported at the first post only
+            yield (("type",), f"the Bluesky channel needs the atproto package; {INSTALL}")
 
 
 class BlueskyChannel(Channel):
@@ -276,8 +283,15 @@ def _facets(facets: Any) -> Any:
 __all__ = ["BlueskyChannel", "BlueskyConfig", "new_tid"]
 
 
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _models() -> Any:
-    """The SDK's record types, imported at the first post (see session.py)."""
+    """The SDK's record types (imported by :meth:`Session.ready` before any is made)."""
     from atproto import models
 
     return models

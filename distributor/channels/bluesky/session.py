@@ -4,6 +4,8 @@ when the server says it expired), and what the SDK's errors mean for a post."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,7 @@ REDACTOR = SecretFilter(("atproto", "atproto_client", "atproto_core", "httpx", "
 if TYPE_CHECKING:
     from atproto import AsyncClient
 
+INSTALL = "install it: pip install 'distributor[bluesky]'"
 _PASSWORD_HINT = ("check BSKY_APP_PASSWORD (app_password) and handle: create an app password "
                   "under Settings > Privacy and security > App passwords "
                   "(docs/channels/bluesky.md)")
@@ -40,11 +43,12 @@ class Session:
         REDACTOR.guard([password])
 
     async def ready(self) -> AsyncClient:
-        from atproto import AsyncClient
-        from atproto_client import exceptions as sdk
-        from atproto_client.request import AsyncRequest
-
         if self.client is None:
+            await _import_sdk()
+            from atproto import AsyncClient
+            from atproto_client import exceptions as sdk
+            from atproto_client.request import AsyncRequest
+
             request = AsyncRequest(timeout=httpx.Timeout(self.timeout,
                                                          connect=min(self.timeout, 10.0)))
             client = AsyncClient(base_url=self.service, request=request)
@@ -111,6 +115,17 @@ def reset_in(exc: BaseException) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+async def _import_sdk() -> None:
+    """Import the SDK in a thread (about a second of CPU: not on the event loop); a missing
+    one pauses the channel with what to install (nothing is lost meanwhile)."""
+    try:
+        await asyncio.to_thread(importlib.import_module, "atproto")
+    except ImportError as exc:
+        raise PermanentError(f"the Bluesky channel needs the atproto package ({exc}); "
+                             f"{INSTALL}, restart, then resume the channel",
+                             pause_channel=True) from None
 
 
 def translate(exc: BaseException, *, sent: bool, what: str = "the post") -> ChannelError:
