@@ -37,6 +37,10 @@ async def enqueue_drains(rt: Runtime, app: procrastinate.App, ids: Iterable[int]
         await enqueue(app, "drain", channel, channel=channel)
 
 
+#: how long a stop waits for the enqueues under way
+STOP_WAIT = 5.0
+
+
 def _tick(every: float, now: float | None = None) -> int:
     step = max(1, int(every))
     return int((time.time() if now is None else now) // step * step)
@@ -56,13 +60,29 @@ class Scheduler:
         self.scheduler = AsyncIOScheduler(timezone=rt.config.site.tz)
         self.stopped = asyncio.Event()
         self.enqueued = 0
+        #: enqueues under way: a stop lets them finish before the queue's pool closes
+        self._in_flight: set[asyncio.Task[Any]] = set()
 
     async def _enqueue(self, kind: str, key: str, tick: int, **kwargs: Any) -> None:
+        if self.stopped.is_set():
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
         try:
             job = await enqueue(self.app, kind, key, tick=tick, **kwargs)
+        except asyncio.CancelledError:
+            if not self.stopped.is_set():
+                raise
+            # stopping: the queue's pool closed under it; the next start enqueues it again
+            log.debug("enqueueing %s %s was cut short by the stop", kind, key)
+            return
         except Exception as exc:  # PostgreSQL away for a moment: the next tick tries again
             log.warning("could not enqueue %s %s: %s", kind, key, exc)
             return
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
         if job is not None:
             self.enqueued += 1
             log.debug("enqueued %s %s (job %s)", kind, key, job)
@@ -111,6 +131,8 @@ class Scheduler:
         finally:
             self.scheduler.shutdown(wait=False)
             self.stopped.set()
+            if self._in_flight:  # a tick's enqueue takes milliseconds: let it end
+                await asyncio.wait(set(self._in_flight), timeout=STOP_WAIT)
             results = await asyncio.gather(*beside, return_exceptions=True)
             for result in results:
                 if isinstance(result, Exception):
