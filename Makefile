@@ -36,10 +36,11 @@ dashboard: $(STAMP)
 	  ../$(BIN)/distributor --config demo.yaml serve --dry-run
 
 # pytest-xdist workers for test and check (`make test WORKERS=auto`: one per CPU; 0: none).
-# loadgroup keeps the browser tests (one served site) on one worker. Three on two cores: many
-# tests wait on processes, servers and timeouts, so a third worker fills the cores (measured on
-# an idle 2-core machine: 262 s against 330 s with two).
-WORKERS ?= 3
+# loadgroup keeps the browser tests (one served site) on one worker. Five on two cores: many
+# tests wait on processes, servers and timeouts, so more workers than cores fill the cores
+# (`make test` on an idle 2-core machine: 262-295 s with 3, 185-210 s with 4, 180-184 s with
+# 5, 198 s with 6, 209 s with 8; `make check`: 119 s with 4, 109 s with 5).
+WORKERS ?= 5
 PYTEST  := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
 # Every xdist worker imports every test module, and pytest rewrites each one's asserts first
 # (about 5 s of CPU a worker) unless it finds the rewritten module cached in __pycache__. Some
