@@ -55,10 +55,11 @@ test: $(STAMP) browser
 	@$(COLLECT) >/dev/null 2>&1 || true
 	$(PYTEST)
 
-# the fast layers while you work: no processes, no browser
+# the fast layers while you work: no processes, no browser, and a quarter of the examples of
+# each property test (tests/support/examples.py; `make test` draws them all)
 check: $(STAMP)
 	@$(COLLECT) tests/unit tests/integration >/dev/null 2>&1 || true
-	$(PYTEST) tests/unit tests/integration
+	DISTRIBUTOR_TEST_EXAMPLES=0.25 $(PYTEST) tests/unit tests/integration
 
 lint: $(STAMP)
 	$(BIN)/ruff check distributor tests bench

@@ -1,6 +1,7 @@
 """The soak tests at the sizes of issue 14: 500 articles over a scheduler and two workers, a
 worker killed mid-way with 120 articles a channel, a digest to 5 000 subscribers over two
-workers, 300 subscribers' digest over real `distributor digest send` processes.
+workers, 300 subscribers' digest over real `distributor digest send` processes, every article
+of the text corpus posted to Mastodon, Bluesky, Discord and Slack.
 
     python bench/soak.py [pytest options]
 
@@ -17,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/system/test_distributed.py", "tests/system/test_digest_processes.py",
-         "tests/system/test_nothing_lost.py"]
+         "tests/system/test_nothing_lost.py",
+         "tests/integration/test_chat_channels_corpus.py"]
 
 
 def main() -> int:

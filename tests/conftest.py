@@ -46,14 +46,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else 1)
 
 
-#: test modules whose tests `pytest -n` runs on one worker (one served site, one browser)
-ONE_WORKER = ("system/test_dashboard_browser.py",)
+#: tests that `pytest -n` runs on one worker, by what they share: one served site and one
+#: browser; the package's syntax trees, parsed once a process (about 2 s); the atproto SDK,
+#: imported once a process (about 3 s of CPU: its pydantic models). A test joins a group when
+#: its module path ends with the key or its id holds one of the markers.
+ONE_WORKER: dict[str, tuple[str, ...]] = {
+    "system/test_dashboard_browser.py": (),
+    "unit/test_architecture.py": (),
+    "integration/test_channel_bluesky.py": ("[bluesky]",),
+}
+
+
+def shared_worker(nodeid: str) -> str | None:
+    """The group of :data:`ONE_WORKER` a test belongs to, if any."""
+    module = nodeid.split("::", 1)[0]
+    for key, markers in ONE_WORKER.items():
+        if module.endswith(key) or any(marker in nodeid for marker in markers):
+            return key
+    return None
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`--dist loadgroup` as it should work: each test is handed out on its own, the modules
-    of ONE_WORKER whole. (pytest-xdist 3.8 groups by renaming the node id, which pytest 9 no
+    """`--dist loadgroup` as it should work: each test is handed out on its own, the groups of
+    ONE_WORKER whole. (pytest-xdist 3.8 groups by renaming the node id, which pytest 9 no
     longer allows, so its xdist_group marks are ignored.)"""
     if config.getvalue("dist") not in ("load", "loadgroup"):
         return None
@@ -61,8 +77,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class Scheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return module if module.endswith(ONE_WORKER) else nodeid
+            return shared_worker(nodeid) or nodeid
 
     return Scheduling(config, log)
 

@@ -15,6 +15,7 @@ from xml.sax.saxutils import escape, quoteattr
 import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 
 from distributor.articles import Article
 from distributor.config import ConfigErrors, FeedSourceConfig
@@ -32,7 +33,7 @@ from distributor.text import (
 )
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
-FUZZ = settings(max_examples=60, deadline=None,
+FUZZ = settings(max_examples=examples(60), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -201,7 +202,7 @@ def load(text: str) -> None:
             assert exc.errors and all(one_line(str(e)) for e in exc.errors), str(exc)
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=examples(40))
 @given(text=st.one_of(st.text(max_size=300), texts))
 def test_any_text_as_channels_yaml_is_a_configuration_or_errors_with_lines(text: str) -> None:
     load(text)
@@ -223,7 +224,7 @@ _DOCS = st.recursive(_VALUES, lambda inner: st.dictionaries(_KEYS, inner, max_si
                      max_leaves=25)
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=examples(40))
 @given(document=_DOCS, site=st.booleans())
 def test_any_yaml_structure_is_a_configuration_or_errors_with_lines(
         document: object, site: bool) -> None:
@@ -236,7 +237,7 @@ def test_any_yaml_structure_is_a_configuration_or_errors_with_lines(
     load(text)
 
 
-@settings(deadline=None)
+@settings(deadline=None, max_examples=examples(100))
 @given(text=st.sampled_from(["!0", "a: !!python/object:os.system x", "d: 2001-02-30",
                              "site: !!binary 'x'", "site: !custom x"]))
 def test_a_yaml_tag_or_date_that_cannot_be_read_is_one_line_with_its_line(text: str) -> None:

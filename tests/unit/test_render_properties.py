@@ -17,6 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
+from support.examples import examples
 
 from distributor.articles import Article
 from distributor.channels.email.adapter import EmailConfig
@@ -226,7 +227,7 @@ def telegram_blocks(message: dict[str, Any]) -> list[str]:
 
 # --------------------------------------------------------------------------- properties
 
-_SETTINGS = settings(max_examples=150, deadline=None, database=None,
+_SETTINGS = settings(max_examples=examples(150), deadline=None, database=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                             HealthCheck.large_base_example])
 
@@ -299,7 +300,7 @@ def test_digest_summaries_and_subjects_end_where_a_reader_accepts(
 
 #: rendering a whole mail inlines its CSS (premailer: 25 ms a mail); the cuts inside it are
 #: checked on many more articles just above
-@settings(_SETTINGS, max_examples=40)
+@settings(_SETTINGS, max_examples=examples(40))
 @given(stories=st.lists(articles(), min_size=1, max_size=4))
 def test_every_mail_renders_with_the_subject_and_summaries_cut_by_the_rule(
         stories: list[Article]) -> None:

@@ -13,6 +13,7 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 
 from distributor.channels.x.render import ELLIPSIS, split_text, weighted_length
 
@@ -54,7 +55,7 @@ def _strip_post(post: str, link: str, numbering: bool) -> str:
     return post.strip()
 
 
-@settings(max_examples=120, deadline=None, database=None,
+@settings(max_examples=examples(120), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(lede=_ledes(), link=st.sampled_from(_LINKS),
        link_position=st.sampled_from(["last", "first"]), numbering=st.booleans(),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 
 from distributor.articles import RelatedLink
 from distributor.text import (
@@ -620,14 +621,14 @@ def _news_texts(draw: st.DrawFn) -> tuple[str, set[str]]:
     return "\n".join([*head, story, *tail]), {s.split()[0] for s in _STORY}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(max_size=400))
 def test_any_text_parses_without_raising(text: str) -> None:
     parsed = parse_article_text(text)
     assert isinstance(parsed.headline, str) and isinstance(parsed.lede, str)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_news_texts())
 def test_the_lede_starts_at_a_sentence_and_is_never_furniture_or_credits(
         case: tuple[str, set[str]]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.examples import examples
 
 from distributor.channels.x.render import split_text
 from distributor.text.cuts import (
@@ -156,7 +157,7 @@ _WORDS = ["kata", "Barat.", "Dia", "“kutipan", "panjang,”", '"kata', 'dia."'
           "persen", "—", "aman,", "“", "”"]
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=examples(200), deadline=None, database=None)
 @given(words=st.lists(st.sampled_from(_WORDS), max_size=400),
        most=st.integers(min_value=1, max_value=300))
 def test_rating_a_beginning_rates_it_as_the_whole_text_does(words: list[str], most: int) -> None:

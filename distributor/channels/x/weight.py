@@ -56,14 +56,6 @@ def _load_twitter_text() -> dict[str, types.ModuleType]:
                 sys.modules.pop("pkg_resources", None)
 
 
-_tt = _load_twitter_text()
-_extract_urls: Callable[[str], list[dict[str, Any]]] = \
-    _tt["extract_urls"].extract_urls_with_indices
-_extract_emojis: Callable[[str], list[dict[str, Any]]] = \
-    _tt["extract_emojis"].extract_emojis_with_indices
-_TT_CONFIG: dict[str, Any] = _tt["config"].config
-
-
 @dataclass(frozen=True)
 class _Counting:
     """One twitter-text configuration (config/v1.json, v2.json, v3.json of twitter-text)."""
@@ -75,8 +67,8 @@ class _Counting:
     ranges: tuple[tuple[int, int, int], ...]
 
     @classmethod
-    def of(cls, version: str, emoji_parsing: bool) -> _Counting:
-        config = _TT_CONFIG[version]
+    def of(cls, tt_config: dict[str, Any], version: str, emoji_parsing: bool) -> _Counting:
+        config = tt_config[version]
         return cls(
             scale=config["scale"], default_weight=config["default_weight"],
             transformed_url_length=config["transformed_url_length"],
@@ -84,12 +76,30 @@ class _Counting:
             ranges=tuple((r["start"], r["end"], r["weight"]) for r in config["ranges"]))
 
 
-#: counting by configuration version (v3 is what X counts with today)
-_COUNTING = {
-    1: _Counting.of("version1", emoji_parsing=False),
-    2: _Counting.of("version2", emoji_parsing=False),
-    3: _Counting.of("version3", emoji_parsing=True),
-}
+@dataclass(frozen=True)
+class _TwitterText:
+    """What the counting uses of twitter-text, loaded at the first count: compiling its
+    patterns takes about 0.8 s of CPU, which a process that never counts (a worker without
+    an X channel, the dashboard) does not pay."""
+
+    extract_urls: Callable[[str], list[dict[str, Any]]]
+    extract_emojis: Callable[[str], list[dict[str, Any]]]
+    #: counting by configuration version (v3 is what X counts with today)
+    counting: dict[int, _Counting]
+
+
+@lru_cache(maxsize=1)
+def _twitter_text() -> _TwitterText:
+    tt = _load_twitter_text()
+    config: dict[str, Any] = tt["config"].config
+    return _TwitterText(
+        extract_urls=tt["extract_urls"].extract_urls_with_indices,
+        extract_emojis=tt["extract_emojis"].extract_emojis_with_indices,
+        counting={1: _Counting.of(config, "version1", emoji_parsing=False),
+                  2: _Counting.of(config, "version2", emoji_parsing=False),
+                  3: _Counting.of(config, "version3", emoji_parsing=True)})
+
+
 _LINE_ENDINGS = re.compile(r"\r\n|\r|\n")
 # Every emoji twitter-text knows has a code point >= U+2100 or is one of these (©, ®, ‼, ⁉,
 # keycaps): text without any of them needs no emoji matching, which is the slow part.
@@ -100,12 +110,13 @@ _MAYBE_EMOJI = re.compile("[\u00a9\u00ae\u203c\u2049\u20e3\ufe0f\u2100-\U0010fff
 def _weighted(text: str, version: int) -> int:
     """twitter-text's ``parse_tweet(...).weightedLength``, same algorithm (see its
     parse_tweet.py), skipping the emoji search when the text cannot contain an emoji."""
-    counting = _COUNTING[version]
+    tt = _twitter_text()
+    counting = tt.counting[version]
     normalized = _LINE_ENDINGS.sub("\n", unicodedata.normalize("NFC", text))
-    urls = {entity["indices"][0]: entity["url"] for entity in _extract_urls(normalized)}
+    urls = {entity["indices"][0]: entity["url"] for entity in tt.extract_urls(normalized)}
     emojis: dict[int, str] = {}
     if counting.emoji_parsing and _MAYBE_EMOJI.search(normalized):
-        emojis = {entity["indices"][0]: entity["emoji"] for entity in _extract_emojis(normalized)}
+        emojis = {entity["indices"][0]: entity["emoji"] for entity in tt.extract_emojis(normalized)}
     weight = 0
     index = 0
     while index < len(normalized):
@@ -130,6 +141,6 @@ def _weighted(text: str, version: int) -> int:
 
 def weighted_length(text: str, *, version: int = 3) -> int:
     """The length X counts for ``text`` (twitter-text configuration ``version``, default v3)."""
-    if version not in _COUNTING:
+    if version not in (1, 2, 3):
         raise ValueError(f"unknown twitter-text configuration version {version}; use 1, 2 or 3")
     return _weighted(text, version)
