@@ -1,5 +1,7 @@
 """Carrying out retractions and corrections (the ledger's action rows), for the dispatcher:
-the same drain per channel, pacing, retries and crash recovery as posts.
+the same drain per channel, pacing, retries and crash recovery as posts. The channel's next
+send is paced from the last request the action reported (``ctx.request_sent``), as a post's is,
+not from the end of the action's bookkeeping.
 
 Each remote id the channel handles is recorded at once (``ActionContext.record``), so after a
 crash only the rest is touched. An action left ``sending`` by a process that died goes back to
@@ -11,6 +13,7 @@ correction reply) looks for it first.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, select, update
@@ -18,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from distributor.clock import utcnow
 from distributor.engine.contexts import channel_audience, channel_state, key_for
+from distributor.engine.pacing_rules import paced_from
 from distributor.engine.send_outcomes import MAX_ATTEMPTS, pace
 from distributor.ledger.actions import DUE_ACTION_STATES, record_action
 from distributor.ledger.deliveries import backoff
@@ -93,8 +97,8 @@ def recover_actions(rt: Runtime, *, now: datetime | None = None) -> list[int]:
     return recovered
 
 
-def _context(rt: Runtime, row: DeliveryAction, delivery: Delivery,
-             article: ArticleRow) -> ActionContext:
+def _context(rt: Runtime, row: DeliveryAction, delivery: Delivery, article: ArticleRow,
+             on_request: Callable[[datetime], None]) -> ActionContext:
     action_id = row.id
 
     def store(remote_id: str, what: str) -> None:
@@ -113,7 +117,8 @@ def _context(rt: Runtime, row: DeliveryAction, delivery: Delivery,
         audience=channel_audience(rt, row.channel), action=row.action, action_id=row.id,
         reason=row.reason, note=row.note, article=from_row(article),
         render=rt.context(config), posted=tuple(delivery.messages or []),
-        done=dict(row.done or {}), interrupted=row.interrupted, on_record=store)
+        done=dict(row.done or {}), interrupted=row.interrupted, on_record=store,
+        on_request=on_request)
 
 
 async def send_action(rt: Runtime, action_id: int) -> str:
@@ -121,12 +126,14 @@ async def send_action(rt: Runtime, action_id: int) -> str:
     with rt.store.session() as session:
         row = session.get_one(DeliveryAction, action_id)
         delivery = session.get_one(Delivery, row.delivery_id)
-        ctx = _context(rt, row, delivery, delivery.article)
+        requested: list[datetime] = []  # when the channel's requests left (request_sent)
+        ctx = _context(rt, row, delivery, delivery.article, requested.append)
         targets, messages, action = list(row.targets or []), list(row.messages or []), row.action
         label = f"{action} {row.id} ({row.channel}, article {row.article_id})"
     adapter = rt.adapter(ctx.channel)
     if action not in capabilities(adapter):
         return _finish(rt, action_id, "failed", f"the channel cannot {action} posts", label)
+    started = utcnow()
     try:
         if action == "retract":
             await adapter.retract(targets, ctx)  # type: ignore[attr-defined]
@@ -154,7 +161,7 @@ async def send_action(rt: Runtime, action_id: int) -> str:
         record_action(session, row, "sent", summary or None)
         configured = getattr(rt.config.channel(row.channel), "rate_per_minute", None)
         pace(session, row.channel, adapter_rate=configured or adapter.rate_per_minute,
-             now=now, hold_until=adapter.hold_until())
+             now=paced_from(requested[-1:], started, now), hold_until=adapter.hold_until())
     log.info("%s done: %s", label, summary or "nothing left to do")
     return "sent"
 

@@ -26,7 +26,9 @@ from distributor.articles import Article
 from distributor.configfile import load_config
 from distributor.engine.dispatcher import Dispatcher
 from distributor.ledger.ingest import store_article
+from distributor.plugin import ActionKind
 from distributor.runtime import Runtime
+from distributor.services.corrections import correct, retract
 from distributor.store.models import ChannelState, Delivery, DeliveryPart
 
 #: the ceiling of these tests: 60 posts a minute, one a second
@@ -184,3 +186,50 @@ async def test_a_plugin_that_does_not_report_its_request_is_paced_from_the_end_o
     assert plan is not None
     # the send returned at least SLOW after it began: the gap counts from then
     assert plan >= before + timedelta(seconds=SLOW) + GAP
+
+
+def _article_id(rt: Runtime) -> int:
+    with rt.store.session() as session:
+        return session.scalars(select(Delivery.article_id)).one()
+
+
+async def test_a_telegram_retraction_paces_the_next_post_from_its_request_not_its_late_answer(
+        make_rt: Callable[[str], Runtime], tg: FakeTelegram) -> None:
+    """A retraction, like a post, counts against the channel's pace from the moment its
+    request left, not from the end of its send (the platform's late answer and the ledger's
+    writes added to every gap before)."""
+    rt = make_rt(channel_yaml("telegram", "telegram", chat_id=f'"{tg.channel.handle}"',
+                              token=f'"{tg.token}"', api_base_url=tg.url, timeout=5))
+    queue(rt, 1)
+    assert len((await Dispatcher(rt).run_once()).sent) == 1
+    tg.delay(SLOW, times=1, methods={"deleteMessage"})  # taken at once, answered late
+
+    [outcome] = await retract(rt, _article_id(rt), reason="Salah sumber", wait=30)
+
+    assert outcome.kind is ActionKind.DONE, outcome
+    [delete] = tg.calls_to("deleteMessage")
+    assert delete.status == 200
+    plan = planned(rt, "telegram")
+    assert plan is not None
+    # one gap after the request, which left before the double took it; paced from the end,
+    # the plan would be at least SLOW later than that
+    assert plan - GAP <= datetime.fromtimestamp(delete.at, UTC), (plan, delete.at)
+
+
+async def test_an_x_correction_paces_the_next_post_from_its_reply_not_its_late_answer(
+        make_rt: Callable[[str], Runtime], fx: FakeX) -> None:
+    keys = {**fx.credentials, "api_base_url": fx.url, "timeout": 5}
+    rt = make_rt(channel_yaml("x", "x", **keys))
+    queue(rt, 1)
+    assert len((await Dispatcher(rt).run_once()).sent) == 1
+    fx.no_answer(SLOW, times=1)  # the reply is made at once and answered late
+
+    [outcome] = await correct(rt, _article_id(rt), note="Angka diperbaiki", wait=30)
+
+    assert outcome.kind is ActionKind.DONE, outcome
+    replies = [t for t in fx.tweets if t.in_reply_to is not None]
+    assert len(replies) == 1 and "Angka diperbaiki" in replies[0].text
+    plan = planned(rt, "x")
+    assert plan is not None
+    made = datetime.fromtimestamp(replies[0].created_at, UTC)
+    assert plan - GAP <= made, (plan, made)

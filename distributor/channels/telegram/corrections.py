@@ -61,6 +61,7 @@ async def retract(bot: Bot, chat: str | int, remote_ids: list[str], ctx: ActionC
         if remote_id in ctx.done:
             continue
         message_id = int(remote_id)
+        ctx.request_sent()
         result = await attempt(bot.delete_message(chat_id=chat, message_id=message_id))
         if not isinstance(result, Failure):
             ctx.record(remote_id, "deleted")
@@ -74,6 +75,7 @@ async def retract(bot: Bot, chat: str | int, remote_ids: list[str], ctx: ActionC
         ctx.log.info("Telegram will not delete message %s (%s); marking it as retracted",
                      remote_id, result.description)
         message = posted[index] if index < len(posted) else None
+        ctx.request_sent()
         await _edit(bot, chat, message_id, notice(ctx), photo=_is_photo(message),
                     error_of=error_of)
         ctx.record(remote_id, "marked")
@@ -89,6 +91,7 @@ async def correct(bot: Bot, chat: str | int, remote_ids: list[str], messages: li
         if remote_id in ctx.done:
             continue
         text = str(message.get("caption") if _is_photo(message) else message.get("text") or "")
+        ctx.request_sent()
         changed = await _edit(bot, chat, int(remote_id), text, photo=_is_photo(message),
                               error_of=error_of)
         ctx.record(remote_id, "edited" if changed else "left")

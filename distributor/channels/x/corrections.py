@@ -13,11 +13,13 @@ posts are searched for it first.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import tweepy
 
 from distributor.channels.x.errors import DuplicateContentError
+from distributor.channels.x.transport import post_times
 from distributor.plugin import (
     ActionContext,
     AmbiguousError,
@@ -50,6 +52,7 @@ class XCorrections:
         for remote_id in reversed(remote_ids):
             if remote_id in done:
                 continue
+            ctx.request_sent()
             try:
                 response = await adapter._run(client.delete_tweet, sent=False, id=remote_id,
                                               user_auth=True)
@@ -82,16 +85,18 @@ class XCorrections:
                 return [*remote_ids, found]
         adapter._check_allowance()
         client = adapter._client_ready()
-        try:
-            response = await adapter._run(client.create_tweet, sent=True, posting=True,
-                                          text=text, in_reply_to_tweet_id=last,
-                                          user_auth=True)
-        except DuplicateContentError as duplicate:
-            found = await adapter._find_post(text, last)
-            if found is None:
-                raise duplicate from None
-            ctx.record(found, "replied")
-            return [*remote_ids, found]
+        with post_times() as left:  # the core paces the channel's next post from the reply
+            try:
+                response = await adapter._run(client.create_tweet, sent=True, posting=True,
+                                              text=text, in_reply_to_tweet_id=last,
+                                              user_auth=True)
+            except DuplicateContentError as duplicate:
+                found = await adapter._find_post(text, last)
+                if found is None:
+                    raise duplicate from None
+                ctx.record(found, "replied")
+                return [*remote_ids, found]
+        ctx.request_sent(datetime.fromtimestamp(left[0], UTC) if left else None)
         data: Any = getattr(response, "data", None)
         reply_id = data.get("id") if isinstance(data, dict) else None
         if not reply_id:
