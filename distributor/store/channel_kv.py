@@ -10,12 +10,17 @@ It sits in the store layer, below the runtime, which hands every channel its sta
 (PostgreSQL's row lock; created first if missing, by an insert that ignores a conflict, which
 on SQLite also takes the write lock before the read), changed and written in the same
 transaction, so two workers updating one key never lose an update.
+
+:meth:`StoredState.prune` is one ``DELETE`` of the channel's rows whose key starts with the
+prefix (a ``LIKE`` with ``_`` and ``%`` escaped) and whose ``updated_at`` (set by every
+``put`` and ``update``) is older than the age given, on either store.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -23,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from distributor.clock import utcnow
 from distributor.plugin import StateStore
-from distributor.plugin.state import as_json, check_key
+from distributor.plugin.state import as_json, check_key, check_prune
 from distributor.store.db import Store
 from distributor.store.models import ChannelKV
 
@@ -81,6 +86,16 @@ class StoredState(StateStore):
             if prefix:
                 query = query.where(ChannelKV.key.startswith(prefix, autoescape=True))
             return sorted(session.scalars(query))
+
+    def prune(self, prefix: str, older_than: timedelta) -> int:
+        prefix, older_than = check_prune(prefix, older_than)
+        statement = delete(ChannelKV).where(
+            ChannelKV.channel == self.channel,
+            ChannelKV.key.startswith(prefix, autoescape=True),
+            ChannelKV.updated_at < utcnow() - older_than,
+        ).execution_options(synchronize_session=False)
+        with self.store.session() as session:
+            return int(getattr(session.execute(statement), "rowcount", 0) or 0)
 
     def _ensure(self, session: Any, key: str, value: Any) -> None:
         """Create the row with ``value`` if it is missing."""

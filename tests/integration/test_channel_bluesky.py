@@ -3,7 +3,9 @@ speaking XRPC): a post of at most 300 graphemes with the link as a facet at exac
 offsets and a link card with its thumbnail uploaded as a blob; exactly once (a record key given
 before the first attempt, looked up before a retry); ratelimit-reset honoured; an expired
 session made again; the app password and tokens never in a log or an error; the digest;
-check --online, preview --json."""
+check --online, preview --json; a post's record key and CID forgotten in channel_kv once 90
+days old (at most once an hour, after a post), a younger post still replied to and reconciled,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,17 +13,24 @@ import json
 import logging
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fakes.bluesky_api import FakeBluesky, graphemes
 from fakes.http_double import PNG
+from support.channel_kv_rows import age_rows, kv_rows, refuse_deletes
 from support.channel_runs import add_articles, article_file, deliveries, make_due, open_runtime
 
 from distributor.articles import Article
-from distributor.channels.bluesky.adapter import BlueskyChannel, BlueskyConfig
+from distributor.channels.bluesky.adapter import (
+    POST_STATE_RETENTION,
+    BlueskyChannel,
+    BlueskyConfig,
+)
 from distributor.config import SiteConfig, WebConfig
 from distributor.engine.dispatcher import Dispatcher
+from distributor.ledger.channel_state import StoredState
 from distributor.plugin import (
     AmbiguousError,
     ChannelError,
@@ -31,6 +40,7 @@ from distributor.plugin import (
 )
 from distributor.plugin.testing import memory_env, send_context
 from distributor.render import Templates
+from distributor.store import Store, open_store
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 SITE = SiteConfig(name="RI News Portal", url="https://rinews.example", language="id")
@@ -255,3 +265,90 @@ async def test_a_long_digest_is_a_thread_of_replies(bsky: FakeBluesky) -> None:
     assert all(p.record["reply"]["root"]["uri"] == root.uri for p in bsky.posts[1:])
     linked = [link for p in bsky.posts for _, link in p.linked()]
     assert linked == [a.url for a in articles]
+
+
+# ---------------------------------------------------------------- per-post state in channel_kv
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def kv(db_url: str) -> Iterator[Store]:
+    """The core's store (a real SQLite file, then the real PostgreSQL)."""
+    store = open_store(db_url)
+    yield store
+    store.dispose()
+
+
+def stored_channel(bsky: FakeBluesky, store: Store) -> tuple[BlueskyChannel, StoredState]:
+    """The channel as the runtime sets it up: its state the rows of channel_kv (a new
+    object is what another process, or a restart, has)."""
+    state = StoredState(store, "bsky")
+    adapter = channel(bsky)
+    adapter.setup(memory_env("bsky", state=state))
+    return adapter, state
+
+
+async def test_a_post_forgets_record_keys_and_cids_older_than_90_days_and_keeps_the_rest(
+        bsky: FakeBluesky, kv: Store) -> None:
+    adapter, state = stored_channel(bsky, kv)
+    old = ["rkey:d1-0", "post:" + "a" * 40, "cid:at://did:plc:x/app.bsky.feed.post/3old"]
+    young = ["rkey:d2-0", "post:" + "b" * 40, "cid:at://did:plc:x/app.bsky.feed.post/3new"]
+    for key in [*old, *young, "settings"]:
+        state.put(key, "kept" if key in young else "x")
+    age_rows(kv, "bsky", POST_STATE_RETENTION + DAY, *old, "settings")  # of no family: stays
+    age_rows(kv, "bsky", POST_STATE_RETENTION - DAY, *young)
+
+    ctx = send_context("bsky", state=state)
+    uri = await adapter.send({"text": "Banjir surut"}, ctx)
+
+    [post] = bsky.posts
+    rows = kv_rows(kv, "bsky")
+    assert not set(old) & set(rows)
+    assert {key: rows[key] for key in young} == dict.fromkeys(young, "kept")
+    assert rows["settings"] == "x"
+    assert rows[f"cid:{uri}"] == post.cid and rows[f"rkey:{ctx.idempotency_key}"] == post.rkey
+    assert len(rows) == len(young) + 4  # + settings, this post's rkey:, post: and cid:
+
+
+async def test_a_post_inside_the_retention_is_still_replied_to_and_reconciled(
+        bsky: FakeBluesky, kv: Store) -> None:
+    first, state = stored_channel(bsky, kv)
+    root = await first.send({"text": "Utas banjir 1/2"}, send_context("bsky", state=state))
+    age_rows(kv, "bsky", POST_STATE_RETENTION - DAY)  # all of the root's keys
+    later, state = stored_channel(bsky, kv)  # a restart: forgets after its first post
+    await later.send({"text": "Berita lain"}, send_context("bsky", state=state))
+    reply = await later.send({"text": "Utas banjir 2/2"},
+                             send_context("bsky", state=state, remote_ids=[root]))
+    assert [p.uri for p in bsky.posts] == [root, bsky.posts[1].uri, reply]
+    refs = bsky.posts[2].record["reply"]
+    assert refs["root"]["uri"] == refs["parent"]["uri"] == root
+    assert refs["root"]["cid"] == bsky.posts[0].cid
+    assert await later.reconcile([{"text": "Utas banjir 1/2"}], []) == root
+
+
+async def test_old_keys_are_forgotten_at_most_once_an_hour_per_channel_and_process(
+        bsky: FakeBluesky, kv: Store) -> None:
+    adapter, state = stored_channel(bsky, kv)
+    await adapter.send({"text": "satu"}, send_context("bsky", state=state))
+    state.put("cid:at://did:plc:x/app.bsky.feed.post/3old", "bafyold")
+    age_rows(kv, "bsky", POST_STATE_RETENTION + DAY, "cid:at://did:plc:x/app.bsky.feed.post/3old")
+    await adapter.send({"text": "dua"}, send_context("bsky", state=state))
+    assert "cid:at://did:plc:x/app.bsky.feed.post/3old" in kv_rows(kv, "bsky")  # not every post
+    restarted, state = stored_channel(bsky, kv)
+    await restarted.send({"text": "tiga"}, send_context("bsky", state=state))
+    assert "cid:at://did:plc:x/app.bsky.feed.post/3old" not in kv_rows(kv, "bsky")
+
+
+async def test_a_store_that_refuses_to_forget_fails_no_post_and_says_so_in_one_line(
+        bsky: FakeBluesky, kv: Store, caplog: pytest.LogCaptureFixture) -> None:
+    adapter, state = stored_channel(bsky, kv)
+    state.put("rkey:d1-0", "3old")
+    age_rows(kv, "bsky", POST_STATE_RETENTION + DAY, "rkey:d1-0")
+    refuse_deletes(kv)
+    caplog.set_level(logging.INFO)
+    uri = await adapter.send({"text": "tetap terbit"}, send_context("bsky", state=state))
+    assert [p.uri for p in bsky.posts] == [uri]
+    assert "rkey:d1-0" in kv_rows(kv, "bsky")
+    [line] = [r for r in caplog.records if "could not forget" in r.getMessage()]
+    assert line.levelno == logging.WARNING and "refused here" in line.getMessage()
+    assert "\n" not in line.getMessage()

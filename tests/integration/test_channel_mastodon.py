@@ -2,7 +2,8 @@
 API): a status within the instance's limit, exactly once (Idempotency-Key on every status), the
 image uploaded through /api/v2/media with its alt text, X-RateLimit-Reset honoured, a lost answer
 unknown and then found by reconcile, the digest as one status, the token never in a log or an
-error; check --online, preview --json."""
+error; check --online, preview --json; the uploaded images' ids forgotten in channel_kv once a
+week old (at most once an hour, after a post), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,17 +11,24 @@ import json
 import logging
 import subprocess
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fakes.http_double import PNG
 from fakes.mastodon_api import FakeMastodon, counted
+from support.channel_kv_rows import age_rows, kv_rows, refuse_deletes
 from support.channel_runs import add_articles, article_file, deliveries, make_due, open_runtime
 
 from distributor.articles import Article
-from distributor.channels.mastodon.adapter import MastodonChannel, MastodonConfig
+from distributor.channels.mastodon.adapter import (
+    MEDIA_RETENTION,
+    MastodonChannel,
+    MastodonConfig,
+)
 from distributor.config import SiteConfig, WebConfig
 from distributor.engine.dispatcher import Dispatcher
+from distributor.ledger.channel_state import StoredState
 from distributor.plugin import (
     AmbiguousError,
     ChannelError,
@@ -30,6 +38,7 @@ from distributor.plugin import (
 )
 from distributor.plugin.testing import memory_env, send_context
 from distributor.render import Templates
+from distributor.store import Store, open_store
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 SITE = SiteConfig(name="RI News Portal", url="https://rinews.example", language="id")
@@ -228,3 +237,99 @@ def test_digest_send_posts_one_status_listing_every_article_once(
     assert run_cli("--config", config, "digest", "send", "--channel", "masto-morning"
                    ).returncode == 0
     assert len(masto.statuses) == 1
+
+
+# ------------------------------------------------------------- per-status state in channel_kv
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def kv(db_url: str) -> Iterator[Store]:
+    """The core's store (a real SQLite file, then the real PostgreSQL)."""
+    store = open_store(db_url)
+    yield store
+    store.dispose()
+
+
+def stored_channel(masto: FakeMastodon, store: Store) -> tuple[MastodonChannel, StoredState]:
+    """The channel as the runtime sets it up: its state the rows of channel_kv (a new
+    object is what another process, or a restart, has)."""
+    state = StoredState(store, "masto")
+    adapter = channel(masto)
+    adapter.setup(memory_env("masto", state=state))
+    adapter.site = SITE.model_copy(update={"image_allow_hosts": ["127.0.0.1"]})
+    return adapter, state
+
+
+async def test_a_post_forgets_image_ids_older_than_a_week_and_keeps_the_rest(
+        masto: FakeMastodon, kv: Store) -> None:
+    adapter, state = stored_channel(masto, kv)
+    await adapter.check_online()  # instance and account: kept for good
+    state.put("media:d1-0", "101")
+    state.put("media:d2-0", "102")
+    state.put("url:109", f"{masto.url}/@rinews/109")  # the first release wrote one a status
+    state.put("url:110", f"{masto.url}/@rinews/110")
+    age_rows(kv, "masto", 400 * DAY, "instance", "account")
+    age_rows(kv, "masto", MEDIA_RETENTION + DAY, "media:d1-0", "url:109")
+    age_rows(kv, "masto", MEDIA_RETENTION - DAY, "media:d2-0", "url:110")
+    assert sorted(kv_rows(kv, "masto")) == ["account", "instance", "media:d1-0", "media:d2-0",
+                                            "url:109", "url:110"]
+
+    remote = await adapter.send({"status": "Banjir surut"}, send_context("masto", state=state))
+
+    assert [s.id for s in masto.statuses] == [remote]
+    rows = kv_rows(kv, "masto")
+    assert sorted(rows) == ["account", "instance", "media:d2-0", "url:110"]
+    assert rows["media:d2-0"] == "102" and rows["instance"]["max_characters"] == 500
+
+
+async def test_a_retry_inside_the_week_reuses_its_image_and_an_older_one_uploads_again(
+        masto: FakeMastodon, kv: Store) -> None:
+    adapter, state = stored_channel(masto, kv)
+    message = {"status": "Banjir surut https://rinews.example/b", "visibility": "public",
+               "image": f"{masto.url}/img/banjir.png", "image_alt": "Banjir Semarang surut"}
+    young, old = send_context("masto", state=state), send_context("masto", state=state)
+    for ctx in (young, old):  # uploaded, then the status refused for now
+        masto.fail_next(503, {"error": "busy"}, match="POST /api/v1/statuses")
+        with pytest.raises(TransientError):
+            await adapter.send(message, ctx)
+    age_rows(kv, "masto", MEDIA_RETENTION - DAY, f"media:{young.idempotency_key}")
+    age_rows(kv, "masto", MEDIA_RETENTION + DAY, f"media:{old.idempotency_key}")
+    await adapter.send({"status": "Berita lain"}, send_context("masto", state=state))
+    assert f"media:{old.idempotency_key}" not in kv_rows(kv, "masto")
+
+    for ctx in (young, old):  # the retries
+        await adapter.send(message, send_context("masto", state=state,
+                                                 idempotency_key=ctx.idempotency_key))
+    assert len(masto.seen("POST /api/v2/media")) == 3  # the younger one was not uploaded again
+    assert [len(s.media) for s in masto.statuses] == [0, 1, 1]
+    assert masto.statuses[1].media[0].id == kv_rows(kv, "masto")[
+        f"media:{young.idempotency_key}"]
+
+
+async def test_old_ids_are_forgotten_at_most_once_an_hour_per_channel_and_process(
+        masto: FakeMastodon, kv: Store) -> None:
+    adapter, state = stored_channel(masto, kv)
+    await adapter.send({"status": "satu"}, send_context("masto", state=state))
+    state.put("media:d1-0", "101")
+    age_rows(kv, "masto", MEDIA_RETENTION + DAY, "media:d1-0")
+    await adapter.send({"status": "dua"}, send_context("masto", state=state))
+    assert "media:d1-0" in kv_rows(kv, "masto")  # not on every post
+    restarted, state = stored_channel(masto, kv)
+    await restarted.send({"status": "tiga"}, send_context("masto", state=state))
+    assert "media:d1-0" not in kv_rows(kv, "masto")
+
+
+async def test_a_store_that_refuses_to_forget_fails_no_post_and_says_so_in_one_line(
+        masto: FakeMastodon, kv: Store, caplog: pytest.LogCaptureFixture) -> None:
+    adapter, state = stored_channel(masto, kv)
+    state.put("media:d1-0", "101")
+    age_rows(kv, "masto", MEDIA_RETENTION + DAY, "media:d1-0")
+    refuse_deletes(kv)
+    caplog.set_level(logging.INFO)
+    remote = await adapter.send({"status": "tetap terbit"}, send_context("masto", state=state))
+    assert [s.id for s in masto.statuses] == [remote]
+    assert "media:d1-0" in kv_rows(kv, "masto")
+    [line] = [r for r in caplog.records if "could not forget" in r.getMessage()]
+    assert line.levelno == logging.WARNING and "refused here" in line.getMessage()
+    assert "\n" not in line.getMessage()

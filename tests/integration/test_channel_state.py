@@ -1,16 +1,19 @@
 """The channels' key-value state (``ctx.state``) in the core's own table, on a real SQLite file
 and on the real PostgreSQL: scoped per channel, kept across restarts, and atomic updates from
 two workers at once never lose one; the scopes channels share (``env.shared_state``) in the
-same table, apart from every channel's own state."""
+same table, apart from every channel's own state; ``prune`` (API 1.4) deleting one family of
+keys by the age of their rows."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from support.channel_kv_rows import age_rows, kv_rows
 
 from distributor.configfile import load_config
 from distributor.ledger.channel_state import StoredState, shared_state
@@ -133,3 +136,43 @@ async def test_the_runtime_gives_each_channel_its_state_and_the_shared_scopes(
         assert (a.channel, a.dry_run, a.distributed, a.owner) == ("a", True, True, rt.owner)
     finally:
         await rt.close()
+
+
+def test_prune_deletes_the_prefix_rows_older_than_the_age_and_no_other(store: Store) -> None:
+    masto, other = StoredState(store, "masto"), StoredState(store, "other")
+    for key in ("media:old-1", "media:old-2", "media:young", "media_x", "mediaX", "instance"):
+        masto.put(key, {"id": key})
+    other.put("media:old-1", "another channel's")
+    age_rows(store, "masto", timedelta(days=8), "media:old-1", "media:old-2", "media_x",
+             "mediaX", "instance")
+    age_rows(store, "masto", timedelta(days=6), "media:young")
+    age_rows(store, "other", timedelta(days=30))
+
+    assert masto.prune("media:", timedelta(days=7)) == 2
+    assert sorted(kv_rows(store, "masto")) == ["instance", "media:young", "mediaX", "media_x"]
+    assert masto.prune("media_", timedelta(days=7)) == 1  # "_" is no wildcard: mediaX stays
+    assert masto.prune("media:", timedelta(days=7)) == 0
+    assert sorted(kv_rows(store, "masto")) == ["instance", "media:young", "mediaX"]
+    assert kv_rows(store, "other") == {"media:old-1": "another channel's"}
+
+
+def test_a_key_written_again_is_young_again_for_prune(store: Store) -> None:
+    state = StoredState(store, "bsky")
+    for key in ("cid:a", "cid:b", "cid:c"):
+        state.put(key, "old")
+    age_rows(store, "bsky", timedelta(days=100))
+    state.put("cid:a", "written again")
+    state.update("cid:b", lambda v: v + " and updated")
+    assert state.prune("cid:", timedelta(days=90)) == 1
+    assert kv_rows(store, "bsky") == {"cid:a": "written again", "cid:b": "old and updated"}
+
+
+def test_prune_wants_a_prefix_and_a_positive_age(store: Store) -> None:
+    state = StoredState(store, "masto")
+    state.put("instance", 1)
+    age_rows(store, "masto", timedelta(days=400))
+    for prefix, age in (("", timedelta(days=1)), ("media:", timedelta(0)),
+                        ("media:", timedelta(days=-1))):
+        with pytest.raises(ValueError, match="prune takes"):
+            state.prune(prefix, age)
+    assert kv_rows(store, "masto") == {"instance": 1}

@@ -16,15 +16,22 @@ channel's state under the delivery's idempotency key. A retry first asks
 is found and never made twice; :meth:`BlueskyChannel.reconcile` does the same for a delivery
 left ``unknown``. 429 waits for ``ratelimit-reset``; a wrong handle or app password pauses the
 channel. The app password and the session's tokens never reach a log or an error.
+
+What the channel keeps per post in its state (``rkey:<idempotency key>`` and
+``post:<hash of the text>``: the record key; ``cid:<uri>``: the post's CID, for a reply under
+it) is forgotten once older than :data:`POST_STATE_RETENTION`: after a post, at most once an
+hour, by ``StateStore.prune`` (:data:`PER_POST_KEYS`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib.util
 import random
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -35,7 +42,7 @@ from distributor.channels.bluesky.render import (
     render_bluesky,
     render_bluesky_digest,
 )
-from distributor.channels.bluesky.session import INSTALL, Session
+from distributor.channels.bluesky.session import INSTALL, REDACTOR, Session
 from distributor.plugin import (
     Article,
     Channel,
@@ -60,6 +67,23 @@ COLLECTION = "app.bsky.feed.post"
 _MAX_THUMB_BYTES = 1_000_000
 _THUMB_TYPES = {"image/jpeg", "image/png", "image/webp"}
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+#: how long a post's keys are kept. In this release they serve the post's own retries (its
+#: record key under the idempotency key: an editor's retry is a new key), the reconciling of a
+#: delivery left ``unknown`` or cut off by a crash (the record key under the text's hash: the
+#: core looks for 24 hours, and at a restart however long the process was away) and replies
+#: under it (the CID: a digest's thread goes on from where it stopped, on its own within 24
+#: hours, later when an editor sends it with ``digest send``). An editor may retract or
+#: correct a post at any time (the ledger sets no limit), and a correction that replies under
+#: the post needs its CID. 90 days covers all of these with room to spare; past that, the
+#: post's URI still holds its record key and getRecord gives its CID.
+POST_STATE_RETENTION = timedelta(days=90)
+#: the families of keys kept per post, by prefix, and how long (a long-lived key of the
+#: channel must start with none of them)
+PER_POST_KEYS = {"rkey:": POST_STATE_RETENTION, "post:": POST_STATE_RETENTION,
+                 "cid:": POST_STATE_RETENTION}
+#: old per-post keys are forgotten after a post at most this often (seconds), per channel and
+#: process
+PRUNE_EVERY = 3600.0
 
 
 def new_tid(now: float | None = None) -> str:
@@ -116,6 +140,7 @@ class BlueskyChannel(Channel):
         self._session = Session(c.service, c.handle, c.app_password.get_secret_value(),
                                 c.timeout)
         self._state: StateStore = MemoryState()
+        self._prune_after = 0.0  # time.monotonic() when old state may be forgotten again
 
     def setup(self, env: ChannelEnv) -> None:
         self._state = env.state
@@ -134,6 +159,31 @@ class BlueskyChannel(Channel):
 
     # -- sending ----------------------------------------------------------------------------
     async def send(self, message: Message, ctx: SendContext) -> str:
+        uri = await self._post(message, ctx)
+        await self._forget_old_state(ctx)
+        return uri
+
+    async def _forget_old_state(self, ctx: SendContext) -> None:
+        """Forget the per-post keys older than their retention (:data:`PER_POST_KEYS`), at
+        most once every :data:`PRUNE_EVERY` seconds; a failure is a line of log, never the
+        post's."""
+        now = time.monotonic()
+        if now < self._prune_after:
+            return
+        self._prune_after = now + PRUNE_EVERY
+        try:
+            gone = await asyncio.to_thread(
+                lambda: sum(self._state.prune(prefix, age) for prefix, age in
+                            PER_POST_KEYS.items()))
+        except Exception as exc:  # the post is made: never fail it for this
+            said = (str(exc).splitlines() or [""])[0][:200]
+            ctx.log.warning("could not forget the old per-post state (%s: %s); next try in "
+                            "an hour", type(exc).__name__, REDACTOR.redact(said))
+            return
+        if gone:
+            ctx.log.info("forgot %d per-post keys older than their retention", gone)
+
+    async def _post(self, message: Message, ctx: SendContext) -> str:
         text = message.get("text")
         if not isinstance(text, str) or not text.strip():
             raise PermanentError("a Bluesky post needs a non-empty 'text'")

@@ -16,13 +16,18 @@ instance's limit is read from ``/api/v2/instance`` (``check --online`` and the f
 it; ``max_characters`` overrides it). 429 waits for ``X-RateLimit-Reset``; an accepted post
 that used up the limit holds the channel until then. A lost answer is ambiguous;
 :meth:`MastodonChannel.reconcile` looks for the status among the account's latest ones.
+
+The channel's state: ``instance`` (the limits learned) and ``account`` (for the statuses'
+addresses) are kept for good; ``media:<idempotency key>`` (an uploaded image's id) only a
+while (:data:`MEDIA_RETENTION`): after a post, at most once an hour, the keys of
+:data:`PER_POST_KEYS` older than their retention are forgotten (``StateStore.prune``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -62,6 +67,20 @@ from distributor.plugin import (
 _MAX_IMAGE_BYTES = 10 * 1024 * 1024
 #: how long to wait for an uploaded image to be processed, polling every second
 _PROCESSING_WAIT = 20
+#: how long an uploaded image's id (``media:<idempotency key>``) is kept: only a retry of the
+#: same part of the same delivery reuses it (an editor's retry is a new idempotency key, so a
+#: new upload). The core's retries end within hours (8 attempts, at most 6 h apart); a delivery
+#: waits longer only while its channel is paused or held back; and Mastodon deletes media never
+#: attached to a status after a day (its MediaCleanupScheduler). A week is generous, and an id
+#: forgotten too early costs one more upload, never a second status.
+MEDIA_RETENTION = timedelta(days=7)
+#: the families of keys kept per status, by prefix, and how long: ``media:``, and ``url:`` (a
+#: status's address, written for every status by the channel's first release and read by
+#: nothing since: forgotten like the media ids). ``instance`` and ``account`` are not in any.
+PER_POST_KEYS = {"media:": MEDIA_RETENTION, "url:": MEDIA_RETENTION}
+#: the old per-status keys are forgotten after a post at most this often (seconds), per
+#: channel and process
+PRUNE_EVERY = 3600.0
 
 
 class MastodonConfig(DigestChannelConfig):
@@ -100,6 +119,7 @@ class MastodonChannel(Channel):
         super().__init__(config)
         self._state: StateStore = MemoryState()
         self.not_before = 0.0
+        self._prune_after = 0.0  # time.monotonic() when old state may be forgotten again
         transport.REDACTOR.guard([self.config.access_token.get_secret_value()])
 
     def setup(self, env: ChannelEnv) -> None:
@@ -153,6 +173,31 @@ class MastodonChannel(Channel):
             "Authorization": f"Bearer {token}", "User-Agent": transport.USER_AGENT})
 
     async def send(self, message: Message, ctx: SendContext) -> str:
+        status_id = await self._post(message, ctx)
+        await self._forget_old_state(ctx)
+        return status_id
+
+    async def _forget_old_state(self, ctx: SendContext) -> None:
+        """Forget the per-status keys older than their retention (:data:`PER_POST_KEYS`), at
+        most once every :data:`PRUNE_EVERY` seconds; a failure is a line of log, never the
+        post's."""
+        now = time.monotonic()
+        if now < self._prune_after:
+            return
+        self._prune_after = now + PRUNE_EVERY
+        try:
+            gone = await asyncio.to_thread(
+                lambda: sum(self._state.prune(prefix, age) for prefix, age in
+                            PER_POST_KEYS.items()))
+        except Exception as exc:  # the post is made: never fail it for this
+            said = (str(exc).splitlines() or [""])[0][:200]
+            ctx.log.warning("could not forget the old per-status state (%s: %s); next try "
+                            "in an hour", type(exc).__name__, transport.REDACTOR.redact(said))
+            return
+        if gone:
+            ctx.log.info("forgot %d per-status keys older than their retention", gone)
+
+    async def _post(self, message: Message, ctx: SendContext) -> str:
         status = message.get("status")
         if not isinstance(status, str) or not status.strip():
             raise PermanentError("a Mastodon message needs a non-empty 'status'")
