@@ -62,9 +62,11 @@ from distributor.channels.telegram.transport import (
     Failure,
     attempt,
     bot_requests,
+    close_bot,
     guard_logs,
     new_bot,
     redact,
+    started_bot,
 )
 from distributor.plugin import (
     ActionContext,
@@ -211,14 +213,11 @@ class TelegramAdapter(Adapter):
         async with self._lock:
             if self._bot is not None:
                 return self._bot
-            bot = await asyncio.to_thread(  # its clients load the CA bundle: not in the loop
-                new_bot, self._token, self._base_url, timeout=self.config.timeout)
-            result = await attempt(bot.initialize())
+            result = await started_bot(self._token, self._base_url, timeout=self.config.timeout)
             if not isinstance(result, Failure):
-                self._bot = bot
+                self._bot = result
                 self._state.bad = None
-                return bot
-            await bot.shutdown()
+                return result
         # nothing was posted yet: a timeout here is not ambiguous
         raise channel_error(result, self._sender(), sent=False)
 
@@ -369,7 +368,7 @@ class TelegramAdapter(Adapter):
         async with self._lock:
             bot, self._bot = self._bot, None
         if bot is not None:
-            await bot.shutdown()
+            await close_bot(bot)
         await self._finder.close()
 
 

@@ -25,7 +25,7 @@ from distributor.channels.telegram.editor_conversation import EditorDesk
 from distributor.channels.telegram.editor_groups import BotGroup, editor_bot_groups
 from distributor.channels.telegram.reconcile import EDITOR_UPDATES
 from distributor.channels.telegram.tokens import polling
-from distributor.channels.telegram.transport import bot_requests, redact
+from distributor.channels.telegram.transport import bot_requests, close_bot, redact
 from distributor.plugin import Desk
 
 log = logging.getLogger("distributor.editorbot")
@@ -43,10 +43,13 @@ def build_application(desk: EditorDesk, *, poll_timeout: float, webhook: bool = 
     group = desk.group
     request, updates_request = bot_requests(group.token, group.api_base_url,
                                             timeout=group.timeout, poll_timeout=poll_timeout)
+    # both requests are the bot's, so close_bot closes both (a webhook bot never polls)
     builder = (ApplicationBuilder().token(group.token)
                .base_url(f"{group.api_base_url}/bot")
-               .base_file_url(f"{group.api_base_url}/file/bot").request(request))
-    builder = builder.updater(None) if webhook else builder.get_updates_request(updates_request)
+               .base_file_url(f"{group.api_base_url}/file/bot").request(request)
+               .get_updates_request(updates_request))
+    if webhook:
+        builder = builder.updater(None)
     app = builder.job_queue(None).concurrent_updates(8).build()
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST, desk.on_channel_post))
@@ -102,6 +105,8 @@ class EditorBot:
 
 
 async def close_application(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop and shut down ``app``, whatever it got to; its HTTP clients are closed even when
+    its start failed or was cancelled (then PTB's ``Application.shutdown`` does nothing)."""
     try:
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
@@ -110,6 +115,11 @@ async def close_application(app: Application[Any, Any, Any, Any, Any, Any]) -> N
         await app.shutdown()
     except Exception as exc:  # closing is best effort
         log.debug("closing the editor bot: %s", redact(str(exc)))
+    finally:
+        try:
+            await close_bot(app.bot)
+        except Exception as exc:
+            log.debug("closing the editor bot's connections: %s", redact(str(exc)))
 
 
 async def run_editor_bots(desk: Desk, stop: asyncio.Event, *,

@@ -121,6 +121,9 @@ class EditorWebhooks:
                           WEBHOOK_PREFIX, redact(str(exc)))
                 await close_application(app)
                 continue
+            except BaseException:  # cancelled: nothing of the bot is left running
+                await close_application(app)
+                raise
             hook.app = app
             # its updates arrive here: reconciliation in this process reads what they bring
             self._stack.enter_context(polling(hook.group.key))

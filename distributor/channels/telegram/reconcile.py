@@ -20,7 +20,7 @@ from telegram.error import TelegramError
 from distributor.channels.telegram.channel_posts import SeenPost, fingerprint
 from distributor.channels.telegram.config import TelegramConfig
 from distributor.channels.telegram.tokens import TOKENS, credential_key, is_polled, token_state
-from distributor.channels.telegram.transport import new_bot, redact
+from distributor.channels.telegram.transport import Failure, close_bot, redact, started_bot
 from distributor.plugin import ChannelError, Message
 
 log = logging.getLogger(__name__)
@@ -142,13 +142,17 @@ class PostFinder:
     async def _observer_bot(self) -> Bot:
         assert self.config.observer_token is not None
         if self._observer is None:
-            bot = new_bot(self.config.observer_token.get_secret_value(),
-                          self.config.api_base_url, timeout=self.config.timeout)
-            await bot.initialize()
-            self._observer = bot
+            started = await started_bot(self.config.observer_token.get_secret_value(),
+                                        self.config.api_base_url, timeout=self.config.timeout)
+            if isinstance(started, Failure):  # its clients are closed
+                raise started.error
+            if self._observer is not None:  # another look started one meanwhile
+                await close_bot(started)
+            else:
+                self._observer = started
         return self._observer
 
     async def close(self) -> None:
         observer, self._observer = self._observer, None
         if observer is not None:
-            await observer.shutdown()
+            await close_bot(observer)

@@ -4,6 +4,9 @@ Telegram's exact answer, pacing message requests by the token, never showing the
 The bot token is part of every request URL (``{api_base_url}/bot{token}/{method}``), so this
 module installs a logging filter on httpx, httpcore, python-telegram-bot and this package that
 redacts it; the errors of this package never carry it (nor an exception that carries it).
+
+A bot's HTTP clients are closed on every way out (:func:`started_bot`, :func:`close_bot`):
+python-telegram-bot closes them only for a bot or an application that started.
 """
 
 from __future__ import annotations
@@ -103,6 +106,9 @@ class _Request(HTTPXRequest):
                  **kwargs: Any):
         super().__init__(connection_pool_size=connection_pool_size, **kwargs)
         self.pacing = pacing
+        #: the bot's other request objects (its getUpdates one), closed with this one: PTB
+        #: shows a bot's requests only through ``Bot.request`` (this one)
+        self.siblings: tuple[HTTPXRequest, ...] = ()
         # a request takes its place in the token's pace only when a connection is free for it,
         # so requests queued for a connection cannot bunch up afterwards
         self._connections = asyncio.Semaphore(connection_pool_size)
@@ -149,7 +155,9 @@ def _requests(token: str, api_base_url: str, timeout: float,
                                                    keepalive_expiry=KEEPALIVE_EXPIRY)})
 
     guard_logs([token])
-    return request(timeout, 8), request(timeout + poll_timeout, updates_pool)
+    general, updates = request(timeout, 8), request(timeout + poll_timeout, updates_pool)
+    general.siblings = (updates,)
+    return general, updates
 
 
 def new_bot(token: str, api_base_url: str, *, timeout: float = 20.0,
@@ -169,3 +177,57 @@ def bot_requests(token: str, api_base_url: str, *, timeout: float = 20.0,
                  poll_timeout: float = 10.0) -> tuple[HTTPXRequest, HTTPXRequest]:
     """(request, get_updates_request) for an ``Application`` of ``token`` (the editor bot)."""
     return _requests(token, api_base_url, timeout, poll_timeout, 1)
+
+
+# --------------------------------------------------------------------------- starting, closing
+
+async def close_bot(bot: Bot) -> None:
+    """Shut ``bot`` down and close its HTTP clients, whatever it got to.
+
+    PTB's ``Bot.shutdown`` closes them only for a bot whose ``initialize()`` got that far, and
+    ``Application.shutdown`` does nothing for an application whose ``initialize()`` failed
+    (getMe answered 401 or 500): that answer's keep-alive connection would stay open for the
+    life of the process. ``HTTPXRequest.shutdown`` is idempotent.
+    """
+    try:
+        await bot.shutdown()
+    finally:
+        request = bot.request
+        for each in (request, *getattr(request, "siblings", ())):
+            await each.shutdown()
+
+
+async def started_bot(token: str, api_base_url: str, *, timeout: float) -> Bot | Failure:
+    """A new bot (:func:`new_bot`) that started (``initialize()``: getMe), or its failure.
+
+    A bot that does not start, however (Telegram refused it, an exception, the caller
+    cancelled), has its HTTP clients closed.
+    """
+    made = asyncio.ensure_future(  # its clients load the CA bundle: not in the loop
+        asyncio.to_thread(new_bot, token, api_base_url, timeout=timeout))
+    try:
+        bot = await asyncio.shield(made)
+    except asyncio.CancelledError:
+        made.add_done_callback(_close_unwanted)
+        raise
+    try:
+        result = await attempt(bot.initialize())
+    except BaseException:
+        await close_bot(bot)
+        raise
+    if isinstance(result, Failure):
+        await close_bot(bot)
+        return result
+    return bot
+
+
+#: closing the bots made for callers that were cancelled meanwhile
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+def _close_unwanted(made: asyncio.Future[Bot]) -> None:
+    if made.cancelled() or made.exception() is not None:
+        return
+    closing = asyncio.ensure_future(close_bot(made.result()))
+    _CLOSING.add(closing)
+    closing.add_done_callback(_CLOSING.discard)
