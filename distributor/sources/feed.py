@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
@@ -75,6 +76,12 @@ async def fetch_feed(
         result.not_modified = True
         return result
     parsed = _parse(document, config.url)
+    cut = _entries_cut_off(document, parsed)
+    if cut is not None:
+        complete, problem = cut
+        del parsed.entries[complete:]
+        result.problems.append(f"{config.url}: {problem}")
+        result.state = state  # not this copy's validators: the next poll reads it all again
     read_entries(parsed, document.location, config, site_language, now, result)
     return result
 
@@ -95,8 +102,8 @@ def _read_local(
         data = path.read_bytes()
     except FileNotFoundError:
         raise SourceError(f"feed file {path} does not exist; fix url: of source "
-                          f"{config.name!r} (a relative path is read from the folder "
-                          "distributor runs in)") from None
+                          f"{config.name!r} (a relative path is read from the folder of the "
+                          "configuration file)") from None
     except OSError as exc:
         raise SourceError(f"cannot read feed file {path} ({exc.strerror or exc}); check its "
                           "permissions") from None
@@ -289,6 +296,36 @@ def _undeclared_to_utf8(document: _Document) -> _Document:
         return document
     kind = (document.content_type or "application/xml").split(";")[0].strip()
     return _Document(text.encode("utf-8"), f"{kind}; charset=utf-8", document.location)
+
+
+#: the end of a feed: its root element closed (RSS 2.0, Atom, RSS 1.0); a comment a cache
+#: plugin writes after it may follow
+_ROOT_END = re.compile(rb"</\s*(?:[\w.-]+:)?(?:rss|feed|rdf)\s*>", re.IGNORECASE)
+_ENTRY_END = re.compile(rb"</\s*(?:[\w.-]+:)?(?:item|entry)\s*>", re.IGNORECASE)
+
+
+def _entries_cut_off(document: _Document, parsed: Any) -> tuple[int, str] | None:
+    """A feed that ends before its root element closes (a download broken off, a file the
+    publisher is still writing), which feedparser's lenient parser reads anyway: how many
+    entries are whole (those whose end tag is in the document) and one line saying so; None
+    for a feed that ends where it should."""
+    if not parsed.get("bozo") or not parsed.entries:
+        return None
+    data = document.data
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16: the tags are not single bytes
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeError:
+            return None
+    if _ROOT_END.search(data[-4096:]):
+        return None
+    complete = min(len(parsed.entries), len(_ENTRY_END.findall(data)))
+    left_out = len(parsed.entries) - complete
+    what = (f"left out the last {left_out} entr{'y' if left_out == 1 else 'ies'}, cut off in "
+            "the middle" if left_out else "every entry in it was whole")
+    return complete, (f"the feed ends before its end (a download broken off, or a file still "
+                      f"being written): read {complete} entr{'y' if complete == 1 else 'ies'}, "
+                      f"{what}; the next poll reads the whole feed again")
 
 
 def _parse(document: _Document, url: str) -> Any:

@@ -552,3 +552,50 @@ async def test_a_feeds_user_and_password_go_as_basic_auth_and_into_no_article_li
     assert "s3cret" not in article.model_dump_json()
     [request] = server.requests_to("/private/feed.xml")
     assert request.headers["Authorization"] == "Basic cmVhZGVyOnMzY3JldC1wdw=="
+
+
+# --------------------------------------------------------------------------- cut-off feeds
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+REAL_FEEDS = ["antara-id/rss-terkini-2015-11-05.xml", "bbc/rss-world.xml",
+              "stuartsierra-blog/wordpress-feed.xml"]
+
+
+def _cuts(data: bytes) -> list[int]:
+    """Where a download may break off: inside each item, and right after the last one."""
+    ends = [i + len(b"</item>") for i in range(len(data)) if data.startswith(b"</item>", i)]
+    starts = [i for i in range(len(data)) if data.startswith(b"<item", i)]
+    inside = [(s + e) // 2 for s, e in zip(starts, ends, strict=True)]
+    return [*inside[1:], ends[-1] + 3]
+
+
+@pytest.mark.parametrize("name", REAL_FEEDS)
+async def test_a_feed_cut_off_in_a_download_gives_only_its_whole_entries_and_is_read_again(
+        server: FeedServer, name: str) -> None:
+    """A feed that ends before its end (a download broken off, a publisher's file still being
+    written) is read leniently by feedparser, the entry it ends in half-read: that entry is
+    left out (no half article is published), one line says why, and the copy's ETag is not
+    kept, so the next poll reads the whole feed, not a 304."""
+    data = (CORPUS / name).read_bytes()
+    whole = await fetch(server.route("/whole.xml", body=data))
+    ledes = {a.key: a.lede for a in whole.articles}
+    for cut in _cuts(data):
+        url = server.route("/feed.xml", body=data[:cut], etag='"v1"')
+        result = await fetch(url)
+        complete = data[:cut].count(b"</item>")
+        assert len(result.articles) == complete, (name, cut)
+        assert {a.key: a.lede for a in result.articles}.items() <= ledes.items()
+        [problem] = result.problems
+        assert "ends before its end" in problem and url in problem
+        assert result.state.etag is None
+        server.route("/feed.xml", body=data, etag='"v1"')
+        again = await fetch(url, result.state)
+        assert not again.not_modified and len(again.articles) == len(whole.articles)
+
+
+async def test_a_whole_feed_with_a_comment_after_its_end_is_not_taken_for_a_cut_one(
+        server: FeedServer) -> None:
+    body = rss(rss_item("Satu", "Isi &undefined; satu.")) + "\n<!-- cached page, 0.2 s -->\n"
+    result = await fetch(server.route("/rss.xml", body=body.encode(), etag='"v1"'))
+    assert len(result.articles) == 1 and result.problems == []
+    assert result.state.etag == '"v1"'
