@@ -24,6 +24,21 @@ from distributor.store.models import ArticleRow, SourceStateRow
 log = logging.getLogger("distributor.ingest")
 
 
+#: how many of a read's problem lines are kept with the source (sources list, dashboard)
+MAX_SOURCE_PROBLEMS = 20
+
+
+def kept_problems(problems: list[str]) -> list[str] | None:
+    """The problem lines kept with a source: the first :data:`MAX_SOURCE_PROBLEMS`, and how
+    many more there were."""
+    if not problems:
+        return None
+    kept = problems[:MAX_SOURCE_PROBLEMS]
+    if len(problems) > len(kept):
+        kept.append(f"... and {len(problems) - len(kept)} more (`distributor fetch` lists them)")
+    return kept
+
+
 @dataclass
 class PollReport:
     source: str
@@ -185,6 +200,8 @@ async def poll_source(
         state_row.last_modified = result.state.last_modified
         report.not_modified = result.not_modified
         report.problems = list(result.problems)
+        if not result.not_modified:  # the source was read again: what it skips now
+            state_row.problems = kept_problems(report.problems)
         report.pending, report.pending_wait = result.pending, result.pending_wait
         if announce_pending:
             say_pending(report)
@@ -196,6 +213,7 @@ async def poll_source(
                 report.new.append(row.id)
                 if row.url_note:
                     report.problems.append(row.url_note)
+                    state_row.problems = kept_problems(report.problems)
                     log.warning("source %s: %s", source.name, row.url_note)
                 log.info("new article %s from %s: %s%s", row.id, source.name, row.title,
                          " (older than max_age: stored, not posted)" if row.backlog else "")

@@ -33,15 +33,21 @@ class SourceStatus:
     poll_after: datetime | None = None
     #: articles stored from it
     articles: int = 0
+    #: what its latest read skipped or warned about (a malformed file, an entry without a
+    #: link, a feed cut off), one line each
+    problems: tuple[str, ...] = ()
 
     @property
     def state(self) -> str:
         """``waiting`` (its server asked for a pause until ``poll_after``), ``failing`` (its
-        latest poll did not work), ``ok``, or ``new`` (not polled yet)."""
+        latest poll did not work), ``skipping`` (it was read, but some of what it holds was
+        skipped: see ``problems``), ``ok``, or ``new`` (not polled yet)."""
         if self.poll_after is not None and self.poll_after > utcnow():
             return "waiting"
         if self.last_error:
             return "failing"
+        if self.problems:
+            return "skipping"
         return "ok" if self.last_polled_at is not None else "new"
 
 
@@ -63,7 +69,9 @@ def source_statuses(rt: Runtime) -> list[SourceStatus]:
             # the address's password or token changed, may hold them
             last_error=_masked(row.last_error, source) if row else None,
             poll_after=row.poll_after if row else None,
-            articles=int(stored.get(source.name, 0))))
+            articles=int(stored.get(source.name, 0)),
+            problems=tuple(_masked(p, source) or "" for p in (row.problems or ()))
+            if row else ()))
     return out
 
 
@@ -82,3 +90,15 @@ def _masked(error: str | None, source: FeedSourceConfig | DirectorySourceConfig)
         return None
     secrets = url_secrets(source.url) if isinstance(source, FeedSourceConfig) else []
     return mask_secrets(error, secrets)
+
+
+def skipped(problems: tuple[str, ...] | list[str] | None) -> int:
+    """How many problems a source's latest read had, from the lines kept with it (the last
+    may say "... and N more")."""
+    problems = list(problems or ())
+    if problems and problems[-1].startswith("... and "):
+        try:
+            return len(problems) - 1 + int(problems[-1].split()[2])
+        except (IndexError, ValueError):
+            pass
+    return len(problems)

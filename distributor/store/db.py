@@ -26,7 +26,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 #: the newest migration's revision (tests/unit/test_store_head.py holds it to alembic's head):
 #: a database already there opens without loading alembic and the migration scripts, a third
 #: of a second of every command's start
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 #: the PostgreSQL advisory lock (two int4 keys) held while migrating: "dbmg", "migr"
 MIGRATION_LOCK = (0x64626D67, 0x6D696772)
 

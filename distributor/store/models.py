@@ -194,6 +194,10 @@ class SourceStateRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: the server asked not to be polled before this (HTTP 429/503 with Retry-After)
     poll_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: what the latest read of the source skipped (a malformed file, an entry without a link,
+    #: a feed cut off), one line each, the first ``MAX_SOURCE_PROBLEMS``; kept while the
+    #: source is not modified, replaced when it is read again
+    problems: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class ChannelState(Base):

@@ -210,8 +210,9 @@ def sources() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
 @pass_state
 def sources_list(state: State, as_json: bool) -> None:
-    """List sources with their state: ok, failing (and why), waiting (its server answered 429
-    or 503 with Retry-After: not read before then), or new (not read yet)."""
+    """List sources with their state: ok, failing (and why), skipping (read, but some files or
+    entries were skipped: the first reason; --json lists them all), waiting (its server
+    answered 429 or 503 with Retry-After: not read before then), or new (not read yet)."""
     from distributor.services.sources import source_statuses
 
     rt = state.runtime(dry_run=True)
@@ -224,12 +225,23 @@ def sources_list(state: State, as_json: bool) -> None:
             "name": s.name, "type": s.type, "where": s.where, "state": s.state,
             "last_polled_at": _iso(s.last_polled_at), "last_ok_at": _iso(s.last_ok_at),
             "last_error": s.last_error, "poll_after": _iso(s.poll_after),
-            "articles": s.articles} for s in found], ensure_ascii=False, indent=2))
+            "articles": s.articles, "problems": list(s.problems)} for s in found],
+            ensure_ascii=False, indent=2))
         return
     rows = []
     for st in found:
         why = {"waiting": f"waiting until {_local(_iso(st.poll_after))} (its server asked)",
-               "failing": f"failing: {_short(st.last_error, 70)}"}
+               "failing": f"failing: {_short(st.last_error, 70)}",
+               "skipping": f"skipping {_count(st.problems)}: {_short(st.problems[0], 60)}"
+               if st.problems else "skipping"}
         rows.append([st.name, st.type, why.get(st.state, st.state),
                      _local(_iso(st.last_ok_at)), str(st.articles)])
     click.echo(_table(["NAME", "TYPE", "STATE", "LAST READ", "ARTICLES"], rows))
+
+
+
+def _count(problems: tuple[str, ...]) -> str:
+    from distributor.services.sources import skipped
+
+    n = skipped(problems)
+    return f"{n} item{'s' if n != 1 else ''}"

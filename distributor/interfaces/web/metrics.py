@@ -4,6 +4,7 @@ The numbers come from the database, not from this process's memory, so they are 
 whichever process (``run``, ``worker``, ``serve``) did the work:
 
 - ``distributor_articles_seen_total{source}``: articles stored;
+- ``distributor_source_problems{source}``: what the source's latest read skipped;
 - ``distributor_deliveries{channel,state}``: the ledger, every state of every channel;
 - ``distributor_delivery_latency_seconds{channel}``: from a delivery entering the ledger to
   the platform accepting it (sent deliveries);
@@ -35,7 +36,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from distributor.interfaces.web.queries import running_digests
-from distributor.store.models import ArticleRow, ChannelState, Delivery, Digest, Subscriber
+from distributor.services.sources import skipped
+from distributor.store.models import (
+    ArticleRow,
+    ChannelState,
+    Delivery,
+    Digest,
+    SourceStateRow,
+    Subscriber,
+)
 
 if TYPE_CHECKING:
     from distributor.runtime import Runtime
@@ -82,6 +91,15 @@ class StoreCollector(Collector):
         for source in sorted({s.name for s in self.rt.config.sources} | set(seen)):
             articles.add_metric([source], int(seen.get(source, 0)))
         yield articles
+
+        problems = GaugeMetricFamily(
+            "distributor_source_problems", "What the source's latest read skipped or warned "
+            "about (malformed files, entries without a link, a feed cut off): `distributor "
+            "sources list`", labels=["source"])
+        kept = dict(session.execute(select(SourceStateRow.source, SourceStateRow.problems)).all())
+        for source_config in self.rt.config.sources:
+            problems.add_metric([source_config.name], skipped(kept.get(source_config.name)))
+        yield problems
 
         paused = GaugeMetricFamily(
             "distributor_channel_paused", "1 while a channel is paused (its credentials were "
