@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     field_validator,
 )
@@ -283,9 +284,37 @@ class Config(Strict):
     sources: list[SourceConfig] = Field(default_factory=list)
     channels: list[ChannelConfig] = Field(default_factory=list)
 
-    # set by load_config, not from the file
-    path: Path | None = Field(default=None, exclude=True)
-    missing_credentials: dict[str, list[str]] = Field(default_factory=dict, exclude=True)
+    # set by load_config, never read from the file (private: not keys of channels.yaml)
+    _path: Path | None = PrivateAttr(default=None)
+    _missing_credentials: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+    _warnings: list[ConfigError] = PrivateAttr(default_factory=list)
+
+    @property
+    def path(self) -> Path | None:
+        """The file this configuration was read from."""
+        return self._path
+
+    @path.setter
+    def path(self, value: Path | None) -> None:
+        self._path = value
+
+    @property
+    def missing_credentials(self) -> dict[str, list[str]]:
+        """Channel name -> the ${VARS} it lacks (a disabled channel, or under --dry-run)."""
+        return self._missing_credentials
+
+    @missing_credentials.setter
+    def missing_credentials(self, value: dict[str, list[str]]) -> None:
+        self._missing_credentials = value
+
+    @property
+    def warnings(self) -> list[ConfigError]:
+        """What the file should say otherwise although it works (a secret written in it)."""
+        return self._warnings
+
+    @warnings.setter
+    def warnings(self, value: list[ConfigError]) -> None:
+        self._warnings = value
 
     def channel(self, name: str) -> ChannelConfig:
         for channel in self.channels:
@@ -323,3 +352,37 @@ class Config(Strict):
         return found
 
 
+SOURCE_TYPES = {"feed": FeedSourceConfig, "directory": DirectorySourceConfig}
+
+
+def known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys of the block at ``loc`` (a validation error's) below ``model``."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if isinstance(part, str) and part in SOURCE_TYPES and current is Config:
+            continue
+        if isinstance(part, str) and part in SOURCE_TYPES:
+            current = SOURCE_TYPES[part]
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            # discriminated unions: look through every member
+            return []
+        annotation = fields[part].annotation
+        current = _model_in(annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", {})
+    return [f.alias or name for name, f in fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -3,32 +3,31 @@ models of :mod:`distributor.config`, errors that name the file and line."""
 from __future__ import annotations
 
 import difflib
+import logging
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ValidationError,
-)
+from pydantic import BaseModel, ValidationError
 
-# --------------------------------------------------------------------------- YAML with lines
 from distributor.config import (
     DEFAULT_CONFIG,
+    SOURCE_TYPES,
     ChannelConfig,
     Config,
     ConfigError,
     ConfigErrors,
     DirectorySourceConfig,
     FeedSourceConfig,
+    known_keys,
 )
+from distributor.values import format_key, interpolate, is_secret_key, secrets_in_file
 
 Path_ = tuple[str | int, ...]
-_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+log = logging.getLogger("distributor.config")
 
 
 @dataclass
@@ -37,36 +36,10 @@ class _Loaded:
     lines: dict[Path_, int] = field(default_factory=dict)
     errors: list[ConfigError] = field(default_factory=list)
     missing: dict[Path_, list[str]] = field(default_factory=dict)
+    raw: dict[Path_, Any] = field(default_factory=dict)  # each scalar as the file writes it
 
 
-def format_key(path: Path_) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            part = str(part)
-            if not part or any(c.isspace() or not c.isprintable() for c in part):
-                part = repr(part)  # a key that is blank or holds a line break: visible
-            out += f".{part}" if out else part
-    return out
-
-
-def _interpolate(value: str, env: dict[str, str]) -> tuple[str, list[str]]:
-    missing: list[str] = []
-
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env and (env[name] != "" or default is None):
-            return env[name]
-        if default is not None:
-            return default
-        missing.append(name)
-        return ""
-
-    return _ENV_RE.sub(replace, value), missing
-
-
+# --------------------------------------------------------------------------- YAML with lines
 #: a configuration is small: more values than this is an alias bomb, not a newsroom's setup
 MAX_VALUES = 10_000
 MAX_DEPTH = 40
@@ -117,9 +90,9 @@ def _load_yaml(text: str, file: str, env: dict[str, str]) -> _Loaded:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [convert(item, (*path, i)) for i, item in enumerate(node.value)]
-        value = constructor.construct_object(node)
+        value = loaded.raw[path] = constructor.construct_object(node)
         if isinstance(value, str) and "${" in value:
-            value, missing = _interpolate(value, env)
+            value, missing = interpolate(value, env)
             if missing:
                 loaded.missing[path] = missing
         return value
@@ -158,19 +131,35 @@ def _pydantic_errors(
     lines: dict[Path_, int],
 ) -> list[ConfigError]:
     out: list[ConfigError] = []
-    for err in exc.errors():
+    errors = exc.errors()
+    missing: dict[tuple[Any, ...], list[str]] = {}  # the required keys missing in each block
+    for err in errors:
+        if err["type"] == "missing" and err["loc"]:
+            missing.setdefault(tuple(err["loc"][:-1]), []).append(str(err["loc"][-1]))
+
+    def meant(loc: tuple[Any, ...]) -> list[str]:  # what an unknown key is a typo of, if any
+        return (difflib.get_close_matches(str(loc[-1]), missing.get(loc[:-1], []), n=1)
+                or difflib.get_close_matches(str(loc[-1]), known_keys(model, loc[:-1]), n=1))
+
+    # a required key written with a typo: the unknown key's error says it all (one typo, one line)
+    misspelt = {(*err["loc"][:-1], hint) for err in errors
+                if err["type"] == "extra_forbidden" and err["loc"]
+                for hint in meant(tuple(err["loc"]))}
+    for err in errors:
         raw_loc = tuple(err["loc"])
-        loc = tuple(p for p in raw_loc if not (isinstance(p, str) and p in _SOURCE_TAGS))
+        loc = tuple(p for p in raw_loc if not (isinstance(p, str) and p in SOURCE_TYPES))
         path = (*prefix, *loc)
         kind = err["type"]
         if kind == "extra_forbidden":
             name = str(loc[-1]) if loc else "?"
-            known = _known_keys(model, raw_loc[:-1])
-            hint = difflib.get_close_matches(name, known, n=1)
+            known = known_keys(model, raw_loc[:-1])
+            hint = meant(raw_loc) if raw_loc else []
             suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
             message = (f"unknown key {name!r}.{suggestion} Known keys here: "
                        f"{', '.join(sorted(known))}.")
         elif kind == "missing":
+            if raw_loc in misspelt:
+                continue
             message = f"required key {loc[-1]!r} is missing; add it"
         elif kind == "union_tag_invalid":
             expected = err["msg"].split("does not match any of the expected tags: ")[-1]
@@ -183,47 +172,12 @@ def _pydantic_errors(
             if "input" in err and not isinstance(err["input"], dict) and \
                     repr(err["input"]) not in message:
                 shown = err["input"]
-                if not isinstance(shown, list) and "secret" not in str(path).lower() and \
-                        "token" not in str(path).lower() and "password" not in str(path).lower():
+                secret = is_secret_key(model, loc) or any(
+                    word in str(path).lower() for word in ("secret", "token", "password"))
+                if not isinstance(shown, list) and not secret:  # a secret's value: never shown
                     message += f" (got {shown!r})"
         out.append(ConfigError(file, _line_for(lines, path), format_key(path), message))
     return out
-
-
-_SOURCE_TAGS = {"feed": FeedSourceConfig, "directory": DirectorySourceConfig}
-
-
-def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if isinstance(part, str) and part in _SOURCE_TAGS and current is Config:
-            continue
-        if isinstance(part, str) and part in _SOURCE_TAGS:
-            current = _SOURCE_TAGS[part]
-            continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
-            # discriminated unions: look through every member
-            return []
-        annotation = fields[part].annotation
-        current = _model_in(annotation)
-        if current is None:
-            return []
-    fields = getattr(current, "model_fields", {})
-    return [f.alias or name for name, f in fields.items() if name not in ("path",) or
-            current is not Config]
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
 
 
 def _iter_channel_items(data: dict[str, Any]) -> Iterator[tuple[int, Any]]:
@@ -281,11 +235,12 @@ def load_config(
                 else str(var_path[1])
             missing_credentials.setdefault(str(channel_name), []).extend(names)
             continue
+        secret = _is_secret(data, var_path)  # a secret has no default in the file
         for name in names:
             errors.append(ConfigError(
                 file, loaded.lines.get(var_path), format_key(var_path),
-                f"environment variable {name} is not set; export {name}=... or write "
-                f"${{{name}:-default}} to give a default"))
+                f"environment variable {name} is not set; export {name}=..." + ("" if secret
+                else f" or write ${{{name}:-default}} to give a default")))
 
     # channels: each validated against its adapter's own model
     channels: list[ChannelConfig] = []
@@ -358,6 +313,13 @@ def load_config(
     if errors or config is None:
         raise ConfigErrors(errors)
 
+    if not dry_run:  # a dry run sends nothing: its stand-ins (the demo's) are no secrets
+        named = [(("channels", i), c, c.name) for i, c in zip(places, channels, strict=True)]
+        config.warnings = [  # config.channels is still empty: each channel by its place
+            ConfigError(file, _line_for(loaded.lines, key), format_key(key), what) for key, what
+            in secrets_in_file(loaded.raw, [((), config, "distributor"), *named])]
+        for warning in config.warnings:
+            log.warning("%s", warning)
     base = file_path.resolve().parent
     config.channels = channels
     config.path = file_path
@@ -378,6 +340,19 @@ def load_config(
         if isinstance(channel_path, Path) and not channel_path.is_absolute():
             channel.path = base / channel_path  # type: ignore[attr-defined]
     return config
+
+
+def _is_secret(data: dict[str, Any], path: Path_) -> bool:
+    """Whether the key at ``path`` holds a secret (a channel's: by its own model)."""
+    from distributor.registry import PluginError, get_adapter_class
+
+    if len(path) < 2 or path[0] != "channels":
+        return is_secret_key(Config, path)
+    try:
+        model = get_adapter_class(str(data["channels"][path[1]].get("type"))).config_model
+    except (AttributeError, KeyError, PluginError):
+        return False
+    return is_secret_key(model, path[2:])
 
 
 def _channel_checks(channel: ChannelConfig, config: Config) -> list[tuple[Path_, str]]:

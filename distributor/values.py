@@ -1,18 +1,21 @@
 """The value types of channels.yaml, each with a parser that says how to write it: durations
 ("90s", "1h30m"), cron expressions (weekdays as cron counts them), web addresses and language
-codes."""
+codes; ``${NAME}`` references, and the secrets of a configuration: which keys hold one, which
+are written in the file, and the credentials of a web address (masked wherever it is shown)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Annotated, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import Annotated, Any, get_args
+from urllib.parse import unquote, urlsplit
 
 from babel import Locale, UnknownLocaleError
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator, SecretBytes, SecretStr
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+KeyPath = tuple[str | int, ...]
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -135,23 +138,171 @@ def language_code(value: str) -> str:
     return code
 
 
-#: query parameters of a web address whose value is a credential (?token=..., &api_key=...,
-#: &accessToken=...)
+#: ``${NAME}`` or ``${NAME:-default}`` in a value of channels.yaml
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+def interpolate(value: str, env: dict[str, str]) -> tuple[str, list[str]]:
+    """``value`` with each ``${NAME}`` replaced from ``env`` (or its default), and the names
+    that are not set and have no default."""
+    missing: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and (env[name] != "" or default is None):
+            return env[name]
+        if default is not None:
+            return default
+        missing.append(name)
+        return ""
+
+    return ENV_REF.sub(replace, value), missing
+
+
+def format_key(path: KeyPath) -> str:
+    """A key path as the messages show it: ``channels[0].smtp.password``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            part = str(part)
+            if not part or any(c.isspace() or not c.isprintable() for c in part):
+                part = repr(part)  # a key that is blank or holds a line break: visible
+            out += f".{part}" if out else part
+    return out
+
+
+def secrets_in_file(raw: dict[KeyPath, Any], models: list[tuple[KeyPath, BaseModel, str]]
+                    ) -> list[tuple[KeyPath, str]]:
+    """Where channels.yaml writes a secret out instead of taking it from the environment:
+    (key path, what to do), never the value. ``raw``: each scalar as the file writes it;
+    ``models``: each validated model with its key path and the word its variables are named
+    after (a channel's name). A database address's password counts too."""
+    found = []
+    for prefix, model, word in models:
+        for key in secret_keys(model, prefix):
+            if key in raw and secret_in_file(raw[key]):
+                words = key[len(prefix):] if prefix else key[-1:]
+                found.append((key, _put_in_env("a secret", "it", raw[key],
+                                               env_name(word, *words))))
+    if url_secret_in_file(raw.get(("database",))):
+        found.append((("database",), _put_in_env(
+            "a password", "the database address", raw[("database",)], "DISTRIBUTOR_DATABASE_URL")))
+    return found
+
+
+def _put_in_env(what: str, it: str, raw: object, name: str) -> str:
+    ref = ENV_REF.fullmatch(raw.strip()) if isinstance(raw, str) else None
+    if ref is not None and ref.group(2):  # ${NAME:-secret}: the variable is there already
+        return (f"{what} written in the file as the default of ${{{ref.group(1)}:-...}}; put "
+                f"{it} in the environment only and write ${{{ref.group(1)}}} without a default")
+    return f"{what} written in the file; put {it} in the environment and write ${{{name}}}"
+
+
+def secret_in_file(raw: object) -> bool:
+    """Whether a secret written as ``raw`` in channels.yaml is in the file: a value with no
+    ``${NAME}`` at all, or a ``${NAME:-default}`` whose default is not empty."""
+    if not isinstance(raw, str):
+        return raw is not None  # a number, true: written out
+    refs = list(ENV_REF.finditer(raw))
+    return any(m.group(2) for m in refs) if refs else raw.strip() != ""
+
+
+def url_secret_in_file(raw: object) -> bool:
+    """Whether the password (``user:password@``, ``?password=``) of the web address written
+    as ``raw`` in channels.yaml is in the file (a default of ``${NAME:-...}`` is)."""
+    if not isinstance(raw, str):
+        return False
+    text = ENV_REF.sub(lambda m: m.group(2) or "\0", raw)  # "\0": from the environment
+    try:
+        written = [urlsplit(text).password or ""]
+    except ValueError:
+        return False
+    written += [v for n, _, v in (p.partition("=") for p in urlsplit(text).query.split("&"))
+                if credential_param(n)]
+    return any(value and "\0" not in value for value in written)
+
+
+def env_name(*words: object) -> str:
+    """A name for an environment variable made of ``words`` ("daily", "smtp.password" ->
+    DAILY_SMTP_PASSWORD)."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", "_".join(str(w) for w in words)).strip("_").upper()
+    return name if name and not name[0].isdigit() else f"DISTRIBUTOR_{name}"
+
+
+def secret_keys(model: BaseModel, prefix: KeyPath = ()) -> Iterator[KeyPath]:
+    """The key path (as channels.yaml writes it: aliases) of every secret value (SecretStr,
+    SecretBytes) of ``model``, in any model, list or mapping below it."""
+    for name, field in type(model).model_fields.items():
+        yield from _secrets_in(getattr(model, name), (*prefix, field.alias or name))
+
+
+def _secrets_in(value: object, key: KeyPath) -> Iterator[KeyPath]:
+    if isinstance(value, SecretStr | SecretBytes):
+        yield key
+    elif isinstance(value, BaseModel):
+        yield from secret_keys(value, key)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _secrets_in(item, (*key, index))
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _secrets_in(item, (*key, str(name)))
+
+
+def is_secret_key(model: type[BaseModel], path: KeyPath) -> bool:
+    """Whether ``path`` (keys and list indexes below ``model``) names a secret field."""
+    types: list[Any] = [model]
+    for part in path:
+        if isinstance(part, int):
+            continue
+        types = [t for m in types if isinstance(m, type) and issubclass(m, BaseModel)
+                 for name, f in m.model_fields.items() if part in (name, f.alias)
+                 for t in _types(f.annotation)]
+    return any(t in (SecretStr, SecretBytes) for t in types)
+
+
+def _types(annotation: Any) -> list[Any]:
+    """The classes in an annotation (``SecretStr | None``, ``list[Model]``, Annotated)."""
+    args = get_args(annotation)
+    if not args:
+        return [annotation]
+    return [t for arg in args for t in _types(arg)]
+
+
+#: query parameters whose value is a credential whatever its length (?token=..., &api_key=...,
+#: &accessToken=...): names compared in lower case without "_" and "-"
+_CREDENTIAL_PARAMS = frozenset({
+    "token", "accesstoken", "authtoken", "apitoken", "privatetoken", "refreshtoken", "idtoken",
+    "sessiontoken", "key", "apikey", "accesskey", "secretkey", "privatekey", "appkey", "secret",
+    "clientsecret", "apisecret", "appsecret", "password", "passwd", "pwd", "pass", "auth",
+    "authorization", "sig", "signature", "session", "sessionid", "sid", "jwt", "credential",
+    "credentials"})
+#: the looser heuristic: any other name that ends like one (?feedkey=..., &x_auth=...); such a
+#: value counts as a credential only from this length, so that ?monkey=news never redacts
+#: "news" from every log line
 _SECRET_QUERY = re.compile(r"(?i)(token|key|secret|password|passwd|pwd|auth|sig|signature|"
                            r"session|sid)$")
-#: shorter values are not taken for credentials: redacting "news" or "2024" from every log
-#: line would do more harm than good
 _MIN_QUERY_SECRET = 8
 #: a user name without a password this long is a token (https://TOKEN@host/feed)
 _MIN_TOKEN_USER = 16
 _USERINFO = re.compile(r"(?<=//)([^/\s:@]*):[^/\s@]+@")
+#: a query parameter anywhere in a text (also HTML-escaped: &amp;token=...)
+_QUERY_PARAM = re.compile(r"(?<=[?&;])([A-Za-z0-9_.%-]+)=([^&#\s\"'<>]+)")
+
+
+def credential_param(name: str) -> bool:
+    """Whether a query parameter of this name carries a credential, whatever its value."""
+    return re.sub(r"[-_]", "", unquote(name)).lower() in _CREDENTIAL_PARAMS
 
 
 def url_secrets(url: str) -> list[str]:
-    """The credentials written into a web address: the password of ``user:password@`` (or a
-    long user name with none: a token), and the values of query parameters named like one
-    (``token``, ``api_key``, ``accessToken``, ``sig``...), as they appear in it and decoded,
-    for redaction."""
+    """The credentials written into a web address, for redaction from every log line: the
+    password of ``user:password@`` (or a long user name with none: a token), and the values of
+    query parameters named like one (``token``, ``api_key``, ``accessToken``, ``sig``...), as
+    they appear in it and decoded. A short value of a credential parameter is given with its
+    name (``token=abc``), so that only that parameter is redacted, not every "abc"."""
     try:
         parts = urlsplit(url)
         user, password = parts.username, parts.password
@@ -160,17 +311,28 @@ def url_secrets(url: str) -> list[str]:
     found = [password, unquote(password)] if password else []
     if user and not password and len(user) >= _MIN_TOKEN_USER:
         found += [user, unquote(user)]
-    for name, value in parse_qsl(parts.query, keep_blank_values=False):
-        if _SECRET_QUERY.search(name) and len(value) >= _MIN_QUERY_SECRET:
-            found.append(value)
-            found.extend(raw.partition("=")[2] for raw in parts.query.split("&")
-                         if unquote(raw.partition("=")[0]) == name)
+    for raw in parts.query.split("&"):
+        raw_name, _, raw_value = raw.partition("=")
+        name, value = unquote(raw_name.replace("+", " ")), unquote(raw_value.replace("+", " "))
+        if not value:
+            continue
+        if len(value) >= _MIN_QUERY_SECRET and (credential_param(name)
+                                                or _SECRET_QUERY.search(name)):
+            found += [value, raw_value]
+        elif credential_param(name):
+            found += [raw, f"{name}={value}"]
     return sorted({f for f in found if len(f) >= 4}, key=len, reverse=True)
 
 
+def _mask_param(match: re.Match[str]) -> str:
+    return f"{match.group(1)}=***" if credential_param(match.group(1)) else match.group(0)
+
+
 def mask_secrets(text: str, secrets: list[str]) -> str:
-    """``text`` with each of ``secrets`` (longest first), and the password of any
-    ``user:password@`` in a web address, replaced by ``***``."""
+    """``text`` with the value of every query parameter named like a credential
+    (``?token=***``), the password of any ``user:password@`` in a web address, and each of
+    ``secrets`` (longest first) replaced by ``***``."""
+    text = _QUERY_PARAM.sub(_mask_param, text)
     for secret in secrets:
         text = text.replace(secret, "***")
     return _USERINFO.sub(r"\1:***@", text)

@@ -107,5 +107,6 @@ async def test_the_dashboard_and_metrics_show_what_a_source_skipped(
     [row] = re.findall(r'<tr data-source="newsroom" data-state="skipping">(.*?)</tr>', page,
                        re.S)
     assert "rusak-00.txt" in row and "and 6 more" in row  # 26 kept as 20 lines and a count
-    assert "<i>aneh<i>" not in page and "&lt;i&gt;aneh&lt;i&gt;" in row  # a file name is text, not markup
+    # a file name is text, not markup
+    assert "<i>aneh<i>" not in page and "&lt;i&gt;aneh&lt;i&gt;" in row
     assert 'distributor_source_problems{source="newsroom"} 26.0' in metrics

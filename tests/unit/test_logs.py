@@ -66,11 +66,30 @@ def test_a_text_log_line_carries_its_date_and_time_zone() -> None:
     ("https://ghp_0123456789abcdefXYZ@feeds.example/rss", ["ghp_0123456789abcdefXYZ"]),
     ("https://feeds.example/rss?lang=id&page=2", []),  # nothing secret-shaped
     ("https://user@feeds.example/rss", []),  # a short user name without a password
-    # too short to take for a credential: "news" would vanish from every log line
-    ("https://feeds.example/rss?key=news&session=2024", []),
+    # a credential's name: any value is one; a short one is redacted with its name, so that
+    # "news" does not vanish from every log line
+    ("https://feeds.example/rss?key=news&session=2024", ["key=news", "session=2024"]),
+    ("https://feeds.example/rss?token=SECRETQ", ["token=SECRETQ"]),
+    # a name that only ends like one (the looser rule): from 8 characters
+    ("https://feeds.example/rss?monkey=news&hotkey=0123456789", ["0123456789"]),
 ])
 def test_the_credentials_in_a_feeds_address_are_found(url: str, secrets: list[str]) -> None:
     assert sorted(url_secrets(url)) == sorted(secrets)
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://feeds.example/rss?token=SECRETQ&lang=id",
+     "https://feeds.example/rss?token=***&lang=id"),
+    ("https://feeds.example/rss?lang=id&access_token=a1&accessToken=b2&api-key=c3&sig=d",
+     "https://feeds.example/rss?lang=id&access_token=***&accessToken=***&api-key=***&sig=***"),
+    ("https://feeds.example/rss?monkey=news&token=", "https://feeds.example/rss?monkey=news&token="),
+])
+def test_a_short_token_in_a_feeds_address_is_masked_in_full(url: str, shown: str) -> None:
+    """A token of fewer than 8 characters was shown whole in errors and `sources list`."""
+    message = f"feed {url} answered HTTP 503"
+    assert mask_secrets(message, url_secrets(url)) == f"feed {shown} answered HTTP 503"
+    assert mask_secrets(message, []) == f"feed {shown} answered HTTP 503"  # an older message
+    assert RedactingFilter(url_secrets(url)).redact(url).count("SECRETQ") == 0
 
 
 def test_a_feeds_password_and_token_are_in_no_log_line() -> None:

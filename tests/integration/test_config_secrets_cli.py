@@ -1,0 +1,174 @@
+"""What a user sees of channels.yaml's secrets and mistakes on the command line: `check`, `run`
+and `serve` say once, one line each with file and line, which secret is written in the file
+(never its value); one typo is one error; the internal fields are no keys; a short token in a
+feed's address is `***` in errors and `sources list`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from subprocess import CompletedProcess
+
+import pytest
+from feedserver import FeedServer
+from support.web import ServeProcess, free_port, serve_env
+
+Run = Callable[..., CompletedProcess[str]]
+#: a log line's time stamp ("2026-12-03 15:47:20 WIB "): what follows it is what is said
+STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ ")
+
+PLAIN = """\
+channels:
+  - name: telegram
+    type: telegram
+    chat_id: "@rinewsportal"
+    token: 123456789:AAHplainTokenWrittenInTheFile0123456
+  - name: x
+    type: x
+    consumer_key: ${X_API_KEY}
+    consumer_secret: abcSecretOfTheConsumer
+    access_token: ${X_ACCESS_TOKEN}
+    access_token_secret: ${X_ACCESS_TOKEN_SECRET}
+  - name: daily
+    type: email
+    publish: instant
+    from: "RI News Portal <redaksi@rinews.example>"
+    smtp:
+      host: localhost
+      password: hunter2
+  - name: breaking
+    type: telegram
+    chat_id: "@rinewsbreaking"
+    token: ${TELEGRAM_BOT_TOKEN:-987654321:AAHdefaultTokenInTheFile654321}
+"""
+SECRETS = ("123456789:AAHplainTokenWrittenInTheFile0123456", "abcSecretOfTheConsumer",
+           "hunter2", "987654321:AAHdefaultTokenInTheFile654321", "test-secret-key")
+ENV = {"X_API_KEY": "k", "X_ACCESS_TOKEN": "t", "X_ACCESS_TOKEN_SECRET": "ts"}
+OUTBOX = """\
+channels:
+  - name: files
+    type: outbox
+    path: outbox/
+"""
+
+
+def line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def said(stderr: str) -> list[str]:
+    return [STAMP.sub("", line) for line in stderr.splitlines()]
+
+
+def test_check_warns_once_of_each_secret_in_the_file_and_still_says_ok(
+        write_config: Callable[..., Path], run_cli: Run) -> None:
+    path = write_config(PLAIN)
+    result = run_cli("--config", path, "check", env=ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{path}: OK (0 sources, 4 channels)\n"
+    put = "a secret written in the file; put it in the environment and write"
+    assert said(result.stderr) == [
+        f"warning: {path}:{line_of(path, 'secret_key:')}: web.secret_key: {put} "
+        "${DISTRIBUTOR_SECRET_KEY}",
+        f"warning: {path}:{line_of(path, 'token: 123')}: channels[0].token: {put} "
+        "${TELEGRAM_TOKEN}",
+        f"warning: {path}:{line_of(path, 'consumer_secret:')}: channels[1].consumer_secret: "
+        f"{put} ${{X_CONSUMER_SECRET}}",
+        f"warning: {path}:{line_of(path, 'hunter2')}: channels[2].smtp.password: {put} "
+        "${DAILY_SMTP_PASSWORD}",
+        f"warning: {path}:{line_of(path, 'TELEGRAM_BOT_TOKEN:-')}: channels[3].token: a secret "
+        "written in the file as the default of ${TELEGRAM_BOT_TOKEN:-...}; put it in the "
+        "environment only and write ${TELEGRAM_BOT_TOKEN} without a default",
+    ]
+    assert not any(secret in result.stdout + result.stderr for secret in SECRETS)
+
+
+def test_check_of_a_missing_secret_variable_offers_no_default(
+        write_config: Callable[..., Path], run_cli: Run) -> None:
+    path = write_config(PLAIN)
+    result = run_cli("--config", path, "check", env={k: v for k, v in ENV.items()
+                                                     if k != "X_API_KEY"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert said(result.stderr) == [
+        f"error: {path}:{line_of(path, 'X_API_KEY')}: channels[1].consumer_key: environment "
+        "variable X_API_KEY is not set; export X_API_KEY=...",
+        f"1 problem in {path}; fix it and run `distributor check` again"]
+
+
+def test_a_typo_in_a_required_key_is_one_error_line(
+        write_config: Callable[..., Path], run_cli: Run) -> None:
+    path = write_config(PLAIN.replace('chat_id: "@rinewsportal"', 'chatid: "@rinewsportal"'))
+    result = run_cli("--config", path, "check", env=ENV)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = said(result.stderr)
+    assert len(lines) == 2, result.stderr
+    assert lines[0].startswith(f"error: {path}:{line_of(path, 'chatid')}: channels[0].chatid: "
+                               "unknown key 'chatid'. Did you mean 'chat_id'? Known keys here:")
+    assert lines[1] == f"1 problem in {path}; fix it and run `distributor check` again"
+
+
+@pytest.mark.parametrize(("key", "value"), [("path", "/etc"),
+                                            ("missing_credentials", "{telegram: [FOO]}")])
+def test_check_refuses_the_internal_fields_as_keys(
+        write_config: Callable[..., Path], run_cli: Run, key: str, value: str) -> None:
+    path = write_config(f"{key}: {value}\n" + OUTBOX)
+    result = run_cli("--config", path, "check")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert said(result.stderr)[0] == (
+        f"error: {path}:{line_of(path, key + ':')}: {key}: unknown key {key!r}. Known keys "
+        "here: channels, database, execution, outbox, site, sources, templates, web.")
+
+
+def test_run_says_it_once_at_its_start_and_a_dry_run_not_at_all(
+        write_config: Callable[..., Path], run_cli: Run) -> None:
+    path = write_config(OUTBOX)  # web.secret_key: test-secret-key, written in the file
+    warning = (f"warning: {path}:{line_of(path, 'secret_key:')}: web.secret_key: a secret "
+               "written in the file; put it in the environment and write "
+               "${DISTRIBUTOR_SECRET_KEY}")
+    result = run_cli("--config", path, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    assert said(result.stderr).count(warning) == 1 and said(result.stderr)[0] == warning
+    dry = run_cli("--config", path, "run", "--once", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "secret_key" not in dry.stderr
+
+
+@pytest.mark.slow
+def test_serve_says_it_once_at_its_start(write_config: Callable[..., Path],
+                                         tmp_path: Path) -> None:
+    path = write_config(OUTBOX)
+    server = ServeProcess(path, free_port(), serve_env(), tmp_path / "serve.log").start()
+    server.stop()
+    lines = said(server.log())
+    warning = (f"warning: {path}:{line_of(path, 'secret_key:')}: web.secret_key: a secret "
+               "written in the file; put it in the environment and write "
+               "${DISTRIBUTOR_SECRET_KEY}")
+    assert lines.count(warning) == 1, lines
+    assert lines.index(warning) < next(i for i, line in enumerate(lines)
+                                       if line.startswith("dashboard: ")), lines
+    assert "test-secret-key" not in server.log()
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as running:
+        yield running
+
+
+def test_a_short_token_of_a_feed_is_masked_in_errors_and_the_source_list(
+        server: FeedServer, write_config: Callable[..., Path], run_cli: Run) -> None:
+    path = write_config(f"""\
+sources:
+  - name: desk
+    type: feed
+    url: {server.url("/gone.xml")}?token=SECRETQ&lang=id
+""" + OUTBOX)
+    server.route("/gone.xml?token=SECRETQ&lang=id", status=404, body=b"no such feed",
+                 content_type="text/plain")
+    fetched = run_cli("--config", path, "fetch")
+    assert fetched.returncode == 1
+    assert "?token=***&lang=id answered HTTP 404" in fetched.stderr, fetched.stderr
+    listed = run_cli("--config", path, "sources", "list")
+    assert "?token=***&lang=id answered HTTP 404" in listed.stdout, listed.stdout
+    assert "SECRETQ" not in fetched.stdout + fetched.stderr + listed.stdout + listed.stderr
