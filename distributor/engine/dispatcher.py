@@ -1,6 +1,8 @@
 """Sending due deliveries: the dispatcher (pacing, retries, progress; adapters only push),
 and dry-run passes into the outbox. What each send's outcome does to the ledger is in
-:mod:`.send_outcomes`. (An editor's request is sent by :mod:`distributor.services.sending`.)"""
+:mod:`.send_outcomes`, what a dead process left behind in :mod:`.recovery`; a pass reports
+each delivery once (:mod:`.reports`) and says when it waits for a retry (:mod:`.waits`). (An
+editor's request is sent by :mod:`distributor.services.sending`.)"""
 
 from __future__ import annotations
 
@@ -14,16 +16,13 @@ from sqlalchemy.orm import Session
 
 from distributor.channels.outbox import dry_run_outbox
 from distributor.clock import utcnow
-from distributor.engine.actions import (
-    claim_action,
-    next_due_action,
-    recover_actions,
-    send_action,
-)
-from distributor.engine.contexts import delivery_key, reconciling, send_contexts
+from distributor.engine.actions import claim_action, next_due_action, send_action
+from distributor.engine.contexts import delivery_key, send_contexts
 from distributor.engine.dry_run import PreviewItem, dry_run_pass, outbox_name
 from distributor.engine.notices import NOTICES, why_waiting
 from distributor.engine.pacing_rules import daily_cap_until, paced_from, spacing_slack
+from distributor.engine.recovery import reconcile_unknown, recover_stale
+from distributor.engine.reports import merge_latest, settle
 from distributor.engine.send_outcomes import (
     DispatchReport,
     fail,
@@ -31,11 +30,12 @@ from distributor.engine.send_outcomes import (
     retry_later,
     unknown,
 )
+from distributor.engine.waits import retry_wait
 from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record
 from distributor.ledger.ingest import from_row
 from distributor.plugin import AmbiguousError, PermanentError, TransientError
 from distributor.render.dates import site_clock
-from distributor.runtime import Runtime, owner_gone
+from distributor.runtime import Runtime
 from distributor.store.models import (
     ArticleRow,
     ChannelState,
@@ -52,7 +52,6 @@ PACING_WAIT_MAX = 90.0  # a pass waits this long at most for a channel's pacing
 #: a post is claimed and made ready this long before its pacing slot, so that its request
 #: leaves at the slot itself, the ledger's writes done (a stop does not cut this part short)
 LEAD = 0.25
-RECONCILE_WINDOW = timedelta(hours=24)  # Telegram keeps updates 24 hours; older is for editors
 
 
 # --------------------------------------------------------------------------- dispatching
@@ -92,83 +91,14 @@ class Dispatcher:
             timer.cancel()
             self._sleepers.discard(waker)
 
-    # -- recovery ---------------------------------------------------------------------------
+    # -- recovery (:mod:`.recovery`) -------------------------------------------------------
     async def recover(self, *, now: datetime | None = None) -> DispatchReport:
         """Deliveries left ``sending`` by a process that died: reconcile, else ``unknown``."""
-        now = now or utcnow()
-        recovered = DispatchReport()
-        recover_actions(self.rt, now=now)  # retractions and corrections: resumed, never lost
-        with self.rt.store.session() as session:
-            stale = session.scalars(select(Delivery).where(Delivery.state == "sending")).all()
-            stale = [d for d in stale if d.lease_owner != self.rt.owner and (
-                (d.lease_until is not None and d.lease_until < now) or owner_gone(d.lease_owner))]
-            for delivery in stale:
-                adapter = reconciling(self.rt, delivery.channel)
-                remote = None
-                if adapter is not None and delivery.messages:
-                    try:
-                        remote = await adapter.reconcile(
-                            delivery.messages, [p.remote_id for p in delivery.parts])
-                    except Exception as exc:  # reconciliation is best effort
-                        log.warning("could not reconcile delivery %s: %s", delivery.id, exc)
-                if remote is not None:
-                    self._reconciled(session, delivery, str(remote), now, recovered,
-                                     "after a crash")
-                else:
-                    delivery.last_error = (
-                        "the process sending this stopped before the platform answered; it may "
-                        "or may not have been published. Check the channel, then run "
-                        f"`distributor deliveries retry {delivery.id} --force` to send it or "
-                        f"`distributor deliveries resolve {delivery.id} --sent` to close it")
-                    record(session, delivery, "unknown", "interrupted while sending")
-                    log.warning("delivery %s (%s) is unknown: interrupted while sending",
-                                delivery.id, delivery.channel)
-                    recovered.unknown.append(delivery.id)
-                delivery.lease_owner = None
-                delivery.lease_until = None
-        return recovered
-
-    def _reconciled(self, session: Session, delivery: Delivery, remote: str, now: datetime,
-                    report: DispatchReport, when: str) -> None:
-        """The part in flight was found on the platform: record it; a thread goes on."""
-        done, total = len(delivery.parts), len(delivery.messages or [])
-        if done < total:
-            delivery.parts.append(DeliveryPart(idx=done, remote_id=remote))
-        if len(delivery.parts) < total:
-            delivery.next_attempt_at = now
-            record(session, delivery, "retry",
-                   f"part {done + 1} of {total} found on the platform {when}; resuming")
-            report.retry.append(delivery.id)
-        else:
-            delivery.remote_id = delivery.parts[0].remote_id if delivery.parts else remote
-            delivery.sent_at = now
-            delivery.last_error = None
-            record(session, delivery, "sent", f"reconciled {when}")
-            report.sent.append(delivery.id)
+        return await recover_stale(self.rt, now=now)
 
     async def reconcile_unknown(self, *, now: datetime | None = None) -> DispatchReport:
-        """Look again for the posts of recent ``unknown`` deliveries (the platform may show a
-        post later than it answered); those found are marked sent, the rest stay for editors."""
-        now = now or utcnow()
-        report = DispatchReport()
-        with self.rt.store.session() as session:
-            unknown = session.scalars(select(Delivery).where(
-                Delivery.state == "unknown", Delivery.updated_at >= now - RECONCILE_WINDOW)).all()
-            for delivery in unknown:
-                adapter = reconciling(self.rt, delivery.channel)
-                if adapter is None or not delivery.messages:
-                    continue
-                try:
-                    remote = await adapter.reconcile(
-                        delivery.messages, [p.remote_id for p in delivery.parts])
-                except Exception as exc:  # best effort: it stays unknown
-                    log.debug("could not reconcile delivery %s: %s", delivery.id, exc)
-                    continue
-                if remote is not None:
-                    self._reconciled(session, delivery, str(remote), now, report, "later")
-                    log.info("delivery %s (%s) was published after all (remote id %s)",
-                             delivery.id, delivery.channel, remote)
-        return report
+        """Look again for the posts of recent ``unknown`` deliveries; those found are sent."""
+        return await reconcile_unknown(self.rt, now=now)
 
     # -- the pass ---------------------------------------------------------------------------
     async def run_once(self, *, now: datetime | None = None,
@@ -181,7 +111,7 @@ class Dispatcher:
         the channel's ``min_interval``, only for the platform's own pace."""
         total = await self.recover(now=now)
         if only is None and actions is None:
-            total.merge(await self.reconcile_unknown(now=now))
+            merge_latest(total, await self.reconcile_unknown(now=now))
             plan_deliveries(self.rt, now=now)
         targeted = only is not None or actions is not None
         only_ids = set(only or ()) if targeted else None
@@ -191,7 +121,7 @@ class Dispatcher:
                                                      skip_spacing and only is not None)
                                          for name in names))
         for report in reports:
-            total.merge(report)
+            merge_latest(total, report)  # each delivery once, in the state it ended in
         return total
 
     async def send_only(self, channel: str, ids: Iterable[int], *,
@@ -221,6 +151,7 @@ class Dispatcher:
                              skip_spacing: bool = False) -> DispatchReport:
         report = DispatchReport()
         slack = spacing_slack(self.rt, channel) if skip_spacing else 0.0
+        said = False  # a failed attempt's warning just said when it is retried
         while not self.stopping:
             now = utcnow()
             with self.rt.store.session() as session:
@@ -240,6 +171,8 @@ class Dispatcher:
                 delivery_id = None if action_id is not None else \
                     self._next_due(session, channel, only, due)
                 why = why_waiting(session, channel) if wait > PACING_WAIT_MAX else ""
+                retrying = retry_wait(session, channel, state.next_send_at, wait) \
+                    if state is not None and LEAD < wait <= PACING_WAIT_MAX else None
                 cap_until = None
                 if delivery_id is not None:
                     need = self._parts_left(session, delivery_id)
@@ -259,6 +192,9 @@ class Dispatcher:
                                 site_clock(now + timedelta(seconds=wait), self.rt.config.site), why)
                     return report
                 NOTICES.clear(channel, "waiting")
+                if retrying and not said:  # a pass waiting out an outage says so, once
+                    log.info("%s", retrying)
+                said = False
                 await self._pause(wait - lead)
                 continue
             if action_id is not None:
@@ -269,7 +205,8 @@ class Dispatcher:
             if not self._claim(delivery_id):
                 continue
             outcome = await self._send(delivery_id, slot=now + timedelta(seconds=wait))
-            getattr(report, outcome).append(delivery_id)
+            settle(report, delivery_id, outcome)  # tried again later in the pass: counted once
+            said = outcome == "retry"
         return report
 
     def _parts_left(self, session: Session, delivery_id: int) -> int:

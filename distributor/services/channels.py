@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -37,6 +37,9 @@ class ChannelStatus:
     waiting: int = 0
     #: the error of its latest retry, when one is waiting
     last_error: str | None = None
+    #: the earliest time one of its waiting deliveries is due (a retry's next try, a push
+    #: scheduled for later), when any waits
+    next_due: datetime | None = None
 
     @property
     def state(self) -> str:
@@ -55,9 +58,14 @@ def statuses(rt: Runtime) -> list[ChannelStatus]:
     """Every configured channel's status, in channels.yaml's order."""
     with rt.store.session() as session:
         states = {s.channel: s for s in session.scalars(select(ChannelState))}
-        waiting = dict(session.execute(
-            select(Delivery.channel, func.count()).where(Delivery.state.in_(DUE_STATES))
-            .group_by(Delivery.channel)).all())
+        waiting: dict[str, int] = {}
+        next_due: dict[str, datetime] = {}
+        for name, count, due in session.execute(
+                select(Delivery.channel, func.count(), func.min(Delivery.next_attempt_at))
+                .where(Delivery.state.in_(DUE_STATES)).group_by(Delivery.channel)):
+            waiting[name] = int(count)
+            if due is not None:
+                next_due[name] = due if due.tzinfo else due.replace(tzinfo=UTC)
         errors: dict[str, str] = {}
         for name, error in session.execute(
                 select(Delivery.channel, Delivery.last_error).where(
@@ -73,8 +81,8 @@ def statuses(rt: Runtime) -> list[ChannelStatus]:
             paused_reason=st.paused_reason if st else None,
             paused_at=st.paused_at if st else None,
             held_until=st.next_send_at if st else None,
-            waiting=int(waiting.get(channel.name, 0)),
-            last_error=errors.get(channel.name)))
+            waiting=waiting.get(channel.name, 0),
+            last_error=errors.get(channel.name), next_due=next_due.get(channel.name)))
     return out
 
 

@@ -252,6 +252,32 @@ def test_an_editors_push_is_sent_by_a_worker_and_the_command_reports_it(
     assert "(tg1, article 1) sent" in worker_log  # the worker sent it, not the command
 
 
+def test_a_push_a_worker_could_not_publish_exits_1_and_says_a_worker_tries_again(
+        write_config: Callable[..., Path], pg_url: str, tmp_path: Path,
+        two_telegrams: tuple[FakeTelegram, FakeTelegram], env: dict[str, str]) -> None:
+    """User audit: a push that published nothing exited 0 ("not yet: ..."); as in embedded
+    mode, it exits 1 and says who tries again: here a running worker."""
+    write_articles(tmp_path / "articles", 1)
+    one, _ = two_telegrams
+    one.server_error(501, "Not Implemented", times=10_000)
+    config = distributed_config(write_config, pg_url, telegram_yaml("tg1", one))
+    upgrade(config, env)
+    with Cluster(config, env) as cluster:
+        worker = cluster.worker("--concurrency", "1")
+        pushed = run_in_process("--config", config, "push",
+                                tmp_path / "articles" / "berita-0000.json", "--channel", "tg1",
+                                env=env)
+        assert cluster.stop(worker) == 0
+    assert pushed.returncode == 1, pushed.stdout
+    assert pushed.stdout == ""
+    [line] = [x for x in pushed.stderr.splitlines() if x.startswith("error:")]
+    assert re.fullmatch(r"error: tg1: not published yet: Telegram is unavailable: 501 Not "
+                        r"Implemented; it is tried again at \d{4}-\d\d-\d\d \d\d:\d\d WIB by a "
+                        r"running `distributor worker`", line), line
+    assert one.messages == [] and one.calls_to("sendMessage")  # the worker tried
+    assert ledger(config) == {("tg1", 0): "retry"}
+
+
 # --------------------------------------------------------------------------- two schedulers
 
 
@@ -501,8 +527,10 @@ def test_check_says_distributed_mode_needs_postgresql(
     config = write_config("execution: distributed\n")
     result = run_in_process("--config", config, "check", env=env)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.startswith(f"error: {config}: execution: distributed needs a "
-                                    "PostgreSQL database"), result.stderr
+    # (the test configuration's literal web.secret_key is warned of first)
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert error.startswith(f"error: {config}: execution: distributed needs a "
+                            "PostgreSQL database"), result.stderr
 
 
 @pytest.mark.parametrize("command", [["run", "--once"], ["db", "upgrade"]])

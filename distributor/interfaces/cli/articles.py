@@ -173,19 +173,23 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
     finally:
         await rt.close()
     problems = 0
+    distributed = rt.config.execution == "distributed"
     for outcome in outcomes:
-        line, bad = push_line(outcome)
+        line, bad = push_line(outcome, distributed=distributed)
         problems += bad
         click.echo(line, err=bad)
     if problems:
         raise SystemExit(1)
 
 
-def push_line(outcome: PushOutcome) -> tuple[str, bool]:
-    """What ``push`` says about one channel, and whether it is a problem."""
+def push_line(outcome: PushOutcome, *, distributed: bool = False) -> tuple[str, bool]:
+    """What ``push`` says about one channel, and whether it is a problem: anything not
+    published is (exit status 0 means everything asked for happened: DESIGN.md, Contract 2),
+    a post that waits for its channel too, saying who sends it later."""
     from distributor.plugin.desk import PushKind
 
     name, d = outcome.channel, outcome.delivery
+    by = "a running `distributor worker`" if distributed else "`distributor run` while it runs"
     if outcome.kind is PushKind.ALREADY_SENT:
         return (f"{name}: already published {_local(_iso(d.sent_at))} (remote id "
                 f"{d.remote_id}); --force posts it again"), False
@@ -199,17 +203,20 @@ def push_line(outcome: PushOutcome) -> tuple[str, bool]:
                 f" fix it, then `distributor channels resume {name}` sends it (delivery "
                 f"{d.id})"), True
     if d.state == "pending" and outcome.channel_waits_until is not None:
-        return (f"{name}: not yet: the channel waits until "
+        return (f"error: {name}: not published yet: the channel waits until "
                 f"{_local(_iso(outcome.channel_waits_until))} (its pacing or the platform's "
-                f"answer); delivery {d.id} goes out then"), False
-    if d.state in ("pending", "sending"):  # distributed mode: still with a worker
-        return (f"{name}: queued for the workers (delivery {d.id}); `distributor deliveries "
-                "list` shows how it ends"), False
+                f"answer); delivery {d.id} goes out then, sent by {by}"), True
+    if d.state in ("pending", "sending") and distributed:  # still with a worker
+        return (f"error: {name}: not published yet: queued for the workers (delivery {d.id}); "
+                f"{by} sends it; `distributor deliveries list` shows how it ends"), True
+    if d.state in ("pending", "sending"):  # its channel holds it (max_posts_per_day)
+        return (f"error: {name}: not published yet: delivery {d.id} waits for its channel "
+                f"(its pacing or max_posts_per_day); sent by {by}"), True
     if d.state == "sent":
         return f"{name}: published (remote id {d.remote_id})", False
     if d.state == "retry":
-        return (f"{name}: not yet: {d.last_error}; retrying at "
-                f"{_local(_iso(d.next_attempt_at))}"), False
+        return (f"error: {name}: not published yet: {d.last_error}; it is tried again at "
+                f"{_local(_iso(d.next_attempt_at))} by {by}"), True
     return f"error: {name}: {d.state}: {d.last_error}", True
 
 

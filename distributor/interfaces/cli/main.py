@@ -237,6 +237,7 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
             await Service(rt, companions=[editor_bots(rt)]).run()
             return
         report = await run_pass(rt, wait_for_files=ONE_SHOT_FILE_WAIT)
+        waiting = [] if dry_run else _still_waiting(rt)
     finally:
         await rt.close()
     failed_sources = [p for p in report.polls if p.error]
@@ -247,13 +248,51 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
     if dry_run:
         _print_previews(report, rt.config.outbox)
     else:
-        d = report.dispatch
+        d = report.dispatch  # deliveries, each once, in the state the pass left them in
         click.echo(f"sent {len(d.sent)}, retry later {len(d.retry)}, failed {len(d.failed)}, "
                    f"unknown {len(d.unknown)}")
+        for line, problem in waiting:
+            click.echo(line, err=problem)
         for outcome in report.digests:
             click.echo(f"digest {outcome.channel}: {outcome.state} ({outcome.articles} articles)")
-    if failed_sources or (not dry_run and (report.dispatch.failed or report.dispatch.unknown)):
+    # exit 0 only when everything asked for happened (DESIGN.md, Contract 2): posts a failure
+    # holds back (an outage, a paused channel) were not published, so the pass exits 1
+    held_back = any(problem for _, problem in waiting)
+    if failed_sources or (not dry_run and (report.dispatch.failed or report.dispatch.unknown
+                                           or held_back)):
         raise SystemExit(1)
+
+
+def _still_waiting(rt: Any) -> list[tuple[str, bool]]:
+    """After a pass: one line per enabled channel with posts still waiting (how many, until
+    when, why), and whether a failure holds them back (a problem: the pass exits 1) rather
+    than the channel's pacing or a later time an editor chose."""
+    from distributor.clock import utcnow
+    from distributor.interfaces.cli.common import _iso, _local
+    from distributor.services.channels import statuses
+
+    now = utcnow()
+    lines = []
+    for st in statuses(rt):
+        if not st.enabled or not st.waiting:
+            continue
+        posts = f"{st.waiting} waiting"
+        if st.paused_reason:
+            lines.append((f"error: {st.name}: {posts}: the channel is paused "
+                          f"({st.paused_reason}); fix it, then `distributor channels resume "
+                          f"{st.name}`", True))
+            continue
+        held = st.held_until if st.held_until is not None and st.held_until > now else None
+        nxt = held or (st.next_due if st.next_due is not None and st.next_due > now else None)
+        when = _local(_iso(nxt)) if nxt is not None else "now"
+        if st.last_error:  # a failed attempt holds them back: not published
+            lines.append((f"error: {st.name}: {posts} (next try {when}, after: {st.last_error})"
+                          "; `distributor run` keeps trying while it runs", True))
+        elif held is not None:
+            lines.append((f"{st.name}: {posts} (next post {when}: the channel's pacing)", False))
+        else:
+            lines.append((f"{st.name}: {posts} (next post {when})", False))
+    return lines
 
 
 @main.command()

@@ -61,8 +61,11 @@ def subscribers() -> None:
 @run_async
 async def subscribers_add(state: Any, email: str, channel_name: str, confirmed: bool) -> None:
     """Subscribe EMAIL. Without --confirmed it gets a mail with a confirmation link
-    (double opt-in) and receives nothing until it is opened."""
-    from distributor.ledger.subscribers import MissingSecret, add_subscriber, secret_of
+    (double opt-in) and receives nothing until it is opened. A mail that could not be sent
+    is sent by the same command again."""
+    from distributor.interfaces.cli.common import _iso, _local
+    from distributor.ledger.subscribers import CONFIRM_RESEND_AFTER, MissingSecret, secret_of
+    from distributor.services.subscribers import subscribe
 
     rt = state.runtime(sends=not confirmed, channels=[channel_name])
     try:
@@ -72,26 +75,27 @@ async def subscribers_add(state: Any, email: str, channel_name: str, confirmed: 
                 secret_of(rt.config)
             except MissingSecret as exc:
                 raise UserError(str(exc)) from None
-        with rt.store.session() as session:
-            try:
-                result = add_subscriber(session, channel.name, email, confirmed=confirmed)
-            except SubscriberError as exc:
-                raise UserError(str(exc)) from None
-            sid, address, needs = result.subscriber.id, result.subscriber.email, \
-                result.needs_confirmation
-        words = {"created": "subscribed (pending until confirmed)",
-                 "confirmed": "subscribed and confirmed", "resubscribed": "subscribed again",
-                 "already-confirmed": "already subscribed and confirmed",
-                 "already-pending": "already subscribed, waiting for confirmation"}
-        click.echo(f"{address}: {words.get(result.what, result.what)} on {channel.name}")
-        if needs:
-            from distributor.ledger.mailing import send_confirmations
-            _sent, problems = await send_confirmations(rt, channel.name, [sid])
-            if problems:
-                raise UserError(f"the confirmation mail could not be sent: {problems[0]}")
-            click.echo(f"{address}: confirmation mail sent")
+        try:
+            done = await subscribe(rt, channel.name, email, confirmed=confirmed)
+        except (SubscriberError, MissingSecret) as exc:
+            raise UserError(str(exc)) from None
     finally:
         await rt.close()
+    words = {"created": "subscribed (pending until confirmed)",
+             "confirmed": "subscribed and confirmed", "resubscribed": "subscribed again",
+             "already-confirmed": "already subscribed and confirmed",
+             "already-pending": "already subscribed, waiting for confirmation"}
+    address = done.address
+    click.echo(f"{address}: {words.get(done.what, done.what)} on {channel.name}")
+    if done.mails is not None and (done.mails.problems or done.mails.unsent):
+        raise UserError(f"the confirmation mail could not be sent: {done.mails.problems[0]}; "
+                        f"{address} is stored, pending: run the same command again to send it")
+    if done.mails is not None and done.mails.sent:
+        click.echo(f"{address}: confirmation mail sent")
+    elif done.mail_again_after is not None:
+        click.echo(f"{address}: its confirmation mail went out at "
+                   f"{_local(_iso(done.mail_again_after - CONFIRM_RESEND_AFTER))}; run this "
+                   f"again after {_local(_iso(done.mail_again_after))} to send another")
 
 
 @subscribers.command("import")
@@ -108,11 +112,13 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
     With a header, the column named email is read; without, the first column. Bad rows are
     reported with their line number and skipped; the others are imported. Addresses already
     on the channel are left as they are, so importing a file twice changes nothing. Without
-    --confirmed, every new address gets a confirmation mail.
+    --confirmed, every new address gets a confirmation mail, and so does every address of the
+    file still pending whose mail could not be sent before (import the file again for them).
     """
     import asyncio
 
-    from distributor.ledger.subscribers import MissingSecret, import_csv, secret_of
+    from distributor.ledger.subscribers import MissingSecret, secret_of
+    from distributor.services.subscribers import import_subscribers, send_confirmation_mails
 
     if not file.exists():
         raise UserError(f"{file}: no such file")
@@ -126,23 +132,33 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
             except MissingSecret as exc:
                 raise UserError(str(exc)) from None
         try:
-            report = await asyncio.to_thread(import_csv, rt.store, file, channel.name,
-                                             confirmed=confirmed)
+            imported = await asyncio.to_thread(import_subscribers, rt, file, channel.name,
+                                               confirmed=confirmed)
         except SubscriberError as exc:
             raise UserError(str(exc)) from None
+        report = imported.report
         for line, problem in report.bad:
             click.echo(f"error: {file}:{line}: {problem}", err=True)
         problems_seen = bool(report.bad)
         state_word = "confirmed" if confirmed else "pending"
         click.echo(f"{channel.name}: {report.added} added ({state_word}), {report.existing} "
                    f"already there, {len(report.bad)} bad rows")
-        if report.pending_ids:
-            from distributor.ledger.mailing import send_confirmations
-            sent, problems = await send_confirmations(rt, channel.name, report.pending_ids)
-            click.echo(f"{channel.name}: {sent} confirmation mails sent")
-            for problem in problems[:20]:
+        if imported.to_confirm:
+            try:
+                mails = await send_confirmation_mails(rt, channel.name, imported.to_confirm)
+            except MissingSecret as exc:
+                raise UserError(str(exc)) from None
+            again = (f" ({len(imported.again)} of them to addresses already there, whose mail "
+                     "had not gone out)" if imported.again else "")
+            click.echo(f"{channel.name}: {mails.sent} confirmation mails sent{again}")
+            for problem in mails.problems[:20]:
                 click.echo(f"error: confirmation mail: {problem}", err=True)
-            problems_seen = problems_seen or bool(problems)
+            if mails.unsent:
+                n = len(mails.unsent)
+                click.echo(f"error: {n} confirmation mail{'s' if n != 1 else ''} could not be "
+                           "sent; the addresses are stored, pending: run the same command "
+                           "again to send them", err=True)
+            problems_seen = problems_seen or bool(mails.problems or mails.unsent)
     finally:
         await rt.close()
     if problems_seen:
