@@ -45,7 +45,6 @@ from distributor.ledger.subscribers import (
     add_subscriber,
     confirm_subscriber,
     normalize_email,
-    release_confirmation,
     secret_of,
     subscriber_for_confirm,
     subscriber_for_unsubscribe,
@@ -214,13 +213,12 @@ class SubscriberPages:
         return None
 
     async def _send_confirmation(self, channel: str, subscriber_id: int) -> None:
-        from distributor.ledger.mailing import send_confirmations
-        try:
-            _sent, problems = await send_confirmations(self.rt, channel, [subscriber_id])
-        except Exception as exc:
+        from distributor.services.subscribers import send_confirmation_mails
+        try:  # (the same service as `subscribers add`: a mail that did not go out is released)
+            problems = (await send_confirmation_mails(self.rt, channel, [subscriber_id])).problems
+        except Exception as exc:  # a missing web.secret_key: released, said in the log
             problems = [str(exc) or repr(exc)]
         if problems:
-            await run_in_threadpool(release_confirmation, self.rt.store, subscriber_id)
             log.error("confirmation mail to a web subscriber (id %s) failed: %s; a new "
                       "request from the form sends it again", subscriber_id, problems[0])
 
