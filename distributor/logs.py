@@ -46,6 +46,9 @@ class RedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
+            quoted = quote(secret, safe="")
+            if quoted != secret:  # in a URL's query or path (a token's ':' as %3A)
+                text = text.replace(quoted, "***")
         text = _secret_paths().sub(r"\1<redacted>", text)
         return _BOT_TOKEN.sub(r"\1<redacted>", text)
 
@@ -87,18 +90,91 @@ class TextFormatter(logging.Formatter):
 
 _filter = RedactingFilter()
 
+#: libraries that log every request (httpx, at INFO) or their routine: from WARNING (-v: all)
+_NOISY = ("httpx", "httpcore", "apscheduler", "alembic", "telegram", "tweepy", "urllib3",
+          "requests_oauthlib", "oauthlib", "aiosmtplib")
+#: loggers whose records only repeat, with the whole answer and a traceback, a failure their
+#: library raises to its caller, which the project reports in one line: shown with -v only.
+#: python-telegram-bot's requests log a non-JSON answer (a web server's or a proxy's HTML
+#: page) whole, with the JSONDecodeError's traceback, then raise.
+_REPEATERS = ("telegram.request",)
+#: the libraries that talk to platforms, queues and schedulers: a record of theirs is one line
+#: without a traceback unless -v (a platform's bad answer is never a traceback)
+_LIBRARIES = (*_NOISY, "requests", "atproto", "atproto_client", "atproto_core",
+              "procrastinate", "psycopg", "psycopg_pool")
+_OFF = logging.CRITICAL + 10
+#: the longest a library's line, or the error it names, is shown (a whole page is not)
+LIBRARY_LINE_MAX = 300
+
+
+class LibraryLines(logging.Filter):
+    """Makes a third-party library's record one line: its message's first line, then the
+    type and the first line of its exception instead of a traceback, each cut short. The
+    redaction of the handler's :class:`RedactingFilter` (added after it) applies to the line.
+    """
+
+    def __init__(self, libraries: Iterable[str] = _LIBRARIES):
+        super().__init__()
+        self.libraries = tuple(libraries)
+
+    def _of_library(self, name: str) -> bool:
+        return any(name == lib or name.startswith(lib + ".") for lib in self.libraries)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._of_library(record.name):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's business
+            return True
+        line = _first_line(message)
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            said = _loggers_redaction(record.name, _first_line(str(error)))
+            line += f" ({type(error).__name__}{': ' + said if said else ''})"
+        elif record.exc_text:  # formatted already (a logger's SecretFilter redacted it)
+            line += f" ({_first_line(record.exc_text.strip().splitlines()[-1])})"
+        if line != message or record.args or record.exc_info or record.exc_text:
+            record.msg, record.args = line, None
+            record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
+def _loggers_redaction(name: str, text: str) -> str:
+    """``text`` redacted by the :class:`SecretFilter` of logger ``name`` and its parents (the
+    handler's :class:`RedactingFilter` redacts the line again after)."""
+    logger: logging.Logger | None = logging.getLogger(name)
+    while logger is not None:
+        for each in logger.filters:
+            if isinstance(each, SecretFilter):
+                text = each.redact(text)
+        logger = logger.parent
+    return text
+
+
+def _first_line(text: str) -> str:
+    """The first line of ``text`` that says something, at most :data:`LIBRARY_LINE_MAX`."""
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= LIBRARY_LINE_MAX else line[:LIBRARY_LINE_MAX - 1] + "…"
+
 
 def setup_logging(fmt: str = "text", verbose: bool = False) -> None:
+    """One handler on stderr, secrets redacted. Without ``verbose``: the project's INFO lines,
+    the libraries' from WARNING and each in one line (no traceback), and nothing of the
+    loggers that only repeat what is reported anyway; with it, everything (still redacted)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if not verbose:
+        handler.addFilter(LibraryLines())
     handler.addFilter(_filter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.captureWarnings(True)  # Python's warnings are log lines too (JSON in JSON mode)
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic", "telegram", "tweepy",
-                  "urllib3", "requests_oauthlib", "oauthlib", "aiosmtplib"):
+    for noisy in _NOISY:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for repeater in _REPEATERS:
+        logging.getLogger(repeater).setLevel(logging.DEBUG if verbose else _OFF)
 
 
 def add_secrets(secrets: list[str]) -> None:

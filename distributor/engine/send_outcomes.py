@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from distributor.clock import utcnow
+from distributor.engine.notices import NOTICES
 from distributor.ledger.deliveries import backoff, record
 from distributor.plugin import PermanentError, TransientError
 from distributor.runtime import Runtime
@@ -93,10 +94,11 @@ def retry_later(rt: Runtime, delivery_id: int, exc: TransientError, attempts: in
 def fail(rt: Runtime, delivery_id: int, exc: PermanentError, label: str) -> str:
     with rt.store.session() as session:
         delivery = session.get_one(Delivery, delivery_id)
+        channel = delivery.channel
         delivery.lease_owner = delivery.lease_until = None
         delivery.last_error = exc.message
         record(session, delivery, "failed", exc.message)
-        paused = sharing_credentials(rt, delivery.channel) if exc.pause_channel else []
+        paused = sharing_credentials(rt, channel) if exc.pause_channel else []
         for name in paused:
             state = session.get(ChannelState, name) or ChannelState(channel=name)
             session.add(state)
@@ -109,8 +111,13 @@ def fail(rt: Runtime, delivery_id: int, exc: PermanentError, label: str) -> str:
     if exc.pause_channel:
         also = (f"; also paused, on the same credentials: {', '.join(paused[1:])}"
                 if len(paused) > 1 else "")
-        log.error("channel paused: %s: %s%s (fix it, then `distributor channels resume "
-                  "NAME`)", label, exc.message, also)
+        resume = "" if "channels resume" in exc.message else \
+            f" (fix it, then {' and '.join(f'`distributor channels resume {n}`' for n in paused)})"
+        # said as the channel's "paused" notice: the dispatcher's next look at the channel
+        # does not say it again ("channel NAME is paused: ...")
+        line, args = "channel paused: %s: %s%s%s", (label, exc.message, also, resume)
+        if not NOTICES.say(log, logging.ERROR, channel, "paused", exc.message, line, *args):
+            log.error(line, *args)
         return "retry"
     log.error("%s failed: %s", label, exc.message)
     return "failed"

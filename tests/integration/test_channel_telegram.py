@@ -230,7 +230,8 @@ async def test_invalid_token_pauses_the_channel(tg: FakeTelegram) -> None:
         await telegram.close()
 
     assert caught.value.pause_channel is True
-    assert "the bot token is invalid; check TELEGRAM_BOT_TOKEN" in caught.value.message
+    assert "the bot token is invalid; check the `token:` of channel telegram in the " \
+        "configuration" in caught.value.message
     assert tg.calls_to("sendMessage") == []
 
 

@@ -82,7 +82,8 @@ async def test_a_wrong_secret_fails_the_signature_and_pauses_the_channel(fx: Fak
         await x.close()
 
     assert caught.value.pause_channel is True
-    assert caught.value.message.startswith("X rejected the credentials; check X_API_KEY")
+    assert caught.value.message.startswith("X rejected the credentials; check the channel's "
+                                           "consumer_key")
     assert fx.tweets == []
 
 

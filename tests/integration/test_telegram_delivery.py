@@ -338,9 +338,11 @@ async def test_an_invalid_token_pauses_every_channel_on_it_with_one_message(
         assert session.get(ChannelState, "good") is None or \
             session.get_one(ChannelState, "good").paused_reason is None
     for reason in (reasons["telegram"] or "", reasons["telegram-en"] or ""):
-        assert reason.startswith("the bot token is invalid; check TELEGRAM_BOT_TOKEN. Telegram "
-                                 "answered 401 Unauthorized. Channels on this token stop until "
-                                 "it is fixed: telegram, telegram-en; then run")
+        assert reason.startswith("the bot token is invalid; check the `token:` of channels "
+                                 "telegram and telegram-en in the configuration (and the ${...} "
+                                 "variable it names). Telegram answered 401 Unauthorized. "
+                                 "Channels on this token stop until it is fixed: telegram, "
+                                 "telegram-en; then run")
         assert "`distributor channels resume telegram-en`" in reason
         assert WRONG_TOKEN not in reason
     # the articles wait for the fix; the channel with a good token published them
@@ -398,8 +400,11 @@ def test_check_online_shows_the_invalid_token(
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "error: channel telegram: the bot token is invalid; check TELEGRAM_BOT_TOKEN" in \
-        result.stderr
+    assert "error: channel telegram: the bot token is invalid; check the `token:` of channel " \
+        "telegram in the configuration" in result.stderr
+    assert "TELEGRAM_BOT_TOKEN" not in result.stderr  # not the variable this file names
+    assert len([line for line in result.stderr.splitlines()
+                if "the bot token is invalid" in line]) == 1
     assert WRONG_TOKEN not in result.stderr + result.stdout
 
 

@@ -61,8 +61,8 @@ def test_check_online_with_a_wrong_secret_fails_with_one_clear_line(
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1
-    assert errors[0].startswith("error: channel x: X rejected the credentials; check "
-                                "X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and "
-                                "X_ACCESS_TOKEN_SECRET")
+    assert errors[0].startswith("error: channel x: X rejected the credentials; check the "
+                                "channel's consumer_key, consumer_secret, access_token and "
+                                "access_token_secret in the configuration")
     for secret in [*fx.credentials.values(), wrong]:
         assert secret not in result.stdout + result.stderr

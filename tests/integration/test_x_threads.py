@@ -397,8 +397,9 @@ async def test_bad_credentials_pause_the_channel_with_one_clear_message(
     with rt.store.session() as session:
         reason = session.get_one(ChannelState, "x").paused_reason
     assert reason is not None and "\n" not in reason
-    assert reason.startswith("X rejected the credentials; check X_API_KEY, X_API_SECRET, "
-                             "X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET")
+    assert reason.startswith("X rejected the credentials; check the channel's consumer_key, "
+                             "consumer_secret, access_token and access_token_secret in the "
+                             "configuration")
     assert reason.endswith("X said: Unauthorized")
     assert all(secret not in caplog.text + reason for secret in fx.credentials.values())
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [

@@ -17,6 +17,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from datetime import timedelta
+from http import HTTPStatus
 
 import httpx
 from telegram.error import (
@@ -31,7 +32,7 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from distributor.channels.telegram.tokens import BadToken, TokenState
-from distributor.channels.telegram.transport import REDACTOR, Failure
+from distributor.channels.telegram.transport import REDACTOR, Answer, Failure
 from distributor.plugin import (
     AmbiguousError,
     ChannelError,
@@ -78,7 +79,9 @@ def channel_error(failure: Failure, sender: Sender, *, sent: bool) -> ChannelErr
     error = translate(failure, sender, sent=sent)
     error.message = REDACTOR.redact(error.message)
     error.args = (error.message,)
-    if REDACTOR.clean_chain(failure.error):
+    if failure.answer is not None and failure.answer.not_api is not None:
+        error.__suppress_context__ = True  # its chain holds nothing but the page, whole
+    elif REDACTOR.clean_chain(failure.error):
         error.__cause__ = failure.error
     else:
         error.__suppress_context__ = True
@@ -86,23 +89,48 @@ def channel_error(failure: Failure, sender: Sender, *, sent: bool) -> ChannelErr
 
 
 def bad_token(sender: Sender, status: int, description: str) -> PermanentError:
-    """Remember that the token is invalid: every channel on it stops with this message."""
-    hint = "" if status == 401 else f" (or api_base_url {sender.base_url!r} is wrong)"
+    """Remember that the token is invalid: every channel on it stops with this message (which
+    whoever made the request reports: a send, a check, a correction)."""
+    hint = "" if status == 401 else f"; or api_base_url {sender.base_url!r} is wrong"
     names = sender.channels_on_token()
     resume = " and ".join(f"`distributor channels resume {n}`" for n in names)
+    # every channel on the token stops with this same message: it names them all
+    whose = f"channel {names[0]}" if len(names) == 1 else \
+        f"channels {', '.join(names[:-1])} and {names[-1]}"
     message = (
-        f"the bot token is invalid; check TELEGRAM_BOT_TOKEN{hint}. Telegram answered "
+        f"the bot token is invalid; check the `token:` of {whose} in the configuration (and "
+        f"the ${{...}} variable it names{hint}). Telegram answered "
         f"{status} {description}. Channels on this token stop until it is fixed: "
         f"{', '.join(names)}; then run {resume}"
     )
-    known, sender.state.bad = sender.state.bad, BadToken(message, time.monotonic())
-    if known is None:
-        log.error("%s", REDACTOR.redact(message))
+    sender.state.bad = BadToken(message, time.monotonic())
     return PermanentError(message, pause_channel=True)
+
+
+def not_the_api(answer: Answer, sender: Sender, *, sent: bool) -> ChannelError:
+    """A server that is not the Bot API answered (a web server at a wrong api_base_url, a
+    proxy's error page): what it answered, never the page itself. A 5xx (but 501 and 505) or a
+    429 is an outage on the way (transient); else api_base_url is wrong (the channel pauses).
+    """
+    status = answer.status
+    try:
+        phrase = f" {HTTPStatus(status).phrase}"
+    except ValueError:
+        phrase = ""
+    said = f"{sender.base_url} answered HTTP {status}{phrase} with {answer.not_api}"
+    if status == 429 or (status >= 500 and status not in (501, 505)):
+        return TransientError(f"Telegram is unavailable: {said}", channel_wide=True)
+    if sent and 200 <= status < 300:
+        return AmbiguousError(f"{said}, not the Telegram Bot API's answer: the message may "
+                              "have been posted; check api_base_url")
+    return PermanentError(f"{said}, not the Telegram Bot API; check api_base_url",
+                          pause_channel=True)
 
 
 def translate(failure: Failure, sender: Sender, *, sent: bool) -> ChannelError:
     exc, answer = failure.error, failure.answer
+    if answer is not None and answer.not_api is not None:
+        return not_the_api(answer, sender, sent=sent)
     description = failure.description
     lowered = description.lower()
     chat = sender.chat

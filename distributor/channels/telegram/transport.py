@@ -56,6 +56,22 @@ class Answer:
     status: int
     description: str | None
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: what the server answered instead of the Bot API's JSON object ("a web page": a web
+    #: server at a wrong api_base_url, a proxy's error page), else None
+    not_api: str | None = None
+
+
+def not_the_api(payload: bytes) -> str | None:
+    """What ``payload`` is when it is not a JSON object, as an error message names it (never
+    its text, which may be a whole page); None for a JSON object."""
+    if payload[:64].lstrip()[:1] == b"{":
+        return None
+    head = payload[:1024].lstrip().lower()
+    if not head:
+        return "an empty answer"
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head or b"<body" in head:
+        return "a web page"
+    return "an answer that is not JSON"
 
 
 #: set by _Request for the task that made the request (PTB awaits it in the same task)
@@ -127,17 +143,19 @@ class _Request(HTTPXRequest):
         status, payload = await super().do_request(*args, **kwargs)
         description: str | None = None
         parameters: dict[str, Any] = {}
-        if not 200 <= status < 300:
+        url = str(args[0] if args else kwargs.get("url", ""))
+        other = None if "/file/bot" in url else not_the_api(payload)  # a file is no JSON
+        if not 200 <= status < 300 and other is None:
             try:
                 data = json.loads(payload.decode("utf-8", "replace"))
             except ValueError:
-                data = None
+                data, other = None, "an answer that is not JSON"
             if isinstance(data, dict):
                 if isinstance(data.get("description"), str):
                     description = data["description"]
                 if isinstance(data.get("parameters"), dict):
                     parameters = data["parameters"]
-        LAST_ANSWER.set(Answer(status, description, parameters))
+        LAST_ANSWER.set(Answer(status, description, parameters, other))
         return status, payload
 
 

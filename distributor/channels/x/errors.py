@@ -18,9 +18,11 @@ from distributor.channels.x.transport import (
 )
 from distributor.plugin import AmbiguousError, ChannelError, PermanentError, TransientError
 
-_CREDENTIALS_HINT = ("check X_API_KEY, X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET "
-                     "(the consumer_key, consumer_secret, access_token and access_token_secret "
-                     "of the channel)")
+#: the channel's keys, not the variables of the example configuration: a newsroom may name its
+#: own (${RINEWS_X_KEY}); every line that shows the hint names the channel
+_CREDENTIALS_HINT = ("check the channel's consumer_key, consumer_secret, access_token and "
+                     "access_token_secret in the configuration (and the ${...} variables they "
+                     "name)")
 #: 403 problem types that make every post fail until someone changes the app's settings
 _APP_PROBLEMS = ("oauth1-permissions", "client-forbidden", "unsupported-authentication",
                  "client-not-enrolled")
@@ -32,6 +34,18 @@ class DuplicateContentError(PermanentError):
 
 class ServerError(TransientError):
     """X answered 5xx. Usually nothing was published, but sometimes it was."""
+
+
+def _explained(exc: tweepy.HTTPException) -> tuple[str, str]:
+    """X's own explanation of a refusal (detail, problem type); a web page in its place (a
+    proxy's error page, a web server at a wrong api_base_url) is named, never quoted."""
+    response = exc.response
+    head = (getattr(response, "content", b"") or b"")[:1024].lstrip().lower()
+    if head[:1] != b"{" and (head.startswith((b"<!doctype html", b"<html"))
+                             or b"<html" in head or b"<body" in head):
+        status = f"{getattr(response, 'status_code', '')} {getattr(response, 'reason', '')}"
+        return f"{status.strip()} with a web page, not the X API's answer", ""
+    return _problem(exc)
 
 
 def rate_limit_reset(headers: Mapping[str, str]) -> float | None:
@@ -51,16 +65,16 @@ def translate(exc: Exception, *, base_url: str, timeout: float, sent: bool,
         retry_at = rate_limit_reset(headers)
         retry_after = max(0.0, retry_at - time.time()) if retry_at is not None \
             else _retry_after_header(headers)
-        detail, _ = _problem(exc)
+        detail, _ = _explained(exc)
         wait = f"retry in {retry_after:.0f} s" if retry_after is not None else "retry later"
         return TransientError(f"X rate limit reached ({detail}); {wait}",
                               retry_after=retry_after, channel_wide=True)
     if isinstance(exc, tweepy.Unauthorized):
-        detail, _ = _problem(exc)
+        detail, _ = _explained(exc)
         return PermanentError(f"X rejected the credentials; {_CREDENTIALS_HINT}. "
                               f"X said: {detail}", pause_channel=True)
     if isinstance(exc, tweepy.Forbidden):
-        detail, kind = _problem(exc)
+        detail, kind = _explained(exc)
         if auxiliary:  # a lookup or an upload the plan or the app does not allow
             return PermanentError(f"X refused the request: {detail}")
         if "duplicate" in detail.lower():
@@ -72,16 +86,17 @@ def translate(exc: Exception, *, base_url: str, timeout: float, sent: bool,
                 pause_channel=True)
         return PermanentError(f"X refused the post: {detail}")
     if isinstance(exc, tweepy.NotFound):
-        detail, _ = _problem(exc)
+        detail, _ = _explained(exc)
         return PermanentError(f"X answered 404 ({detail}); check api_base_url "
                               f"{base_url!r}")
     if isinstance(exc, tweepy.TwitterServerError):
-        detail, _ = _problem(exc)
+        detail, _ = _explained(exc)
+        status = str(exc.response.status_code)
         return ServerError(
-            f"X is unavailable: {exc.response.status_code} {detail}",
+            f"X is unavailable: {detail if detail.startswith(status) else f'{status} {detail}'}",
             retry_after=_retry_after_header(exc.response.headers), channel_wide=True)
     if isinstance(exc, tweepy.HTTPException):  # 400 and any other refusal
-        detail, _ = _problem(exc)
+        detail, _ = _explained(exc)
         return PermanentError(f"X refused the post: {detail}")
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return TransientError(f"cannot connect to X at {base_url} within "
