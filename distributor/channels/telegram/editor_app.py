@@ -93,7 +93,8 @@ class EditorBot:
                 return
             except InvalidToken:
                 log.error("the editor bot of %s cannot start: the bot token is invalid; check "
-                          "TELEGRAM_BOT_TOKEN", names)
+                          "the `token:` of %s in the configuration (and the ${...} variable "
+                          "it names)", names, names)
                 return
             except (TelegramError, OSError) as exc:
                 log.warning("the editor bot of %s stopped (%s); starting again in %.0f s",

@@ -111,7 +111,8 @@ class EditorWebhooks:
                                           allowed_updates=list(EDITOR_UPDATES))
             except InvalidToken:
                 log.error("the editor bot of %s cannot start: the bot token is invalid; check "
-                          "TELEGRAM_BOT_TOKEN", names)
+                          "the `token:` of %s in the configuration (and the ${...} variable "
+                          "it names)", names, names)
                 await close_application(app)
                 continue
             except (TelegramError, OSError) as exc:
