@@ -90,7 +90,7 @@ from distributor.plugin.rendering import (
     tokenize,
     words,
 )
-from distributor.plugin.state import MemoryState, StateStore
+from distributor.plugin.state import MemoryState, PeriodicPrune, StateStore
 from distributor.plugin.version import API_VERSION
 from distributor.render.context import Message, RenderContext
 from distributor.render.web_words import web_words
@@ -130,6 +130,7 @@ __all__ = [
     "MemoryState",
     "Message",
     "NotFound",
+    "PeriodicPrune",
     "PermanentError",
     "PickOutcome",
     "Placement",

@@ -13,11 +13,14 @@ code as they are.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import logging
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -140,3 +143,35 @@ class MemoryState(StateStore):
 
 
 _MISSING = object()
+
+
+class PeriodicPrune:
+    """(API 1.4) What a channel that keeps state per post calls after each send: forget each
+    family of keys (``prefix -> retention``, :meth:`StateStore.prune`) at most once every
+    ``every`` seconds for this instance, in a thread. A failure is one warning line (its text
+    passed through ``redact``), never the send's; returns how many keys were forgotten."""
+
+    def __init__(self, families: Mapping[str, timedelta], *, every: float = 3600.0,
+                 redact: Callable[[str], str] = str):
+        self.families = dict(families)
+        self.every = every
+        self.redact = redact
+        self._after = 0.0  # time.monotonic() when old state may be forgotten again
+
+    async def __call__(self, state: StateStore,
+                       log: logging.Logger | logging.LoggerAdapter[Any]) -> int:
+        now = time.monotonic()
+        if now < self._after:
+            return 0
+        self._after = now + self.every
+        try:
+            gone = await asyncio.to_thread(
+                lambda: sum(state.prune(prefix, age) for prefix, age in self.families.items()))
+        except Exception as exc:  # the post is made: never fail it for this
+            said = (str(exc).splitlines() or [""])[0][:200]
+            log.warning("could not forget the old per-post state (%s: %s); next try in %.0f "
+                        "minutes", type(exc).__name__, self.redact(said), self.every / 60)
+            return 0
+        if gone:
+            log.info("forgot %d per-post keys older than their retention", gone)
+        return gone

@@ -25,7 +25,6 @@ hour, by ``StateStore.prune`` (:data:`PER_POST_KEYS`).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib.util
 import random
@@ -53,6 +52,7 @@ from distributor.plugin import (
     ImageError,
     MemoryState,
     Message,
+    PeriodicPrune,
     PermanentError,
     RenderContext,
     Seconds,
@@ -140,7 +140,8 @@ class BlueskyChannel(Channel):
         self._session = Session(c.service, c.handle, c.app_password.get_secret_value(),
                                 c.timeout)
         self._state: StateStore = MemoryState()
-        self._prune_after = 0.0  # time.monotonic() when old state may be forgotten again
+        self._forget_old_state = PeriodicPrune(PER_POST_KEYS, every=PRUNE_EVERY,
+                                               redact=REDACTOR.redact)
 
     def setup(self, env: ChannelEnv) -> None:
         self._state = env.state
@@ -160,28 +161,8 @@ class BlueskyChannel(Channel):
     # -- sending ----------------------------------------------------------------------------
     async def send(self, message: Message, ctx: SendContext) -> str:
         uri = await self._post(message, ctx)
-        await self._forget_old_state(ctx)
+        await self._forget_old_state(self._state, ctx.log)  # at most once every hour
         return uri
-
-    async def _forget_old_state(self, ctx: SendContext) -> None:
-        """Forget the per-post keys older than their retention (:data:`PER_POST_KEYS`), at
-        most once every :data:`PRUNE_EVERY` seconds; a failure is a line of log, never the
-        post's."""
-        now = time.monotonic()
-        if now < self._prune_after:
-            return
-        self._prune_after = now + PRUNE_EVERY
-        try:
-            gone = await asyncio.to_thread(
-                lambda: sum(self._state.prune(prefix, age) for prefix, age in
-                            PER_POST_KEYS.items()))
-        except Exception as exc:  # the post is made: never fail it for this
-            said = (str(exc).splitlines() or [""])[0][:200]
-            ctx.log.warning("could not forget the old per-post state (%s: %s); next try in "
-                            "an hour", type(exc).__name__, REDACTOR.redact(said))
-            return
-        if gone:
-            ctx.log.info("forgot %d per-post keys older than their retention", gone)
 
     async def _post(self, message: Message, ctx: SendContext) -> str:
         text = message.get("text")

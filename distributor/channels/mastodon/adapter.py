@@ -53,6 +53,7 @@ from distributor.plugin import (
     ImageError,
     MemoryState,
     Message,
+    PeriodicPrune,
     PermanentError,
     RenderContext,
     Seconds,
@@ -119,7 +120,8 @@ class MastodonChannel(Channel):
         super().__init__(config)
         self._state: StateStore = MemoryState()
         self.not_before = 0.0
-        self._prune_after = 0.0  # time.monotonic() when old state may be forgotten again
+        self._forget_old_state = PeriodicPrune(PER_POST_KEYS, every=PRUNE_EVERY,
+                                               redact=transport.REDACTOR.redact)
         transport.REDACTOR.guard([self.config.access_token.get_secret_value()])
 
     def setup(self, env: ChannelEnv) -> None:
@@ -174,28 +176,8 @@ class MastodonChannel(Channel):
 
     async def send(self, message: Message, ctx: SendContext) -> str:
         status_id = await self._post(message, ctx)
-        await self._forget_old_state(ctx)
+        await self._forget_old_state(self._state, ctx.log)  # at most once every hour
         return status_id
-
-    async def _forget_old_state(self, ctx: SendContext) -> None:
-        """Forget the per-status keys older than their retention (:data:`PER_POST_KEYS`), at
-        most once every :data:`PRUNE_EVERY` seconds; a failure is a line of log, never the
-        post's."""
-        now = time.monotonic()
-        if now < self._prune_after:
-            return
-        self._prune_after = now + PRUNE_EVERY
-        try:
-            gone = await asyncio.to_thread(
-                lambda: sum(self._state.prune(prefix, age) for prefix, age in
-                            PER_POST_KEYS.items()))
-        except Exception as exc:  # the post is made: never fail it for this
-            said = (str(exc).splitlines() or [""])[0][:200]
-            ctx.log.warning("could not forget the old per-status state (%s: %s); next try "
-                            "in an hour", type(exc).__name__, transport.REDACTOR.redact(said))
-            return
-        if gone:
-            ctx.log.info("forgot %d per-status keys older than their retention", gone)
 
     async def _post(self, message: Message, ctx: SendContext) -> str:
         status = message.get("status")
