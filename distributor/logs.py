@@ -100,8 +100,10 @@ _NOISY = ("httpx", "httpcore", "apscheduler", "alembic", "telegram", "tweepy", "
 _REPEATERS = ("telegram.request",)
 #: the libraries that talk to platforms, queues and schedulers: a record of theirs is one line
 #: without a traceback unless -v (a platform's bad answer is never a traceback)
+#: (not procrastinate: it logs the exceptions of the project's own jobs, whose tracebacks are
+#: what a bug report needs; apscheduler's jobs are wrapped and log their own)
 _LIBRARIES = (*_NOISY, "requests", "atproto", "atproto_client", "atproto_core",
-              "procrastinate", "psycopg", "psycopg_pool")
+              "psycopg", "psycopg_pool")
 _OFF = logging.CRITICAL + 10
 #: the longest a library's line, or the error it names, is shown (a whole page is not)
 LIBRARY_LINE_MAX = 300
@@ -127,17 +129,24 @@ class LibraryLines(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken record is the logging module's business
             return True
-        line = _first_line(message)
+        # redacted whole before it is cut: a secret cut in half would no longer be found
+        line = _first_line(self._redacted(record.name, message))
         error = record.exc_info[1] if record.exc_info else None
         if error is not None:
-            said = _loggers_redaction(record.name, _first_line(str(error)))
+            said = _first_line(self._redacted(record.name, str(error)))
             line += f" ({type(error).__name__}{': ' + said if said else ''})"
         elif record.exc_text:  # formatted already (a logger's SecretFilter redacted it)
-            line += f" ({_first_line(record.exc_text.strip().splitlines()[-1])})"
+            last = record.exc_text.strip().splitlines()[-1]
+            line += f" ({_first_line(self._redacted(record.name, last))})"
         if line != message or record.args or record.exc_info or record.exc_text:
             record.msg, record.args = line, None
             record.exc_info = record.exc_text = record.stack_info = None
         return True
+
+
+    @staticmethod
+    def _redacted(name: str, text: str) -> str:
+        return _filter.redact(_loggers_redaction(name, text))
 
 
 def _loggers_redaction(name: str, text: str) -> str:

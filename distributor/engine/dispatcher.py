@@ -194,7 +194,7 @@ class Dispatcher:
                 NOTICES.clear(channel, "waiting")
                 if retrying and not said:  # a pass waiting out an outage says so, once
                     log.info("%s", retrying)
-                said = False
+                    said = True
                 await self._pause(wait - lead)
                 continue
             if action_id is not None:

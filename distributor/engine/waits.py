@@ -28,8 +28,8 @@ def retry_wait(session: Session, channel: str, held_until: datetime | None,
             Delivery.last_error.is_not(None))
         .order_by(Delivery.next_attempt_at.desc()).limit(1)).first()
     if failed is None or failed.next_attempt_at is None or \
-            failed.next_attempt_at < held_until - timedelta(seconds=1):
-        return None  # the hold is the channel's pacing, not a retry
+            abs(failed.next_attempt_at - held_until) > timedelta(seconds=1):
+        return None  # the hold is the channel's pacing (or another's wait), not this retry
     waiting = session.scalar(select(func.count()).select_from(Delivery).where(
         Delivery.channel == channel, Delivery.state.in_(DUE_STATES))) or 0
     return (f"channel {channel}: retrying in {wait:.0f} s ({waiting} post"

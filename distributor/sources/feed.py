@@ -298,10 +298,11 @@ def _undeclared_to_utf8(document: _Document) -> _Document:
     return _Document(text.encode("utf-8"), f"{kind}; charset=utf-8", document.location)
 
 
-#: the end of a feed: its root element closed (RSS 2.0, Atom, RSS 1.0); a comment a cache
-#: plugin writes after it may follow
+#: the end of a feed: its root element closed (RSS 2.0, Atom, RSS 1.0), anywhere in it (a
+#: cache plugin's comment or a server's junk may follow)
 _ROOT_END = re.compile(rb"</\s*(?:[\w.-]+:)?(?:rss|feed|rdf)\s*>", re.IGNORECASE)
 _ENTRY_END = re.compile(rb"</\s*(?:[\w.-]+:)?(?:item|entry)\s*>", re.IGNORECASE)
+_ENTRY_START = re.compile(rb"<\s*(?:[\w.-]+:)?(?:item|entry)[\s>/]", re.IGNORECASE)
 
 
 def _entries_cut_off(document: _Document, parsed: Any) -> tuple[int, str] | None:
@@ -317,8 +318,8 @@ def _entries_cut_off(document: _Document, parsed: Any) -> tuple[int, str] | None
             data = data.decode("utf-16").encode("utf-8")
         except UnicodeError:
             return None
-    if _ROOT_END.search(data[-4096:]):
-        return None
+    if _ROOT_END.search(data) or not _ENTRY_START.search(data):
+        return None  # it ends where it should, or it cannot be judged (UTF-32, no BOM, ...)
     complete = min(len(parsed.entries), len(_ENTRY_END.findall(data)))
     left_out = len(parsed.entries) - complete
     what = (f"left out the last {left_out} entr{'y' if left_out == 1 else 'ies'}, cut off in "
