@@ -277,6 +277,9 @@ def test_user_mistakes_get_one_line_and_no_traceback(demo: Path, run_cli: Run) -
                           "no stored article 999")
     assert_one_line_error(run_cli("--config", demo, "deliveries", "resolve", "42", "--sent"),
                           "no delivery 42")
+    both = run_cli("--config", demo, "deliveries", "resolve", "42", "--sent", "--failed")
+    assert both.returncode == 2 and "Traceback" not in both.stderr  # not the last flag's
+    assert "Error: say --sent or --failed (one of them)" in both.stderr
     assert_one_line_error(run_cli("--config", demo.parent / "missing.yaml", "check"),
                           "no such configuration file")
 

@@ -98,7 +98,7 @@ def _retraction(actions: Sequence[object]) -> dict[str, object] | None:
 @click.option("--channel", "channel_name", required=True, metavar="NAME",
               help="The channel to render for.")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON object: the channel, the article and the messages exactly "
+              help="Print one JSON object: the channel, the articles and the messages exactly "
                    "as they would be sent.")
 @click.option("--html", "html_path", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write the preview as an HTML page to FILE, to open in a browser.")
@@ -229,14 +229,14 @@ def push_line(outcome: PushOutcome, *, distributed: bool = False) -> tuple[str, 
     "send": "distributor.interfaces.cli.digests:digest_send",  # progress bar, resuming
 })
 def digest() -> None:
-    """Email digests."""
+    """Digests: an email channel's mail to its subscribers, a chat channel's digest post."""
 
 
 @digest.command("preview")
 @click.option("--channel", "channel_name", required=True, metavar="NAME",
-              help="The email channel whose digest it is.")
+              help="The digest channel whose digest it is (publish: digest).")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON object: the channel, the article and the messages exactly "
+              help="Print one JSON object: the channel, the articles and the messages exactly "
                    "as they would be sent.")
 @click.option("--html", "html_path", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write the digest's HTML mail to FILE, to open in a browser.")

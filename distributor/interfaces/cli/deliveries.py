@@ -125,19 +125,20 @@ async def deliveries_retry(state: State, delivery_id: int, force: bool) -> None:
 
 @deliveries.command("resolve")
 @click.argument("delivery_id", type=int)
-@click.option("--sent", "outcome", flag_value="sent", help="It was published: close it as sent.")
-@click.option("--failed", "outcome", flag_value="failed", help="It was not: close it as failed.")
+@click.option("--sent", is_flag=True, help="It was published: close it as sent.")
+@click.option("--failed", is_flag=True, help="It was not: close it as failed.")
 @click.option("--remote-id", help="The platform's id of the published post, if known.")
 @pass_state
-def deliveries_resolve(state: State, delivery_id: int, outcome: str | None,
+def deliveries_resolve(state: State, delivery_id: int, sent: bool, failed: bool,
                        remote_id: str | None) -> None:
     """Close a delivery an editor has checked by hand (typically one in state unknown)."""
     from distributor.interfaces.words import refusal_text
     from distributor.plugin.desk import DeskError
     from distributor.services import deliveries as desk
 
-    if outcome is None:
-        raise click.UsageError("say --sent or --failed")
+    if sent == failed:  # neither, or both (the last of the two is not a choice)
+        raise click.UsageError("say --sent or --failed (one of them)")
+    outcome = "sent" if sent else "failed"
     rt = state.runtime(dry_run=True)
     try:
         d = desk.resolve(rt, delivery_id, sent=outcome == "sent", remote_id=remote_id)

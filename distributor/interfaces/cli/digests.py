@@ -89,7 +89,7 @@ def progress_for(label: str, stream: Any = None) -> TerminalProgress | LineProgr
 
 @click.command("send")
 @click.option("--channel", "channel_name", required=True, metavar="NAME",
-              help="The email channel.")
+              help="The digest channel (publish: digest).")
 @click.pass_obj
 @run_async
 async def digest_send(state: Any, channel_name: str) -> None:
@@ -140,8 +140,9 @@ def summary(outcome: Any) -> str:
         return f"{head}: {outcome.detail}"
     if not stats:
         return head
-    lines = [f"{head}: {int(stats['sent'])} mails accepted in {stats['elapsed']:.1f} s "
-             f"({stats['rate']:.0f} messages/s)"]
+    mails = int(stats["sent"])
+    lines = [f"{head}: {mails} mail{'' if mails == 1 else 's'} accepted in "
+             f"{stats['elapsed']:.1f} s ({stats['rate']:.0f} messages/s)"]
     lines.append(f"  bounced {int(stats['bounced'])}, failed {int(stats['failed'])}, "
                  f"4xx retried {int(stats['retried'])}, sent again after a broken connection "
                  f"{int(stats['resent'])}")
