@@ -209,6 +209,31 @@ def open_store(url: str, *, migrate: bool = True, wait: str | None = None) -> St
     return store
 
 
+def database_status(url: str) -> str:
+    """One line on the database for ``check --online``: it answers, and its schema's revision
+    against this release's. A SQLite file that is not there yet is said so (and not made).
+    Raises :class:`StoreError` (one line) when it cannot be read."""
+    if url.startswith("sqlite"):
+        path = _sqlite_file(url)
+        if path and path != ":memory:" and not Path(path).exists():
+            return f"{path} does not exist yet; the first run creates it"
+    store = Store(make_engine(url), url=url)
+    try:
+        current = store.revision()
+    except DBAPIError as exc:
+        raise StoreError(store_problem(exc, url)) from None
+    finally:
+        store.dispose()
+    where = redact_url(url)
+    if current is None:
+        return (f"{where} answers; no schema yet: the first run (or `distributor db upgrade`) "
+                "makes it")
+    if current == HEAD_REVISION:
+        return f"{where} answers; its schema is up to date (revision {current})"
+    return (f"{where} answers; its schema is at revision {current}, this release's is "
+            f"{HEAD_REVISION}: `distributor db upgrade` (or the first run) brings it there")
+
+
 def _sqlite_file(url: str) -> str:
     path = url.split("///", 1)[-1]
     if path.startswith("file:"):

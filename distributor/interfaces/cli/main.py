@@ -119,7 +119,7 @@ def main(ctx: click.Context, config_path: str | None, log_format: str, verbose: 
 
 @main.command()
 @click.option("--online", is_flag=True,
-              help="Also log in to every channel and fetch every source.")
+              help="Also log in to every channel, fetch every source and open the database.")
 @click.option("--dry-run", is_flag=True, help="Accept missing channel credentials.")
 @pass_state
 @run_async
@@ -169,6 +169,15 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
         except SourceError as exc:
             problems += 1
             click.echo(f"error: source {source.name}: {exc}", err=True)
+    import asyncio
+
+    from distributor.store.db import StoreError, database_status
+
+    try:
+        click.echo(f"database: {await asyncio.to_thread(database_status, config.database)}")
+    except StoreError as exc:
+        problems += 1
+        click.echo(f"error: database: {exc}", err=True)
     if problems:
         click.echo(f"{problems} problem{'s' if problems != 1 else ''} found online", err=True)
         raise SystemExit(1)
