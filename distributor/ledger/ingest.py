@@ -200,8 +200,6 @@ async def poll_source(
         state_row.last_modified = result.state.last_modified
         report.not_modified = result.not_modified
         report.problems = list(result.problems)
-        if not result.not_modified:  # the source was read again: what it skips now
-            state_row.problems = kept_problems(report.problems)
         report.pending, report.pending_wait = result.pending, result.pending_wait
         if announce_pending:
             say_pending(report)
@@ -213,13 +211,14 @@ async def poll_source(
                 report.new.append(row.id)
                 if row.url_note:
                     report.problems.append(row.url_note)
-                    state_row.problems = kept_problems(report.problems)
                     log.warning("source %s: %s", source.name, row.url_note)
                 log.info("new article %s from %s: %s%s", row.id, source.name, row.title,
                          " (older than max_age: stored, not posted)" if row.backlog else "")
             else:
                 report.seen += 1
                 source_updated(rt, session, row, article, now=now)  # on_update: edit|note
+        if not result.not_modified:  # the source was read again: what it skips now
+            state_row.problems = kept_problems(report.problems)
     return report
 
 
