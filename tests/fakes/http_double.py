@@ -119,7 +119,8 @@ class HttpDouble:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": 0.05})  # a quick shutdown
 
     # -- to implement -----------------------------------------------------------------------
     def route(self, request: Seen) -> Answer:

@@ -94,7 +94,8 @@ class WebServer:
             return refused.code, refused.headers["content-type"], refused.read()
 
     def __enter__(self) -> WebServer:
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, daemon=True,
+                         kwargs={"poll_interval": 0.05}).start()
         return self
 
     def __exit__(self, *exc: object) -> None:

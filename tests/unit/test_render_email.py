@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from premailer import Premailer
+
 from distributor.articles import Article, RelatedLink
 from distributor.channels.email.adapter import EmailAdapter, EmailConfig
 from distributor.channels.email.personal import build_mime, personalize
@@ -20,6 +22,7 @@ from distributor.channels.email.render import (
     RECIPIENT,
     SUBJECT_LIMIT,
     UNSUBSCRIBE_TOKEN,
+    inline_css,
     render_article_email,
     render_digest_email,
 )
@@ -98,6 +101,33 @@ def test_css_is_inlined_and_the_media_rules_stay_in_a_style_block() -> None:
     assert any("!important" in s for s in styles)
     # rules that were inlined are not repeated in the <style> block
     assert not any(re.search(r"^\s*\.lede\s*\{", s, re.M) for s in styles)
+
+
+STYLED = """<!DOCTYPE html><html><head>
+<style>
+  .card {{ padding: 8px; color: {color} }}
+  .card .title {{ font-size: 20px !important; color: #111 }}
+  a:hover {{ text-decoration: underline }}
+  @media (max-width: 620px) {{ .card {{ padding: 2px }} }}
+</style>
+<style>p {{ margin: 0 }} .title {{ font-weight: bold }}</style></head>
+<body><div class="card"><p class="title" style="color: red">{title}</p><a href="#">x</a>
+</div></body></html>"""
+
+
+@pytest.mark.parametrize("color", ["#222", "#333"])
+def test_inlining_gives_what_premailer_itself_gives_for_each_mail_of_a_template(
+        color: str) -> None:
+    """The reading of a template's ``<style>`` blocks is kept across mails: every mail still
+    gets exactly what a fresh premailer makes of it, with its own title and its own CSS."""
+    from distributor.channels.email.render import _PREMAILER_OPTIONS
+
+    for title in ("Satu", "Dua &amp; tiga"):
+        page = STYLED.format(color=color, title=title)
+        expected = Premailer(page, **_PREMAILER_OPTIONS).transform()
+        assert inline_css(page) == expected
+        assert title in expected and f"color:{color}" in expected
+        assert "a:hover" in expected and "@media" in expected  # left in a <style> block
 
 
 def test_the_layout_is_a_600px_presentation_table_with_a_color_scheme() -> None:

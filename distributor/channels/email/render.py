@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from premailer import Premailer
@@ -96,27 +97,56 @@ HEADLINE_LIMIT = 200
 # --------------------------------------------------------------------------- CSS
 
 
+#: how premailer is set for every mail
+_PREMAILER_OPTIONS: dict[str, Any] = {
+    "base_url": None,
+    "disable_link_rewrites": True,
+    "keep_style_tags": False,
+    "remove_classes": False,
+    "strip_important": False,
+    "disable_validation": True,
+    "cssutils_logging_level": logging.CRITICAL,
+    "allow_network": False,
+    "allow_loading_external_files": False,
+    "exclude_pseudoclasses": True,
+    # the templates set width= and height= themselves; CSS values like "100%" or "auto"
+    # would make Outlook draw images at the wrong size
+    "disable_basic_attributes": ["width", "height"],
+}
+
+
+class _Leftover(list[str]):
+    """The rules of a ``<style>`` block that stay in it, already written out as CSS."""
+
+
+@lru_cache(maxsize=64)
+def _style_rules(css: str, index: int) -> tuple[tuple[Any, ...], str]:
+    """What premailer reads from one ``<style>`` block: its rules to inline, and the CSS of
+    those left in the block. Every mail of a template has the same block, and reading it (in
+    cssutils) is most of premailer's time: it is read once."""
+    reader = Premailer("", **_PREMAILER_OPTIONS)
+    rules, leftover = reader._parse_style_rules(css, index)
+    return tuple(rules), reader._css_rules_to_string(leftover) if leftover else ""
+
+
+class _Inliner(Premailer):
+    """premailer, with the reading of a ``<style>`` block kept (:func:`_style_rules`)."""
+
+    def _parse_style_rules(self, css_body: str, ruleset_index: int) -> tuple[list[Any], Any]:
+        rules, leftover = _style_rules(css_body or "", ruleset_index)
+        return list(rules), _Leftover([leftover] if leftover else [])
+
+    def _css_rules_to_string(self, rules: Any) -> str:
+        if isinstance(rules, _Leftover):
+            return "".join(rules)
+        return str(super()._css_rules_to_string(rules))
+
+
 def inline_css(html: str) -> str:
     """Inline the ``<style>`` rules into ``style=""`` attributes (Gmail, Outlook drop
     ``<style>`` in places); ``@media`` rules and ``!important`` stay in a ``<style>`` block.
     Never touches the network or the file system."""
-    premailer = Premailer(
-        html,
-        base_url=None,
-        disable_link_rewrites=True,
-        keep_style_tags=False,
-        remove_classes=False,
-        strip_important=False,
-        disable_validation=True,
-        cssutils_logging_level=logging.CRITICAL,
-        allow_network=False,
-        allow_loading_external_files=False,
-        exclude_pseudoclasses=True,
-        # the templates set width= and height= themselves; CSS values like "100%" or "auto"
-        # would make Outlook draw images at the wrong size
-        disable_basic_attributes=["width", "height"],
-    )
-    out: str = premailer.transform()
+    out: str = _Inliner(html, **_PREMAILER_OPTIONS).transform()
     if not out.lstrip().lower().startswith("<!doctype"):
         out = "<!DOCTYPE html>\n" + out
     return out
