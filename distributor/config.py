@@ -7,7 +7,6 @@ are reported at once: :class:`ConfigErrors` carries the whole list.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,14 +23,21 @@ from pydantic import (
 )
 
 from distributor.values import (
+    ConfigError as ConfigError,
+)
+from distributor.values import (
+    ConfigErrors as ConfigErrors,
+)
+from distributor.values import (
+    DatabaseURL,
+    _positive,
+    url_secrets,
+)
+from distributor.values import (
     Duration as Duration,
 )
 from distributor.values import (
     Seconds as Seconds,
-)
-from distributor.values import (
-    _positive,
-    url_secrets,
 )
 from distributor.values import (
     cron_trigger as cron_trigger,
@@ -50,32 +56,6 @@ from distributor.values import (
 )
 
 DEFAULT_CONFIG = "channels.yaml"
-
-# --------------------------------------------------------------------------- errors
-
-
-@dataclass
-class ConfigError:
-    file: str
-    line: int | None
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        key = f" {self.key}:" if self.key else ""
-        return f"{where}:{key} {self.message}"
-
-
-class ConfigErrors(Exception):
-    """One or more problems in a configuration file."""
-
-    def __init__(self, errors: list[ConfigError]):
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
-
-
-# --------------------------------------------------------------------------- value types
 
 # --------------------------------------------------------------------------- models
 
@@ -274,7 +254,7 @@ class ChannelConfig(Strict):
 
 class Config(Strict):
     site: SiteConfig
-    database: str = "sqlite:///distributor.db"
+    database: DatabaseURL = "sqlite:///distributor.db"
     execution: Literal["embedded", "distributed"] = "embedded"
     web: WebConfig = Field(default_factory=WebConfig)
     templates: Path | None = Field(
@@ -288,6 +268,8 @@ class Config(Strict):
     _path: Path | None = PrivateAttr(default=None)
     _missing_credentials: dict[str, list[str]] = PrivateAttr(default_factory=dict)
     _warnings: list[ConfigError] = PrivateAttr(default_factory=list)
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
+    _stand_ins: dict[str, list[str]] = PrivateAttr(default_factory=dict)
 
     @property
     def path(self) -> Path | None:
@@ -315,6 +297,30 @@ class Config(Strict):
     @warnings.setter
     def warnings(self, value: list[ConfigError]) -> None:
         self._warnings = value
+
+    @property
+    def stand_ins(self) -> dict[str, list[str]]:
+        """Settings a dry run filled in because their ${VARS} are not set (a dry run needs no
+        credential): key -> the variables (``web.secret_key`` gets a throwaway key)."""
+        return self._stand_ins
+
+    def locate(self, lines: dict[tuple[str | int, ...], int],
+               stand_ins: dict[str, list[str]]) -> None:
+        """Set by load_config: the line of each key path of the file, the dry run's stand-ins."""
+        self._lines, self._stand_ins = lines, stand_ins
+
+    def line(self, *key: str | int) -> int | None:
+        """The line of a key (``"sources", 0, "path"``), or of the nearest enclosing key the
+        file writes; None when it writes none of them."""
+        while key and key not in self._lines:
+            key = key[:-1]
+        return self._lines[key] if key else None
+
+    def where(self, *key: str | int) -> str:
+        """``FILE:LINE`` of a key (``where("database")``; ``FILE`` alone when the file does not
+        write it): for a message that sends the user to the setting."""
+        line, file = self.line(*key), str(self.path or "the configuration file")
+        return f"{file}:{line}" if line else file
 
     def channel(self, name: str) -> ChannelConfig:
         for channel in self.channels:

@@ -3,15 +3,15 @@ models of :mod:`distributor.config`, errors that name the file and line."""
 from __future__ import annotations
 
 import difflib
-import logging
 import os
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from distributor.config import (
     DEFAULT_CONFIG,
@@ -27,7 +27,6 @@ from distributor.config import (
 from distributor.values import format_key, interpolate, is_secret_key, secrets_in_file
 
 Path_ = tuple[str | int, ...]
-log = logging.getLogger("distributor.config")
 
 
 @dataclass
@@ -186,7 +185,7 @@ def _pydantic_errors(
             if "input" in err and not isinstance(err["input"], dict) and \
                     repr(err["input"]) not in message:
                 shown = err["input"]
-                secret = is_secret_key(model, loc) or any(
+                secret = is_secret_key(model, loc) or path == ("database",) or any(
                     word in str(path).lower() for word in ("secret", "token", "password"))
                 if not isinstance(shown, list) and not secret:  # a secret's value: never shown
                     message += f" (got {shown!r})"
@@ -239,6 +238,7 @@ def load_config(
     # missing ${VARS}: errors, except the credentials of a disabled channel, and of any
     # channel under --dry-run
     missing_credentials: dict[str, list[str]] = {}
+    stand_ins: dict[str, list[str]] = {}
     by_line = sorted(loaded.missing.items(), key=lambda kv: loaded.lines.get(kv[0], 0))
     for var_path, names in by_line:
         in_channel = len(var_path) >= 2 and var_path[0] == "channels"
@@ -250,11 +250,18 @@ def load_config(
             missing_credentials.setdefault(str(channel_name), []).extend(names)
             continue
         secret = _is_secret(data, var_path)  # a secret has no default in the file
+        if dry_run and secret:  # a dry run needs no credential (web.secret_key): filled below
+            stand_ins.setdefault(format_key(var_path), []).extend(names)
+            continue
         for name in names:
             errors.append(ConfigError(
                 file, loaded.lines.get(var_path), format_key(var_path),
                 f"environment variable {name} is not set; export {name}=..." + ("" if secret
                 else f" or write ${{{name}:-default}} to give a default")))
+
+    # a key whose ${VAR} is not set is said once: the variable, not also the empty value
+    unset = {format_key(p) for p in loaded.missing if any(e.key == format_key(p) for e in errors)}
+    said_unset = {id(e) for e in errors}
 
     # channels: each validated against its adapter's own model
     channels: list[ChannelConfig] = []
@@ -323,6 +330,7 @@ def load_config(
                 errors.append(ConfigError(file, _line_for(loaded.lines, key_path),
                                           format_key(key_path), problem))
 
+    errors = [e for e in errors if id(e) in said_unset or e.key not in unset]
     errors.sort(key=lambda e: (e.line or 0))
     if errors or config is None:
         raise ConfigErrors(errors)
@@ -332,12 +340,14 @@ def load_config(
         config.warnings = [  # config.channels is still empty: each channel by its place
             ConfigError(file, _line_for(loaded.lines, key), format_key(key), what) for key, what
             in secrets_in_file(loaded.raw, [((), config, "distributor"), *named])]
-        for warning in config.warnings:
-            log.warning("%s", warning)
+        # said by the interface, once (the command line: warning: FILE:LINE: ... lines)
     base = file_path.resolve().parent
     config.channels = channels
     config.path = file_path
     config.missing_credentials = missing_credentials
+    config.locate(loaded.lines, stand_ins)
+    if "web.secret_key" in stand_ins:  # a dry run signs its links with a throwaway key
+        config.web.secret_key = SecretStr(secrets.token_urlsafe(32))
     config.database = _resolve_sqlite(config.database, base)
     if config.templates is not None and not config.templates.is_absolute():
         config.templates = base / config.templates

@@ -76,12 +76,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+#: ``log.warning(..., extra=PLAIN)``: a line of the command's own answer (a configuration's
+#: warning, ``warning: FILE:LINE: ...``), shown without a time stamp like its error lines;
+#: with --log-format json it is a JSON object as every other record
+PLAIN = {"plain": True}
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
+        if getattr(record, "plain", False):
+            return f"{level}{record.getMessage()}"
         # the machine's local time, with its date and zone: "2026-12-03 15:47:20 WIB"
         stamp = datetime.fromtimestamp(record.created).astimezone().strftime(
             "%Y-%m-%d %H:%M:%S %Z")
-        level = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
         line = f"{stamp} {level}{record.getMessage()}"
         if record.exc_text:
             line += "\n" + record.exc_text

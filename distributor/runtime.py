@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from distributor.channels.outbox import OutboxAdapter
-from distributor.config import ChannelConfig, Config
+from distributor.config import DEFAULT_CONFIG, ChannelConfig, Config
 from distributor.plugin import Adapter, ChannelEnv, ChannelLog
 from distributor.registry import get_adapter_class
 from distributor.render.campaign import campaign_article
@@ -79,7 +79,8 @@ class Runtime:
              store_wait: str | None = None) -> Runtime:
         """``store_wait``: a long-running command starts while the database does not answer
         (what it does meanwhile, for the warning line; :func:`~distributor.store.open_store`)."""
-        store = store or open_store(config.database, wait=store_wait)
+        store = store or open_store(config.database, wait=store_wait,
+                                    where=config.where("database"))
         rt = cls(config=config, store=store, dry_run=dry_run)
         for channel in config.channels:
             rt.adapters[channel.name] = rt._make_adapter(channel)
@@ -103,7 +104,8 @@ class Runtime:
         return ChannelEnv(channel=channel, state=StoredState(self.store, channel),
                           log=ChannelLog(channel), shared=lambda s: shared_state(self.store, s),
                           dry_run=self.dry_run,
-                          distributed=self.config.execution == "distributed", owner=self.owner)
+                          distributed=self.config.execution == "distributed", owner=self.owner,
+                          config_file=str(self.config.path or DEFAULT_CONFIG))
 
     @property
     def templates(self) -> object:

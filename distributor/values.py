@@ -7,12 +7,39 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, get_args
 from urllib.parse import unquote, urlsplit
 
 from babel import Locale, UnknownLocaleError
-from pydantic import BaseModel, BeforeValidator, SecretBytes, SecretStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, SecretBytes, SecretStr
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass
+class ConfigError:
+    """A problem (or a warning) at a key of a configuration file: ``FILE:LINE: key: what``."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = f" {self.key}:" if self.key else ""
+        return f"{where}:{key} {self.message}"
+
+
+class ConfigErrors(Exception):
+    """One or more problems in a configuration file."""
+
+    def __init__(self, errors: list[ConfigError]):
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 KeyPath = tuple[str | int, ...]
@@ -123,6 +150,37 @@ def web_address(value: str, example: str) -> str:
         raise ValueError(f"{value!r} is not a full web address; write it with its scheme, "
                          f"such as {hint}")
     return value.strip()
+
+
+#: the databases distributor runs on: SQLite (one machine) and PostgreSQL (through psycopg);
+#: a URL may name the driver (``postgresql+psycopg://``) as SQLAlchemy writes it
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+SUPPORTED_DATABASES = "sqlite:///path/to/distributor.db or postgresql://user@host/dbname"
+
+
+def database_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as the ``database:`` of channels.yaml (None: nothing). Never
+    shows the URL itself: it may hold a password."""
+    scheme = url.split("://", 1)[0].strip().lower() if "://" in url else ""
+    if scheme in DATABASE_SCHEMES:
+        return None
+    if not scheme:
+        return (f"not a database URL; distributor supports SQLite and PostgreSQL: write "
+                f"{SUPPORTED_DATABASES}")
+    shown = scheme if re.fullmatch(r"[a-z0-9+.-]{1,40}", scheme) else "this kind of"
+    return (f"{shown}:// databases are not supported; distributor supports SQLite and "
+            f"PostgreSQL: write {SUPPORTED_DATABASES}")
+
+
+def _database_url(value: str) -> str:
+    problem = database_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+#: ``database:``: a SQLite or PostgreSQL URL (:data:`DATABASE_SCHEMES`)
+DatabaseURL = Annotated[str, AfterValidator(_database_url)]
 
 
 def language_code(value: str) -> str:

@@ -18,6 +18,8 @@ from distributor.clock import utcnow
 from distributor.config import ChannelConfig
 from distributor.ledger.actions import attach_notices, pending_notices
 from distributor.ledger.ingest import from_row
+from distributor.ledger.mailing import confirmed_subscribers
+from distributor.plugin import is_list_channel
 from distributor.render.context import Message
 from distributor.runtime import Runtime
 from distributor.store.models import ArticleRow, Digest, DigestPick
@@ -172,7 +174,9 @@ def render_plan(rt: Runtime, channel: ChannelConfig, plan: DigestPlan) -> list[M
 @dataclass
 class DigestClaim:
     """A digest period taken by this process (``claimed``), or why not (``exists``,
-    ``skipped``: too few new articles, recorded so the period is not tried again)."""
+    ``skipped``: too few new articles, recorded so the period is not tried again;
+    ``waiting``: a list channel without confirmed subscribers, nothing recorded, so its
+    articles go into the next digest)."""
 
     state: str
     plan: DigestPlan
@@ -186,6 +190,12 @@ def claim_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
     workers only one gets it."""
     plan = plan_digest(rt, channel, until=until, period=period)
     min_articles = int(getattr(channel, "min_articles", 1))
+    if recipients(rt, channel) == 0:
+        # a digest to nobody would use the period up: its articles would never reach the
+        # readers who subscribe later. Nothing is recorded; the next digest holds them.
+        detail = no_subscribers(channel.name, len(plan.articles))
+        log.info("digest %s for %s: %s", channel.name, period, detail)
+        return DigestClaim("waiting", plan, detail=detail)
     with rt.store.session() as session:
         digest = Digest(channel=channel.name, period=period, since=plan.since, until=plan.until,
                         article_ids=[a.id for a in plan.articles], state="sending",
@@ -209,6 +219,23 @@ def claim_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
             return DigestClaim("skipped", plan, digest.id, digest.detail)
         plan.notices = attach_notices(session, channel.name, digest.id)
         return DigestClaim("claimed", plan, digest.id)
+
+
+def recipients(rt: Runtime, channel: ChannelConfig) -> int | None:
+    """Who a digest of this channel reaches: a list channel's confirmed subscribers (their
+    number); None for other channels (they post once, to their chat or account)."""
+    adapter = rt.adapter(channel.name)
+    if not is_list_channel(getattr(adapter, "wraps", None) or adapter):  # also under --dry-run
+        return None
+    return confirmed_subscribers(rt.store, channel.name)
+
+
+def no_subscribers(channel: str, articles: int) -> str:
+    """Why a list channel's digest was not sent: nobody would get it."""
+    held = (f"its {articles} article{'s' if articles != 1 else ''} go" if articles else
+            "new articles go")
+    return (f"no confirmed subscribers yet, so no mail was sent; {held} into the next digest "
+            f"once there are (`distributor subscribers add EMAIL --channel {channel}`)")
 
 
 def unfinished_digests(rt: Runtime, channel: ChannelConfig,

@@ -33,8 +33,10 @@ from distributor.engine.digest_plans import (
     digest_picks,
     log,
     move_in_digest,
+    no_subscribers,
     pick_article,
     plan_digest,
+    recipients,
     render_plan,
     schedule_of,
     unfinished_digests,
@@ -70,7 +72,9 @@ RENEW_EVERY = 20.0
 class DigestOutcome:
     channel: str
     period: str
-    state: str  # sent | skipped | exists | written | failed | interrupted | unknown
+    #: sent | skipped | exists | written | failed | interrupted | unknown | waiting (a list
+    #: channel with no confirmed subscriber: nothing sent or recorded)
+    state: str
     articles: int = 0
     detail: str = ""
     files: list[str] = field(default_factory=list)
@@ -82,6 +86,10 @@ class DigestOutcome:
     stats: dict[str, float] = field(default_factory=dict)
     #: the articles it holds (those an ``unknown`` digest keeps out of the next one)
     article_ids: list[int] = field(default_factory=list)
+    #: a dry run's: how many confirmed subscribers a list channel's digest would reach (None:
+    #: not a list channel), and the messages written
+    recipients: int | None = None
+    messages: int = 0
 
 
 def bind_adapters(rt: Runtime) -> None:
@@ -105,16 +113,21 @@ async def run_digest(rt: Runtime, channel: ChannelConfig, *, now: datetime | Non
     period = period or f"manual:{now.isoformat(timespec='seconds')}"
     min_articles = int(getattr(channel, "min_articles", 1))
 
-    if rt.dry_run:
+    if rt.dry_run:  # rendered into the outbox; nothing sent, nothing recorded
         plan = plan_digest(rt, channel, until=now, period=period)
+        audience = recipients(rt, channel)
         if len(plan.articles) < min_articles:
             return DigestOutcome(channel.name, period, "skipped", len(plan.articles),
-                                 "no new articles")
+                                 "no new articles", recipients=audience)
         name = "digest-" + now.astimezone(rt.config.site.tz).strftime("%Y-%m-%d-%H%M")
         outbox = dry_run_outbox(rt.adapter(channel.name))
-        paths = outbox.write(name, render_plan(rt, channel, plan))
-        return DigestOutcome(channel.name, period, "written", len(plan.articles),
-                             files=[str(p) for p in paths])
+        messages = render_plan(rt, channel, plan)
+        paths = outbox.write(name, messages)
+        detail = no_subscribers(channel.name, len(plan.articles)) if audience == 0 else ""
+        return DigestOutcome(channel.name, period, "written", len(plan.articles), detail,
+                             files=[str(p) for p in paths], recipients=audience,
+                             messages=len(messages),
+                             article_ids=[a.id for a in plan.articles if a.id is not None])
 
     bind_adapters(rt)
     if resume:
@@ -123,7 +136,7 @@ async def run_digest(rt: Runtime, channel: ChannelConfig, *, now: datetime | Non
 
     claim = claim_digest(rt, channel, until=now, period=period)
     if claim.state != "claimed" or claim.digest_id is None:
-        articles = len(claim.plan.articles) if claim.state == "skipped" else 0
+        articles = len(claim.plan.articles) if claim.state in ("skipped", "waiting") else 0
         return DigestOutcome(channel.name, period, claim.state, articles, claim.detail or "",
                              digest_id=claim.digest_id)
     messages = render_plan(rt, channel, claim.plan)

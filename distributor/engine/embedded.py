@@ -150,7 +150,8 @@ class Service:
         except (DBAPIError, PendingRollbackError) as exc:
             # the store is damaged, full or gone (also mid-transaction): one line, go on
             log.error("job %s: %s; it runs again at its next time", name,
-                      store_problem(exc, self.rt.config.database))
+                      store_problem(exc, self.rt.config.database,
+                                    self.rt.config.where("database")))
         except Exception:
             log.exception("job %s failed unexpectedly (a bug: please report it)", name)
 

@@ -345,6 +345,13 @@ class RunBatch(Mailing):
 # --------------------------------------------------------------------------- the core's calls
 
 
+def confirmed_subscribers(store: Store, channel: str) -> int:
+    """How many confirmed subscribers the list channel ``channel`` has (who a mail reaches)."""
+    with store.session() as session:
+        return int(session.scalar(select(func.count()).select_from(Subscriber).where(
+            Subscriber.channel == channel, Subscriber.state == "confirmed")) or 0)
+
+
 def audience_of(rt: Runtime, channel: str) -> Mailing | None:
     """The audience handed to a list channel (``ctx.audience``); None for other channels."""
     adapter = rt.adapters.get(channel)

@@ -29,7 +29,9 @@ class ChannelEnv:
     - ``dry_run``: nothing is sent (``--dry-run``: the outbox takes the messages);
     - ``distributed``: several processes send at once (distributed workers): what a channel
       paces or counts must then be shared through the stores, not kept in memory;
-    - ``owner``: this process's id (host:pid:random), as the core names it in leases.
+    - ``owner``: this process's id (host:pid:random), as the core names it in leases;
+    - ``config_file``: the configuration file the channel was read from, for a message that
+      asks the user to change a key there (``--config site.yaml``: ``site.yaml``).
     """
 
     channel: str
@@ -39,6 +41,7 @@ class ChannelEnv:
     dry_run: bool = False
     distributed: bool = False
     owner: str = ""
+    config_file: str = "channels.yaml"
 
     def shared_state(self, scope: str) -> StateStore:
         """The store of ``scope``, shared by the channels that name the same scope (e.g.

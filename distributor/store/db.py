@@ -166,6 +166,12 @@ CONNECT_TIMEOUT = 10
 
 
 def make_engine(url: str) -> Engine:
+    from distributor.values import database_problem
+
+    problem = database_problem(url)
+    if problem is not None:
+        raise StoreError(f"database: {problem}")
+    postgres = not url.startswith("sqlite")
     try:
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
@@ -184,17 +190,21 @@ def make_engine(url: str) -> Engine:
         raise StoreError(f"database URL {redact_url(url)!r} is not valid: {exc}; "
                          "use sqlite:///distributor.db or postgresql://user@host/db") from None
     except ModuleNotFoundError as exc:
+        fix = ("install distributor[postgres]" if postgres else
+               "install a Python built with its sqlite3 module")
         raise StoreError(f"the driver for {redact_url(url)} is not installed ({exc.name}); "
-                         "install distributor[postgres]") from None
+                         f"{fix}") from None
 
 
-def open_store(url: str, *, migrate: bool = True, wait: str | None = None) -> Store:
+def open_store(url: str, *, migrate: bool = True, wait: str | None = None,
+               where: str | None = None) -> Store:
     """Open the database and bring its schema up to date. Raises :class:`StoreError` (one
     line: what, where, what to do) when it cannot be opened or changed.
 
     ``wait`` (a long-running command: what it does meanwhile) opens a store that does not
     answer anyway: one warning line, and the migrations are checked at its first use once
-    it answers (:meth:`Store.ensure_ready`)."""
+    it answers (:meth:`Store.ensure_ready`). ``where``: where the URL is set (``FILE:LINE``
+    of ``database:``), for the messages."""
     store = Store(make_engine(url), url=url)
     if migrate:
         try:
@@ -202,14 +212,20 @@ def open_store(url: str, *, migrate: bool = True, wait: str | None = None) -> St
         except DBAPIError as exc:
             if wait is None:
                 store.dispose()
-                raise StoreError(store_problem(exc, url)) from None
+                raise StoreError(store_problem(exc, url, where)) from None
             store.ready = False
             store._failed = (time.monotonic() + UNREACHABLE_RETRY, exc, UNREACHABLE_RETRY)
-            log.warning("%s; %s", store_problem(exc, url), wait)
+            log.warning("%s; %s", store_problem(exc, url, where), wait)
     return store
 
 
-def database_status(url: str) -> str:
+def database_setting(where: str | None) -> str:
+    """Where a user changes the database: ``database:`` at FILE:LINE (or the variable)."""
+    return (f"`database:` in {where or 'the configuration file'} (or "
+            "DISTRIBUTOR_DATABASE_URL)")
+
+
+def database_status(url: str, where: str | None = None) -> str:
     """One line on the database for ``check --online``: it answers, and its schema's revision
     against this release's. A SQLite file that is not there yet is said so (and not made).
     Raises :class:`StoreError` (one line) when it cannot be read."""
@@ -221,16 +237,16 @@ def database_status(url: str) -> str:
     try:
         current = store.revision()
     except DBAPIError as exc:
-        raise StoreError(store_problem(exc, url)) from None
+        raise StoreError(store_problem(exc, url, where)) from None
     finally:
         store.dispose()
-    where = redact_url(url)
+    shown = redact_url(url)
     if current is None:
-        return (f"{where} answers; no schema yet: the first run (or `distributor db upgrade`) "
+        return (f"{shown} answers; no schema yet: the first run (or `distributor db upgrade`) "
                 "makes it")
     if current == HEAD_REVISION:
-        return f"{where} answers; its schema is up to date (revision {current})"
-    return (f"{where} answers; its schema is at revision {current}, this release's is "
+        return f"{shown} answers; its schema is up to date (revision {current})"
+    return (f"{shown} answers; its schema is at revision {current}, this release's is "
             f"{HEAD_REVISION}: `distributor db upgrade` (or the first run) brings it there")
 
 
@@ -241,9 +257,10 @@ def _sqlite_file(url: str) -> str:
     return path.split("?", 1)[0]
 
 
-def store_problem(exc: BaseException, url: str) -> str:
+def store_problem(exc: BaseException, url: str, where: str | None = None) -> str:
     """One line for an error the database gave: what, where, what to do; nothing stored is
-    lost (the transaction it broke was rolled back)."""
+    lost (the transaction it broke was rolled back). ``where``: where the URL is set
+    (``FILE:LINE`` of ``database:``, :meth:`Config.where`)."""
     if isinstance(exc, PendingRollbackError):  # the connection broke in a transaction
         detail = "the connection to the database broke"
     else:
@@ -266,9 +283,9 @@ def store_problem(exc: BaseException, url: str) -> str:
                     "it or wait, then run again")
         return (f"the database file {where} failed ({detail}); check the file and the disk "
                 "(nothing stored was lost)")
-    return (f"cannot use the database {redact_url(url)} ({detail}); check `database:` in "
-            "channels.yaml (or DISTRIBUTOR_DATABASE_URL) and that the server is running "
-            "(nothing stored was lost)")
+    return (f"cannot use the database {redact_url(url)} ({detail}); check "
+            f"{database_setting(where)} and that the server is running (nothing stored was "
+            "lost)")
 
 
 def redact_url(url: str) -> str:

@@ -165,3 +165,22 @@ async def test_an_article_whose_derived_link_collided_says_so_on_the_dashboard(
     page = (await editor.get(f"/dashboard/articles/{article_id}")).text
     shown = re.search(r'<p class="error small url-note" role="note">(.*?)</p>', page, re.S)
     assert shown and "banjir-jakarta-2" in shown.group(1)
+
+
+async def test_the_resume_question_names_the_configuration_file_in_use(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    with SmtpServer() as smtp:
+        path = write_config(channels_yaml(smtp.port, tmp_path / "outbox"), name="site.yaml")
+    runtime = Runtime.open(load_config(path))
+    try:
+        make_editor(runtime)
+        pause(runtime)
+        app = create_app(runtime)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url=BASE) as client:
+            assert (await login(client)).status_code == 303
+            asking = (await client.get("/dashboard/channels?resume=files")).text
+        assert "(site.yaml or the environment, then a restart)" in " ".join(asking.split())
+        assert "channels.yaml" not in asking
+    finally:
+        runtime.store.dispose()

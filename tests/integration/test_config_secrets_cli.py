@@ -5,7 +5,10 @@ feed's address is `***` in errors and `sources list`."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -108,6 +111,41 @@ def test_a_typo_in_a_required_key_is_one_error_line(
     assert lines[1] == f"1 problem in {path}; fix it and run `distributor check` again"
 
 
+def test_check_says_its_warnings_as_plain_lines_with_file_and_line_and_json_as_json(
+        write_config: Callable[..., Path], run_cli: Run, tmp_path: Path) -> None:
+    """A missing article folder, a missing local feed file and a secret in the file: each one
+    `warning: FILE:LINE: key: ...` line (no time stamp, as the error lines), said once;
+    --log-format json: one JSON object each."""
+    path = write_config("""\
+sources:
+  - name: newsroom
+    type: directory
+    path: articles/
+  - name: portal
+    type: feed
+    url: feed.xml
+""" + OUTBOX, name="site.yaml")
+    result = run_cli("--config", path, "check")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{path}: OK (2 sources, 1 channels)\n"
+    assert result.stderr.splitlines() == [
+        f"warning: {path}:{line_of(path, 'secret_key:')}: web.secret_key: a secret written in "
+        "the file; put it in the environment and write ${DISTRIBUTOR_SECRET_KEY}",
+        f"warning: {path}:{line_of(path, 'path: articles/')}: sources[0].path: source "
+        f"newsroom: the folder {tmp_path / 'articles'} does not exist (yet); create it or fix "
+        "path:",
+        f"warning: {path}:{line_of(path, 'url: feed.xml')}: sources[1].url: source portal: the "
+        f"feed file {tmp_path / 'feed.xml'} does not exist (yet); create it or fix url:"]
+
+    import json
+
+    as_json = run_cli("--log-format", "json", "--config", path, "check")
+    assert as_json.returncode == 0, as_json.stderr
+    records = [json.loads(line) for line in as_json.stderr.splitlines()]
+    assert [(r["level"], r["message"]) for r in records] == [
+        ("warning", line.removeprefix("warning: ")) for line in result.stderr.splitlines()]
+
+
 @pytest.mark.parametrize(("key", "value"), [("path", "/etc"),
                                             ("missing_credentials", "{telegram: [FOO]}")])
 def test_check_refuses_the_internal_fields_as_keys(
@@ -172,3 +210,49 @@ sources:
     listed = run_cli("--config", path, "sources", "list")
     assert "?token=***&lang=id answered HTTP 404" in listed.stdout, listed.stdout
     assert "SECRETQ" not in fetched.stdout + fetched.stderr + listed.stdout + listed.stderr
+
+
+#: the credentials the repository's channels.yaml takes from the environment
+CREDENTIALS = ("DISTRIBUTOR_SECRET_KEY", "TELEGRAM_BOT_TOKEN", "X_API_KEY", "X_API_SECRET",
+               "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET", "SMTP_HOST", "SMTP_USERNAME",
+               "SMTP_PASSWORD")
+
+
+def test_a_dry_run_of_the_repositorys_own_configuration_needs_no_credential(
+        run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        sqlite_template: Path) -> None:
+    """README: "No credential is needed for a dry run". The repository's channels.yaml takes
+    web.secret_key from DISTRIBUTOR_SECRET_KEY, and `run --once --dry-run` stopped there: now
+    a throwaway key stands in (said once), and every channel renders into the outbox. (Its
+    feed, on the network, is read from a local copy here.)"""
+    for name in CREDENTIALS:
+        monkeypatch.delenv(name, raising=False)
+    root = Path(__file__).resolve().parents[2]
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes((root / "examples" / "feed.xml").read_bytes())
+    config = tmp_path / "channels.yaml"
+    config.write_text((root / "channels.yaml").read_text().replace(
+        "https://rinews.example/rss.xml", str(feed)))
+    shutil.copyfile(sqlite_template, tmp_path / "distributor.db")  # its default, migrated
+    (tmp_path / "articles").mkdir()
+    article = tmp_path / "articles" / "banjir.md"
+    article.write_text("---\ntitle: Banjir di Jakarta Utara\n---\n\nJakarta — Banjir merendam "
+                       "tiga kelurahan di Jakarta Utara pada Senin pagi.\n")
+    saved = time.time() - 60  # saved a minute ago: not a file still being written
+    os.utime(article, (saved, saved))
+
+    result = run_cli("--config", config, "run", "--once", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "error" not in result.stderr and "Traceback" not in result.stderr
+    said_lines = said(result.stderr)
+    assert said_lines.count("warning: web.secret_key: DISTRIBUTOR_SECRET_KEY not set; a "
+                            "throwaway value stands in (dry run)") == 1, said_lines
+    table = result.stdout
+    for channel in ("telegram", "x"):
+        assert re.search(rf"Banjir di Jakarta Utara\s+{channel}\s+\d", table), table
+    assert re.search(r"digest: 1 articles\s+daily\s+1\s+\S*daily/digest-", table), table
+    assert table.splitlines()[-1].startswith("dry run: nothing was sent; see ")
+    assert (tmp_path / "outbox" / "daily").is_dir()
+
+    check = run_cli("--config", config, "check", "--dry-run")
+    assert check.returncode == 0, check.stderr

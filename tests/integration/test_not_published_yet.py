@@ -220,3 +220,39 @@ def test_a_push_not_published_exits_1_and_says_who_sends_it_later(
     ok = run_cli("--config", config, "push", str(second), "--channel", "telegram")
     assert ok.returncode == 0, ok.stderr
     assert re.fullmatch(r"telegram: published \(remote id \d+\)\n", ok.stdout), ok.stdout
+
+
+# --------------------------------------------------------------------------- deliveries retry
+
+
+def test_a_retry_that_fails_again_exits_1_and_says_so_in_one_line(
+        config: Path, rt: Runtime, tg: FakeTelegram, run_cli: Run) -> None:
+    """`deliveries retry ID` in an outage said `delivery 1: retry (...)` and exited 0, as if
+    it had been published; now it exits 1 like `push`, its one line saying what failed and
+    when the next try is."""
+    [article] = add_articles(rt, 1)
+    outage(tg)
+    assert run_cli("--config", config, "push", str(article), "--channel", "telegram"
+                   ).returncode == 1
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with rt.store.session() as session:
+        [delivery] = session.scalars(select(Delivery.id).where(Delivery.channel == "telegram"))
+        session.execute(update(ChannelState).values(next_send_at=past))  # its wait is over
+    before = failed_posts(tg)
+
+    again = run_cli("--config", config, "deliveries", "retry", str(delivery))
+    assert again.returncode == 1
+    assert failed_posts(tg) > before  # it was tried
+    assert again.stdout == f"delivery {delivery} (telegram) is queued again\n"
+    [line] = [x for x in again.stderr.splitlines() if x.startswith("error:")]
+    assert re.fullmatch(rf"error: delivery {delivery} \(telegram\): not published, the retry "
+                        rf"failed again: {OUTAGE}; it is tried again at {WHEN} by `distributor "
+                        r"run` while it runs", line), line
+    assert ledger(rt, "telegram") == [("retry", ledger(rt, "telegram")[0][1])]
+
+    outage_over(tg, rt)
+    ok = run_cli("--config", config, "deliveries", "retry", str(delivery))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.splitlines()[-1] == (f"delivery {delivery}: sent (remote id "
+                                          f"{tg.messages[0].message_id})")
+    assert [m.plain_text.split("\n")[0] for m in tg.messages] == ["Berita 0"]  # once

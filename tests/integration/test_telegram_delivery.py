@@ -429,19 +429,18 @@ async def test_a_migrated_chat_is_followed_recorded_and_used_straight_after_a_re
     [line] = [r.getMessage() for r in caplog.records if "moved chat" in r.getMessage()]
     assert line == (
         "channel telegram: Telegram moved chat -4123456789 to -1009876543210 (a group became a "
-        'supergroup); posting there from now on. Update channels.yaml: chat_id: '
-        '"-1009876543210" for channel telegram')
+        f'supergroup); posting there from now on. Update {rt.config.path}: chat_id: '
+        '"-1009876543210" for channel telegram')  # the file it was read from
     assert StoredState(rt.store, "telegram").get(MOVED_TO) == "-1009876543210"  # env.state
 
     # a restart: another process on the same database and configuration
     [article] = add_articles(rt, 1, prefix="Lagi")
     calls = len(tg.calls)
-    result = run_cli("--config", write_config("channels:\n" + channel), "push", str(article),
-                     "--channel", "telegram")
+    site = write_config("channels:\n" + channel, name="site.yaml")
+    result = run_cli("--config", site, "push", str(article), "--channel", "telegram")
 
     assert result.returncode == 0, result.stderr
-    assert 'Update channels.yaml: chat_id: "-1009876543210" for channel telegram' in \
-        result.stderr
+    assert f'Update {site}: chat_id: "-1009876543210" for channel telegram' in result.stderr
     assert [c.params["chat_id"] for c in tg.calls[calls:] if c.method == "sendMessage"] == [
         str(supergroup.id)]  # straight to the new chat: the old one is not asked again
     assert posts(tg, supergroup) == ["Berita 0", "Berita 1", "Lagi 0"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import email
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -430,7 +431,8 @@ def test_check_finds_what_cannot_work_though_every_key_is_valid(
     config.write_text(config.read_text().replace("  secret_key: test-secret-key\n", ""))
     result = run_cli("--config", config, "check")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"warning: {config}: source newsroom: the folder" in result.stderr
+    assert re.search(rf"^warning: {re.escape(str(config))}:\d+: sources\[0\]\.path: source "
+                     "newsroom: the folder", result.stderr, re.M), result.stderr
     assert (f"error: {config}: web.secret_key: not set, but channel daily sends to "
             "subscribers"
             in result.stderr)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from premailer import Premailer
 
 from distributor.articles import Article, RelatedLink

@@ -162,7 +162,7 @@ class TelegramAdapter(Adapter):
         """Keep where Telegram moved the chat in the channel's state, so a restart posts
         straight to the new chat; when several processes send, the token's pace is shared
         through the token's shared state (every channel on it, in every process)."""
-        self._move.use(env.state)
+        self._move.use(env.state, config_file=env.config_file)
         pacing = self._state.pacing
         if env.distributed and not env.dry_run and pacing.shared is None:
             pacing.shared = shared_slots(env.shared_state(token_scope(self.credential_key)),

@@ -43,11 +43,16 @@ class ChatMove:
         self._loaded = False
         self._read_at = float("-inf")
         self._recorded: str | None = None
+        #: the configuration file chat_id is in (``env.config_file``), named in the warnings
+        self.config_file = "channels.yaml"
 
-    def use(self, state: StateStore) -> None:
-        """Keep the move in ``state`` (the channel's ``env.state``)."""
+    def use(self, state: StateStore, *, config_file: str | None = None) -> None:
+        """Keep the move in ``state`` (the channel's ``env.state``); ``config_file``: the
+        file to update (``env.config_file``)."""
         self._state = state
         self._loaded = False
+        if config_file:
+            self.config_file = config_file
 
     def current(self, state: TokenState) -> str | int:
         """Where posts go now."""
@@ -79,8 +84,8 @@ class ChatMove:
             self.chat_id = state.moved[configured] = int(moved)
             log.warning(
                 "channel %s posts to chat %s: Telegram moved chat %s there (a group became "
-                "a supergroup). Update channels.yaml: chat_id: \"%s\" for channel %s",
-                self.channel, moved, configured, moved, self.channel)
+                "a supergroup). Update %s: chat_id: \"%s\" for channel %s",
+                self.channel, moved, configured, self.config_file, moved, self.channel)
             return
         store.delete(MOVED_TO)
         log.info("channel %s: chat_id is now %s; forgetting that Telegram moved the chat "
@@ -91,8 +96,9 @@ class ChatMove:
         old = str(self.configured)
         log.warning(
             "channel %s: Telegram moved chat %s to %s (a group became a supergroup); "
-            "posting there from now on. Update channels.yaml: chat_id: \"%s\" for "
-            "channel %s", self.channel, self.current(state), new_id, new_id, self.channel,
+            "posting there from now on. Update %s: chat_id: \"%s\" for "
+            "channel %s", self.channel, self.current(state), new_id, self.config_file, new_id,
+            self.channel,
         )
         self.chat_id = state.moved[old] = new_id
         if self._state is None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 
 from distributor.config import Config
-from distributor.store.db import StoreError, redact_url
+from distributor.store.db import StoreError, database_setting, redact_url
 
 if TYPE_CHECKING:
     pass
@@ -42,9 +42,8 @@ def distributed_problems(config: Config) -> list[str]:
         return []
     if not is_postgres(config.database):
         return [f"execution: distributed needs a PostgreSQL database, but database is "
-                f"{redact_url(config.database)!r}; set `database:` (or "
-                "DISTRIBUTOR_DATABASE_URL) to postgresql://user@host/dbname, or use "
-                "execution: embedded"]
+                f"{redact_url(config.database)!r}; set {database_setting(config.where('database'))}"
+                " to postgresql://user@host/dbname, or use execution: embedded"]
     return []
 
 
@@ -73,7 +72,9 @@ _FOR_NOW = ("starting up", "shutting down", "in recovery", "not yet accepting",
             "too many", "connection slots")
 
 
-def _connect_error(url: str, exc: BaseException) -> DistributedError:
+def _connect_error(url: str, exc: BaseException, where: str | None = None
+                   ) -> DistributedError:
+    """``where``: where the URL is set (``FILE:LINE`` of ``database:``)."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
     said = str(exc)
     if "FATAL:" in said and not any(phrase in said for phrase in _FOR_NOW):
@@ -81,11 +82,10 @@ def _connect_error(url: str, exc: BaseException) -> DistributedError:
         # (waiting would never end)
         return DistributedError(
             f"PostgreSQL at {redact_url(url)} refused the connection: {first}; check "
-            "`database:` in channels.yaml (or DISTRIBUTOR_DATABASE_URL): the user, its "
-            "password and the database name")
+            f"{database_setting(where)}: the user, its password and the database name")
     return DatabaseUnreachable(
-        f"cannot connect to PostgreSQL at {redact_url(url)}: {first}; check `database:` in "
-        "channels.yaml (or DISTRIBUTOR_DATABASE_URL) and that the server is running")
+        f"cannot connect to PostgreSQL at {redact_url(url)}: {first}; check "
+        f"{database_setting(where)} and that the server is running")
 
 
 def _int4(value: int) -> int:
@@ -98,15 +98,16 @@ def lock_key(name: str) -> int:
     return _int4(zlib.crc32(name.encode("utf-8")))
 
 
-def upgrade(url: str) -> list[str]:
+def upgrade(url: str, where: str | None = None) -> list[str]:
     """``distributor db upgrade``: the Alembic migrations, then procrastinate's schema when it
     is missing, under one PostgreSQL advisory lock (several machines may run it at once: the
     others wait, then find nothing to do). On SQLite, only the migrations. Returns what was
-    done, one line each; raises DistributedError / StoreError with one line."""
+    done, one line each; raises DistributedError / StoreError with one line. ``where``:
+    where the URL is set (``FILE:LINE`` of ``database:``), for the messages."""
     from distributor.store.db import open_store
 
     if not is_postgres(url):
-        open_store(url).dispose()
+        open_store(url, where=where).dispose()
         return [f"{redact_url(url)}: migrations applied (SQLite: no task queue schema)"]
     import psycopg
     from procrastinate.schema import SchemaManager
@@ -114,12 +115,12 @@ def upgrade(url: str) -> list[str]:
     try:
         connection = psycopg.connect(conninfo(url), autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
-        raise _connect_error(url, exc) from None
+        raise _connect_error(url, exc, where) from None
     lines = []
     with connection:
         connection.execute("SELECT pg_advisory_lock(%s, 0)", (UPGRADE_CLASS,))
         try:
-            store = open_store(url)
+            store = open_store(url, where=where)
             try:
                 with store.engine.connect() as sa:
                     head = sa.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -139,16 +140,16 @@ def upgrade(url: str) -> list[str]:
     return lines
 
 
-def ensure_schema(url: str) -> None:
+def ensure_schema(url: str, where: str | None = None) -> None:
     """Bring the schema up to date before a worker or scheduler starts (idempotent)."""
-    for line in upgrade(url):
+    for line in upgrade(url, where):
         log.debug("%s", line)
 
 
-def open_error(exc: BaseException, url: str) -> DistributedError:
+def open_error(exc: BaseException, url: str, where: str | None = None) -> DistributedError:
     """One line for an error met while talking to PostgreSQL."""
     if isinstance(exc, DistributedError):
         return exc
     if isinstance(exc, StoreError):
         return DistributedError(str(exc))
-    return _connect_error(url, exc)
+    return _connect_error(url, exc, where)

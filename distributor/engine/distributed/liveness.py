@@ -53,8 +53,9 @@ class Liveness:
 
     CHECK_EVERY = 5.0
 
-    def __init__(self, url: str, owner: str | None = None):
+    def __init__(self, url: str, owner: str | None = None, where: str | None = None):
         self.url = url
+        self.where = where  # where the URL is set (FILE:LINE), for the messages
         self.owner = owner or liveness_owner()
         self._conn: Any = None
         self._task: asyncio.Task[None] | None = None
@@ -75,7 +76,7 @@ class Liveness:
         try:
             await self._lock()
         except psycopg.Error as exc:
-            raise _connect_error(self.url, exc) from None
+            raise _connect_error(self.url, exc, self.where) from None
         self._task = asyncio.create_task(self._watch(), name="liveness")
 
     async def _watch(self) -> None:

@@ -138,7 +138,7 @@ async def run_worker(rt: Runtime, *, concurrency: int = DEFAULT_CONCURRENCY,
     finish (a drain stops after its current delivery and hands the channel on; a digest batch
     finishes its subscribers) and return."""
     url = rt.config.database
-    liveness = Liveness(url)
+    liveness = Liveness(url, where=rt.config.where("database"))
     await liveness.start()
     rt.owner = liveness.owner
     app = make_app(url, max_size=concurrency + 4)

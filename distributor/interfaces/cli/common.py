@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from distributor.logs import add_secrets
+from distributor.logs import PLAIN, add_secrets
 
 if TYPE_CHECKING:
     from distributor.config import Config
 
 T = TypeVar("T")
 log = logging.getLogger("distributor")
+#: the configuration's warnings (a secret written in the file, a missing folder)
+config_log = logging.getLogger("distributor.config")
 
 
 class UserError(click.ClickException):
@@ -31,8 +33,20 @@ class UserError(click.ClickException):
 class State:
     def __init__(self, config_path: str | None):
         self.config_path = config_path
-        #: the database URL of the configuration, once read (for one-line store errors)
+        #: the database URL of the configuration, once read (for one-line store errors), and
+        #: where it is set (FILE:LINE of ``database:``)
         self.database: str | None = None
+        self.database_where: str | None = None
+        self._warned: set[str] = set()
+
+    def warn(self, warning: object) -> None:
+        """Say a warning about the configuration (a :class:`ConfigError`: ``FILE:LINE: key:
+        what to do``) as ``warning: ...``, like the error lines (a JSON object with
+        --log-format json); each once a command, however often the file is read."""
+        line = str(warning)
+        if line not in self._warned:
+            self._warned.add(line)
+            config_log.warning("%s", line, extra=PLAIN)
 
     def config(self, *, dry_run: bool = False) -> Config:
         from distributor.config import ConfigErrors
@@ -50,7 +64,11 @@ class State:
                        err=True)
             raise SystemExit(2) from None
         add_secrets(config.secrets())
+        if not dry_run:  # a dry run sends nothing: its stand-ins (the demo's) are no secrets
+            for warning in config.warnings:
+                self.warn(warning)
         self.database = config.database
+        self.database_where = config.where("database")
         global _DISPLAY_TZ
         _DISPLAY_TZ = config.site.tz
         return config
@@ -76,6 +94,9 @@ class State:
         if announce:
             for channel, missing in config.missing_credentials.items():
                 log.warning("channel %s: %s not set; rendering only (dry run)", channel,
+                            ", ".join(sorted(set(missing))))
+            for key, missing in config.stand_ins.items():
+                log.warning("%s: %s not set; a throwaway value stands in (dry run)", key,
                             ", ".join(sorted(set(missing))))
         try:
             return Runtime.open(config, dry_run=dry_run, store_wait=store_wait)

@@ -114,13 +114,34 @@ async def deliveries_retry(state: State, delivery_id: int, force: bool) -> None:
         d = (await desk.send_now(rt, [delivery_id]))[delivery_id]
     finally:
         await rt.close()
-    if d.state in ("pending", "sending"):  # distributed mode: still with a worker
-        click.echo(f"delivery {d.id}: queued for the workers")
-    else:
-        click.echo(f"delivery {d.id}: {d.state}"
-                   + (f" ({d.last_error})" if d.state != "sent" and d.last_error else ""))
-    if d.state not in ("sent", "retry", "pending", "sending"):
+    line, problem = retry_line(d, distributed=rt.config.execution == "distributed")
+    click.echo(line, err=problem)
+    if problem:  # exit 0 only when it was published (DESIGN.md, Contract 2), as `push`
         raise SystemExit(1)
+
+
+def retry_line(d: Any, *, distributed: bool = False) -> tuple[str, bool]:
+    """What ``deliveries retry`` says of the delivery after its try, and whether it is a
+    problem: anything not published is, also a post that only waits (said: who sends it)."""
+    by = "a running `distributor worker`" if distributed else "`distributor run` while it runs"
+    head = f"delivery {d.id} ({d.channel})"
+    if d.state == "sent":
+        return f"delivery {d.id}: sent" + (f" (remote id {d.remote_id})" if d.remote_id
+                                           else ""), False
+    if d.state == "retry":
+        return (f"error: {head}: not published, the retry failed again: {d.last_error}; it is "
+                f"tried again at {_local(_iso(d.next_attempt_at))} by {by}"), True
+    if d.state in ("pending", "sending") and distributed:  # still with a worker
+        return (f"error: {head}: not published yet: queued for the workers; {by} sends it; "
+                "`distributor deliveries list` shows how it ends"), True
+    if d.state in ("pending", "sending"):  # its channel holds it (pacing, max_posts_per_day)
+        return (f"error: {head}: not published yet: it waits for its channel (its pacing or "
+                f"max_posts_per_day); sent by {by}"), True
+    if d.state == "unknown":
+        return (f"error: {head}: unknown: {d.last_error}; it may have been published: check "
+                f"the channel, then `distributor deliveries retry {d.id} --force` or "
+                f"`distributor deliveries resolve {d.id} --sent`"), True
+    return f"error: {head}: {d.state}: {d.last_error}", True
 
 
 @deliveries.command("resolve")

@@ -90,19 +90,24 @@ def progress_for(label: str, stream: Any = None) -> TerminalProgress | LineProgr
 @click.command("send")
 @click.option("--channel", "channel_name", required=True, metavar="NAME",
               help="The digest channel (publish: digest).")
+@click.option("--dry-run", is_flag=True,
+              help="Render the digest into the outbox and say who would get it; send nothing "
+                   "and use nothing up (the articles stay for the real digest).")
 @click.pass_obj
 @run_async
-async def digest_send(state: Any, channel_name: str) -> None:
+async def digest_send(state: Any, channel_name: str, dry_run: bool) -> None:
     """Send a channel's digest now, with the articles since its last digest.
 
     A digest left half-sent by a stopped process is finished first (only the subscribers it
     had not reached get it). On a terminal a progress bar shows messages per second and the
     time left; then a summary. A digest that got no answer (its outcome unknown: it may have
-    been published) is one line on stderr saying what to do, and exit status 1.
+    been published) is one line on stderr saying what to do, and exit status 1. A list
+    channel without confirmed subscribers sends nothing and keeps its articles for the next
+    digest. --dry-run writes the digest to the outbox and says who would get it.
     """
-    from distributor.engine.digests import run_digest
+    from distributor.engine.digests import run_digest, unfinished_digests
 
-    rt = state.runtime(channels=[channel_name])
+    rt = state.runtime(channels=[channel_name], dry_run=dry_run, announce=dry_run)
     try:
         try:
             channel = rt.config.channel(channel_name)
@@ -110,14 +115,54 @@ async def digest_send(state: Any, channel_name: str) -> None:
             raise UserError(str(exc.args[0])) from None
         if not rt.adapter(channel.name).supports_digest:
             raise UserError(f"channel {channel.name} ({channel.type}) does not send digests")
-        outcome = await run_digest(rt, channel, progress=progress_for(channel.name))
+        if dry_run:
+            unfinished = unfinished_digests(rt, channel)
+            outcome = await run_digest(rt, channel)
+        else:
+            outcome = await run_digest(rt, channel, progress=progress_for(channel.name))
     finally:
         await rt.close()
+    if dry_run:
+        for line in dry_run_lines(outcome, unfinished, rt.config.outbox):
+            click.echo(line)
+        return
     if outcome.state == "unknown":
         raise UserError(unknown_line(outcome))
     click.echo(summary(outcome))
     if outcome.state in ("failed", "interrupted"):
         raise SystemExit(1)
+
+
+def dry_run_lines(outcome: Any, unfinished: list[int], outbox: Any) -> list[str]:
+    """What ``digest send --dry-run`` says: what the digest holds, who would get it, where
+    it was written; then that nothing was sent."""
+    from distributor.interfaces.cli.common import _rel
+
+    head = f"digest {outcome.channel} (dry run)"
+    lines = []
+    if unfinished:
+        lines.append(f"{head}: a real send would first finish digest {unfinished[0]}, left "
+                     "half-sent by a stopped process")
+    n = outcome.articles
+    articles = f"{n} article{'s' if n != 1 else ''}"
+    if outcome.state != "written":
+        lines.append(f"{head}: {outcome.state} ({articles}): {outcome.detail}; nothing would "
+                     "be sent")
+    else:
+        messages = f"{outcome.messages} message{'s' if outcome.messages != 1 else ''}"
+        if outcome.recipients is None:
+            who = f"{articles} in {messages} to the channel"
+        elif outcome.recipients == 0:
+            who = (f"{articles}, but the channel has no confirmed subscribers: a real send "
+                   "sends nothing and keeps the articles for the next digest")
+        else:
+            people = outcome.recipients
+            who = (f"{articles} to {people} confirmed subscriber{'s' if people != 1 else ''}, "
+                   "one mail each")
+        where = f"; written to {_rel(outcome.files[0])}" if outcome.files else ""
+        lines.append(f"{head}: {who}{where}")
+    lines.append(f"dry run: nothing was sent and nothing used up; see {_rel(str(outbox))}/")
+    return lines
 
 
 def unknown_line(outcome: Any) -> str:

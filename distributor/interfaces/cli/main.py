@@ -21,7 +21,7 @@ from distributor.interfaces.cli.lazy import LazyGroup
 from distributor.logs import setup_logging
 
 if TYPE_CHECKING:
-    from distributor.config import ChannelConfig, Config
+    from distributor.config import ChannelConfig, Config, ConfigError
 
 log = logging.getLogger("distributor")
 
@@ -91,7 +91,8 @@ class _Main(LazyGroup):
             from distributor.store.db import store_problem
 
             url = getattr(ctx.obj, "database", None) or "(the configured database)"
-            raise UserError(store_problem(exc, url)) from None
+            raise UserError(store_problem(exc, url, getattr(ctx.obj, "database_where", None))
+                            ) from None
 
 
 @click.group(cls=_Main, lazy_commands=COMMANDS,
@@ -132,11 +133,8 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
     from distributor.interfaces.cli.workers import check_lines
 
     mistakes = check_lines(config) + _setup_problems(config)
-    for source in config.sources:
-        path = getattr(source, "path", None)
-        if source.type == "directory" and path is not None and not Path(path).is_dir():
-            click.echo(f"warning: {config.path}: source {source.name}: the folder {path} does "
-                       "not exist (yet); create it or fix path:", err=True)
+    for warning in _missing_files(config):
+        state.warn(warning)
     for line in mistakes:
         click.echo(f"error: {config.path}: {line}", err=True)
     if mistakes:
@@ -174,7 +172,9 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
     from distributor.store.db import StoreError, database_status
 
     try:
-        click.echo(f"database: {await asyncio.to_thread(database_status, config.database)}")
+        status = await asyncio.to_thread(database_status, config.database,
+                                         config.where("database"))
+        click.echo(f"database: {status}")
     except StoreError as exc:
         problems += 1
         click.echo(f"error: database: {exc}", err=True)
@@ -194,6 +194,39 @@ def _is_list_channel(channel: ChannelConfig) -> bool:
         return is_list_channel(get_adapter_class(channel.type))
     except (KeyError, PluginError):
         return False  # reported where the type is looked up
+
+
+def _missing_files(config: Config) -> list[ConfigError]:
+    """Warnings for what a source reads that is not there (yet): an article folder, a local
+    feed file; each with the file and line of its key."""
+    from distributor.config import ConfigError, DirectorySourceConfig, FeedSourceConfig
+
+    def warning(index: int, key: str, message: str) -> ConfigError:
+        return ConfigError(str(config.path), config.line("sources", index, key),
+                           f"sources[{index}].{key}", message)
+
+    found = []
+    for index, source in enumerate(config.sources):
+        if isinstance(source, DirectorySourceConfig) and not source.path.is_dir():
+            found.append(warning(index, "path", f"source {source.name}: the folder "
+                                 f"{source.path} does not exist (yet); create it or fix path:"))
+        elif isinstance(source, FeedSourceConfig):
+            local = _local_feed(source.url)
+            if local is not None and not local.exists():
+                found.append(warning(index, "url", f"source {source.name}: the feed file "
+                                     f"{local} does not exist (yet); create it or fix url:"))
+    return found
+
+
+def _local_feed(url: str) -> Path | None:
+    """The file of a feed read from a local path (``feed.xml``, ``file:///...``), else None
+    (as the feed source reads it)."""
+    if url.lower().startswith("file:"):
+        from urllib.parse import unquote, urlsplit
+        from urllib.request import url2pathname
+
+        return Path(url2pathname(unquote(urlsplit(url).path)))
+    return None if "://" in url else Path(url).expanduser()
 
 
 def _setup_problems(config: Config) -> list[str]:

@@ -96,7 +96,7 @@ def _schema_ready(config: Any, dry_run: bool) -> None:
     try:
         require_distributed(config)
         if not dry_run:
-            ensure_schema(config.database)
+            ensure_schema(config.database, config.where("database"))
     except DatabaseUnreachable:
         raise
     except (DistributedError, StoreError) as exc:
@@ -123,7 +123,7 @@ class _Waiting:
             log.info("PostgreSQL answers now; the schema is current, the %s starts", self.who)
 
 
-def _unavailable(exc: Exception, database: str) -> Exception:
+def _unavailable(exc: Exception, config: Any) -> Exception:
     """The one line for a broken database or queue; anything else (a bug) as it is."""
     from distributor.engine.distributed import DistributedError, open_error
 
@@ -131,7 +131,7 @@ def _unavailable(exc: Exception, database: str) -> Exception:
         return _Unavailable(str(exc))
     if isinstance(exc, OSError) or type(exc).__module__.startswith(("psycopg",
                                                                       "procrastinate")):
-        return _Unavailable(str(open_error(exc, database)))
+        return _Unavailable(str(open_error(exc, config.database, config.where("database"))))
     return exc
 
 
@@ -185,7 +185,7 @@ async def run_distributed(state: Any, *, once: bool, dry_run: bool) -> None:
 
         await run_scheduler(rt, companions=[editor_bots(rt)])
     except Exception as exc:
-        raise _unavailable(exc, rt.config.database) from None
+        raise _unavailable(exc, rt.config) from None
     finally:
         await rt.close()
 
@@ -226,7 +226,7 @@ def worker(state: Any, concurrency: int, stalled_after: float, fanout_batch: int
     try:
         asyncio.run(main())
     except Exception as exc:
-        raise _unavailable(exc, rt.config.database) from None
+        raise _unavailable(exc, rt.config) from None
 
 
 @click.group()
@@ -249,7 +249,7 @@ def upgrade(state: Any) -> None:
     config = state.config(dry_run=True)
     try:
         require_distributed(config)
-        for line in do_upgrade(config.database):
+        for line in do_upgrade(config.database, config.where("database")):
             click.echo(line)
     except (DistributedError, StoreError) as exc:
         raise _Unavailable(str(exc)) from None

@@ -96,7 +96,7 @@ def _healthz(rt: Runtime) -> Callable[[Request], Awaitable[JSONResponse]]:
             paused = await run_in_threadpool(ping)
         except Exception as exc:  # the database is down: 503; the reason only in the log
             log.error("healthz: the store does not answer: %s",
-                      store_problem(exc, rt.config.database))
+                      store_problem(exc, rt.config.database, rt.config.where("database")))
             return JSONResponse({"status": "unavailable"}, status_code=503,
                                 headers={"Cache-Control": "no-store"})
         # serving, but a channel sends nothing until an editor resumes it: say so (the
@@ -122,7 +122,8 @@ def _store_unavailable(rt: Runtime) -> Callable[[Request, Exception], Awaitable[
         from distributor.store.db import store_problem
 
         log.error("%s %s answered 503, the store does not answer: %s", request.method,
-                  request.url.path, store_problem(exc, rt.config.database))
+                  request.url.path, store_problem(exc, rt.config.database,
+                                                    rt.config.where("database")))
         headers = {**SECURITY_HEADERS, "Retry-After": RETRY_AFTER}
         if "html" not in request.headers.get("accept", ""):
             return JSONResponse({"status": "unavailable"}, status_code=503, headers=headers)

@@ -29,6 +29,8 @@ class ChannelPages(DashboardCore):
         confirm = request.query_params.get("resume")
         return self.render("channels.html", title="Channels", login=login, nav="channels",
                            channels=found, sources=sources,
+                           config_file=self.rt.config.path.name if self.rt.config.path else
+                           "the configuration file",
                            confirm=confirm if any(c.name == confirm and c.state == "paused"
                                                   for c in found) else None)
 

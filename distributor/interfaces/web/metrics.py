@@ -75,7 +75,8 @@ class StoreCollector(Collector):
             from distributor.store.db import store_problem
 
             log.warning("metrics: cannot read the store: %s",
-                        store_problem(exc, self.rt.config.database))
+                        store_problem(exc, self.rt.config.database,
+                                      self.rt.config.where("database")))
             up.add_metric([], 0)
             yield up
             return
