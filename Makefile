@@ -48,17 +48,24 @@ PYTEST  := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
 # and fill it once (collecting, no test run) before the workers start.
 unexport PYTHONDONTWRITEBYTECODE
 COLLECT := $(BIN)/python -m pytest -q --collect-only
+# Filled again only when a test file changed since the last fill (a fresh clone: always), in
+# two processes, one a core.
+TEST_SOURCES := $(shell find tests -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null)
+COLLECTED := $(VENV)/.collected-stamp
+
+$(COLLECTED): $(STAMP) $(TEST_SOURCES)
+	@{ $(COLLECT) tests/integration >/dev/null 2>&1 & \
+	   $(COLLECT) tests/unit tests/system >/dev/null 2>&1; wait; } || true
+	@touch $@
 
 # everything: unit (pure), integration (real stores, SMTP and HTTP doubles), system (processes,
 # browser, soak at suite sizes: bench/soak.py runs the full ones). CI runs this.
-test: $(STAMP) browser
-	@$(COLLECT) >/dev/null 2>&1 || true
+test: $(STAMP) browser $(COLLECTED)
 	$(PYTEST)
 
 # the fast layers while you work: no processes, no browser, and a quarter of the examples of
 # each property test (tests/support/examples.py; `make test` draws them all)
-check: $(STAMP)
-	@$(COLLECT) tests/unit tests/integration >/dev/null 2>&1 || true
+check: $(STAMP) $(COLLECTED)
 	DISTRIBUTOR_TEST_EXAMPLES=0.25 $(PYTEST) tests/unit tests/integration
 
 lint: $(STAMP)
