@@ -37,9 +37,10 @@ dashboard: $(STAMP)
 
 # pytest-xdist workers for test and check (`make test WORKERS=auto`: one per CPU; 0: none).
 # loadgroup keeps the browser tests (one served site) on one worker. Five on two cores: many
-# tests wait on processes, servers and timeouts, so more workers than cores fill the cores
-# (`make test` on an idle 2-core machine: 262-295 s with 3, 185-210 s with 4, 180-184 s with
-# 5, 198 s with 6, 209 s with 8; `make check`: 119 s with 4, 109 s with 5).
+# tests wait on processes, servers and timeouts, so more workers than cores fill the cores.
+# Measured on 2026-12-03 on an idle 2-core machine (a 30-million-step Python loop: 2.6-3.4 s):
+# `make test` 181 s with 3, 175 s with 4, 173 s with 5, 180 s with 6; `make check` 112 s with
+# 3, 101 s with 4, 91 s with 5, 98 s with 6, 99 s with 8.
 WORKERS ?= 5
 PYTEST  := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
 # Every xdist worker imports every test module, and pytest rewrites each one's asserts first
