@@ -64,9 +64,8 @@ class State:
                        err=True)
             raise SystemExit(2) from None
         add_secrets(config.secrets())
-        if not dry_run:  # a dry run sends nothing: its stand-ins (the demo's) are no secrets
-            for warning in config.warnings:
-                self.warn(warning)
+        for warning in config.warnings:  # none in a dry run (load_config leaves them out)
+            self.warn(warning)
         self.database = config.database
         self.database_where = config.where("database")
         global _DISPLAY_TZ
