@@ -17,6 +17,7 @@ A TLS error needs no fault: an ``https://`` URL to this plain-HTTP server fails 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -238,6 +239,11 @@ class ScriptedSmtp:
             threading.Thread(target=self._session, args=(conn,), daemon=True).start()
 
     def _session(self, conn: socket.socket) -> None:
+        # the client may hang up first (a feed client speaking HTTP to it, say): nothing to say
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._converse(conn)
+
+    def _converse(self, conn: socket.socket) -> None:
         with conn:
             out = conn.makefile("wb")
             lines = conn.makefile("rb")

@@ -65,7 +65,9 @@ LONGEST_ACCOUNT_WAIT = 60.0
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,99}$")
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+#: the hash a login for an unknown name is checked against (the same work as a known one),
+#: made at the first such login rather than at import (a tenth of a second for every process)
+_DUMMY_HASH: str | None = None
 
 
 class EditorError(ValueError):
@@ -123,12 +125,19 @@ def remove_editor(session: Session, username: str) -> bool:
     return True
 
 
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
+
+
 def authenticate(session: Session, username: str, password: str) -> Editor | None:
     """The editor when the password is right; the same work either way."""
     name = (username or "").strip().lower()
     row = session.scalar(select(Editor).where(Editor.username == name)) if name else None
     try:
-        _hasher.verify(row.password_hash if row is not None else _DUMMY_HASH, password)
+        _hasher.verify(row.password_hash if row is not None else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if row is None:
