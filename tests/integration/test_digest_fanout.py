@@ -406,6 +406,35 @@ async def test_starttls_or_tls_with_login(make_rt: Callable[..., Runtime], tmp_p
         assert sorted(server.recipients()) == sorted(emails)
 
 
+@pytest.mark.parametrize("verify", [True, False])
+async def test_a_certificate_nobody_vouches_for_is_refused_unless_verify_is_off(
+        make_rt: Callable[..., Runtime], tmp_path: Path, verify: bool) -> None:
+    """The TLS settings are built once per process (smtp.py): a channel without ``ca_file``
+    still checks the server's certificate against the system's authorities, and only
+    ``verify: false`` sends to a server whose certificate nobody vouches for. A refused
+    certificate fails the digest at once with what to do, as a refused login does."""
+    pair = self_signed(tmp_path)
+    if pair is None:
+        pytest.skip("openssl is not installed")
+    with SmtpServer(starttls=server_context(*pair)) as server:
+        rt = make_rt(server=server, security="starttls",
+                     smtp_extra="" if verify else "      verify: false\n")
+        add_articles(rt, 1)
+        emails = add_subscribers(rt, 2)
+        outcome = await run_digest(rt, rt.config.channel("daily"))
+        if verify:
+            assert outcome.state == "failed", outcome
+            assert "does not trust (self-signed certificate)" in outcome.detail, outcome.detail
+            assert "smtp.ca_file" in outcome.detail and "smtp.verify: false" in outcome.detail
+            assert server.count == 0
+            # not tried again and again (the same certificate would come back): one
+            # connection per sender the fan-out opened, each refused at its first try
+            assert server.connections <= rt.config.channel("daily").concurrency
+        else:
+            assert outcome.state == "sent", outcome.detail
+            assert sorted(server.recipients()) == sorted(emails)
+
+
 # --------------------------------------------------------------------------- instant email
 
 
