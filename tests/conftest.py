@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-# the order of the tests over pytest -n's workers, and workers that end quickly (see there)
-pytest_plugins = ["support.run_order"]
+# the order of the tests over pytest -n's workers, and workers that end quickly (see there);
+# the newsroom of the retraction and correction tests (fixtures site, x and hook)
+pytest_plugins = ["support.run_order", "support.correction_site"]
 
 # CI draws the same examples on every run, so a landing never depends on luck; a developer's
 # run draws new ones each time (and prints the example when one fails: keep it as a test)

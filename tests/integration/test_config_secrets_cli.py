@@ -1,7 +1,8 @@
 """What a user sees of channels.yaml's secrets and mistakes on the command line: `check`, `run`
 and `serve` say once, one line each with file and line, which secret is written in the file
-(never its value); one typo is one error; the internal fields are no keys; a short token in a
-feed's address is `***` in errors and `sources list`."""
+(never its value; `serve`'s own start: tests/system/test_serve_logs.py); one typo is one
+error; the internal fields are no keys; a short token in a feed's address is `***` in errors
+and `sources list`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from subprocess import CompletedProcess
 
 import pytest
 from feedserver import FeedServer
-from support.web import ServeProcess, free_port, serve_env
 
 Run = Callable[..., CompletedProcess[str]]
 #: a log line's time stamp ("2026-12-03 15:47:20 WIB "): what follows it is what is said
@@ -170,22 +170,6 @@ def test_run_says_it_once_at_its_start_and_a_dry_run_not_at_all(
     dry = run_cli("--config", path, "run", "--once", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "secret_key" not in dry.stderr
-
-
-@pytest.mark.slow
-def test_serve_says_it_once_at_its_start(write_config: Callable[..., Path],
-                                         tmp_path: Path) -> None:
-    path = write_config(OUTBOX)
-    server = ServeProcess(path, free_port(), serve_env(), tmp_path / "serve.log").start()
-    server.stop()
-    lines = said(server.log())
-    warning = (f"warning: {path}:{line_of(path, 'secret_key:')}: web.secret_key: a secret "
-               "written in the file; put it in the environment and write "
-               "${DISTRIBUTOR_SECRET_KEY}")
-    assert lines.count(warning) == 1, lines
-    assert lines.index(warning) < next(i for i, line in enumerate(lines)
-                                       if line.startswith("dashboard: ")), lines
-    assert "test-secret-key" not in server.log()
 
 
 @pytest.fixture

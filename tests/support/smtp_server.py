@@ -171,17 +171,26 @@ class SmtpServer:
         self.stop()
 
 
+#: the certificate and key made by openssl, once a process (an RSA key is ~0.2 s of CPU)
+_PAIR: list[tuple[bytes, bytes]] = []
+
+
 def self_signed(folder: Path) -> tuple[Path, Path] | None:
-    """A certificate for 127.0.0.1/localhost made with openssl, or None without openssl."""
+    """A certificate for 127.0.0.1/localhost made with openssl (once a process, then copied
+    into ``folder``), or None without openssl."""
     cert, key = folder / "cert.pem", folder / "key.pem"
-    try:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=localhost", "-addext",
-                        "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                        "-keyout", str(key), "-out", str(cert)],
-                       check=True, capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return None
+    if not _PAIR:
+        try:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                            "1", "-subj", "/CN=localhost", "-addext",
+                            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                            "-keyout", str(key), "-out", str(cert)],
+                           check=True, capture_output=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        _PAIR.append((cert.read_bytes(), key.read_bytes()))
+    cert.write_bytes(_PAIR[0][0])
+    key.write_bytes(_PAIR[0][1])
     return cert, key
 
 

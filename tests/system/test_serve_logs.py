@@ -1,10 +1,12 @@
 """A real `distributor serve --log-format json` process: every line it writes is one JSON
 object (uvicorn's own lines too), the access log never shows a subscriber's token, and a
-client that is no trusted proxy cannot choose the address the log (and the limits) see."""
+client that is no trusted proxy cannot choose the address the log (and the limits) see; the
+secret written in channels.yaml is warned of once at its start, before the dashboard's line."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,3 +57,29 @@ channels:
     text = server.log()
     assert not any(token in text or token.split(".")[-1] in text for token in tokens)
     assert "203.0.113.9" not in text and access[-1].startswith("127.0.0.1:")
+
+
+#: a log line's time stamp ("2026-12-03 15:47:20 WIB "): what follows it is what is said
+STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ ")
+OUTBOX = """\
+channels:
+  - name: files
+    type: outbox
+    path: outbox/
+"""
+
+
+def test_serve_says_once_at_its_start_that_the_secret_key_is_written_in_the_file(
+        write_config: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_config(OUTBOX)
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1)
+                if "secret_key:" in text)
+    server = ServeProcess(path, free_port(), serve_env(), tmp_path / "serve.log").start()
+    server.stop()
+    lines = [STAMP.sub("", said) for said in server.log().splitlines()]
+    warning = (f"warning: {path}:{line}: web.secret_key: a secret written in the file; put it "
+               "in the environment and write ${DISTRIBUTOR_SECRET_KEY}")
+    assert lines.count(warning) == 1, lines
+    assert lines.index(warning) < next(i for i, said in enumerate(lines)
+                                       if said.startswith("dashboard: ")), lines
+    assert "test-secret-key" not in server.log()
