@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo dashboard test check lint format clean corpus
+.PHONY: install browser demo dashboard test check lint format clean corpus durations
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,11 @@ lint: $(STAMP)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix distributor tests
+
+# tests/durations.json: the long tests of the last run (a clone without pytest's cache runs
+# them first from it; see tests/support/run_order.py). After `make test`, when tests changed.
+durations: $(STAMP)
+	$(BIN)/python tests/support/run_order.py
 
 clean:
 	rm -rf outbox examples/demo.db* .pytest_cache .mypy_cache .ruff_cache

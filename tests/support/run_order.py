@@ -8,8 +8,9 @@ machine, each part on its own (2026-12-03):
   worker). The controller keeps how long each test took in pytest's cache
   (``.pytest_cache``, key :data:`KEY`); the next run puts the tests that took longer than
   :data:`LONG` first, longest first, and keeps the rest in their files' order (a file's quick
-  tests stay together). A first run (a fresh clone) has no cache and runs in the files' order
-  with the ``slow`` tests first.
+  tests stay together). A run without a cache (a fresh clone, CI) takes them from
+  ``tests/durations.json``, the long tests of a run on this machine kept in the repository
+  (``make durations`` writes it again from the cache).
 - **No teardown of a worker's interpreter.** Once a worker has sent its last report, Python
   still frees its whole heap (2,000-3,000 modules) before the process ends, and five workers do
   it at once on two cores: 3-4 s between the last test and the end of the run. A worker ends
@@ -24,8 +25,10 @@ from __future__ import annotations
 
 import atexit
 import gc
+import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +37,42 @@ import pytest
 KEY = "distributor/durations"
 #: a test that took longer than this (seconds, setup + call + teardown) is run first
 LONG = 0.5
+#: the long tests of one whole run, kept in the repository for a run without a cache
+SEED = Path(__file__).resolve().parents[1] / "durations.json"
+
+
+def known_durations(config: pytest.Config) -> dict[str, float]:
+    """How long each test took: tests/durations.json, then what this clone's cache says."""
+    known: dict[str, float] = {}
+    try:
+        seed = json.loads(SEED.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        seed = {}
+    if isinstance(seed, dict):
+        known.update(seed)
+    cached = config.cache.get(KEY, {}) if config.cache is not None else {}
+    if isinstance(cached, dict):
+        known.update(cached)
+    return known
+
+
+def write_seed(cache: Path = SEED.parents[1] / ".pytest_cache" / "v" / KEY) -> int:
+    """tests/durations.json from this clone's cache: the tests longer than :data:`LONG`."""
+    cached = json.loads(cache.read_text(encoding="utf-8"))
+    root = SEED.parents[1]
+    texts: dict[str, str] = {}
+
+    def exists(nodeid: str) -> bool:  # a test since moved or renamed is left out
+        path, _, name = nodeid.partition("::")
+        if path not in texts:
+            file = root / path
+            texts[path] = file.read_text(encoding="utf-8") if file.exists() else ""
+        return f"def {name.split('[')[0]}(" in texts[path]
+
+    long = {nodeid: seconds for nodeid, seconds in sorted(cached.items())
+            if seconds > LONG and exists(nodeid)}
+    SEED.write_text(json.dumps(long, indent=0, sort_keys=True) + "\n", encoding="utf-8")
+    return len(long)
 
 
 def _in_worker(config: pytest.Config) -> bool:
@@ -67,10 +106,10 @@ def order(items: list[pytest.Item], durations: dict[str, float]) -> list[pytest.
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not _in_worker(config) or config.cache is None:
+    if not _in_worker(config):
         return
-    durations = config.cache.get(KEY, {})
-    if isinstance(durations, dict) and durations:
+    durations = known_durations(config)
+    if durations:
         items[:] = order(items, durations)
 
 
@@ -109,3 +148,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:
         known = {}
     known.update({nodeid: round(seconds, 3) for nodeid, seconds in took.items()})
     config.cache.set(KEY, known)
+
+
+if __name__ == "__main__":  # make durations
+    print(f"{SEED}: {write_seed()} tests longer than {LONG} s")
