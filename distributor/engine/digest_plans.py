@@ -27,8 +27,9 @@ from distributor.store.models import ArticleRow, Digest, DigestPick
 log = logging.getLogger("distributor.digest")
 #: how long a process holds a digest it sends (kept alive as it goes)
 LEASE = timedelta(minutes=5)
-#: digests in these states hold their articles: the next digest starts after them
-HOLDING = ("sent", "skipped", "sending", "unknown")
+#: digests in these states hold their articles: the next digest starts after them (a digest
+#: skipped for having fewer than ``min_articles`` holds none: they go into the next one)
+HOLDING = ("sent", "sending", "unknown")
 
 
 def schedule_of(channel: ChannelConfig) -> str | None:
@@ -60,7 +61,17 @@ def plan_digest(rt: Runtime, channel: ChannelConfig, *, until: datetime,
             select(Digest).where(Digest.channel == channel.name,
                                  Digest.state.in_(HOLDING))
             .order_by(Digest.until.desc()).limit(1))
-        since = previous.until if previous is not None else until - timedelta(days=1)
+        if previous is not None:
+            since = previous.until
+        else:  # the first digest: a day back, or back to the first one skipped for too few
+            first_skipped = session.scalar(
+                select(Digest.since).where(Digest.channel == channel.name,
+                                           Digest.state == "skipped",
+                                           Digest.since.is_not(None))
+                .order_by(Digest.since).limit(1))
+            since = until - timedelta(days=1)
+            if first_skipped is not None:
+                since = min(since, first_skipped)
         picks = session.scalars(select(DigestPick).where(
             DigestPick.channel == channel.name)).all()
         excluded = {p.article_id for p in picks if not p.include}

@@ -39,7 +39,7 @@ class DigestChannel(Protocol):
 class DigestChannelConfig(ChannelConfig):
     """Configuration of a channel that can send digests: ``publish: digest`` needs a
     ``schedule`` (a cron, in site.timezone); a period with fewer than ``min_articles`` new
-    articles sends nothing."""
+    articles sends nothing, and its articles go into the next digest."""
 
     schedule: str | None = Field(default=None, description="cron, in site.timezone (digests)")
     min_articles: int = Field(default=1, ge=1)

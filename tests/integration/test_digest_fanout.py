@@ -236,6 +236,35 @@ async def test_only_new_articles_and_no_mail_without_any(make_rt: Callable[..., 
     assert nothing.state in ("skipped", "exists") and smtp.count == 6
 
 
+async def test_a_period_below_min_articles_mails_nothing_and_its_articles_go_into_the_next(
+        make_rt: Callable[..., Runtime], smtp: SmtpServer) -> None:
+    rt = make_rt("    min_articles: 3\n")
+    channel = rt.config.channel("daily")
+    add_subscribers(rt, 2)
+    now = datetime.now(UTC)
+
+    def mailed() -> str:
+        return smtp.received[-1].message().get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+    add_articles(rt, 2, ago=timedelta(minutes=50))  # the very first digest: too few
+    few = await run_digest(rt, channel, now=now - timedelta(minutes=40))
+    assert (few.state, smtp.count) == ("skipped", 0)
+    assert "fewer than min_articles (3)" in few.detail
+    add_articles(rt, 1, start=2, ago=timedelta(minutes=30))
+    enough = await run_digest(rt, channel, now=now - timedelta(minutes=20))
+    assert (enough.state, enough.articles, smtp.count) == ("sent", 3, 2)
+    assert all(f"Berita nomor {i}" in mailed() for i in range(3))
+
+    add_articles(rt, 2, start=3, ago=timedelta(minutes=10))  # after a sent one: too few
+    again = await run_digest(rt, channel, now=now - timedelta(minutes=5))
+    assert (again.state, smtp.count) == ("skipped", 2)
+    add_articles(rt, 1, start=5, ago=timedelta(minutes=2))
+    last = await run_digest(rt, channel, now=now)
+    assert (last.state, last.articles, smtp.count) == ("sent", 3, 4)
+    assert all(f"Berita nomor {i}" in mailed() for i in (3, 4, 5))
+    assert "Berita nomor 2" not in mailed()  # each article in one digest only
+
+
 async def test_4xx_is_retried_later_and_5xx_counts_a_bounce(make_rt: Callable[..., Runtime],
                                                             smtp: SmtpServer) -> None:
     rt = make_rt()
