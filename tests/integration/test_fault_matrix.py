@@ -48,6 +48,12 @@ def outcome(exc: BaseException | None) -> str:
     raise exc
 
 
+def waited(fault: str) -> float:
+    """The client's timeout: short where the answer never comes (the test waits it out), and
+    long enough for a loaded machine where the answers do come."""
+    return 1.5 if fault == "timeout" else 3.0
+
+
 # --------------------------------------------------------------------------- Telegram
 
 TELEGRAM = {  # fault: (outcome, messages in the channel afterwards)
@@ -65,7 +71,8 @@ TELEGRAM = {  # fault: (outcome, messages in the channel afterwards)
 async def test_telegram(fault: str) -> None:
     with FakeTelegram() as tg, FaultProxy(tg.url) as proxy:
         adapter = TelegramAdapter(TelegramConfig(
-            name="telegram", chat_id=tg.channel.handle, token=tg.token, timeout=3,
+            name="telegram", chat_id=tg.channel.handle, token=tg.token, timeout=waited(fault),
+            reconcile_wait=0,  # no observer bot: there is nothing to find among the posts
             api_base_url=proxy.tls_url if fault == "tls" else proxy.url))
         if fault != "tls":
             await adapter.check_online()
@@ -102,7 +109,7 @@ X = {
 async def test_x(fault: str) -> None:
     with FakeX() as fx, FaultProxy(fx.url) as proxy:
         adapter = XAdapter(XConfig(**{
-            "name": "x", **fx.credentials, "timeout": 3.0,
+            "name": "x", **fx.credentials, "timeout": waited(fault),
             "api_base_url": proxy.tls_url if fault == "tls" else proxy.url}))
         if fault != "tls":
             proxy.fail("/2/tweets", fault, body={"title": "Too Many Requests", "status": 429,
@@ -137,7 +144,7 @@ SMTP = {  # fault: (the server's behaviour, what the messenger answers, messages
 async def test_smtp(fault: str) -> None:
     behaviour, expected, taken = SMTP[fault]
     with ScriptedSmtp(behaviour) as server:
-        smtp = SmtpConfig(host="127.0.0.1", port=server.port, timeout=3,
+        smtp = SmtpConfig(host="127.0.0.1", port=server.port, timeout=waited(fault),
                           security="tls" if fault == "tls" else "none")
         messenger = Connection(smtp, "daily", attempts=1)
         try:
@@ -182,7 +189,7 @@ def feeds() -> Iterator[FeedServer]:
 async def test_feed(feeds: FeedServer, fault: str) -> None:
     feeds.route("/rss.xml", body=RSS)
     with FaultProxy(feeds.base_url) as proxy:
-        config = FeedSourceConfig(name="portal", type="feed", timeout=3,
+        config = FeedSourceConfig(name="portal", type="feed", timeout=waited(fault),
                                   url=(proxy.tls_url if fault == "tls" else proxy.url)
                                   + "/rss.xml")
         if fault != "tls":
@@ -295,16 +302,18 @@ async def test_through_the_ledger_nothing_is_posted_twice(
 
     with FakeTelegram() as tg, FakeX() as fx, FaultProxy(
             tg.url if platform == "telegram" else fx.url) as proxy:
+        wait = waited(fault)
         if platform == "telegram":
             channel = (f'  - {{name: telegram, type: telegram, chat_id: "{tg.channel.handle}", '
-                       f'token: "{tg.token}", api_base_url: "{proxy.url}", timeout: 3}}\n')
+                       f'token: "{tg.token}", api_base_url: "{proxy.url}", timeout: {wait}, '
+                       "reconcile_wait: 0}\n")  # no observer bot: nothing to find
             target, body = "sendMessage", {"ok": False, "error_code": 429,
                                            "description": "Too Many Requests: retry after 7",
                                            "parameters": {"retry_after": 7}}
         else:
             keys = ", ".join(f'{k}: "{v}"' for k, v in fx.credentials.items())
             channel = (f'  - {{name: x, type: x, {keys}, api_base_url: "{proxy.url}", '
-                       "timeout: 3}\n")
+                       f"timeout: {wait}}}\n")
             target, body = "/2/tweets", {"title": "Too Many Requests", "status": 429,
                                          "detail": "Too Many Requests", "type": "about:blank"}
         rt = open_runtime(write_config("channels:\n" + channel))

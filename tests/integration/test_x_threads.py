@@ -203,7 +203,7 @@ def assert_correct_threads(rt: Runtime, fx: FakeX, article_ids: list[int]) -> No
 
 
 async def test_three_long_articles_become_three_threads_through_a_503_and_a_429(
-        make_rt: Callable[..., Runtime], fx: FakeX) -> None:
+        make_rt: Callable[..., Runtime], fx: FakeX, no_pacing: None) -> None:
     rt = make_rt()
     energi, banjir, inflasi = ids = add_articles(rt)
     sizes = [len(rendered(rt, i)) for i in ids]

@@ -66,8 +66,9 @@ from distributor.plugin import (
 
 #: Mastodon takes images up to 16 MB (10 MB before 4.2)
 _MAX_IMAGE_BYTES = 10 * 1024 * 1024
-#: how long to wait for an uploaded image to be processed, polling every second
-_PROCESSING_WAIT = 20
+#: the pauses between looks at an uploaded image still being processed (most images are
+#: ready within a second: looked at soon, then every second; 20 s in all)
+_PROCESSING_POLLS = (0.25, 0.75) + (1.0,) * 19
 #: how long an uploaded image's id (``media:<idempotency key>``) is kept: only a retry of the
 #: same part of the same delivery reuses it (an editor's retry is a new idempotency key, so a
 #: new upload). The core's retries end within hours (8 attempts, at most 6 h apart); a delivery
@@ -248,10 +249,10 @@ class MastodonChannel(Channel):
                 raise transport.refusal(response, what="the image", auxiliary=True)
             media = response.json()
             media_id = str(media["id"])
-            for _ in range(_PROCESSING_WAIT):
+            for pause in _PROCESSING_POLLS:
                 if media.get("url") or response.status_code == 200:
                     break
-                await asyncio.sleep(1)
+                await asyncio.sleep(pause)
                 response = await transport.request(
                     client, "GET", self._url(f"/api/v1/media/{media_id}"), sent=False,
                     timeout=self.config.timeout)
