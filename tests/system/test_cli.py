@@ -433,7 +433,8 @@ def test_check_finds_what_cannot_work_though_every_key_is_valid(
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert re.search(rf"^warning: {re.escape(str(config))}:\d+: sources\[0\]\.path: source "
                      "newsroom: the folder", result.stderr, re.M), result.stderr
-    assert (f"error: {config}: web.secret_key: not set, but channel daily sends to "
+    web = next(i for i, line in enumerate(config.read_text().splitlines(), 1) if line == "web:")
+    assert (f"error: {config}:{web}: web.secret_key: not set, but channel daily sends to "
             "subscribers"
             in result.stderr)
     assert "OK" not in result.stdout

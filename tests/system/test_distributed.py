@@ -517,9 +517,9 @@ def test_a_worker_for_an_embedded_configuration_is_one_clear_line(
     result = run_in_process("--config", config, "worker", env=env)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"error: {config} says execution: embedded, where `distributor run` does all the work "
-        "and no worker is needed; to spread the work over workers, set execution: distributed "
-        "and a PostgreSQL database"]
+        f"error: {config}:{_line_of(config, 'execution:')} says execution: embedded, where "
+        "`distributor run` does all the work and no worker is needed; to spread the work over "
+        "workers, set execution: distributed and a PostgreSQL database"]
 
 
 def test_check_says_distributed_mode_needs_postgresql(
@@ -529,8 +529,12 @@ def test_check_says_distributed_mode_needs_postgresql(
     assert result.returncode == 2 and "Traceback" not in result.stderr
     # (the test configuration's literal web.secret_key is warned of first)
     [error] = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert error.startswith(f"error: {config}: execution: distributed needs a "
-                            "PostgreSQL database"), result.stderr
+    assert error.startswith(f"error: {config}:{_line_of(config, 'execution:')}: execution: "
+                            "distributed needs a PostgreSQL database"), result.stderr
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
 @pytest.mark.parametrize("command", [["run", "--once"], ["db", "upgrade"]])

@@ -30,6 +30,13 @@ class UserError(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+def secret_missing(config: Config, exc: Exception) -> UserError:
+    """A missing ``web.secret_key`` (the ledger's MissingSecret, which says how to set it) as
+    one line at the key's place in the file: ``FILE:LINE: web.secret_key is not set: ...``
+    (the line of ``web:`` when it writes no secret_key; the file alone when it has no web:)."""
+    return UserError(f"{config.where('web', 'secret_key')}: {exc}")
+
+
 class State:
     def __init__(self, config_path: str | None):
         self.config_path = config_path

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -19,9 +18,6 @@ from distributor.interfaces.cli.common import (
 )
 from distributor.interfaces.cli.lazy import LazyGroup
 from distributor.logs import setup_logging
-
-if TYPE_CHECKING:
-    from distributor.config import ChannelConfig, Config, ConfigError
 
 log = logging.getLogger("distributor")
 
@@ -130,13 +126,13 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
     Reports every problem at once, each with its file, line and key.
     """
     config = state.config(dry_run=dry_run)
-    from distributor.interfaces.cli.workers import check_lines
+    from distributor.interfaces.cli.checks import missing_files, setup_problems
 
-    mistakes = check_lines(config) + _setup_problems(config)
-    for warning in _missing_files(config):
+    mistakes = setup_problems(config)  # each at the line of its key, as the parser's
+    for warning in missing_files(config):
         state.warn(warning)
-    for line in mistakes:
-        click.echo(f"error: {config.path}: {line}", err=True)
+    for mistake in mistakes:
+        click.echo(f"error: {mistake}", err=True)
     if mistakes:
         raise SystemExit(2)
     summary = (f"{config.path}: OK ({len(config.sources)} sources, "
@@ -182,68 +178,6 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
         click.echo(f"{problems} problem{'s' if problems != 1 else ''} found online", err=True)
         raise SystemExit(1)
     click.echo(summary + "; online: OK")
-
-
-def _is_list_channel(channel: ChannelConfig) -> bool:
-    """A list channel (the plugin API's ``audience = True``) sends to the core's subscribers,
-    whose confirmation and unsubscribe links the core signs with web.secret_key."""
-    from distributor.plugin import is_list_channel
-    from distributor.registry import PluginError, get_adapter_class
-
-    try:
-        return is_list_channel(get_adapter_class(channel.type))
-    except (KeyError, PluginError):
-        return False  # reported where the type is looked up
-
-
-def _missing_files(config: Config) -> list[ConfigError]:
-    """Warnings for what a source reads that is not there (yet): an article folder, a local
-    feed file; each with the file and line of its key."""
-    from distributor.config import ConfigError, DirectorySourceConfig, FeedSourceConfig
-
-    def warning(index: int, key: str, message: str) -> ConfigError:
-        return ConfigError(str(config.path), config.line("sources", index, key),
-                           f"sources[{index}].{key}", message)
-
-    found = []
-    for index, source in enumerate(config.sources):
-        if isinstance(source, DirectorySourceConfig) and not source.path.is_dir():
-            found.append(warning(index, "path", f"source {source.name}: the folder "
-                                 f"{source.path} does not exist (yet); create it or fix path:"))
-        elif isinstance(source, FeedSourceConfig):
-            local = _local_feed(source.url)
-            if local is not None and not local.exists():
-                found.append(warning(index, "url", f"source {source.name}: the feed file "
-                                     f"{local} does not exist (yet); create it or fix url:"))
-    return found
-
-
-def _local_feed(url: str) -> Path | None:
-    """The file of a feed read from a local path (``feed.xml``, ``file:///...``), else None
-    (as the feed source reads it)."""
-    if url.lower().startswith("file:"):
-        from urllib.parse import unquote, urlsplit
-        from urllib.request import url2pathname
-
-        return Path(url2pathname(unquote(urlsplit(url).path)))
-    return None if "://" in url else Path(url).expanduser()
-
-
-def _setup_problems(config: Config) -> list[str]:
-    """What the configuration says that cannot work, though every key is valid."""
-    problems = []
-    needs_secret = [c.name for c in config.channels if c.enabled and _is_list_channel(c)]
-    if needs_secret and config.web.secret_key is None:
-        problems.append(
-            f"web.secret_key: not set, but channel {needs_secret[0]} sends to subscribers, "
-            "whose confirmation and unsubscribe links are signed with it; add `secret_key: "
-            "${DISTRIBUTOR_SECRET_KEY}` under web: and export DISTRIBUTOR_SECRET_KEY")
-    webhook = [c.name for c in config.channels
-               if getattr(c, "editor_bot", None) == "webhook" and getattr(c, "editors", None)]
-    if webhook and not config.web.base_url.startswith("https://"):
-        problems.append(f"channels: {webhook[0]}: editor_bot: webhook needs an https:// "
-                        f"web.base_url that Telegram can reach (it is {config.web.base_url})")
-    return problems
 
 
 # --------------------------------------------------------------------------- run / fetch

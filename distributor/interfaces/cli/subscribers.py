@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from distributor.interfaces.cli.common import UserError, run_async
+from distributor.interfaces.cli.common import UserError, run_async, secret_missing
 from distributor.ledger.subscribers import STATES, SubscriberError
 
 T = TypeVar("T")
@@ -74,10 +74,12 @@ async def subscribers_add(state: Any, email: str, channel_name: str, confirmed: 
             try:
                 secret_of(rt.config)
             except MissingSecret as exc:
-                raise UserError(str(exc)) from None
+                raise secret_missing(rt.config, exc) from None
         try:
             done = await subscribe(rt, channel.name, email, confirmed=confirmed)
-        except (SubscriberError, MissingSecret) as exc:
+        except MissingSecret as exc:
+            raise secret_missing(rt.config, exc) from None
+        except SubscriberError as exc:
             raise UserError(str(exc)) from None
     finally:
         await rt.close()
@@ -130,7 +132,7 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
             try:
                 secret_of(rt.config)
             except MissingSecret as exc:
-                raise UserError(str(exc)) from None
+                raise secret_missing(rt.config, exc) from None
         try:
             imported = await asyncio.to_thread(import_subscribers, rt, file, channel.name,
                                                confirmed=confirmed)
@@ -147,7 +149,7 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
             try:
                 mails = await send_confirmation_mails(rt, channel.name, imported.to_confirm)
             except MissingSecret as exc:
-                raise UserError(str(exc)) from None
+                raise secret_missing(rt.config, exc) from None
             again = (f" ({len(imported.again)} of them to addresses already there, whose mail "
                      "had not gone out)" if imported.again else "")
             click.echo(f"{channel.name}: {mails.sent} confirmation mails sent{again}")
@@ -343,7 +345,7 @@ def serve(state: Any, host: str, port: int, dry_run: bool) -> None:
         app = create_app(rt)
     except MissingSecret as exc:
         _close(rt)
-        raise UserError(str(exc)) from None
+        raise secret_missing(rt.config, exc) from None
     log = logging.getLogger("distributor.serve")  # log lines: JSON with --log-format json
     try:
         with rt.store.session() as session:

@@ -75,10 +75,13 @@ async def _prepare_async(state: Any, *, wait: str | None) -> Any:
 def _distributed_config(state: Any) -> Any:
     config = state.config(dry_run=True)
     if config.execution != "distributed":
+        written = config.line("execution") is not None  # FILE:LINE of execution:, if written
+        says = (f"{config.where('execution')} says execution: embedded" if written else
+                f"{config.path} has no execution: key, so execution: embedded (the default)")
         raise _Unavailable(
-            f"{config.path} says execution: embedded, where `distributor run` does all the "
-            "work and no worker is needed; to spread the work over workers, set execution: "
-            "distributed and a PostgreSQL database")
+            f"{says}, where `distributor run` does all the work and no worker is needed; to "
+            "spread the work over workers, set execution: distributed and a PostgreSQL "
+            "database")
     return config
 
 
