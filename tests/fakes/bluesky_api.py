@@ -10,10 +10,15 @@ the tokens are real JWTs that expire), ``refreshSession``, ``com.atproto.repo.up
 (raw bytes, at most 1 000 000 for a thumbnail), ``createRecord`` of ``app.bsky.feed.post`` (the
 lexicon's checks: text of at most 300 graphemes, facets within the text's UTF-8 bytes, an
 external embed whose thumb is a blob this server holds, a reply to posts it has, a unique
-record key; 400 InvalidRequest otherwise) and ``getRecord`` (400 RecordNotFound). Each call
-needs ``Authorization: Bearer <access token>``; :meth:`expire_sessions` makes the tokens
-issued so far expired (400 ExpiredToken). :meth:`rate_limit` answers 429 with
-``ratelimit-reset``.
+record key; 400 InvalidRequest otherwise), ``getRecord`` (400 RecordNotFound) and
+``deleteRecord`` (as the reference PDS: "delete a record, or ensure it doesn't exist": 200 with
+the commit when it deleted the record, 200 without one when there was none; 400 InvalidRequest
+for another repo). Each call needs ``Authorization: Bearer <access token>``;
+:meth:`expire_sessions` makes the tokens issued so far expired (400 ExpiredToken).
+:meth:`rate_limit` answers 429 with ``ratelimit-reset``. :attr:`deleted` holds the posts
+deleted through deleteRecord, in order; :meth:`delete_by_hand` deletes one as the app would
+(not through this API, not in :attr:`deleted`); :meth:`post` finds a post by its URI and
+:meth:`replies_to` the replies under one.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ class FakeBluesky(HttpDouble):
     def __init__(self) -> None:
         super().__init__()
         self.posts: list[Post] = []
+        #: the posts deleteRecord deleted, in order
+        self.deleted: list[Post] = []
         self.blobs: dict[str, tuple[bytes, str]] = {}
         self.sessions = 0
         #: every token handed out (secrets: they must never be logged)
@@ -92,6 +99,21 @@ class FakeBluesky(HttpDouble):
                         "ratelimit-reset": str(int(time.time() + reset_in)),
                         "ratelimit-policy": "5000;w=3600"},
                        match="createRecord")
+
+    def post(self, uri: str) -> Post | None:
+        with self.lock:
+            return next((p for p in self.posts if p.uri == uri), None)
+
+    def replies_to(self, uri: str) -> list[Post]:
+        """The posts whose ``reply.parent`` is ``uri``."""
+        with self.lock:
+            return [p for p in self.posts
+                    if ((p.record.get("reply") or {}).get("parent") or {}).get("uri") == uri]
+
+    def delete_by_hand(self, uri: str) -> None:
+        """The post is deleted in the app (not through this API)."""
+        with self.lock:
+            self.posts = [p for p in self.posts if p.uri != uri]
 
     def _session(self) -> dict[str, Any]:
         access, refresh = self._jwt("com.atproto.appPass", 7200), self._jwt(
@@ -126,6 +148,8 @@ class FakeBluesky(HttpDouble):
                 return self._upload(request)
             if method == "com.atproto.repo.createRecord":
                 return self._create(json.loads(request.body))
+            if method == "com.atproto.repo.deleteRecord":
+                return self._delete(json.loads(request.body or b"{}"))
             if method == "com.atproto.repo.getRecord":
                 q = request.query
                 for post in self.posts:
@@ -136,6 +160,19 @@ class FakeBluesky(HttpDouble):
                 return 400, {"error": "RecordNotFound",
                              "message": f"Could not locate record: {q.get('rkey')}"}, {}
         return 501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"}, {}
+
+    def _delete(self, body: dict[str, Any]) -> Answer:
+        if body.get("repo") not in (self.did, self.handle):
+            return 400, {"error": "InvalidRequest",
+                         "message": f"Could not find repo: {body.get('repo')}"}, {}
+        if body.get("collection") != "app.bsky.feed.post" or not body.get("rkey"):
+            return 400, {"error": "InvalidRequest", "message": "Invalid collection or rkey"}, {}
+        post = next((p for p in self.posts if p.rkey == body["rkey"]), None)
+        if post is None:
+            return 200, {}, {}  # no-op if the record already doesn't exist
+        self.posts.remove(post)
+        self.deleted.append(post)
+        return 200, {"commit": {"cid": "bafyreicommit", "rev": f"3l{next(self._ids):011d}"}}, {}
 
     def _upload(self, request: Seen) -> Answer:
         data = request.body

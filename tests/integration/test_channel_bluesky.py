@@ -5,7 +5,12 @@ before the first attempt, looked up before a retry); ratelimit-reset honoured; a
 session made again; the app password and tokens never in a log or an error; the digest;
 check --online, preview --json; a post's record key and CID forgotten in channel_kv once 90
 days old (at most once an hour, after a post), a younger post still replied to and reconciled,
-on SQLite and PostgreSQL."""
+on SQLite and PostgreSQL; a reply under a post whose CID was forgotten still in its thread.
+Retract and correct: every part deleted once with deleteRecord, the last first, a post deleted
+already recorded as gone; a correction is one reply "Ralat: <note> <link>" under the last
+part (the link a facet, root and parent strong refs), never posted twice (a retry after a lost
+answer finds it by its record key), in the thread also when the state forgot the CIDs; both
+through `distributor retract` / `correct`."""
 
 from __future__ import annotations
 
@@ -32,10 +37,14 @@ from distributor.config import SiteConfig, WebConfig
 from distributor.engine.dispatcher import Dispatcher
 from distributor.ledger.channel_state import StoredState
 from distributor.plugin import (
+    ActionContext,
     AmbiguousError,
     ChannelError,
+    ChannelLog,
+    MemoryState,
     PermanentError,
     RenderContext,
+    StateStore,
     TransientError,
 )
 from distributor.plugin.testing import memory_env, send_context
@@ -82,10 +91,13 @@ def channel(bsky: FakeBluesky, **extra: object) -> BlueskyChannel:
     return adapter
 
 
+def render_context(adapter: BlueskyChannel) -> RenderContext:
+    return RenderContext(site=SITE, channel=adapter.config, web=WebConfig(),
+                         templates=Templates())
+
+
 def render(adapter: BlueskyChannel, article: Article) -> dict[str, object]:
-    ctx = RenderContext(site=SITE, channel=adapter.config, web=WebConfig(),
-                        templates=Templates())
-    [message] = adapter.render(article, ctx)
+    [message] = adapter.render(article, render_context(adapter))
     return message
 
 
@@ -352,3 +364,207 @@ async def test_a_store_that_refuses_to_forget_fails_no_post_and_says_so_in_one_l
     [line] = [r for r in caplog.records if "could not forget" in r.getMessage()]
     assert line.levelno == logging.WARNING and "refused here" in line.getMessage()
     assert "\n" not in line.getMessage()
+
+
+# ---------------------------------------------------------------- retract and correct
+CREATE = "POST /xrpc/com.atproto.repo.createRecord"
+DELETE = "POST /xrpc/com.atproto.repo.deleteRecord"
+GET = "GET /xrpc/com.atproto.repo.getRecord"
+ARTICLE = Article(source="t", key="banjir", url="https://rinews.example/berita/banjir-semarang-surut",
+                  title="Banjir Semarang surut", lede="Air mulai surut pada Selasa pagi.",
+                  language="id")
+
+
+def action(adapter: BlueskyChannel, kind: str, remote_ids: list[str], state: StateStore, *,
+           action_id: int = 7, attempt: int = 1, done: dict[str, str] | None = None,
+           note: str | None = None, interrupted: bool = False,
+           told: list[object] | None = None) -> ActionContext:
+    """The context the core gives ``retract`` / ``correct`` (engine/actions.py): a new
+    idempotency key each attempt, the same action row."""
+    return ActionContext(
+        channel="bsky", idempotency_key=f"action-{kind}-{action_id}-{attempt}",
+        log=ChannelLog("bsky", f"{kind} {action_id}"), state=state, attempt=attempt,
+        delivery_id=1, parts=len(remote_ids), remote_ids=tuple(remote_ids), action=kind,
+        action_id=action_id, reason="Ditarik redaksi" if kind == "retract" else None,
+        note=note, article=ARTICLE, render=render_context(adapter), done=dict(done or {}),
+        interrupted=interrupted, on_request=told.append if told is not None else None)
+
+
+async def thread(adapter: BlueskyChannel, state: StateStore, *texts: str) -> list[str]:
+    """The posts of one delivery, each replying to the one before."""
+    uris: list[str] = []
+    for text in texts:
+        uris.append(await adapter.send({"text": text},
+                                       send_context("bsky", state=state, remote_ids=uris,
+                                                    delivery_id=1)))
+    return uris
+
+
+def rkey(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1]
+
+
+async def test_a_retraction_deletes_every_part_once_last_first_and_again_changes_nothing(
+        bsky: FakeBluesky) -> None:
+    adapter, state = channel(bsky), MemoryState()
+    uris = await thread(adapter, state, "Utas banjir 1/2", "Utas banjir 2/2")
+    told: list[object] = []
+    ctx = action(adapter, "retract", uris, state, told=told)
+
+    await adapter.retract(uris, ctx)
+
+    assert bsky.posts == [] and [p.uri for p in bsky.deleted] == uris[::-1]
+    assert [r.json() for r in bsky.seen(DELETE)] == [
+        {"repo": bsky.did, "collection": "app.bsky.feed.post", "rkey": rkey(u)}
+        for u in reversed(uris)]
+    assert ctx.done == dict.fromkeys(uris, "deleted") and len(told) == 2
+
+    again = action(adapter, "retract", uris, state, attempt=2, done=ctx.done)
+    await adapter.retract(uris, again)
+    assert len(bsky.seen(DELETE)) == 2 and again.done == ctx.done
+
+
+async def test_a_retraction_of_a_post_deleted_on_bluesky_already_records_it_as_gone(
+        bsky: FakeBluesky) -> None:
+    adapter, state = channel(bsky), MemoryState()
+    uris = await thread(adapter, state, "Utas banjir 1/2", "Utas banjir 2/2")
+    bsky.delete_by_hand(uris[1])
+    ctx = action(adapter, "retract", uris, state)
+
+    await adapter.retract(uris, ctx)
+
+    assert ctx.done == {uris[1]: "gone", uris[0]: "deleted"}
+    assert [p.uri for p in bsky.deleted] == [uris[0]] and bsky.posts == []
+    assert [(r.json()["rkey"], r.status) for r in bsky.seen(DELETE)] == [
+        (rkey(uris[1]), 200), (rkey(uris[0]), 200)]
+
+
+async def test_a_retraction_never_deletes_in_another_account(bsky: FakeBluesky) -> None:
+    adapter = channel(bsky)
+    await adapter.send({"text": "milik kita"}, send_context("bsky"))
+    other = f"at://did:plc:other/app.bsky.feed.post/{bsky.posts[0].rkey}"
+    with pytest.raises(PermanentError, match="did:plc:other"):
+        await adapter.retract([other], action(adapter, "retract", [other], MemoryState()))
+    assert bsky.seen(DELETE) == [] and len(bsky.posts) == 1
+
+
+async def test_a_correction_is_one_reply_under_the_post_with_the_note_and_the_link(
+        bsky: FakeBluesky) -> None:
+    adapter, state = channel(bsky), MemoryState()
+    uri = await adapter.send(render(adapter, ARTICLE), send_context("bsky", state=state))
+    [post] = bsky.posts
+    told: list[object] = []
+    ctx = action(adapter, "correct", [uri], state, note="pengungsi 1.200, bukan 12.000",
+                 told=told)
+
+    result = await adapter.correct([uri], [render(adapter, ARTICLE)], ctx)
+
+    [reply] = bsky.replies_to(uri)
+    shown = "rinews.example/berita/banjir-se…"
+    assert reply.text == f"Ralat: pengungsi 1.200, bukan 12.000 {shown}"
+    assert reply.linked() == [(shown, ARTICLE.url)]
+    refs = reply.record["reply"]
+    assert (refs["root"]["uri"], refs["root"]["cid"]) == (uri, post.cid)
+    assert (refs["parent"]["uri"], refs["parent"]["cid"]) == (uri, post.cid)
+    assert reply.record["langs"] == ["id"] and "embed" not in reply.record
+    assert result == [uri, reply.uri] and ctx.done == {reply.uri: "replied"}
+    assert len(told) == 1 and len(bsky.seen(CREATE)) == 2
+
+    again = action(adapter, "correct", [uri], state, attempt=2, done=ctx.done,
+                   note="pengungsi 1.200, bukan 12.000")
+    assert await adapter.correct([uri], [], again) == result
+    assert len(bsky.seen(CREATE)) == 2 and len(bsky.posts) == 2
+
+
+async def test_a_correction_without_a_note_names_the_headline_and_a_long_note_is_cut(
+        bsky: FakeBluesky) -> None:
+    adapter, state = channel(bsky), MemoryState()
+    uri = await adapter.send(render(adapter, ARTICLE), send_context("bsky", state=state))
+    await adapter.correct([uri], [], action(adapter, "correct", [uri], state, action_id=1))
+    await adapter.correct([uri], [], action(adapter, "correct", [uri], state, action_id=2,
+                                            note="Jumlah korban keliru. " * 30))
+    plain, long = bsky.replies_to(uri)
+    assert plain.text == "Ralat: Banjir Semarang surut rinews.example/berita/banjir-se…"
+    assert graphemes(long.text) <= 300 and long.text.startswith("Ralat: Jumlah korban keliru.")
+    assert long.linked() == [("rinews.example/berita/banjir-se…", ARTICLE.url)]
+
+
+async def test_a_correction_retried_after_a_lost_answer_is_found_never_posted_twice(
+        bsky: FakeBluesky) -> None:
+    adapter, state = channel(bsky), MemoryState()
+    uri = await adapter.send({"text": "Banjir surut"}, send_context("bsky", state=state))
+    bsky.no_answer(match="createRecord", sleep=2)
+    with pytest.raises(AmbiguousError):
+        await adapter.correct([uri], [], action(adapter, "correct", [uri], state, note="ejaan"))
+    [reply] = bsky.replies_to(uri)  # it was posted; the answer was lost
+
+    restarted = channel(bsky)  # a killed process: only the state is left
+    retry = action(restarted, "correct", [uri], state, attempt=2, note="ejaan",
+                   interrupted=True)
+    assert await restarted.correct([uri], [], retry) == [uri, reply.uri]
+
+    assert retry.done == {reply.uri: "replied"} and len(bsky.replies_to(uri)) == 1
+    assert len(bsky.seen(CREATE)) == 2  # the post and the one correction
+    assert bsky.seen(GET)[-1].query["rkey"] == reply.rkey
+
+
+async def test_a_correction_whose_cids_were_forgotten_still_replies_in_the_thread(
+        bsky: FakeBluesky, kv: Store) -> None:
+    first, state = stored_channel(bsky, kv)
+    uris = await thread(first, state, "Utas banjir 1/2", "Utas banjir 2/2")
+    root, last = bsky.posts
+    age_rows(kv, "bsky", POST_STATE_RETENTION + DAY)  # the thread is older than 90 days
+    assert state.prune("cid:", POST_STATE_RETENTION) == 2  # the two posts' CIDs
+    assert not state.keys("cid:")
+
+    later, state = stored_channel(bsky, kv)  # another process, months later
+    ctx = action(later, "correct", uris, state, note="ejaan nama")
+    await later.correct(uris, [], ctx)
+
+    [reply] = bsky.replies_to(last.uri)
+    refs = reply.record["reply"]
+    assert (refs["root"]["uri"], refs["root"]["cid"]) == (root.uri, root.cid)
+    assert (refs["parent"]["uri"], refs["parent"]["cid"]) == (last.uri, last.cid)
+    assert [r.query["rkey"] for r in bsky.seen(GET)] == [last.rkey]
+    assert kv_rows(kv, "bsky")[f"cid:{last.uri}"] == last.cid  # kept again
+
+
+async def test_a_thread_part_whose_root_cid_was_forgotten_still_replies_in_the_thread(
+        bsky: FakeBluesky) -> None:
+    adapter, state = channel(bsky), MemoryState()
+    [root] = await thread(adapter, state, "Utas 1/2")
+    state.delete(f"cid:{root}")  # forgotten: older than the state keeps
+    await adapter.send({"text": "Utas 2/2"}, send_context("bsky", state=state,
+                                                          remote_ids=[root]))
+    refs = bsky.posts[1].record["reply"]
+    assert refs["root"] == refs["parent"] and refs["root"]["uri"] == root
+    assert refs["root"]["cid"] == bsky.posts[0].cid
+
+
+def test_retract_and_correct_through_the_cli_reach_bluesky_once(
+        config: Path, bsky: FakeBluesky, run_cli: Run, tmp_path: Path) -> None:
+    article = article_file(tmp_path)
+    assert run_cli("--config", config, "push", article, "--channel", "bsky").returncode == 0
+    [post] = bsky.posts
+
+    corrected = run_cli("--config", config, "correct", article, "--note", "jam 07.00 WIB",
+                        "--channel", "bsky")
+    again = run_cli("--config", config, "correct", article, "--note", "jam 07.00 WIB",
+                    "--channel", "bsky")
+
+    assert corrected.returncode == 0, corrected.stderr
+    [reply] = bsky.replies_to(post.uri)
+    assert f"bsky: corrected ({reply.uri} " in corrected.stdout
+    assert reply.text == "Ralat: jam 07.00 WIB rinews.example/berita/banjir-se…"
+    assert again.returncode == 0 and "bsky: already corrected" in again.stdout
+    assert len(bsky.seen(CREATE)) == 2
+
+    retracted = run_cli("--config", config, "retract", article, "--reason", "Ditarik",
+                        "--channel", "bsky")
+    twice = run_cli("--config", config, "retract", article, "--reason", "Ditarik",
+                    "--channel", "bsky")
+
+    assert retracted.returncode == 0, retracted.stderr
+    assert f"bsky: retracted ({post.uri} deleted)" in retracted.stdout
+    assert twice.returncode == 0 and "bsky: already retracted" in twice.stdout
+    assert [p.uri for p in bsky.deleted] == [post.uri] and len(bsky.seen(DELETE)) == 1

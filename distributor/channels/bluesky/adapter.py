@@ -17,24 +17,37 @@ is found and never made twice; :meth:`BlueskyChannel.reconcile` does the same fo
 left ``unknown``. 429 waits for ``ratelimit-reset``; a wrong handle or app password pauses the
 channel. The app password and the session's tokens never reach a log or an error.
 
-What the channel keeps per post in its state (``rkey:<idempotency key>`` and
-``post:<hash of the text>``: the record key; ``cid:<uri>``: the post's CID, for a reply under
-it) is forgotten once older than :data:`POST_STATE_RETENTION`: after a post, at most once an
-hour, by ``StateStore.prune`` (:data:`PER_POST_KEYS`).
+Retract and correct (``distributor retract`` / ``correct``; corrections.py): every part is
+deleted with ``com.atproto.repo.deleteRecord``, the last first (one already gone counts as
+done); a correction is a reply under the last part, "Ralat: <note>" and the link, posted once
+(its record key is kept before it is sent, as a post's).
+
+What the channel keeps per post in its state (``rkey:<idempotency key>``,
+``rkey:action-<id>`` and ``post:<hash of the text>``: the record key; ``cid:<uri>``: the
+post's CID, for a reply under it) is forgotten once older than :data:`POST_STATE_RETENTION`:
+after a post, at most once an hour, by ``StateStore.prune`` (:data:`PER_POST_KEYS`). A reply
+under a post whose CID was forgotten reads it again with ``getRecord``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import random
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
+from distributor.channels.bluesky.corrections import BlueskyCorrections
+from distributor.channels.bluesky.records import (
+    COLLECTION,
+    Repo,
+    models,
+    new_tid,
+    record_facets,
+    strong_ref,
+)
 from distributor.channels.bluesky.render import (
     GRAPHEME_LIMIT,
     graphemes,
@@ -62,11 +75,9 @@ from distributor.plugin import (
     utcnow,
 )
 
-COLLECTION = "app.bsky.feed.post"
 #: the lexicon's limit on an embed's thumbnail
 _MAX_THUMB_BYTES = 1_000_000
 _THUMB_TYPES = {"image/jpeg", "image/png", "image/webp"}
-_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 #: how long a post's keys are kept. In this release they serve the post's own retries (its
 #: record key under the idempotency key: an editor's retry is a new key), the reconciling of a
 #: delivery left ``unknown`` or cut off by a crash (the record key under the text's hash: the
@@ -84,14 +95,6 @@ PER_POST_KEYS = {"rkey:": POST_STATE_RETENTION, "post:": POST_STATE_RETENTION,
 #: old per-post keys are forgotten after a post at most this often (seconds), per channel and
 #: process
 PRUNE_EVERY = 3600.0
-
-
-def new_tid(now: float | None = None) -> str:
-    """A record key in the TID format: 53 bits of microseconds and 10 of a random clock id,
-    as 13 sortable base32 characters."""
-    micros = int((time.time() if now is None else now) * 1_000_000)
-    value = (micros << 10) | random.getrandbits(10)
-    return "".join(_TID_ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(13)))
 
 
 class BlueskyConfig(DigestChannelConfig):
@@ -122,7 +125,7 @@ class BlueskyConfig(DigestChannelConfig):
             yield (("type",), f"the Bluesky channel needs the atproto package; {INSTALL}")
 
 
-class BlueskyChannel(Channel):
+class BlueskyChannel(BlueskyCorrections, Channel):
     type_name = "bluesky"
     config_model = BlueskyConfig
     preview_style = "thread"
@@ -139,6 +142,7 @@ class BlueskyChannel(Channel):
         c = self.config
         self._session = Session(c.service, c.handle, c.app_password.get_secret_value(),
                                 c.timeout)
+        self._repo = Repo(self._session)
         self._state: StateStore = MemoryState()
         self._forget_old_state = PeriodicPrune(PER_POST_KEYS, every=PRUNE_EVERY,
                                                redact=REDACTOR.redact)
@@ -182,50 +186,37 @@ class BlueskyChannel(Channel):
             rkey = new_tid()
             ctx.state.put(key, rkey)
         self._state.put(_post_key(text), rkey)
-        record = _models().AppBskyFeedPost.Record(
+        record = models().AppBskyFeedPost.Record(
             text=text, created_at=utcnow().isoformat().replace("+00:00", "Z"),
-            langs=message.get("langs"), facets=_facets(message.get("facets")),
+            langs=message.get("langs"), facets=record_facets(message.get("facets")),
             embed=await self._card(message.get("embed"), ctx),
-            reply=self._reply(ctx))
-        data = _models().ComAtprotoRepoCreateRecord.Data(
-            repo=await self._did(), collection=COLLECTION, rkey=str(rkey), record=record)
-        created = await self._session.call(
-            lambda client: client.com.atproto.repo.create_record(data), sent=True)
-        ctx.state.put(f"cid:{created.uri}", created.cid)
-        return str(created.uri)
-
-    async def _did(self) -> str:
-        await self._session.ready()
-        return self._session.did
+            reply=await self._reply(ctx))
+        return await self._repo.create(str(rkey), record, ctx.state)
 
     async def _existing(self, rkey: str, ctx: SendContext) -> str | None:
         """The URI of this account's post with record key ``rkey``, None if there is none."""
-        did = await self._did()
-        params = _models().ComAtprotoRepoGetRecord.Params(repo=did, collection=COLLECTION,
-                                                       rkey=rkey)
-        try:
-            found = await self._session.call(
-                lambda client: client.com.atproto.repo.get_record(params), sent=False,
-                what="the lookup")
-        except PermanentError as exc:
-            if "RecordNotFound" in exc.message or "Could not locate record" in exc.message:
-                return None
-            raise
+        found = await self._repo.get(await self._repo.did(), rkey)
+        if found is None:
+            return None
         if found.cid:
-            ctx.state.put(f"cid:{found.uri}", found.cid)
+            ctx.state.put(f"cid:{found.uri}", str(found.cid))
         return str(found.uri)
 
-    def _reply(self, ctx: SendContext) -> Any:
-        """Replies to the previous part (a digest's second post on), under the first."""
+    async def _reply(self, ctx: SendContext) -> Any:
+        """Replies to the previous part (a digest's second post on), under the first. A CID
+        the state forgot (older than it keeps) is read again from the PDS; a post that is not
+        there any more leaves this one outside the thread."""
         if not ctx.previous_id or not ctx.remote_ids:
             return None
         root, parent = ctx.remote_ids[0], ctx.previous_id
-        root_cid, parent_cid = ctx.state.get(f"cid:{root}"), ctx.state.get(f"cid:{parent}")
+        root_cid = await self._repo.cid(root, ctx.state)
+        parent_cid = root_cid if parent == root else await self._repo.cid(parent, ctx.state)
         if not root_cid or not parent_cid:
+            ctx.log.warning("the post this one replies to (%s) is not on Bluesky any more; "
+                            "it goes out outside the thread", parent if root_cid else root)
             return None
-        return _models().AppBskyFeedPost.ReplyRef(
-            root=_models().ComAtprotoRepoStrongRef.Main(uri=root, cid=root_cid),
-            parent=_models().ComAtprotoRepoStrongRef.Main(uri=parent, cid=parent_cid))
+        return models().AppBskyFeedPost.ReplyRef(root=strong_ref(root, root_cid),
+                                                 parent=strong_ref(parent, parent_cid))
 
     async def _card(self, card: Any, ctx: SendContext) -> Any:
         if not isinstance(card, dict) or not card.get("uri"):
@@ -234,8 +225,8 @@ class BlueskyChannel(Channel):
         url = card.get("thumb")
         if isinstance(url, str) and url:
             thumb = await self._thumb(url, ctx)
-        models = _models()
-        return models.AppBskyEmbedExternal.Main(external=models.AppBskyEmbedExternal.External(
+        sdk = models()
+        return sdk.AppBskyEmbedExternal.Main(external=sdk.AppBskyEmbedExternal.External(
             uri=str(card["uri"]), title=str(card.get("title") or ""),
             description=str(card.get("description") or ""), thumb=thumb))
 
@@ -269,18 +260,8 @@ class BlueskyChannel(Channel):
         rkey = self._state.get(_post_key(str(text))) if isinstance(text, str) else None
         if not rkey:
             return None
-        did = await self._did()
-        params = _models().ComAtprotoRepoGetRecord.Params(repo=did, collection=COLLECTION,
-                                                       rkey=str(rkey))
-        try:
-            found = await self._session.call(
-                lambda client: client.com.atproto.repo.get_record(params), sent=False,
-                what="the lookup")
-        except PermanentError as exc:
-            if "RecordNotFound" in exc.message or "Could not locate record" in exc.message:
-                return None
-            raise
-        return str(found.uri)
+        found = await self._repo.get(await self._repo.did(), str(rkey))
+        return str(found.uri) if found is not None else None
 
     def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
         if not remote_id.startswith("at://"):
@@ -290,8 +271,8 @@ class BlueskyChannel(Channel):
 
     async def check_online(self) -> str:
         """createSession: the account's handle and DID."""
-        await self._session.ready()
-        return f"@{self.config.handle} ({self._session.did}) on {self.config.service}"
+        did = await self._repo.did()
+        return f"@{self.config.handle} ({did}) on {self.config.service}"
 
     async def close(self) -> None:
         await self._session.close()
@@ -301,17 +282,7 @@ def _post_key(text: str) -> str:
     return "post:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
 
 
-def _facets(facets: Any) -> Any:
-    if not facets:
-        return None
-    return [_models().AppBskyRichtextFacet.Main(
-        index=_models().AppBskyRichtextFacet.ByteSlice(byte_start=f["index"]["byteStart"],
-                                                    byte_end=f["index"]["byteEnd"]),
-        features=[_models().AppBskyRichtextFacet.Link(uri=feature["uri"])
-                  for feature in f["features"]]) for f in facets]
-
-
-__all__ = ["BlueskyChannel", "BlueskyConfig", "new_tid"]
+__all__ = ["COLLECTION", "BlueskyChannel", "BlueskyConfig", "new_tid"]
 
 
 def _installed(package: str) -> bool:
@@ -319,10 +290,3 @@ def _installed(package: str) -> bool:
         return importlib.util.find_spec(package) is not None
     except (ImportError, ValueError):
         return False
-
-
-def _models() -> Any:
-    """The SDK's record types (imported by :meth:`Session.ready` before any is made)."""
-    from atproto import models
-
-    return models
