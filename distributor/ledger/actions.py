@@ -49,6 +49,16 @@ def posted_ids(delivery: Delivery) -> list[str]:
     return ids
 
 
+def _with_corrections(session: Session, delivery: Delivery, ids: list[str]) -> list[str]:
+    """``ids`` and what the delivery's corrections left published besides (their result
+    ids: an X or Bluesky correction's reply), in order: a retraction takes them down too,
+    the replies first (it deletes last first)."""
+    corrected = session.scalars(select(DeliveryAction.result_ids).where(
+        DeliveryAction.delivery_id == delivery.id, DeliveryAction.action == "correct",
+        DeliveryAction.state == "sent").order_by(DeliveryAction.id))
+    return list(dict.fromkeys([*ids, *(str(r) for found in corrected for r in found or [])]))
+
+
 def _insert_ignore(session: Session, row: dict[str, Any]) -> None:
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
         else sqlite.insert
@@ -86,6 +96,8 @@ def request_action(session: Session, article_id: int, channel: str, action: str,
     delivery = session.scalar(select(Delivery).where(
         Delivery.article_id == article_id, Delivery.channel == channel).with_for_update())
     targets = posted_ids(delivery) if delivery is not None else []
+    if delivery is not None and targets and action == "retract":
+        targets = _with_corrections(session, delivery, targets)
     if delivery is None or not targets:
         return None, ActionKind.NOT_PUBLISHED, _not_published(
             session, delivery, action, article_id, channel, requested_by)

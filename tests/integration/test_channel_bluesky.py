@@ -565,6 +565,8 @@ def test_retract_and_correct_through_the_cli_reach_bluesky_once(
                     "--channel", "bsky")
 
     assert retracted.returncode == 0, retracted.stderr
-    assert f"bsky: retracted ({post.uri} deleted)" in retracted.stdout
+    # the correction's reply goes too, before the post it answers
+    assert f"bsky: retracted ({reply.uri} deleted, {post.uri} deleted)" in retracted.stdout
     assert twice.returncode == 0 and "bsky: already retracted" in twice.stdout
-    assert [p.uri for p in bsky.deleted] == [post.uri] and len(bsky.seen(DELETE)) == 1
+    assert [p.uri for p in bsky.deleted] == [reply.uri, post.uri]
+    assert len(bsky.seen(DELETE)) == 2

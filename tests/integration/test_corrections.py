@@ -199,6 +199,23 @@ def test_a_correction_edits_the_telegram_message_in_place_and_replies_to_the_x_t
     assert len(tg.edits) == 1 and len(x.posts_to(POST_TWEETS)) == len(thread) + 1
 
 
+def test_a_retraction_after_a_correction_takes_the_correction_reply_down_too(
+        run_cli: Cli, site: dict[str, Any], x: FakeX) -> None:
+    published(run_cli, site, "x")
+    thread = [t.id for t in x.tweets]
+    corrected = run_cli("--config", site["config"], "correct", site["article"], "--note",
+                        "judul diperbaiki", "--channel", "x")
+    assert corrected.returncode == 0, corrected.stderr
+    [reply] = [t.id for t in x.tweets if t.in_reply_to == thread[-1]]
+
+    result = run_cli("--config", site["config"], "retract", site["article"], "--reason",
+                     "Ditarik", "--channel", "x")
+
+    assert result.returncode == 0, result.stderr
+    assert x.tweets == []  # nothing of the story stands, its correction neither
+    assert [t.id for t in x.deleted] == [reply, *reversed(thread)]  # each once, replies first
+
+
 # --------------------------------------------------------------------------- on_update
 
 
