@@ -194,6 +194,12 @@ def setup_logging(fmt: str = "text", verbose: bool = False) -> None:
         logging.getLogger(repeater).setLevel(logging.DEBUG if verbose else _OFF)
 
 
+def json_logs() -> bool:
+    """Whether the log lines are JSON objects (--log-format json): a command's own lines on
+    stderr (its errors, warnings, progress) are then JSON objects too."""
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
+
+
 def add_secrets(secrets: list[str]) -> None:
     """Redact these values from every log line from now on."""
     _filter.secrets = sorted({*_filter.secrets, *(s for s in secrets if len(s) >= 4)},

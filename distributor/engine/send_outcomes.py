@@ -22,6 +22,9 @@ from distributor.store.models import ChannelState, Delivery
 log = logging.getLogger("distributor.delivery")
 
 MAX_ATTEMPTS = 8
+#: the line that says a channel paused (its credentials are unusable): a one-shot command
+#: whose answer says it (``push``, ``run --once``) leaves the log's line out
+PAUSED_LINE = "channel paused: %s: %s%s%s"
 
 
 @dataclass
@@ -115,7 +118,7 @@ def fail(rt: Runtime, delivery_id: int, exc: PermanentError, label: str) -> str:
             f" (fix it, then {' and '.join(f'`distributor channels resume {n}`' for n in paused)})"
         # said as the channel's "paused" notice: the dispatcher's next look at the channel
         # does not say it again ("channel NAME is paused: ...")
-        line, args = "channel paused: %s: %s%s%s", (label, exc.message, also, resume)
+        line, args = PAUSED_LINE, (label, exc.message, also, resume)
         if not NOTICES.say(log, logging.ERROR, channel, "paused", exc.message, line, *args):
             log.error(line, *args)
         return "retry"

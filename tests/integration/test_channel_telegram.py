@@ -230,8 +230,10 @@ async def test_invalid_token_pauses_the_channel(tg: FakeTelegram) -> None:
         await telegram.close()
 
     assert caught.value.pause_channel is True
-    assert "the bot token is invalid; check the `token:` of channel telegram in the " \
-        "configuration" in caught.value.message
+    assert caught.value.message == (
+        "Telegram refused the bot token of channel telegram with 401 Unauthorized: check its "
+        "`token:` in the configuration, or the ${...} variable it names, against the token "
+        "@BotFather gave the bot")
     assert tg.calls_to("sendMessage") == []
 
 

@@ -338,12 +338,10 @@ async def test_an_invalid_token_pauses_every_channel_on_it_with_one_message(
         assert session.get(ChannelState, "good") is None or \
             session.get_one(ChannelState, "good").paused_reason is None
     for reason in (reasons["telegram"] or "", reasons["telegram-en"] or ""):
-        assert reason.startswith("the bot token is invalid; check the `token:` of channels "
-                                 "telegram and telegram-en in the configuration (and the ${...} "
-                                 "variable it names). Telegram answered 401 Unauthorized. "
-                                 "Channels on this token stop until it is fixed: telegram, "
-                                 "telegram-en; then run")
-        assert "`distributor channels resume telegram-en`" in reason
+        assert reason.startswith("Telegram refused the bot token of channels telegram and "
+                                 "telegram-en with 401 Unauthorized: check their `token:` in ")
+        assert reason.endswith(", or the ${...} variables they name, against the token "
+                               "@BotFather gave the bot")
         assert WRONG_TOKEN not in reason
     # the articles wait for the fix; the channel with a good token published them
     assert {d.state for d in deliveries(rt)} <= {"retry", "pending"}
@@ -358,7 +356,7 @@ async def test_an_invalid_token_pauses_every_channel_on_it_with_one_message(
     with pytest.raises(PermanentError) as caught:
         await late.send({"method": "sendMessage", "text": "x"}, send_context())
     assert caught.value.pause_channel is True
-    assert caught.value.message.startswith("the bot token is invalid")
+    assert caught.value.message.startswith("Telegram refused the bot token")
     assert len(tg.calls) == calls
 
 
@@ -381,7 +379,7 @@ async def test_an_invalid_token_pauses_a_channel_on_the_same_token_that_sent_not
     with rt.store.session() as session:
         paused = {s.channel: s.paused_reason for s in session.scalars(select(ChannelState))}
     assert set(paused) >= {"telegram", "telegram-en"}
-    assert (paused["telegram-en"] or "").startswith("the bot token is invalid")
+    assert (paused["telegram-en"] or "").startswith("Telegram refused the bot token")
     assert not paused.get("good")
     # an editor's push to the other channel waits for the fix: not one request for it
     with rt.store.session() as session:
@@ -400,11 +398,12 @@ def test_check_online_shows_the_invalid_token(
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "error: channel telegram: the bot token is invalid; check the `token:` of channel " \
-        "telegram in the configuration" in result.stderr
+    assert "error: channel telegram: Telegram refused the bot token of channel telegram with " \
+        "401 Unauthorized: check its `token:` in the configuration, or the ${...} variable it " \
+        "names, against the token @BotFather gave the bot" in result.stderr
     assert "TELEGRAM_BOT_TOKEN" not in result.stderr  # not the variable this file names
     assert len([line for line in result.stderr.splitlines()
-                if "the bot token is invalid" in line]) == 1
+                if "refused the bot token" in line]) == 1
     assert WRONG_TOKEN not in result.stderr + result.stdout
 
 

@@ -50,7 +50,8 @@ def known_durations(config: pytest.Config) -> dict[str, float]:
         seed = {}
     if isinstance(seed, dict):
         known.update(seed)
-    cached = config.cache.get(KEY, {}) if config.cache is not None else {}
+    cache = getattr(config, "cache", None)  # none with -p no:cacheprovider
+    cached = cache.get(KEY, {}) if cache is not None else {}
     if isinstance(cached, dict):
         known.update(cached)
     return known
@@ -138,16 +139,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:
     config = session.config
-    if _in_worker(config) or config.cache is None:
+    cache = getattr(config, "cache", None)  # none with -p no:cacheprovider
+    if _in_worker(config) or cache is None:
         return
     took = config.stash[_durations]
     if not took:
         return
-    known = config.cache.get(KEY, {})
+    known = cache.get(KEY, {})
     if not isinstance(known, dict):
         known = {}
     known.update({nodeid: round(seconds, 3) for nodeid, seconds in took.items()})
-    config.cache.set(KEY, known)
+    cache.set(KEY, known)
 
 
 if __name__ == "__main__":  # make durations

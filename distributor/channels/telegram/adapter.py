@@ -200,7 +200,8 @@ class TelegramAdapter(Adapter):
 
     def _sender(self) -> Sender:
         return Sender(channel=self.config.name, chat=self.chat_id, base_url=self._base_url,
-                      timeout=self.config.timeout, state=self._state)
+                      timeout=self.config.timeout, state=self._state,
+                      config_file=self._move.config_file)
 
     async def _load_move(self) -> None:
         await self._move.load(self._state)

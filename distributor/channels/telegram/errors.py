@@ -60,6 +60,8 @@ class Sender:
     base_url: str
     timeout: float
     state: TokenState
+    #: the configuration file the channel was read from (``env.config_file``), when known
+    config_file: str | None = None
 
     def channels_on_token(self) -> list[str]:
         """Names of the channels of this process that post with this token."""
@@ -90,18 +92,21 @@ def channel_error(failure: Failure, sender: Sender, *, sent: bool) -> ChannelErr
 
 def bad_token(sender: Sender, status: int, description: str) -> PermanentError:
     """Remember that the token is invalid: every channel on it stops with this message (which
-    whoever made the request reports: a send, a check, a correction)."""
-    hint = "" if status == 401 else f"; or api_base_url {sender.base_url!r} is wrong"
+    whoever made the request reports: a send, a check, a correction). It says what (Telegram
+    refused the token), where (the channels on it, the file) and what to do, in one sentence
+    without parentheses (whoever reports it wraps it in theirs) and without how to resume a
+    paused channel (each place says its own way: a command, the dashboard's Channels page)."""
     names = sender.channels_on_token()
-    resume = " and ".join(f"`distributor channels resume {n}`" for n in names)
     # every channel on the token stops with this same message: it names them all
-    whose = f"channel {names[0]}" if len(names) == 1 else \
-        f"channels {', '.join(names[:-1])} and {names[-1]}"
+    whose, its, they = (f"channel {names[0]}", "its", "variable it names") if len(names) == 1 \
+        else (f"channels {', '.join(names[:-1])} and {names[-1]}", "their",
+              "variables they name")
+    where = f"in {sender.config_file}" if sender.config_file else "in the configuration"
+    hint = "" if status == 401 else f"; or api_base_url {sender.base_url!r} is wrong"
     message = (
-        f"the bot token is invalid; check the `token:` of {whose} in the configuration (and "
-        f"the ${{...}} variable it names{hint}). Telegram answered "
-        f"{status} {description}. Channels on this token stop until it is fixed: "
-        f"{', '.join(names)}; then run {resume}"
+        f"Telegram refused the bot token of {whose} with {status} {description}: check "
+        f"{its} `token:` {where}, or the ${{...}} {they}, against the token "
+        f"@BotFather gave the bot{hint}"
     )
     sender.state.bad = BadToken(message, time.monotonic())
     return PermanentError(message, pause_channel=True)

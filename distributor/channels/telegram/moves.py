@@ -44,7 +44,8 @@ class ChatMove:
         self._read_at = float("-inf")
         self._recorded: str | None = None
         #: the configuration file chat_id is in (``env.config_file``), named in the warnings
-        self.config_file = "channels.yaml"
+        #: and in the invalid token's message (None until :meth:`use` was given it)
+        self.config_file: str | None = None
 
     def use(self, state: StateStore, *, config_file: str | None = None) -> None:
         """Keep the move in ``state`` (the channel's ``env.state``); ``config_file``: the
@@ -85,7 +86,8 @@ class ChatMove:
             log.warning(
                 "channel %s posts to chat %s: Telegram moved chat %s there (a group became "
                 "a supergroup). Update %s: chat_id: \"%s\" for channel %s",
-                self.channel, moved, configured, self.config_file, moved, self.channel)
+                self.channel, moved, configured, self.config_file or "channels.yaml", moved,
+                self.channel)
             return
         store.delete(MOVED_TO)
         log.info("channel %s: chat_id is now %s; forgetting that Telegram moved the chat "
@@ -97,8 +99,8 @@ class ChatMove:
         log.warning(
             "channel %s: Telegram moved chat %s to %s (a group became a supergroup); "
             "posting there from now on. Update %s: chat_id: \"%s\" for "
-            "channel %s", self.channel, self.current(state), new_id, self.config_file, new_id,
-            self.channel,
+            "channel %s", self.channel, self.current(state), new_id,
+            self.config_file or "channels.yaml", new_id, self.channel,
         )
         self.chat_id = state.moved[old] = new_id
         if self._state is None:

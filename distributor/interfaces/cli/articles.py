@@ -20,7 +20,9 @@ from distributor.interfaces.cli.common import (
     _table,
     _write_html,
     pass_state,
+    pauses_said_below,
     run_async,
+    tell,
 )
 from distributor.interfaces.cli.lazy import LazyGroup
 
@@ -168,8 +170,9 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
                 click.echo(f"{channel.name}: written to {_rel(str(paths[0]))}")
             return
         assert art.id is not None
-        outcomes = await desk.push(rt, art.id, [c.name for c in channels], by="cli",
-                                   force=force, now=right_now)
+        with pauses_said_below():  # each channel's line says it
+            outcomes = await desk.push(rt, art.id, [c.name for c in channels], by="cli",
+                                       force=force, now=right_now)
     finally:
         await rt.close()
     problems = 0
@@ -177,7 +180,7 @@ async def push(state: State, article: str, channel_names: Sequence[str], force: 
     for outcome in outcomes:
         line, bad = push_line(outcome, distributed=distributed)
         problems += bad
-        click.echo(line, err=bad)
+        tell(line, bad)
     if problems:
         raise SystemExit(1)
 

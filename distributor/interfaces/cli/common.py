@@ -4,7 +4,8 @@ async commands, and the table and time helpers of the output."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from distributor.logs import PLAIN, add_secrets
+from distributor.logs import PLAIN, add_secrets, json_logs
 
 if TYPE_CHECKING:
     from distributor.config import Config
@@ -21,13 +22,57 @@ T = TypeVar("T")
 log = logging.getLogger("distributor")
 #: the configuration's warnings (a secret written in the file, a missing folder)
 config_log = logging.getLogger("distributor.config")
+#: a command's own lines on stderr, with --log-format json (see :func:`say`)
+cli_log = logging.getLogger("distributor.cli")
+_PREFIXES = (("error: ", logging.ERROR), ("warning: ", logging.WARNING))
+
+
+def say(line: str, *, level: int = logging.INFO) -> None:
+    """A line of the command's own on stderr (``error: ...``, ``warning: ...``, a progress
+    or a hint line), exactly as written; with --log-format json a JSON object like every log
+    line, whose level is the line's ``error: ``/``warning: `` prefix (else ``level``) and
+    whose message is the rest."""
+    if not json_logs():
+        click.echo(line, err=True)
+        return
+    for prefix, prefixed in _PREFIXES:
+        if line.startswith(prefix):
+            line, level = line[len(prefix):], prefixed
+            break
+    cli_log.log(level, "%s", line, extra=PLAIN)
+
+
+def tell(line: str, problem: bool) -> None:
+    """One line of a command's answer: on stdout, or a problem on stderr (:func:`say`, an
+    error with --log-format json)."""
+    if problem:
+        say(line, level=logging.ERROR)
+    else:
+        click.echo(line)
+
+
+@contextmanager
+def pauses_said_below() -> Iterator[None]:
+    """Leaves out, meanwhile, the dispatcher's line that a channel paused (its credentials
+    are unusable): the command's answer says it below, once, with what to do."""
+    from distributor.engine.send_outcomes import PAUSED_LINE
+    from distributor.engine.send_outcomes import log as delivery_log
+
+    def not_said_below(record: logging.LogRecord) -> bool:
+        return record.msg != PAUSED_LINE
+
+    delivery_log.addFilter(not_said_below)
+    try:
+        yield
+    finally:
+        delivery_log.removeFilter(not_said_below)
 
 
 class UserError(click.ClickException):
     """A problem the user can fix: printed as one line, exit status 1, no traceback."""
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        say(f"error: {self.format_message()}")
 
 
 def secret_missing(config: Config, exc: Exception) -> UserError:
@@ -63,12 +108,11 @@ class State:
             config = load_config(self.config_path, dry_run=dry_run)
         except ConfigErrors as exc:
             for error in exc.errors:
-                click.echo(f"error: {error}", err=True)
+                say(f"error: {error}")
             n = len(exc.errors)
-            click.echo(f"{n} problem{'s' if n != 1 else ''} in "
-                       f"{resolve_config_path(self.config_path)}; fix "
-                       f"{'them' if n != 1 else 'it'} and run `distributor check` again",
-                       err=True)
+            say(f"{n} problem{'s' if n != 1 else ''} in {resolve_config_path(self.config_path)}"
+                f"; fix {'them' if n != 1 else 'it'} and run `distributor check` again",
+                level=logging.ERROR)
             raise SystemExit(2) from None
         add_secrets(config.secrets())
         for warning in config.warnings:  # none in a dry run (load_config leaves them out)
@@ -125,8 +169,8 @@ class State:
             errors = [e for e in exc.errors
                       if any(e.key == w or e.key.startswith(w + ".") for w in wanted)]
             for error in errors or exc.errors:
-                click.echo(f"error: {error}", err=True)
-            click.echo(f"set the variables above to send to {', '.join(names)}", err=True)
+                say(f"error: {error}")
+            say(f"set the variables above to send to {', '.join(names)}", level=logging.ERROR)
             raise SystemExit(2) from None
 
 
@@ -226,7 +270,7 @@ def _write_html(path: str, messages: list[dict[str, Any]], title: str) -> None:
         Path(path).write_text(page, encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror}") from None
-    click.echo(f"wrote {path}", err=True)
+    say(f"wrote {path}")
 
 
 def _iso(value: datetime | None) -> str | None:

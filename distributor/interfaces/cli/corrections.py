@@ -17,6 +17,7 @@ from distributor.interfaces.cli.common import (
     _rel,
     pass_state,
     run_async,
+    tell,
 )
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ async def _run(state: State, article: str, channel_names: Sequence[str], dry_run
     for outcome in outcomes:
         line, bad = outcome_line(outcome)
         problems += bad
-        click.echo(line, err=bad)
+        tell(line, bad)
     if dry_run:
         click.echo("dry run: nothing was sent")
     if problems:

@@ -4,6 +4,7 @@ list|retry|resolve``, ``channels list|resume``, ``sources list``."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import click
@@ -17,7 +18,10 @@ from distributor.interfaces.cli.common import (
     _short,
     _table,
     pass_state,
+    pauses_said_below,
     run_async,
+    say,
+    tell,
 )
 
 # --------------------------------------------------------------------------- deliveries
@@ -101,6 +105,7 @@ async def deliveries_retry(state: State, delivery_id: int, force: bool) -> None:
     from distributor.interfaces.words import refusal_text
     from distributor.plugin.desk import DeskError, RetryKind
     from distributor.services import deliveries as desk
+    from distributor.services.channels import statuses
 
     rt = state.runtime(channels=[])  # the credentials of the delivery's channel, below
     try:
@@ -111,23 +116,31 @@ async def deliveries_retry(state: State, delivery_id: int, force: bool) -> None:
             raise UserError(refusal_text(exc)) from None
         again = "queued again" if asked.kind is RetryKind.QUEUED else "queued already"
         click.echo(f"delivery {delivery_id} ({asked.delivery.channel}) is {again}")
-        d = (await desk.send_now(rt, [delivery_id]))[delivery_id]
+        with pauses_said_below():  # the line below says it
+            d = (await desk.send_now(rt, [delivery_id]))[delivery_id]
+        paused = next((st.paused_reason for st in statuses(rt) if st.name == d.channel), None)
     finally:
         await rt.close()
-    line, problem = retry_line(d, distributed=rt.config.execution == "distributed")
-    click.echo(line, err=problem)
+    line, problem = retry_line(d, distributed=rt.config.execution == "distributed",
+                               paused=paused)
+    tell(line, problem)
     if problem:  # exit 0 only when it was published (DESIGN.md, Contract 2), as `push`
         raise SystemExit(1)
 
 
-def retry_line(d: Any, *, distributed: bool = False) -> tuple[str, bool]:
+def retry_line(d: Any, *, distributed: bool = False,
+               paused: str | None = None) -> tuple[str, bool]:
     """What ``deliveries retry`` says of the delivery after its try, and whether it is a
-    problem: anything not published is, also a post that only waits (said: who sends it)."""
+    problem: anything not published is, also a post that only waits (said: who sends it);
+    ``paused``: why its channel is paused, if it is."""
     by = "a running `distributor worker`" if distributed else "`distributor run` while it runs"
     head = f"delivery {d.id} ({d.channel})"
     if d.state == "sent":
         return f"delivery {d.id}: sent" + (f" (remote id {d.remote_id})" if d.remote_id
                                            else ""), False
+    if d.state in ("pending", "retry") and paused:  # as push says it
+        return (f"error: {head}: not published: the channel is paused ({paused}); fix it, "
+                f"then `distributor channels resume {d.channel}` sends it"), True
     if d.state == "retry":
         return (f"error: {head}: not published, the retry failed again: {d.last_error}; it is "
                 f"tried again at {_local(_iso(d.next_attempt_at))} by {by}"), True
@@ -199,8 +212,8 @@ def channels_list(state: State) -> None:
     click.echo(_table(["NAME", "TYPE", "PUBLISH", "STATE", "WAITING"], rows))
     paused = [st.name for st in found if st.state == "paused"]
     if paused:
-        click.echo(f"fix the credentials, then `distributor channels resume {paused[0]}`",
-                   err=True)
+        say(f"fix the credentials, then `distributor channels resume {paused[0]}`",
+            level=logging.WARNING)
 
 
 @channels.command("resume")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
 
-from distributor.interfaces.cli.common import UserError, run_async
+from distributor.interfaces.cli.common import UserError, run_async, say
+from distributor.logs import json_logs
 
 # --------------------------------------------------------------------------- digest send
 
@@ -58,13 +60,20 @@ class TerminalProgress:
 
 
 class LineProgress:
-    """When stderr is not a terminal: a plain line every ``every`` seconds."""
+    """When stderr is not a terminal: a plain line every ``every`` seconds (``emit``: how a
+    line is said; with --log-format json, a JSON object)."""
 
-    def __init__(self, label: str, *, stream: Any = None, every: float = 5.0):
+    def __init__(self, label: str, *, stream: Any = None, every: float = 5.0,
+                 emit: Callable[[str], None] | None = None):
         self.label = label
         self.stream = stream or sys.stderr
         self.every = every
         self.last = time.monotonic()
+        self.emit = emit or self._write
+
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()
 
     def update(self, stats: Any) -> None:
         now = time.monotonic()
@@ -72,15 +81,18 @@ class LineProgress:
             return
         self.last = now
         done = stats.done_before + stats.done
-        self.stream.write(f"{self.label}: {done}/{stats.total} served, {stats.rate:.0f} "
-                          f"messages/s, {_duration(stats.eta)} left\n")
-        self.stream.flush()
+        self.emit(f"{self.label}: {done}/{stats.total} served, {stats.rate:.0f} messages/s, "
+                  f"{_duration(stats.eta)} left")
 
     def close(self, stats: Any) -> None:
         return None
 
 
 def progress_for(label: str, stream: Any = None) -> TerminalProgress | LineProgress:
+    """A bar on a terminal, else a line every few seconds; with --log-format json, a JSON
+    object every few seconds (never a bar: every line on stderr is one object)."""
+    if json_logs():
+        return LineProgress(label, emit=say)
     stream = stream or sys.stderr
     if getattr(stream, "isatty", lambda: False)():
         return TerminalProgress(label, stream=stream)

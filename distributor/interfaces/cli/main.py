@@ -14,10 +14,13 @@ from distributor.interfaces.cli.common import (
     UserError,
     _print_previews,
     pass_state,
+    pauses_said_below,
     run_async,
+    say,
+    tell,
 )
 from distributor.interfaces.cli.lazy import LazyGroup
-from distributor.logs import setup_logging
+from distributor.logs import json_logs, setup_logging
 
 log = logging.getLogger("distributor")
 
@@ -78,9 +81,20 @@ class _Main(LazyGroup):
         return super().parse_args(ctx, front + rest)
 
     def invoke(self, ctx: click.Context) -> Any:
-        """A database that fails mid-command (damaged, read-only, full, gone) is one line."""
+        """A database that fails mid-command (damaged, read-only, full, gone) is one line;
+        with --log-format json, so is any error click would say in plain lines (a usage
+        error, a command's own exception): one JSON object, the exit status the same."""
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:
+            if isinstance(exc, UserError | click.exceptions.NoArgsIsHelpError) \
+                    or not json_logs():
+                raise  # (a group without its command: its help, as asked)
+            said = exc.format_message()
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                said += f" (`{exc.ctx.command_path} --help` shows the usage)"
+            say(f"error: {said}")
+            raise SystemExit(exc.exit_code) from None
         except Exception as exc:
             if not _database_error(exc):
                 raise
@@ -132,7 +146,7 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
     for warning in missing_files(config):
         state.warn(warning)
     for mistake in mistakes:
-        click.echo(f"error: {mistake}", err=True)
+        say(f"error: {mistake}")
     if mistakes:
         raise SystemExit(2)
     summary = (f"{config.path}: OK ({len(config.sources)} sources, "
@@ -153,7 +167,7 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
             click.echo(f"channel {channel.name}: {await adapter.check_online()}")
         except Exception as exc:
             problems += 1
-            click.echo(f"error: channel {channel.name}: {exc}", err=True)
+            say(f"error: channel {channel.name}: {exc}")
         finally:
             await adapter.close()
     for source in config.sources:
@@ -162,7 +176,7 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
             click.echo(f"source {source.name}: {len(result.articles)} articles readable")
         except SourceError as exc:
             problems += 1
-            click.echo(f"error: source {source.name}: {exc}", err=True)
+            say(f"error: source {source.name}: {exc}")
     import asyncio
 
     from distributor.store.db import StoreError, database_status
@@ -173,9 +187,10 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
         click.echo(f"database: {status}")
     except StoreError as exc:
         problems += 1
-        click.echo(f"error: database: {exc}", err=True)
+        say(f"error: database: {exc}")
     if problems:
-        click.echo(f"{problems} problem{'s' if problems != 1 else ''} found online", err=True)
+        say(f"{problems} problem{'s' if problems != 1 else ''} found online",
+            level=logging.ERROR)
         raise SystemExit(1)
     click.echo(summary + "; online: OK")
 
@@ -212,7 +227,8 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
 
             await Service(rt, companions=[editor_bots(rt)]).run()
             return
-        report = await run_pass(rt, wait_for_files=ONE_SHOT_FILE_WAIT)
+        with pauses_said_below():  # the channel's "N waiting" line says it
+            report = await run_pass(rt, wait_for_files=ONE_SHOT_FILE_WAIT)
         waiting = [] if dry_run else _still_waiting(rt)
     finally:
         await rt.close()
@@ -220,7 +236,7 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
     for poll in report.polls:
         status = "error" if poll.error else ("not modified" if poll.not_modified else
                                             f"{len(poll.new)} new, {poll.seen} known")
-        click.echo(f"source {poll.source}: {_waiting(rt, poll) or status}", err=bool(poll.error))
+        tell(f"source {poll.source}: {_waiting(rt, poll) or status}", bool(poll.error))
     if dry_run:
         _print_previews(report, rt.config.outbox)
     else:
@@ -228,7 +244,7 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
         click.echo(f"sent {len(d.sent)}, retry later {len(d.retry)}, failed {len(d.failed)}, "
                    f"unknown {len(d.unknown)}")
         for line, problem in waiting:
-            click.echo(line, err=problem)
+            tell(line, problem)
         for outcome in report.digests:
             click.echo(f"digest {outcome.channel}: {outcome.state} ({outcome.articles} articles)")
     # exit 0 only when everything asked for happened (DESIGN.md, Contract 2): posts a failure
@@ -293,14 +309,14 @@ async def fetch(state: State) -> None:
         await rt.close()
     for report in reports:
         if report.error:
-            click.echo(f"error: source {report.source}: {report.error}", err=True)
+            say(f"error: source {report.source}: {report.error}")
         elif report.waiting_until:
             click.echo(f"source {report.source}: {_waiting(rt, report)}")
         else:
             click.echo(f"source {report.source}: {len(report.new)} new, {report.seen} known"
                        + (", not modified" if report.not_modified else ""))
         for problem in report.problems:
-            click.echo(f"warning: source {report.source}: {problem}", err=True)
+            say(f"warning: source {report.source}: {problem}")
         if report.pending:
             files = "1 file is" if report.pending == 1 else f"{report.pending} files are"
             click.echo(f"source {report.source}: {files} still being written; the next poll "

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from distributor.interfaces.cli.common import UserError, run_async, secret_missing
+from distributor.interfaces.cli.common import UserError, run_async, say, secret_missing
 from distributor.ledger.subscribers import STATES, SubscriberError
 
 T = TypeVar("T")
@@ -140,7 +140,7 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
             raise UserError(str(exc)) from None
         report = imported.report
         for line, problem in report.bad:
-            click.echo(f"error: {file}:{line}: {problem}", err=True)
+            say(f"error: {file}:{line}: {problem}")
         problems_seen = bool(report.bad)
         state_word = "confirmed" if confirmed else "pending"
         click.echo(f"{channel.name}: {report.added} added ({state_word}), {report.existing} "
@@ -154,12 +154,12 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
                      "had not gone out)" if imported.again else "")
             click.echo(f"{channel.name}: {mails.sent} confirmation mails sent{again}")
             for problem in mails.problems[:20]:
-                click.echo(f"error: confirmation mail: {problem}", err=True)
+                say(f"error: confirmation mail: {problem}")
             if mails.unsent:
                 n = len(mails.unsent)
-                click.echo(f"error: {n} confirmation mail{'s' if n != 1 else ''} could not be "
-                           "sent; the addresses are stored, pending: run the same command "
-                           "again to send them", err=True)
+                say(f"error: {n} confirmation mail{'s' if n != 1 else ''} could not be sent; "
+                    "the addresses are stored, pending: run the same command again to send "
+                    "them")
             problems_seen = problems_seen or bool(mails.problems or mails.unsent)
     finally:
         await rt.close()
@@ -239,7 +239,7 @@ def subscribers_export(state: Any, channel_name: str | None, state_name: str | N
         if output:
             with output.open("w", encoding="utf-8", newline="") as fh:
                 n = export_csv(rt.store, fh, channel=channel_name, state=state_name)
-            click.echo(f"{n} subscribers written to {output}", err=True)
+            say(f"{n} subscribers written to {output}")
         else:
             export_csv(rt.store, sys.stdout, channel=channel_name, state=state_name)
     finally:

@@ -156,7 +156,7 @@ async def run_distributed(state: Any, *, once: bool, dry_run: bool) -> None:
                            "this process); the workers always send")
     if dry_run:
         from distributor.engine.embedded import run_pass
-        from distributor.interfaces.cli.common import _print_previews
+        from distributor.interfaces.cli.common import _print_previews, tell
 
         rt = _prepare(state, dry_run=True)
         try:
@@ -166,7 +166,7 @@ async def run_distributed(state: Any, *, once: bool, dry_run: bool) -> None:
         for poll in report.polls:
             status = "error" if poll.error else ("not modified" if poll.not_modified else
                                                 f"{len(poll.new)} new, {poll.seen} known")
-            click.echo(f"source {poll.source}: {status}", err=bool(poll.error))
+            tell(f"source {poll.source}: {status}", bool(poll.error))
         _print_previews(report, rt.config.outbox)
         if any(p.error for p in report.polls):
             raise SystemExit(1)
