@@ -36,12 +36,13 @@ dashboard: $(STAMP)
 	  ../$(BIN)/distributor --config demo.yaml serve --dry-run
 
 # pytest-xdist workers for test and check (`make test WORKERS=auto`: one per CPU; 0: none).
-# loadgroup keeps the browser tests (one served site) on one worker. Five on two cores: many
+# loadgroup keeps the browser tests (one served site) on one worker. Seven on two cores: many
 # tests wait on processes, servers and timeouts, so more workers than cores fill the cores.
-# Measured on 2026-12-03 on an idle 2-core machine (a 30-million-step Python loop: 2.6-3.4 s):
-# `make test` 181 s with 3, 175 s with 4, 173 s with 5, 180 s with 6; `make check` 112 s with
-# 3, 101 s with 4, 91 s with 5, 98 s with 6, 99 s with 8.
-WORKERS ?= 5
+# Measured on 2026-12-03 on an idle 2-core machine (a 30-million-step Python loop: 2.1-2.4 s),
+# with the long tests handed out first (tests/support/run_order.py): `make check` 71 s with 5,
+# 71 s with 6, 64-66 s with 7, 63 s with 8, 65 s with 9; `make test` 144 s with 5, 124 s with
+# 7, 127 s with 8.
+WORKERS ?= 7
 PYTEST  := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
 # Every xdist worker imports every test module, and pytest rewrites each one's asserts first
 # (about 5 s of CPU a worker) unless it finds the rewritten module cached in __pycache__. Some

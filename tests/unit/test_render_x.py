@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,14 @@ def conformance_cases(section: str) -> list[Any]:
     if not CONFORMANCE.exists():
         return [pytest.param(None, marks=pytest.mark.skip(
             reason=f"twitter-text conformance data not found at {CONFORMANCE}"))]
-    tests = yaml.load(CONFORMANCE.read_text(encoding="utf-8"), LOADER)["tests"]
-    return [pytest.param(case, id=case["description"]) for case in tests[section]]
+    return [pytest.param(case, id=case["description"]) for case in _conformance()[section]]
+
+
+@functools.cache
+def _conformance() -> dict[str, Any]:
+    """The conformance file, read once (three sections of it parametrize the tests)."""
+    tests: dict[str, Any] = yaml.load(CONFORMANCE.read_text(encoding="utf-8"), LOADER)["tests"]
+    return tests
 
 
 def seed_paragraphs() -> list[str]:
