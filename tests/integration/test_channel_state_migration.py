@@ -9,10 +9,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from fakes.telegram_api import FakeChat, FakeTelegram
 from sqlalchemy import inspect, text
 
@@ -30,11 +29,21 @@ from distributor.store.db import MIGRATIONS, make_engine
 GROUP, SUPERGROUP = -4123456789, -1009876543210
 
 
+def alembic() -> tuple[Any, Any]:
+    """alembic's ``command`` module and a configuration of the store's migrations (imported
+    here, not when pytest -n's workers collect this file)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return command, cfg
+
+
 def migrate(url: str, revision: str) -> None:
     engine = make_engine(url)
     try:
-        cfg = AlembicConfig()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
+        command, cfg = alembic()
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
@@ -125,8 +134,7 @@ def test_a_value_the_channel_already_wrote_wins_and_the_downgrade_gives_the_rows
     finally:
         engine.dispose()
 
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    command, cfg = alembic()
     engine = make_engine(empty_db_url)
     try:
         with engine.begin() as connection:

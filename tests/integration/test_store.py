@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +28,9 @@ def article(key: str, url: str, source: str = "portal", **fields: object) -> Art
 
 
 def test_migrations_create_exactly_the_models_schema(empty_db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata  # not at collection: in one test only
+    from alembic.migration import MigrationContext
+
     store = open_store(empty_db_url)
     with store.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
