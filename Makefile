@@ -41,7 +41,7 @@ dashboard: $(STAMP)
 # Measured on 2026-12-03 on an idle 2-core machine (a 30-million-step Python loop: 2.1-2.4 s),
 # with the long tests handed out first (tests/support/run_order.py): `make check` 71 s with 5,
 # 71 s with 6, 64-66 s with 7, 63 s with 8, 65 s with 9; `make test` 144 s with 5, 124 s with
-# 7, 127 s with 8.
+# 7, 127 s with 8. With the loop at 2.0 s: `make check` 56 s with 7.
 WORKERS ?= 7
 PYTEST  := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
 # Every xdist worker imports every test module, and pytest rewrites each one's asserts first
