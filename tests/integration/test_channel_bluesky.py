@@ -144,6 +144,26 @@ async def test_the_facet_covers_the_link_at_exact_utf8_byte_offsets(bsky: FakeBl
     assert bsky.blobs[thumb["ref"]["$link"]] == (PNG, "image/png")
 
 
+async def test_the_post_itself_is_the_request_reported_for_pacing_after_its_image(
+        bsky: FakeBluesky) -> None:
+    """The core paces the next post from the request the channel reports (plugin API 1.3):
+    the post's own createRecord, not the login or the image upload before it."""
+    adapter = channel(bsky)
+    adapter.site = SITE.model_copy(update={"image_allow_hosts": ["127.0.0.1"]})
+    article = Article(source="t", key="k", url="https://rinews.example/berita/banjir",
+                      title="Banjir Semarang surut", lede="Air mulai surut pada Selasa pagi.",
+                      image=f"{bsky.url}/img/banjir.png")
+    seen_then: list[tuple[int, int]] = []
+
+    def reported(_at: object) -> None:  # what the double had received at that moment
+        seen_then.append((len(bsky.seen("POST /xrpc/com.atproto.repo.uploadBlob")),
+                          len(bsky.seen("POST /xrpc/com.atproto.repo.createRecord"))))
+
+    await adapter.send(render(adapter, article), send_context("bsky", on_request=reported))
+
+    assert seen_then == [(1, 0)] and len(bsky.posts) == 1
+
+
 async def test_a_long_article_holds_in_300_graphemes(bsky: FakeBluesky) -> None:
     adapter = channel(bsky)
     article = Article(source="t", key="k", url="https://rinews.example/" + "x" * 200,

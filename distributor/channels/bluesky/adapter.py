@@ -191,6 +191,7 @@ class BlueskyChannel(BlueskyCorrections, Channel):
             langs=message.get("langs"), facets=record_facets(message.get("facets")),
             embed=await self._card(message.get("embed"), ctx),
             reply=await self._reply(ctx))
+        ctx.request_sent()  # after the login, the lookups and the image: the post leaves now
         return await self._repo.create(str(rkey), record, ctx.state)
 
     async def _existing(self, rkey: str, ctx: SendContext) -> str | None:
