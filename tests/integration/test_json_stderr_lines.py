@@ -170,9 +170,10 @@ def test_every_line_a_one_shot_command_writes_to_stderr_is_json_with_json_logs(
 
     ran = run("run", "--once")
     assert ran.returncode == 1
+    assert ran.stderr.count(f"could not connect to {nobody}") == 1, ran.stderr  # said once
     assert "sent 0, retry later 0, failed 0, unknown 0" in ran.stdout.splitlines()
     assert matches(own_lines(ran, fmt), fmt, [
-        ("error", "-", "source wire: error"),
+        ("error", "error", f"source wire: {unreachable}"),  # once, with its reason
         ("error", "error", r"breaking: 1 waiting \(next try " + WHEN + re.escape(
             f", after: {OUTAGE}); `distributor run` keeps trying while it runs"))]), ran.stderr
 

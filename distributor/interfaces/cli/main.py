@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -227,16 +229,16 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
 
             await Service(rt, companions=[editor_bots(rt)]).run()
             return
-        with pauses_said_below():  # the channel's "N waiting" line says it
+        # the channel's "N waiting" line and each source's line below say them, once
+        with pauses_said_below(), _source_problems_said_below():
             report = await run_pass(rt, wait_for_files=ONE_SHOT_FILE_WAIT)
         waiting = [] if dry_run else _still_waiting(rt)
     finally:
         await rt.close()
     failed_sources = [p for p in report.polls if p.error]
     for poll in report.polls:
-        status = "error" if poll.error else ("not modified" if poll.not_modified else
-                                            f"{len(poll.new)} new, {poll.seen} known")
-        tell(f"source {poll.source}: {_waiting(rt, poll) or status}", bool(poll.error))
+        _say_source(rt, poll, "not modified" if poll.not_modified else
+                    f"{len(poll.new)} new, {poll.seen} known")
     if dry_run:
         _print_previews(report, rt.config.outbox)
     else:
@@ -295,34 +297,50 @@ async def fetch(state: State) -> None:
     rt = state.runtime(sends=False)
     from distributor.ledger.ingest import ONE_SHOT_FILE_WAIT, poll_all
 
-    ingest_log = logging.getLogger("distributor.ingest")  # each problem is said below, once
-
-    def not_a_problem(record: logging.LogRecord) -> bool:
-        return record.levelno != logging.WARNING
-
-    ingest_log.addFilter(not_a_problem)
     try:
-        reports = await poll_all(rt, wait_for_files=ONE_SHOT_FILE_WAIT,
-                                 announce_pending=False)  # said below
+        with _source_problems_said_below():
+            reports = await poll_all(rt, wait_for_files=ONE_SHOT_FILE_WAIT,
+                                     announce_pending=False)  # said below
     finally:
-        ingest_log.removeFilter(not_a_problem)
         await rt.close()
     for report in reports:
-        if report.error:
-            say(f"error: source {report.source}: {report.error}")
-        elif report.waiting_until:
-            click.echo(f"source {report.source}: {_waiting(rt, report)}")
-        else:
-            click.echo(f"source {report.source}: {len(report.new)} new, {report.seen} known"
-                       + (", not modified" if report.not_modified else ""))
-        for problem in report.problems:
-            say(f"warning: source {report.source}: {problem}")
+        _say_source(rt, report, f"{len(report.new)} new, {report.seen} known"
+                    + (", not modified" if report.not_modified else ""))
         if report.pending:
             files = "1 file is" if report.pending == 1 else f"{report.pending} files are"
             click.echo(f"source {report.source}: {files} still being written; the next poll "
                        "reads them")
     if any(r.error for r in reports):
         raise SystemExit(1)
+
+
+@contextmanager
+def _source_problems_said_below() -> Iterator[None]:
+    """Leaves out, meanwhile, the ingest's warnings (a source's error, an article's problem):
+    the command says each below, once, in its line for the source (:func:`_say_source`)."""
+    ingest_log = logging.getLogger("distributor.ingest")
+
+    def not_a_problem(record: logging.LogRecord) -> bool:
+        return record.levelno != logging.WARNING
+
+    ingest_log.addFilter(not_a_problem)
+    try:
+        yield
+    finally:
+        ingest_log.removeFilter(not_a_problem)
+
+
+def _say_source(rt: Any, report: Any, gave: str) -> None:
+    """A source's line of a one-shot poll: its error (stderr), what it waits for, or what it
+    ``gave``; then each problem of its articles as a warning."""
+    if report.error:
+        say(f"error: source {report.source}: {report.error}")
+    elif report.waiting_until:
+        click.echo(f"source {report.source}: {_waiting(rt, report)}")
+    else:
+        click.echo(f"source {report.source}: {gave}")
+    for problem in report.problems:
+        say(f"warning: source {report.source}: {problem}")
 
 
 def _waiting(rt: Any, report: Any) -> str | None:
