@@ -9,7 +9,8 @@ deleted already (by hand in the app, or by an earlier attempt whose answer was l
 recorded as ``gone``, one deleted now as ``deleted``; a resumed retraction never fails on it.
 
 Correct: the app shows no edits of a post, so the post gets a reply under its last part:
-"Ralat: <note>" (the headline when there is no note) and the link, shown short and made a link
+"Ralat: <note>" (the headline when there is no note; template ``bluesky/correction.txt``)
+and the link, shown short and made a link
 by a facet as in every post, in 300 graphemes. A reply cannot be repeated harmlessly: its
 record key is chosen before the first attempt and kept in the channel's state
 (``rkey:action-<action id>``, a per-post key kept 90 days), so a retry (after a lost answer,
@@ -37,6 +38,7 @@ from distributor.plugin import (
     PermanentError,
     SendContext,
     cut,
+    templates_for,
     utcnow,
 )
 
@@ -46,24 +48,27 @@ if TYPE_CHECKING:
 #: the state key of a correction's record key, per action (the ledger's row: the same
 #: correction asked again is the same row)
 CORRECTION_KEY = "rkey:action-{}"
+CORRECTION_TEMPLATE = "bluesky/correction.txt"
 REPLIED = "replied"
 
 
 def correction_message(ctx: ActionContext, language: str | None = None) -> Message:
-    """The correction reply: "Ralat: <note or headline> <link>" (X's words, in Indonesian,
-    else "Correction:"), the link shown short and linked by a facet, at most 300 graphemes
-    (a long note is cut where a reader accepts it)."""
+    """The correction reply: template ``bluesky/correction.txt`` ("Ralat: <note or headline>",
+    "Correction:" in another language) and the link, shown short and linked by a facet, at
+    most 300 graphemes (a long note is cut where a reader accepts it)."""
     article = ctx.article
     language = language or (article.language if article is not None else None) or \
         (ctx.render.site.language if ctx.render is not None else None) or "id"
-    word = "Ralat:" if language.split("-")[0].lower() == "id" else "Correction:"
+    said = templates_for(ctx.render).render(
+        CORRECTION_TEMPLATE, note=ctx.note or "", language=language,
+        title=article.title if article is not None else "")
+    said = " ".join(said.split())
     url = article.url if article is not None else ""
-    what = " ".join((ctx.note or (article.title if article is not None else "") or "").split())
     link = shown_link(url) if url else ""
-    room = GRAPHEME_LIMIT - graphemes(word) - 1 - (graphemes(link) + 1 if link else 0)
-    if what and graphemes(what) > room:
-        what = cut(what, lambda text: graphemes(text) <= room)
-    text = " ".join(part for part in (word, what, link) if part)
+    room = GRAPHEME_LIMIT - (graphemes(link) + 1 if link else 0)
+    if graphemes(said) > room:
+        said = cut(said, lambda text: graphemes(text) <= room)
+    text = " ".join(part for part in (said, link) if part)
     message: Message = {"text": text, "langs": [language]}
     if link:
         message["facets"] = [link_facet(text, len(text) - len(link), link, url)]
