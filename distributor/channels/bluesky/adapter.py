@@ -46,6 +46,7 @@ from distributor.channels.bluesky.records import (
     models,
     new_tid,
     record_facets,
+    split_uri,
     strong_ref,
 )
 from distributor.channels.bluesky.render import (
@@ -196,12 +197,8 @@ class BlueskyChannel(BlueskyCorrections, Channel):
 
     async def _existing(self, rkey: str, ctx: SendContext) -> str | None:
         """The URI of this account's post with record key ``rkey``, None if there is none."""
-        found = await self._repo.get(await self._repo.did(), rkey)
-        if found is None:
-            return None
-        if found.cid:
-            ctx.state.put(f"cid:{found.uri}", str(found.cid))
-        return str(found.uri)
+        found = await self._repo.mine(rkey, ctx.state)
+        return str(found.uri) if found is not None else None
 
     async def _reply(self, ctx: SendContext) -> Any:
         """Replies to the previous part (a digest's second post on), under the first. A CID
@@ -265,10 +262,11 @@ class BlueskyChannel(BlueskyCorrections, Channel):
         return str(found.uri) if found is not None else None
 
     def post_url(self, remote_id: str, *, moved_to: str | None = None) -> str | None:
-        if not remote_id.startswith("at://"):
+        try:
+            did, rkey = split_uri(remote_id)
+        except PermanentError:  # not a post's AT URI: no page to link to
             return None
-        did, _, rkey = remote_id.removeprefix("at://").partition(f"/{COLLECTION}/")
-        return f"https://bsky.app/profile/{did}/post/{rkey}" if rkey else None
+        return f"https://bsky.app/profile/{did}/post/{rkey}"
 
     async def check_online(self) -> str:
         """createSession: the account's handle and DID."""

@@ -105,12 +105,10 @@ class BlueskyCorrections:
                                     else ctx.idempotency_key)
         rkey = ctx.state.get(key)
         if rkey:  # an earlier attempt: did it reply?
-            found = await self._repo.get(await self._repo.did(), str(rkey))
+            found = await self._repo.mine(str(rkey), ctx.state)
             if found is not None:
                 uri = str(found.uri)
                 ctx.log.info("the correction was posted by an earlier attempt as %s", uri)
-                if found.cid:
-                    ctx.state.put(f"cid:{uri}", str(found.cid))
                 ctx.record(uri, REPLIED)
                 return [*remote_ids, uri]
         else:

@@ -119,6 +119,14 @@ class Repo:
                 return None
             raise
 
+    async def mine(self, rkey: str, state: StateStore) -> Any:
+        """``getRecord`` of this account's post ``rkey`` (None when there is none); its CID
+        is kept in ``state``: a reply under it needs it."""
+        found = await self.get(await self.did(), rkey)
+        if found is not None and found.cid:
+            state.put(f"cid:{found.uri}", str(found.cid))
+        return found
+
     async def lookup(self, uri: str, state: StateStore) -> Any:
         """``getRecord`` of the post at ``uri`` (None when it is not there any more); its CID
         is kept in ``state`` again."""
