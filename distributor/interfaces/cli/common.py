@@ -3,6 +3,7 @@ async commands, and the table and time helpers of the output."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
@@ -52,20 +53,33 @@ def tell(line: str, problem: bool) -> None:
 
 
 @contextmanager
-def pauses_said_below() -> Iterator[None]:
-    """Leaves out, meanwhile, the dispatcher's line that a channel paused (its credentials
-    are unusable): the command's answer says it below, once, with what to do."""
-    from distributor.engine.send_outcomes import PAUSED_LINE
-    from distributor.engine.send_outcomes import log as delivery_log
+def left_out(logger: logging.Logger, said_below: Callable[[logging.LogRecord], bool]
+             ) -> Iterator[None]:
+    """Leaves out, meanwhile, the log lines of ``logger`` that the command's answer says
+    below, once, with what to do."""
 
     def not_said_below(record: logging.LogRecord) -> bool:
-        return record.msg != PAUSED_LINE
+        return not said_below(record)
 
-    delivery_log.addFilter(not_said_below)
+    logger.addFilter(not_said_below)
     try:
         yield
     finally:
-        delivery_log.removeFilter(not_said_below)
+        logger.removeFilter(not_said_below)
+
+
+def pauses_said_below() -> contextlib.AbstractContextManager[None]:
+    """The dispatcher's line that a channel paused (its credentials are unusable) left out."""
+    from distributor.engine.send_outcomes import PAUSED_LINE
+    from distributor.engine.send_outcomes import log as delivery_log
+
+    return left_out(delivery_log, lambda record: record.msg == PAUSED_LINE)
+
+
+def source_problems_said_below() -> contextlib.AbstractContextManager[None]:
+    """The ingest's warnings (a source's error, an article's problem) left out."""
+    return left_out(logging.getLogger("distributor.ingest"),
+                    lambda record: record.levelno == logging.WARNING)
 
 
 class UserError(click.ClickException):

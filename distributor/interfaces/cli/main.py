@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -19,6 +17,7 @@ from distributor.interfaces.cli.common import (
     pauses_said_below,
     run_async,
     say,
+    source_problems_said_below,
     tell,
 )
 from distributor.interfaces.cli.lazy import LazyGroup
@@ -230,7 +229,7 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
             await Service(rt, companions=[editor_bots(rt)]).run()
             return
         # the channel's "N waiting" line and each source's line below say them, once
-        with pauses_said_below(), _source_problems_said_below():
+        with pauses_said_below(), source_problems_said_below():
             report = await run_pass(rt, wait_for_files=ONE_SHOT_FILE_WAIT)
         waiting = [] if dry_run else _still_waiting(rt)
     finally:
@@ -298,7 +297,7 @@ async def fetch(state: State) -> None:
     from distributor.ledger.ingest import ONE_SHOT_FILE_WAIT, poll_all
 
     try:
-        with _source_problems_said_below():
+        with source_problems_said_below():
             reports = await poll_all(rt, wait_for_files=ONE_SHOT_FILE_WAIT,
                                      announce_pending=False)  # said below
     finally:
@@ -312,22 +311,6 @@ async def fetch(state: State) -> None:
                        "reads them")
     if any(r.error for r in reports):
         raise SystemExit(1)
-
-
-@contextmanager
-def _source_problems_said_below() -> Iterator[None]:
-    """Leaves out, meanwhile, the ingest's warnings (a source's error, an article's problem):
-    the command says each below, once, in its line for the source (:func:`_say_source`)."""
-    ingest_log = logging.getLogger("distributor.ingest")
-
-    def not_a_problem(record: logging.LogRecord) -> bool:
-        return record.levelno != logging.WARNING
-
-    ingest_log.addFilter(not_a_problem)
-    try:
-        yield
-    finally:
-        ingest_log.removeFilter(not_a_problem)
 
 
 def _say_source(rt: Any, report: Any, gave: str) -> None:
