@@ -26,6 +26,7 @@ from fakes.bluesky_api import FakeBluesky, graphemes
 from fakes.http_double import PNG
 from support.channel_kv_rows import age_rows, kv_rows, refuse_deletes
 from support.channel_runs import add_articles, article_file, deliveries, make_due, open_runtime
+from support.timeouts import ANSWERED, LATE, SILENT, silent
 
 from distributor.articles import Article
 from distributor.channels.bluesky.adapter import (
@@ -71,7 +72,7 @@ def config(write_config: Callable[..., Path], bsky: FakeBluesky) -> Path:
             handle: {bsky.handle}
             app_password: "{bsky.password}"
             service: {bsky.url}
-            timeout: 1
+            timeout: {ANSWERED}
             rate_per_minute: 6000
           - name: bsky-morning
             type: bluesky
@@ -83,10 +84,10 @@ def config(write_config: Callable[..., Path], bsky: FakeBluesky) -> Path:
         """)
 
 
-def channel(bsky: FakeBluesky, **extra: object) -> BlueskyChannel:
+def channel(bsky: FakeBluesky, timeout: float = ANSWERED, **extra: object) -> BlueskyChannel:
     adapter = BlueskyChannel(BlueskyConfig(name="bsky", handle=bsky.handle,
                                            app_password=bsky.password, service=bsky.url,
-                                           timeout=1, **extra))
+                                           timeout=timeout, **extra))
     adapter.setup(memory_env("bsky"))
     return adapter
 
@@ -178,9 +179,9 @@ async def test_a_long_article_holds_in_300_graphemes(bsky: FakeBluesky) -> None:
 
 async def test_a_retry_after_a_lost_answer_finds_the_post_by_its_record_key(
         bsky: FakeBluesky) -> None:
-    adapter = channel(bsky)
+    adapter = channel(bsky, timeout=SILENT)
     ctx = send_context("bsky")
-    bsky.no_answer(match="createRecord", sleep=2)
+    bsky.no_answer(match="createRecord", sleep=LATE)
     with pytest.raises(AmbiguousError):
         await adapter.send({"text": "Satu kali saja"}, ctx)
     again = await adapter.send({"text": "Satu kali saja"}, ctx)  # same key, same state
@@ -190,10 +191,10 @@ async def test_a_retry_after_a_lost_answer_finds_the_post_by_its_record_key(
 
 async def test_a_lost_answer_is_unknown_then_reconciled_never_posted_twice(
         config: Path, bsky: FakeBluesky) -> None:
-    rt = open_runtime(config)
+    rt = open_runtime(silent(config))
     try:
         add_articles(rt, 1)
-        bsky.no_answer(match="createRecord", sleep=2.5)
+        bsky.no_answer(match="createRecord", sleep=LATE)
         await Dispatcher(rt).run_once()
         [delivery] = deliveries(rt, "bsky")
         assert delivery.state == "unknown"
@@ -231,10 +232,10 @@ async def test_a_wrong_app_password_pauses_and_no_secret_is_ever_logged(
     with pytest.raises(PermanentError) as caught:
         await wrong.send({"text": "x"}, send_context("bsky"))
     assert caught.value.pause_channel and "app password" in caught.value.message
-    adapter = channel(bsky)
+    adapter = channel(bsky, timeout=SILENT)
     errors: list[ChannelError] = []
     await adapter.send({"text": "ok"}, send_context("bsky"))
-    bsky.no_answer(match="createRecord", sleep=2)
+    bsky.no_answer(match="createRecord", sleep=LATE)
     try:
         await adapter.send({"text": "x"}, send_context("bsky"))
     except ChannelError as exc:
@@ -511,9 +512,9 @@ async def test_a_correction_without_a_note_names_the_headline_and_a_long_note_is
 
 async def test_a_correction_retried_after_a_lost_answer_is_found_never_posted_twice(
         bsky: FakeBluesky) -> None:
-    adapter, state = channel(bsky), MemoryState()
+    adapter, state = channel(bsky, timeout=SILENT), MemoryState()
     uri = await adapter.send({"text": "Banjir surut"}, send_context("bsky", state=state))
-    bsky.no_answer(match="createRecord", sleep=2)
+    bsky.no_answer(match="createRecord", sleep=LATE)
     with pytest.raises(AmbiguousError):
         await adapter.correct([uri], [], action(adapter, "correct", [uri], state, note="ejaan"))
     [reply] = bsky.replies_to(uri)  # it was posted; the answer was lost

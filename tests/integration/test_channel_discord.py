@@ -16,6 +16,7 @@ import pytest
 from fakes.discord_api import FakeDiscord
 from fakes.http_double import closed_port
 from support.channel_runs import add_articles, article_file, deliveries, make_due, open_runtime
+from support.timeouts import ANSWERED, LATE, SILENT, silent
 
 from distributor.channels.discord.adapter import DiscordChannel, DiscordConfig
 from distributor.engine.dispatcher import Dispatcher
@@ -38,7 +39,7 @@ def config(write_config: Callable[..., Path], discord: FakeDiscord) -> Path:
           - name: disc
             type: discord
             webhook_url: "{discord.webhook_url}"
-            timeout: 1
+            timeout: {ANSWERED}
             rate_per_minute: 6000
           - name: disc-morning
             type: discord
@@ -48,9 +49,9 @@ def config(write_config: Callable[..., Path], discord: FakeDiscord) -> Path:
         """)
 
 
-def channel(discord: FakeDiscord, **extra: object) -> DiscordChannel:
+def channel(discord: FakeDiscord, timeout: float = ANSWERED, **extra: object) -> DiscordChannel:
     return DiscordChannel(DiscordConfig(name="disc", webhook_url=discord.webhook_url,
-                                        timeout=1, **extra))
+                                        timeout=timeout, **extra))
 
 
 def test_push_posts_one_embed_with_the_link_exactly_once(
@@ -111,10 +112,10 @@ async def test_a_rate_limited_delivery_is_retried_after_the_wait_and_posted_once
 
 async def test_a_lost_answer_leaves_the_delivery_unknown_and_never_posts_twice(
         config: Path, discord: FakeDiscord) -> None:
-    rt = open_runtime(config)
+    rt = open_runtime(silent(config))
     try:
         add_articles(rt, 1)
-        discord.no_answer(sleep=2.5)  # Discord posts it; the answer comes after the timeout
+        discord.no_answer(sleep=LATE)  # Discord posts it; the answer comes after the timeout
         await Dispatcher(rt).run_once()
         make_due(rt)
         await Dispatcher(rt).run_once()
@@ -128,7 +129,7 @@ async def test_a_lost_answer_leaves_the_delivery_unknown_and_never_posts_twice(
 
 async def test_no_connection_is_transient_and_nothing_was_posted() -> None:
     dead = DiscordChannel(DiscordConfig(name="disc", webhook_url=closed_port() +
-                                        "/api/webhooks/1/tok-secret-123", timeout=1))
+                                        "/api/webhooks/1/tok-secret-123", timeout=ANSWERED))
     with pytest.raises(TransientError):
         await dead.send({"embeds": [{"title": "x"}]}, send_context("disc"))
 
@@ -150,11 +151,11 @@ async def test_a_deleted_webhook_pauses_the_channel_with_one_clear_line(
 async def test_the_webhook_token_never_reaches_a_log_or_an_error(
         discord: FakeDiscord, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    adapter = channel(discord)
+    adapter = channel(discord, timeout=SILENT)
     errors: list[ChannelError] = []
     await adapter.send({"embeds": [{"title": "ok"}]}, send_context("disc"))
     discord.fail_next(500, "internal error at " + discord.webhook_url)
-    discord.no_answer(sleep=2)
+    discord.no_answer(sleep=LATE)
     for _ in range(2):
         try:
             await adapter.send({"embeds": [{"title": "x"}]}, send_context("disc"))

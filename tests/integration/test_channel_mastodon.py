@@ -19,6 +19,7 @@ from fakes.http_double import PNG
 from fakes.mastodon_api import FakeMastodon, counted
 from support.channel_kv_rows import age_rows, kv_rows, refuse_deletes
 from support.channel_runs import add_articles, article_file, deliveries, make_due, open_runtime
+from support.timeouts import ANSWERED, LATE, SILENT, silent
 
 from distributor.articles import Article
 from distributor.channels.mastodon.adapter import (
@@ -64,7 +65,7 @@ def config(write_config: Callable[..., Path], masto: FakeMastodon) -> Path:
             type: mastodon
             instance: {masto.url}
             access_token: "{masto.token}"
-            timeout: 1
+            timeout: {ANSWERED}
             rate_per_minute: 6000
           - name: masto-morning
             type: mastodon
@@ -75,9 +76,10 @@ def config(write_config: Callable[..., Path], masto: FakeMastodon) -> Path:
         """)
 
 
-def channel(masto: FakeMastodon, **extra: object) -> MastodonChannel:
+def channel(masto: FakeMastodon, timeout: float = ANSWERED, **extra: object) -> MastodonChannel:
     adapter = MastodonChannel(MastodonConfig(name="masto", instance=masto.url,
-                                             access_token=masto.token, timeout=1, **extra))
+                                             access_token=masto.token, timeout=timeout,
+                                             **extra))
     adapter.setup(memory_env("masto"))
     return adapter
 
@@ -160,10 +162,10 @@ async def test_the_status_fits_the_limit_the_instance_gives(masto: FakeMastodon)
 
 async def test_a_lost_answer_is_unknown_then_found_by_reconcile_never_posted_twice(
         config: Path, masto: FakeMastodon) -> None:
-    rt = open_runtime(config)
+    rt = open_runtime(silent(config))
     try:
         add_articles(rt, 1)
-        masto.no_answer(match="POST /api/v1/statuses", sleep=2.5)
+        masto.no_answer(match="POST /api/v1/statuses", sleep=LATE)
         await Dispatcher(rt).run_once()
         [delivery] = deliveries(rt, "masto")
         assert delivery.state == "unknown"
@@ -192,11 +194,11 @@ async def test_a_revoked_token_pauses_the_channel_and_is_never_logged(
     with pytest.raises(PermanentError) as caught:
         await wrong.send({"status": "x"}, send_context("masto"))
     assert caught.value.pause_channel and "access token" in caught.value.message
-    adapter = channel(masto)
+    adapter = channel(masto, timeout=SILENT)
     errors: list[ChannelError] = []
     await adapter.send({"status": "ok"}, send_context("masto"))
     masto.fail_next(422, {"error": f"bad {masto.token}"}, match="POST /api/v1/statuses")
-    masto.no_answer(match="POST /api/v1/statuses", sleep=2)
+    masto.no_answer(match="POST /api/v1/statuses", sleep=LATE)
     for _ in range(2):
         try:
             await adapter.send({"status": "x"}, send_context("masto"))

@@ -16,6 +16,7 @@ import pytest
 from fakes.http_double import closed_port
 from fakes.slack_api import FakeSlack
 from support.channel_runs import add_articles, article_file, deliveries, make_due, open_runtime
+from support.timeouts import ANSWERED, LATE, SILENT, silent
 
 from distributor.channels.slack.adapter import SlackChannel, SlackConfig
 from distributor.engine.dispatcher import Dispatcher
@@ -40,7 +41,7 @@ def config(write_config: Callable[..., Path], slack: FakeSlack) -> Path:
           - name: slk
             type: slack
             webhook_url: "{slack.webhook_url}"
-            timeout: 1
+            timeout: {ANSWERED}
             rate_per_minute: 6000
           - name: slk-morning
             type: slack
@@ -50,8 +51,8 @@ def config(write_config: Callable[..., Path], slack: FakeSlack) -> Path:
         """)
 
 
-def channel(slack: FakeSlack) -> SlackChannel:
-    return SlackChannel(SlackConfig(name="slk", webhook_url=slack.webhook_url, timeout=1))
+def channel(slack: FakeSlack, timeout: float = ANSWERED) -> SlackChannel:
+    return SlackChannel(SlackConfig(name="slk", webhook_url=slack.webhook_url, timeout=timeout))
 
 
 def test_push_posts_the_headline_as_a_link_the_lede_and_the_image_exactly_once(
@@ -132,10 +133,10 @@ async def test_a_rate_limited_delivery_waits_then_posts_once(
 
 async def test_a_lost_answer_leaves_the_delivery_unknown_and_never_posts_twice(
         config: Path, slack: FakeSlack) -> None:
-    rt = open_runtime(config)
+    rt = open_runtime(silent(config))
     try:
         add_articles(rt, 1)
-        slack.no_answer(sleep=2.5)
+        slack.no_answer(sleep=LATE)
         await Dispatcher(rt).run_once()
         make_due(rt)
         await Dispatcher(rt).run_once()
@@ -149,7 +150,7 @@ async def test_a_lost_answer_leaves_the_delivery_unknown_and_never_posts_twice(
 
 async def test_no_connection_is_transient() -> None:
     dead = SlackChannel(SlackConfig(name="slk", webhook_url=closed_port() + "/services/T/B/s3cr3t",
-                                    timeout=1))
+                                    timeout=ANSWERED))
     with pytest.raises(TransientError):
         await dead.send(MESSAGE, send_context("slk"))
 
@@ -169,11 +170,11 @@ async def test_a_revoked_webhook_pauses_the_channel_and_bad_blocks_fail_the_post
 async def test_the_webhook_secret_never_reaches_a_log_or_an_error(
         slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    adapter = channel(slack)
+    adapter = channel(slack, timeout=SILENT)
     errors: list[ChannelError] = []
     await adapter.send(MESSAGE, send_context("slk"))
     slack.fail_next(500, "boom at " + slack.webhook_url)
-    slack.no_answer(sleep=2)
+    slack.no_answer(sleep=LATE)
     for _ in range(2):
         try:
             await adapter.send(MESSAGE, send_context("slk"))

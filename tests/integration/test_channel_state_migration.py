@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fakes.telegram_api import FakeChat, FakeTelegram
 from sqlalchemy import inspect, text
+from support.timeouts import ANSWERED
 
 from distributor.articles import Article
 from distributor.channels.telegram.moves import MOVED_TO
@@ -84,7 +85,7 @@ async def test_old_channel_state_rows_are_read_by_the_channel_after_the_upgrade(
             chat_id: "{GROUP}"
             token: "{tg.token}"
             api_base_url: {tg.url}
-            timeout: 1
+            timeout: {ANSWERED}
         """, database=empty_db_url)
     rt = Runtime.open(load_config(config))  # the new release upgrades the store at start
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fakes.telegram_api import FakeTelegram
+from support.timeouts import ANSWERED, LATE, SILENT
 
 from distributor.channels.telegram.adapter import TelegramAdapter, TelegramConfig
 from distributor.plugin import AmbiguousError, ChannelError, PermanentError, TransientError
@@ -24,7 +25,8 @@ CAPTION = '<b>Rusia dan Indonesia</b>\n\n<a href="https://rinews.example/berita/
 
 def config_for(tg: FakeTelegram, **overrides: Any) -> TelegramConfig:
     values: dict[str, Any] = {"name": "telegram", "chat_id": tg.channel.handle,
-                              "token": tg.token, "api_base_url": tg.url, "timeout": 1.0}
+                              "token": tg.token, "api_base_url": tg.url,
+                              "timeout": ANSWERED}
     values.update(overrides)
     return TelegramConfig(**values)
 
@@ -253,7 +255,7 @@ async def test_connection_refused_is_transient() -> None:
         port = sock.getsockname()[1]
     telegram = TelegramAdapter(TelegramConfig(
         name="telegram", chat_id="@rinewsportal", token="7012345678:AAtokentokentokentokentoken0",
-        api_base_url=f"http://127.0.0.1:{port}", timeout=1.0))
+        api_base_url=f"http://127.0.0.1:{port}", timeout=ANSWERED))
     try:
         with pytest.raises(TransientError):
             await telegram.send(text_message(), send_context())
@@ -264,9 +266,9 @@ async def test_connection_refused_is_transient() -> None:
 async def test_no_answer_after_sending_is_ambiguous_and_the_post_exists(
         tg: FakeTelegram) -> None:
     # without an observer bot the channel's posts are not shown: nothing to wait for
-    adapter = TelegramAdapter(config_for(tg, reconcile_wait=0))
+    adapter = TelegramAdapter(config_for(tg, reconcile_wait=0, timeout=SILENT))
     await adapter.check_online()  # the bot is ready: only the post times out
-    tg.delay(3.0)  # the fake posts, then answers after the adapter's 1 s timeout
+    tg.delay(LATE)  # the fake posts, then answers after the adapter's timeout
 
     try:
         with pytest.raises(AmbiguousError, match="may have been posted"):
@@ -278,11 +280,15 @@ async def test_no_answer_after_sending_is_ambiguous_and_the_post_exists(
 
 
 async def test_no_answer_before_anything_was_sent_is_transient(
-        tg: FakeTelegram, adapter: TelegramAdapter) -> None:
-    tg.delay(3.0, methods=("getMe",))  # the bot's getMe at start-up times out
+        tg: FakeTelegram) -> None:
+    tg.delay(LATE, methods=("getMe",))  # the bot's getMe at start-up times out
+    adapter = TelegramAdapter(config_for(tg, timeout=SILENT))
 
-    with pytest.raises(TransientError):
-        await adapter.send(text_message(), send_context())
+    try:
+        with pytest.raises(TransientError):
+            await adapter.send(text_message(), send_context())
+    finally:
+        await adapter.close()
 
     assert tg.messages == []
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fakes.x_api import DUPLICATE, POST_TWEETS, REPLY_MISSING, TEXT_TOO_LONG, FakeX
+from support.timeouts import ANSWERED, LATE, SILENT
 
 from distributor.channels.x.adapter import XAdapter, XConfig
 from distributor.plugin import AmbiguousError, ChannelError, PermanentError, TransientError
@@ -24,10 +25,8 @@ THREAD = [
 
 
 def config_for(x: FakeX, **overrides: Any) -> XConfig:
-    # 5 s: an answer on a busy machine (the suite on 2 cores) may take more than 1 s; the
-    # tests of a missing answer set 1 s and answer 3 s late
     values: dict[str, Any] = {"name": "x", **x.credentials, "api_base_url": x.url,
-                              "timeout": 5.0}
+                              "timeout": ANSWERED}
     values.update(overrides)
     return XConfig(**values)
 
@@ -186,7 +185,7 @@ async def test_connection_refused_is_transient() -> None:
         port = sock.getsockname()[1]
     x = XAdapter(XConfig(name="x", consumer_key="k" * 25, consumer_secret="s" * 50,
                          access_token="1-" + "t" * 40, access_token_secret="u" * 45,
-                         api_base_url=f"http://127.0.0.1:{port}", timeout=1.0))
+                         api_base_url=f"http://127.0.0.1:{port}", timeout=ANSWERED))
     try:
         with pytest.raises(TransientError, match="cannot reach X"):
             await x.send({"text": THREAD[0]}, send_context())
@@ -195,9 +194,9 @@ async def test_connection_refused_is_transient() -> None:
 
 
 async def test_no_answer_is_ambiguous_and_the_post_exists(fx: FakeX) -> None:
-    fx.no_answer(3.0)  # recorded at once, answered after the adapter's 1 s timeout
+    fx.no_answer(LATE)  # recorded at once, answered after the adapter's timeout
 
-    adapter = XAdapter(config_for(fx, timeout=1.0))
+    adapter = XAdapter(config_for(fx, timeout=SILENT))
     try:
         with pytest.raises(AmbiguousError, match="may have been published"):
             await adapter.send({"text": THREAD[0]}, send_context())
@@ -221,20 +220,22 @@ async def test_credentials_are_in_no_log_line_and_no_error(
         fx: FakeX, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     errors: list[ChannelError] = []
-    x = XAdapter(config_for(fx, timeout=1.0))
+    x, late = XAdapter(config_for(fx)), XAdapter(config_for(fx, timeout=SILENT))
     wrong = XAdapter(config_for(fx, access_token_secret="wrong-access-token-secret-77"))
     try:
         await x.send({"text": THREAD[0]}, send_context())
-        for script in (lambda: None, fx.server_error, lambda: fx.no_answer(3.0)):
+        steps = ((lambda: None, x), (fx.server_error, x), (lambda: fx.no_answer(LATE), late))
+        for script, adapter in steps:
             script()  # then: a duplicate, a 503, no answer
             with pytest.raises(ChannelError) as caught:
-                await x.send({"text": THREAD[0]}, send_context())
+                await adapter.send({"text": THREAD[0]}, send_context())
             errors.append(caught.value)
         with pytest.raises(PermanentError) as caught:
             await wrong.send({"text": THREAD[1]}, send_context())
         errors.append(caught.value)
     finally:
         await x.close()
+        await late.close()
         await wrong.close()
 
     assert "oauth_consumer_key" in caplog.text  # the OAuth header was logged, redacted

@@ -14,6 +14,7 @@ import pytest
 from fakes.telegram_api import FakeTelegram, SentMessage
 from sqlalchemy import select
 from support.editor_bots import editor_bots, until
+from support.timeouts import ANSWERED
 
 from distributor.articles import Article
 from distributor.channels.telegram.editorbot import (
@@ -54,7 +55,7 @@ def rt(write_config: Callable[..., Path], tg: FakeTelegram,
             chat_id: "{tg.channel.handle}"
             token: "{tg.token}"
             api_base_url: {tg.url}
-            timeout: 2
+            timeout: {ANSWERED}
             reconcile_wait: 0
             editors: [{EDITOR}, {OTHER_EDITOR}]
           - name: files

@@ -13,6 +13,7 @@ import pytest
 from fakes.telegram_api import FakeTelegram
 from sqlalchemy import select
 from support.editor_bots import editor_bots, until
+from support.timeouts import ANSWERED
 
 from distributor.articles import Article
 from distributor.configfile import load_config
@@ -36,7 +37,7 @@ def rt(write_config: Callable[..., Path], tg: FakeTelegram) -> Iterator[Runtime]
             chat_id: "{tg.channel.handle}"
             token: "{tg.token}"
             api_base_url: {tg.url}
-            timeout: 2
+            timeout: {ANSWERED}
             reconcile_wait: 0
             editors: [{EDITOR}]
         """)

@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 from fakes.telegram_api import FakeChat, FakeTelegram, SentMessage
 from sqlalchemy import select
+from support.timeouts import ANSWERED
 
 from distributor.articles import Article
 from distributor.channels.telegram.editorbot import editor_bot_groups, run_editor_bots
@@ -55,7 +56,7 @@ def webhook_config(write_config: Callable[..., Path], tg: FakeTelegram, port: in
             chat_id: "{tg.channel.handle}"
             token: "{tg.token}"
             api_base_url: {tg.url}
-            timeout: 2
+            timeout: {ANSWERED}
             reconcile_wait: 0
             editors: [{EDITOR}]
             editor_bot: {mode}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import update
+from support.timeouts import ANSWERED
 from support.webhook_server import WebhookServer
 
 from distributor.articles import Article
@@ -41,7 +42,7 @@ def rt(write_config: Callable[..., Path], server: WebhookServer) -> Iterator[Run
           - name: hook
             type: webhook
             url: {server.url}
-            timeout: 2
+            timeout: {ANSWERED}
         """)
     runtime = Runtime.open(load_config(path))
     now = datetime.now(UTC)

@@ -25,6 +25,7 @@ import pytest
 from fakes.telegram_api import FakeTelegram
 from support.channel_runs import add_articles, open_runtime
 from support.smtp_server import SmtpServer, email_channel_yaml
+from support.timeouts import ANSWERED
 
 import distributor.engine.dispatcher as dispatcher_module
 import distributor.interfaces.cli.digests as digests_module
@@ -91,7 +92,7 @@ channels:
     chat_id: "{tg.channel.handle}"
     token: ${{RINEWS_TG_TOKEN}}
     api_base_url: {tg.url}
-    timeout: 2
+    timeout: {ANSWERED}
     reconcile_wait: 0
 """))
     rt = open_runtime(config)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from support.timeouts import ANSWERED, LATE, SILENT
 from support.webhook_server import WebhookServer
 
 from distributor.articles import Article
@@ -33,13 +34,13 @@ def make_rt(write_config: Callable[..., Path], db_url: str,
             server: WebhookServer) -> Iterator[Callable[..., Runtime]]:
     opened: list[Runtime] = []
 
-    def make(parts: int = 1, cap: int | None = None) -> Runtime:
+    def make(parts: int = 1, cap: int | None = None, timeout: float = ANSWERED) -> Runtime:
         path = write_config(f"""\
             channels:
               - name: hook
                 type: webhook
                 url: {server.url}
-                timeout: 1
+                timeout: {timeout}
                 parts: {parts}
                 max_posts_per_day: {cap or "null"}
               - name: later
@@ -181,9 +182,9 @@ async def test_bad_credentials_pause_the_channel_without_losing_the_article(
 async def test_no_answer_leaves_the_delivery_unknown_and_never_resends_it(
     make_rt, server,
 ) -> None:
-    rt = make_rt()
+    rt = make_rt(timeout=SILENT)
     (article_id,) = add_articles(rt, 1)
-    server.answer(0, sleep="2")
+    server.answer(0, sleep=str(LATE))
     report = await Dispatcher(rt).run_once()
     assert report.unknown and states(rt) == {article_id: "unknown"}
     make_due(rt)

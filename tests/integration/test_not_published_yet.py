@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from fakes.telegram_api import FakeTelegram
 from sqlalchemy import select, update
+from support.timeouts import ANSWERED
 
 import distributor.engine.dispatcher as dispatcher_module
 import distributor.engine.waits as waits_module
@@ -48,7 +49,7 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def telegram_yaml(tg: FakeTelegram, **extra: str) -> str:
     lines = ["  - name: telegram", "    type: telegram", f'    chat_id: "{tg.channel.handle}"',
-             f'    token: "{tg.token}"', f"    api_base_url: {tg.url}", "    timeout: 2",
+             f'    token: "{tg.token}"', f"    api_base_url: {tg.url}", f"    timeout: {ANSWERED}",
              "    reconcile_wait: 0"] + [f"    {k}: {v}" for k, v in extra.items()]
     return "\n".join(lines) + "\n"
 

@@ -28,6 +28,7 @@ import pytest
 from fakes.telegram_api import FakeTelegram
 from fakes.x_api import FakeX
 from support.channel_runs import article_file, deliveries, make_due, open_runtime
+from support.timeouts import ANSWERED
 
 from distributor.store.models import ChannelState
 
@@ -125,7 +126,7 @@ channels:
     chat_id: "@rinewsportal"
     token: ${{RINEWS_TG_TOKEN}}
     api_base_url: {url}
-    timeout: 2
+    timeout: {ANSWERED}
     reconcile_wait: 0
 """)
 
@@ -227,7 +228,7 @@ channels:
     chat_id: "{tg.channel.handle}"
     token: ${{RINEWS_TG_TOKEN}}
     api_base_url: {proxy.url}
-    timeout: 2
+    timeout: {ANSWERED}
     reconcile_wait: 0
 """)
     env = {"RINEWS_TG_TOKEN": tg.token}

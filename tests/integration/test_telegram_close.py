@@ -24,6 +24,7 @@ import httpx
 import pytest
 from fakes.telegram_api import FakeTelegram
 from support.editor_bots import until
+from support.timeouts import ANSWERED, LATE, SILENT
 
 from distributor.channels.telegram.adapter import TelegramAdapter, TelegramConfig
 from distributor.channels.telegram.editorbot import run_editor_bots
@@ -141,7 +142,7 @@ async def relay(tg: FakeTelegram) -> AsyncIterator[Relay]:
 
 def config_for(relay: Relay, tg: FakeTelegram, **overrides: Any) -> TelegramConfig:
     values: dict[str, Any] = {"name": "telegram", "chat_id": tg.channel.handle,
-                              "token": tg.token, "api_base_url": relay.url, "timeout": 1.0,
+                              "token": tg.token, "api_base_url": relay.url, "timeout": ANSWERED,
                               "reconcile_wait": 0}
     values.update(overrides)
     return TelegramConfig(**values)
@@ -154,7 +155,8 @@ def refuse_start(tg: FakeTelegram, how: str) -> dict[str, Any]:
     if how == "server error":
         tg.server_error(500, "Internal Server Error", methods=("getMe",))
     elif how == "no answer":
-        tg.delay(3.0, methods=("getMe",), process_first=False)
+        tg.delay(LATE, methods=("getMe",), process_first=False)
+        return {"timeout": SILENT}
     return {}
 
 
@@ -284,7 +286,7 @@ def editors_runtime(write_config: Callable[..., Path], tg: FakeTelegram,
                 chat_id: "{tg.channel.handle}"
                 token: "{token or tg.token}"
                 api_base_url: {relay.url}
-                timeout: 2
+                timeout: {SILENT}
                 reconcile_wait: 0
                 editors: [{EDITOR}]
                 editor_bot: {mode}

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from fakes.telegram_api import FakeChat, FakeTelegram
 from sqlalchemy import select, update
+from support.timeouts import ANSWERED, LATE, SILENT
 from telegram.request import HTTPXRequest
 
 import distributor.engine.dispatcher as delivery_module
@@ -68,10 +69,10 @@ def make_rt(write_config: Callable[..., Path]) -> Iterator[Callable[[str], Runti
 
 
 def telegram_channel(tg: FakeTelegram, name: str = "telegram", *, chat: str | None = None,
-                     token: str | None = None, **extra: Any) -> str:
+                     token: str | None = None, timeout: float = ANSWERED, **extra: Any) -> str:
     lines = [f"  - name: {name}", "    type: telegram",
              f'    chat_id: "{chat or tg.channel.handle}"', f'    token: "{token or tg.token}"',
-             f"    api_base_url: {tg.url}", "    timeout: 1", "    reconcile_wait: 0"]
+             f"    api_base_url: {tg.url}", f"    timeout: {timeout}", "    reconcile_wait: 0"]
     lines += [f"    {key}: {value}" for key, value in extra.items()]
     return "\n".join(lines) + "\n"
 
@@ -174,7 +175,7 @@ async def test_six_articles_through_a_flood_error_arrive_once_each_in_order_afte
 async def test_no_request_reaches_a_flooded_chat_before_retry_after_ends(
         tg: FakeTelegram) -> None:
     adapter = TelegramAdapter(TelegramConfig(name="telegram", chat_id=tg.channel.handle,
-                                             token=tg.token, api_base_url=tg.url, timeout=1))
+                                             token=tg.token, api_base_url=tg.url, timeout=ANSWERED))
     tg.rate_limit(retry_after=1)
     try:
         with pytest.raises(Exception, match="retry in 1 s"):
@@ -495,10 +496,10 @@ async def test_a_network_error_before_sending_is_retried_later(
 
 async def test_a_timeout_after_sending_leaves_the_delivery_unknown_and_never_resends(
         make_rt: Callable[[str], Runtime], tg: FakeTelegram) -> None:
-    rt = make_rt(telegram_channel(tg))
+    rt = make_rt(telegram_channel(tg, timeout=SILENT))
     add_articles(rt, 1)
     await rt.adapter("telegram").check_online()
-    tg.delay(2.5)  # the post is made, the answer comes after the 1 s timeout
+    tg.delay(LATE)  # the post is made, the answer comes after the timeout
 
     await Dispatcher(rt).run_once()
     make_due(rt)

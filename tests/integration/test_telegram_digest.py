@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from support.channel_runs import add_articles, open_runtime
+from support.timeouts import ANSWERED
 
 from distributor.articles import Article
 from distributor.channels.telegram.adapter import TelegramAdapter, TelegramConfig
@@ -33,7 +34,7 @@ def test_digest_send_posts_one_message_with_every_headline_as_a_link_once(
             chat_id: "@{tg.chats[0].username}"
             token: "{tg.token}"
             api_base_url: {tg.url}
-            timeout: 2
+            timeout: {ANSWERED}
         """)
     assert run_cli("--config", config, "check").returncode == 0
     rt = open_runtime(config)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fakes.telegram_api import FakeTelegram
 from feedserver import FeedServer
+from support.timeouts import ANSWERED
 
 from distributor.channels.telegram.adapter import TelegramAdapter, TelegramConfig
 from distributor.config import SiteConfig
@@ -48,7 +49,8 @@ def images() -> Iterator[FeedServer]:
 @pytest.fixture
 async def adapter(tg: FakeTelegram) -> AsyncIterator[TelegramAdapter]:
     telegram = TelegramAdapter(TelegramConfig(name="telegram", chat_id=tg.channel.handle,
-                                              token=tg.token, api_base_url=tg.url, timeout=2))
+                                              token=tg.token, api_base_url=tg.url,
+                                              timeout=ANSWERED))
     # the test's image server is on this machine: the newsroom's own image host
     telegram.site = SiteConfig(name="RI", url="https://rinews.example",
                                image_allow_hosts=["127.0.0.1"])

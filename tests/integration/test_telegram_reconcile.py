@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fakes.telegram_api import FakeTelegram
 from sqlalchemy import select, update
+from support.timeouts import LATE, SILENT
 
 from distributor.articles import Article
 from distributor.channels.telegram.adapter import EDITOR_UPDATES, forget_token_state
@@ -36,7 +37,8 @@ def config_path(write_config: Callable[..., Path], tg: FakeTelegram) -> Callable
     def write(**extra: Any) -> Path:
         lines = ["channels:", "  - name: telegram", "    type: telegram",
                  f'    chat_id: "{tg.channel.handle}"', f'    token: "{tg.token}"',
-                 f"    api_base_url: {tg.url}", "    timeout: 1", "    reconcile_wait: 0.5"]
+                 f"    api_base_url: {tg.url}", f"    timeout: {SILENT}",
+                 "    reconcile_wait: 0.5"]
         lines += [f"    {key}: {value}" for key, value in extra.items()]
         return write_config("\n".join(lines) + "\n")
 
@@ -83,8 +85,8 @@ def with_observer(tg: FakeTelegram) -> dict[str, str]:
 
 
 async def lose_the_answer(rt: Runtime, tg: FakeTelegram, *, post_first: bool = True,
-                          late: float = 2.5) -> None:
-    """The next post is made but its answer comes ``late``, after the adapter's 1 s timeout
+                          late: float = LATE) -> None:
+    """The next post is made but its answer comes ``late``, after the adapter's timeout
     (or, without ``post_first``, the post itself only appears then)."""
     await rt.adapter("telegram").check_online()
     tg.delay(late, process_first=post_first)
@@ -159,7 +161,7 @@ async def test_while_the_editor_bot_polls_reconciliation_uses_what_it_received(
         await Dispatcher(rt).run_once(only=[first_id])
         with rt.store.session() as session:  # (skip the channel's 3 s pacing)
             session.execute(update(ChannelState).values(next_send_at=datetime.now(UTC)))
-        tg.delay(2.5, process_first=False)  # this one shows nowhere in time
+        tg.delay(LATE, process_first=False)  # this one shows nowhere in time
         await Dispatcher(rt).run_once(only=[second_id])
 
         peeks = [c for c in tg.calls_to("getUpdates") if c.params.get("timeout") in ("0", 0)]
@@ -259,7 +261,7 @@ def test_an_editor_settles_unknown_deliveries_from_the_command_line(
 
     async def lose_both() -> None:
         await lose_the_answer(rt, tg)
-        tg.delay(2.5)  # the second post's answer is lost too
+        tg.delay(LATE)  # the second post's answer is lost too
         await Dispatcher(rt).run_once()
         with rt.store.session() as session:  # (skip the channel's 3 s pacing)
             session.execute(update(ChannelState).values(next_send_at=datetime.now(UTC)))

@@ -24,6 +24,7 @@ from urllib.parse import quote
 import pytest
 from fakes.telegram_api import FakeTelegram
 from support.channel_runs import add_articles, deliveries, open_runtime
+from support.timeouts import ANSWERED
 
 import distributor.engine.dispatcher as dispatcher_module
 from distributor.ledger.deliveries import plan_deliveries
@@ -52,7 +53,7 @@ channels:
     chat_id: "{tg.channel.handle}"
     token: ${{RINEWS_TG_TOKEN}}
     api_base_url: {tg.url}
-    timeout: 2
+    timeout: {ANSWERED}
     reconcile_wait: 0
 """)
     # web.secret_key from the environment too: stderr holds nothing but the token's line

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, update
+from support.timeouts import ANSWERED
 from support.webhook_server import WebhookServer
 
 from distributor.articles import Article
@@ -44,7 +45,7 @@ def config(write_config: Callable[..., Path], server: WebhookServer) -> Path:
             type: webhook
             url: {server.url}
             secret: {SECRET}
-            timeout: 1
+            timeout: {ANSWERED}
           - name: morning
             type: webhook
             url: {server.url}

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fakes.x_api import DUPLICATE, POST_TWEETS, USER_TWEETS, USERS_ME, FakeX
+from support.timeouts import ANSWERED, LATE, SILENT
 
 from distributor.channels.x.adapter import DuplicateContentError, XAdapter, XConfig
 from distributor.plugin import AmbiguousError, PermanentError, TransientError
@@ -27,7 +28,7 @@ THREAD = [
 
 def config_for(x: FakeX, **overrides: Any) -> XConfig:
     values: dict[str, Any] = {"name": "x", **x.credentials, "api_base_url": x.url,
-                              "timeout": 1.0}
+                              "timeout": ANSWERED}
     values.update(overrides)
     return XConfig(**values)
 
@@ -138,13 +139,17 @@ async def test_a_reply_published_despite_a_503_is_found_on_the_retry(
 
 
 async def test_a_post_sent_without_an_answer_is_found_when_it_is_sent_again(
-        fx: FakeX, adapter: XAdapter) -> None:
-    fx.no_answer(3.0)
-    with pytest.raises(AmbiguousError):
-        await adapter.send({"text": THREAD[0]}, send_context())
+        fx: FakeX) -> None:
+    fx.no_answer(LATE)
+    late = XAdapter(config_for(fx, timeout=SILENT))
+    try:
+        with pytest.raises(AmbiguousError):
+            await late.send({"text": THREAD[0]}, send_context())
 
-    # an editor's --force
-    assert await adapter.send({"text": THREAD[0]}, send_context()) == fx.tweets[0].id
+        # an editor's --force
+        assert await late.send({"text": THREAD[0]}, send_context()) == fx.tweets[0].id
+    finally:
+        await late.close()
     assert len(fx.tweets) == 1
 
 

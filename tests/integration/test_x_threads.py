@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from fakes.x_api import DUPLICATE, POST_TWEETS, USER_TWEETS, FakeX, Tweet
 from sqlalchemy import select, update
+from support.timeouts import ANSWERED, LATE, SILENT
 
 from distributor.articles import Article
 from distributor.channels.x.adapter import XAdapter
@@ -97,7 +98,8 @@ async def make_rt(write_config: Callable[..., Path], tmp_path: Path,
     def make(**channel: Any) -> Runtime:
         """A runtime on one SQLite file whose x channel posts to the fake (a second call is
         a restarted process on the same store)."""
-        keys = {**fx.credentials, "api_base_url": fx.url, "timeout": 1, **channel}
+        keys = {**fx.credentials, "api_base_url": fx.url, "timeout": ANSWERED,
+                **channel}
         lines = "".join(f"    {k}: {v if v is not None else 'null'}\n" for k, v in keys.items())
         path = write_config("channels:\n  - name: x\n    type: x\n" + lines,
                             database=f"sqlite:///{tmp_path / 'store.db'}")
@@ -409,9 +411,9 @@ async def test_bad_credentials_pause_the_channel_with_one_clear_message(
 
 async def test_a_part_without_an_answer_is_unknown_then_found_on_x_never_sent_again(
         make_rt: Callable[..., Runtime], fx: FakeX, no_pacing: None) -> None:
-    rt = make_rt()
+    rt = make_rt(timeout=SILENT)
     (article_id,) = add_articles(rt, 1)
-    fx.no_answer(3.0, skip=1)  # the 2nd part reaches X, the answer never comes back in time
+    fx.no_answer(LATE, skip=1)  # the 2nd part reaches X, the answer never comes back in time
 
     report = await Dispatcher(rt).run_once()
 
