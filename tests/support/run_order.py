@@ -3,14 +3,16 @@
 A pytest plugin (loaded by tests/conftest.py). Measured with `make check` on an idle 2-core
 machine, each part on its own (2026-12-03):
 
-- **Longest first.** xdist hands each worker one test at a time, in collection order, so a long
-  test handed out last ends the run alone (a 7-second X thread test ran 5 s past every other
-  worker). The controller keeps how long each test took in pytest's cache
-  (``.pytest_cache``, key :data:`KEY`); the next run puts the tests that took longer than
-  :data:`LONG` first, longest first, and keeps the rest in their files' order (a file's quick
-  tests stay together). A run without a cache (a fresh clone, CI) takes them from
-  ``tests/durations.json``, the long tests of a run on this machine kept in the repository
-  (``make durations`` writes it again from the cache).
+- **Long tests early, but spread out.** xdist hands each worker one test at a time, in
+  collection order, so a long test handed out last ends the run alone (a 7-second X thread test
+  ran 5 s past every other worker). The controller keeps how long each test took in pytest's
+  cache (``.pytest_cache``, key :data:`KEY`); the next run hands out the tests that took longer
+  than :data:`LONG` longest first, spread over the first :data:`SPREAD` of the others, which
+  keep their files' order (a file's quick tests stay together). Most long tests wait (a
+  timeout, a pacing, a process): all handed out first, they left both cores 75-95 % idle for
+  15 s, then the quick ones crowded the cores (make check 55-57 s -> 50-51 s). A run without
+  a cache (a fresh clone, CI) takes them from ``tests/durations.json``, the long tests of a run
+  on this machine kept in the repository (``make durations`` writes it again from the cache).
 - **No teardown of a worker's interpreter.** Once a worker has sent its last report, Python
   still frees its whole heap (2,000-3,000 modules) before the process ends, and five workers do
   it at once on two cores: 3-4 s between the last test and the end of the run. A worker ends
@@ -35,8 +37,14 @@ import pytest
 
 #: the cache key of the durations (seconds per test id)
 KEY = "distributor/durations"
-#: a test that took longer than this (seconds, setup + call + teardown) is run first
+#: a test that took longer than this (seconds, setup + call + teardown) is run early
 LONG = 0.5
+#: how long a test not in the durations is taken to last (most take 0.01-0.2 s)
+SHORT = 0.1
+#: the long tests start within this share of the others: most of them wait (a timeout, a
+#: pacing, a process), so run all at once they leave both cores idle, then the short ones
+#: crowd the cores at the end
+SPREAD = 0.85
 #: the long tests of one whole run, kept in the repository for a run without a cache
 SEED = Path(__file__).resolve().parents[1] / "durations.json"
 
@@ -97,12 +105,32 @@ _durations = pytest.StashKey[dict[str, float]]()
 
 
 def order(items: list[pytest.Item], durations: dict[str, float]) -> list[pytest.Item]:
-    """The tests that took longer than :data:`LONG` first (longest first), then the rest in
-    the order given. Stable: the same in every worker (xdist checks that they agree)."""
+    """The tests that took longer than :data:`LONG` spread over the first :data:`SPREAD` of
+    the others (longest first, evenly by the others' durations), the others in the order given.
+    Stable: the same in every worker (xdist checks that they agree)."""
     long = [item for item in items if durations.get(item.nodeid, 0.0) > LONG]
     long.sort(key=lambda item: -durations[item.nodeid])
     chosen = {id(item) for item in long}
-    return long + [item for item in items if id(item) not in chosen]
+    rest = [item for item in items if id(item) not in chosen]
+    if not long or not rest:
+        return long + rest
+    took = [durations.get(item.nodeid, SHORT) for item in rest]
+    step = SPREAD * sum(took) / len(long)  # the others' seconds between two long tests
+    ordered: list[pytest.Item] = []
+    waiting = iter(long)
+    clock, due = 0.0, 0.0
+    for item, seconds in zip(rest, took, strict=True):
+        while clock >= due:
+            following = next(waiting, None)
+            if following is None:
+                due = float("inf")
+                break
+            ordered.append(following)
+            due += step
+        ordered.append(item)
+        clock += seconds
+    ordered.extend(waiting)
+    return ordered
 
 
 @pytest.hookimpl(trylast=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from support.run_order import LONG, order
+from support.run_order import LONG, SHORT, SPREAD, order
 
 
 @dataclass
@@ -12,14 +12,24 @@ class Item:
     nodeid: str
 
 
-def test_the_tests_that_took_long_come_first_longest_first_and_the_rest_keep_their_order() -> None:
-    items = [Item(n) for n in ("a::quick", "a::long", "b::unknown", "b::longest", "c::quick")]
-    took = {"a::quick": 0.1, "a::long": LONG + 1, "b::longest": LONG + 5, "c::quick": LONG}
+def test_the_long_tests_are_spread_over_the_first_part_of_the_run_longest_first() -> None:
+    quick = [Item(f"a::quick{i}") for i in range(9)] + [Item("b::unknown")]
+    items = [*quick[:4], Item("a::long"), *quick[4:], Item("c::longest")]
+    took = {**{i.nodeid: 0.1 for i in quick[:9]}, "a::long": LONG + 1, "c::longest": LONG + 5}
 
     ordered = order(items, took)  # type: ignore[arg-type]
 
+    # the others take 1 s (an unknown one SHORT): the second long test is due after 0.85 / 2
+    assert SHORT == 0.1 and SPREAD == 0.85
     assert [i.nodeid for i in ordered] == [
-        "b::longest", "a::long", "a::quick", "b::unknown", "c::quick"]
+        "c::longest", *(i.nodeid for i in quick[:5]), "a::long",
+        *(i.nodeid for i in quick[5:])]
+
+
+def test_long_tests_alone_run_longest_first() -> None:
+    items = [Item("a::long"), Item("b::longer")]
+    ordered = order(items, {"a::long": LONG + 1, "b::longer": LONG + 2})  # type: ignore[arg-type]
+    assert [i.nodeid for i in ordered] == ["b::longer", "a::long"]
 
 
 def test_without_durations_the_order_is_the_files_order() -> None:
