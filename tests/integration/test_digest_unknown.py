@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from support.timeouts import ANSWERED, answered, silent
 from support.web import csrf_of, login, make_editor
 from support.webhook_server import WebhookServer
 
@@ -42,7 +43,7 @@ def config(write_config: Callable[..., Path], server: WebhookServer) -> Path:
             url: {server.url}
             publish: digest
             schedule: "0 6 * * *"
-            timeout: 0.5
+            timeout: {ANSWERED}
         """)
 
 
@@ -76,7 +77,8 @@ def test_digest_send_says_in_one_line_that_the_outcome_is_unknown_and_what_to_do
         config: Path, server: WebhookServer) -> None:
     ids = add_articles(config, 2)
     server.answer(0, sleep="1.5")  # takes the digest, never answers in time
-    code, out, err = cli(config, "digest", "send", "--channel", "morning")
+    code, out, err = cli(silent(config, 0.5), "digest", "send", "--channel", "morning")
+    answered(config)
     assert code == 1
     assert out == ""
     assert "Traceback" not in err
@@ -105,7 +107,8 @@ def test_digest_send_says_in_one_line_that_the_outcome_is_unknown_and_what_to_do
 
 @pytest.fixture
 async def rt(config: Path) -> AsyncIterator[Runtime]:
-    runtime = Runtime.open(load_config(config))
+    """A runtime whose one request (the digest) is never answered."""
+    runtime = Runtime.open(load_config(silent(config, 0.5)))
     make_editor(runtime)
     yield runtime
     await runtime.close()

@@ -17,11 +17,24 @@ SILENT = 2.0
 LATE = SILENT + 2.5
 
 
-def silent(config: Path) -> Path:
+def silent(config: Path, timeout: float = SILENT) -> Path:
     """``config`` (a channels.yaml written with ``timeout: {ANSWERED}``) with the channels'
-    timeout made :data:`SILENT`, for a test that waits a silence out."""
+    timeout made :data:`SILENT` (or ``timeout``, shorter where the silent request is the only
+    one), for a test that waits a silence out; :func:`answered` sets it back."""
+    return _retime(config, ANSWERED, timeout)
+
+
+def answered(config: Path) -> Path:
+    """``config`` after :func:`silent` with its timeout :data:`ANSWERED` again."""
     text = config.read_text(encoding="utf-8")
-    assert f"timeout: {ANSWERED}" in text, "write the config with timeout: {ANSWERED}"
-    config.write_text(text.replace(f"timeout: {ANSWERED}", f"timeout: {SILENT}"),
-                      encoding="utf-8")
+    for line in text.splitlines():
+        if line.strip().startswith("timeout:"):
+            return _retime(config, float(line.split(":", 1)[1]), ANSWERED)
+    raise AssertionError(f"{config} has no timeout")
+
+
+def _retime(config: Path, was: float, now: float) -> Path:
+    text = config.read_text(encoding="utf-8")
+    assert f"timeout: {was}" in text, f"write the config with timeout: {was}"
+    config.write_text(text.replace(f"timeout: {was}", f"timeout: {now}"), encoding="utf-8")
     return config
