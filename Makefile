@@ -41,7 +41,8 @@ dashboard: $(STAMP)
 # Measured on 2026-12-03 on an idle 2-core machine (a 30-million-step Python loop: 2.1-2.4 s),
 # with the long tests handed out first (tests/support/run_order.py): `make check` 71 s with 5,
 # 71 s with 6, 64-66 s with 7, 63 s with 8, 65 s with 9; `make test` 144 s with 5, 124 s with
-# 7, 127 s with 8. With the loop at 2.0 s: `make check` 56 s with 7.
+# 7, 127 s with 8. With the loop at 2.0 s: `make check` 56 s with 7. On 2026-12-04, the long
+# tests spread out (loop 1.5-1.6 s): `make check` 50-51 s with 7, 52-55 s with 9.
 WORKERS ?= 7
 PYTEST  := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
 # Every xdist worker imports every test module, and pytest rewrites each one's asserts first
@@ -78,8 +79,9 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix distributor tests
 
-# tests/durations.json: the long tests of the last run (a clone without pytest's cache runs
-# them first from it; see tests/support/run_order.py). After `make test`, when tests changed.
+# tests/durations.json: the long tests of the last run and each file's mean (a clone without
+# pytest's cache hands tests out by it; see tests/support/run_order.py). After `make test`,
+# when tests changed.
 durations: $(STAMP)
 	$(BIN)/python tests/support/run_order.py
 

@@ -45,7 +45,8 @@ SHORT = 0.1
 #: pacing, a process), so run all at once they leave both cores idle, then the short ones
 #: crowd the cores at the end
 SPREAD = 0.85
-#: the long tests of one whole run, kept in the repository for a run without a cache
+#: the long tests of one whole run, and per test file the mean of its other tests (a key
+#: without "::"), kept in the repository for a run without a cache
 SEED = Path(__file__).resolve().parents[1] / "durations.json"
 
 
@@ -78,9 +79,15 @@ def write_seed(cache: Path = SEED.parents[1] / ".pytest_cache" / "v" / KEY) -> i
             texts[path] = file.read_text(encoding="utf-8") if file.exists() else ""
         return f"def {name.split('[')[0]}(" in texts[path]
 
-    long = {nodeid: seconds for nodeid, seconds in sorted(cached.items())
-            if seconds > LONG and exists(nodeid)}
-    SEED.write_text(json.dumps(long, indent=0, sort_keys=True) + "\n", encoding="utf-8")
+    kept = {nodeid: seconds for nodeid, seconds in cached.items() if exists(nodeid)}
+    long = {nodeid: seconds for nodeid, seconds in kept.items() if seconds > LONG}
+    others: dict[str, list[float]] = {}
+    for nodeid, seconds in kept.items():
+        if nodeid not in long:
+            others.setdefault(nodeid.partition("::")[0], []).append(seconds)
+    means = {path: round(sum(took) / len(took), 3) for path, took in others.items()}
+    SEED.write_text(json.dumps({**long, **means}, indent=0, sort_keys=True) + "\n",
+                    encoding="utf-8")
     return len(long)
 
 
@@ -106,7 +113,8 @@ _durations = pytest.StashKey[dict[str, float]]()
 
 def order(items: list[pytest.Item], durations: dict[str, float]) -> list[pytest.Item]:
     """The tests that took longer than :data:`LONG` spread over the first :data:`SPREAD` of
-    the others (longest first, evenly by the others' durations), the others in the order given.
+    the others (longest first, evenly by the others' durations: a test's own, else its file's
+    mean, else :data:`SHORT`), the others in the order given.
     Stable: the same in every worker (xdist checks that they agree)."""
     long = [item for item in items if durations.get(item.nodeid, 0.0) > LONG]
     long.sort(key=lambda item: -durations[item.nodeid])
@@ -114,7 +122,8 @@ def order(items: list[pytest.Item], durations: dict[str, float]) -> list[pytest.
     rest = [item for item in items if id(item) not in chosen]
     if not long or not rest:
         return long + rest
-    took = [durations.get(item.nodeid, SHORT) for item in rest]
+    took = [durations.get(item.nodeid, durations.get(item.nodeid.partition("::")[0], SHORT))
+            for item in rest]
     step = SPREAD * sum(took) / len(long)  # the others' seconds between two long tests
     ordered: list[pytest.Item] = []
     waiting = iter(long)

@@ -35,3 +35,15 @@ def test_long_tests_alone_run_longest_first() -> None:
 def test_without_durations_the_order_is_the_files_order() -> None:
     items = [Item(n) for n in ("a::1", "a::2", "b::1")]
     assert order(items, {}) == items  # type: ignore[arg-type]
+
+
+def test_a_test_without_a_duration_counts_its_files_mean_else_short() -> None:
+    rest = [Item(n) for n in ("a::q0", "a::q1", "b::q0", "b::q1", "b::q2", "b::q3")]
+    items = [*rest, Item("c::long"), Item("c::longest")]
+    took = {"a": 0.3, "c::long": LONG + 1, "c::longest": LONG + 5}  # "a": file a's mean
+
+    ordered = order(items, took)  # type: ignore[arg-type]
+
+    # the others take 2 * 0.3 + 4 * SHORT = 1 s: the second long test is due after 0.425 s
+    assert [i.nodeid for i in ordered] == [
+        "c::longest", "a::q0", "a::q1", "c::long", "b::q0", "b::q1", "b::q2", "b::q3"]
