@@ -17,6 +17,7 @@ from distributor.plugin import (
     PermanentError,
     SecretFilter,
     TransientError,
+    tls_context,
 )
 
 REDACTOR = SecretFilter(("atproto", "atproto_client", "atproto_core", "httpx", "httpcore",
@@ -50,7 +51,8 @@ class Session:
             from atproto_client.request import AsyncRequest
 
             request = AsyncRequest(timeout=httpx.Timeout(self.timeout,
-                                                         connect=min(self.timeout, 10.0)))
+                                                         connect=min(self.timeout, 10.0)),
+                                   verify=tls_context())  # not a new one (80 ms) per login
             client = AsyncClient(base_url=self.service, request=request)
             client.on_session_change(self._guard)  # the tokens are secrets from the start
             try:
