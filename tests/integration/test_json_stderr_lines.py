@@ -204,6 +204,32 @@ def test_every_line_a_one_shot_command_writes_to_stderr_is_json_with_json_logs(
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize(("args", "said"), [
+    (["nosuch"], "No such command 'nosuch'."),
+    (["--bogus", "check"], "No such option '--bogus'. Did you mean '--verbose'?"),
+])
+def test_a_usage_error_of_the_main_command_is_json_with_json_logs(
+        run_cli: Run, tmp_path: Path, fmt: str, args: list[str], said: str) -> None:
+    # click finds these before the main command runs (and reads --log-format)
+    for where in ("before", "after"):
+        line = ["--log-format", fmt, *args] if where == "before" else [*args, "--log-format",
+                                                                         fmt]
+        if where == "after" and args[0].startswith("--"):
+            continue  # an unknown option before the command: the command is never read
+        result = run_cli(*line, cwd=tmp_path)
+
+        assert result.returncode == 2 and result.stdout == ""
+        if fmt == "text":  # click's own lines, as before
+            assert result.stderr.splitlines() == [
+                "Usage: distributor [OPTIONS] COMMAND [ARGS]...",
+                "Try 'distributor --help' for help.", "", f"Error: {said}"]
+        else:
+            assert matches(own_lines(result, fmt), fmt, [
+                ("error", "error", re.escape(f"{said} (`distributor --help` shows the usage)"))
+            ]), result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
 def test_a_configurations_errors_and_an_imports_bad_rows_are_json_with_json_logs(
         write_config: Callable[..., Path], run_cli: Run, tmp_path: Path, fmt: str) -> None:
     with SmtpServer() as smtp:  # not reached: --confirmed sends no mail

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -79,23 +81,23 @@ class _Main(LazyGroup):
             else:
                 rest.append(arg)
             i += 1
-        return super().parse_args(ctx, front + rest)
+        if _asks_json(front + rest):  # its usage errors, found before main() runs: JSON too
+            setup_logging("json", verbose=bool({"-v", "--verbose"} & set(args)))
+        with _json_errors():
+            return super().parse_args(ctx, front + rest)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        with _json_errors():  # "No such command" comes before main() runs
+            return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         """A database that fails mid-command (damaged, read-only, full, gone) is one line;
         with --log-format json, so is any error click would say in plain lines (a usage
         error, a command's own exception): one JSON object, the exit status the same."""
         try:
-            return super().invoke(ctx)
-        except click.ClickException as exc:
-            if isinstance(exc, UserError | click.exceptions.NoArgsIsHelpError) \
-                    or not json_logs():
-                raise  # (a group without its command: its help, as asked)
-            said = exc.format_message()
-            if isinstance(exc, click.UsageError) and exc.ctx is not None:
-                said += f" (`{exc.ctx.command_path} --help` shows the usage)"
-            say(f"error: {said}")
-            raise SystemExit(exc.exit_code) from None
+            with _json_errors():
+                return super().invoke(ctx)
         except Exception as exc:
             if not _database_error(exc):
                 raise
@@ -104,6 +106,32 @@ class _Main(LazyGroup):
             url = getattr(ctx.obj, "database", None) or "(the configured database)"
             raise UserError(store_problem(exc, url, getattr(ctx.obj, "database_where", None))
                             ) from None
+
+
+def _asks_json(args: list[str]) -> bool:
+    """Whether the command line asks for --log-format json (before a ``--``)."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return False
+        if arg == "--log-format=json" or (arg == "--log-format" and args[i + 1:i + 2] == ["json"]):
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def _json_errors() -> Iterator[None]:
+    """With --log-format json, an error click would say in plain lines (a usage error, a
+    command's own exception) is one JSON object; the exit status stays the same."""
+    try:
+        yield
+    except click.ClickException as exc:
+        if isinstance(exc, UserError | click.exceptions.NoArgsIsHelpError) or not json_logs():
+            raise  # (a group without its command: its help, as asked)
+        said = exc.format_message()
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            said += f" (`{exc.ctx.command_path} --help` shows the usage)"
+        say(f"error: {said}")
+        raise SystemExit(exc.exit_code) from None
 
 
 @click.group(cls=_Main, lazy_commands=COMMANDS,
