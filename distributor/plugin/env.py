@@ -52,10 +52,12 @@ class ChannelEnv:
 
 def memory_env(channel: str = "test", *, state: StateStore | None = None,
                shared: dict[str, MemoryState] | None = None, dry_run: bool = False,
-               distributed: bool = False, owner: str = "test") -> ChannelEnv:
+               distributed: bool = False, owner: str = "test",
+               config_file: str = "channels.yaml") -> ChannelEnv:
     """A :class:`ChannelEnv` kept in memory (tests, tools). Channels given the same ``shared``
     dict share their scopes."""
     scopes = shared if shared is not None else {}
     return ChannelEnv(channel=channel, state=state or MemoryState(), log=ChannelLog(channel),
                       shared=lambda scope: scopes.setdefault(scope, MemoryState()),
-                      dry_run=dry_run, distributed=distributed, owner=owner)
+                      dry_run=dry_run, distributed=distributed, owner=owner,
+                      config_file=config_file)

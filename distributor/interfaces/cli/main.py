@@ -183,6 +183,7 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
     if not online:
         click.echo(summary)
         return
+    from distributor.plugin.env import memory_env
     from distributor.registry import get_adapter_class
     from distributor.sources import SourceError, SourceState, fetch_source
 
@@ -192,7 +193,8 @@ async def check(state: State, online: bool, dry_run: bool) -> None:
             click.echo(f"channel {channel.name}: skipped (its credentials are not set)")
             continue
         adapter = get_adapter_class(channel.type)(channel)
-        try:
+        try:  # (no store opened yet: the channel's state in memory; its file named in errors)
+            adapter.setup(memory_env(channel.name, config_file=str(config.path or "channels.yaml")))
             click.echo(f"channel {channel.name}: {await adapter.check_online()}")
         except Exception as exc:
             problems += 1
