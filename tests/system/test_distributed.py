@@ -508,7 +508,8 @@ def test_distributed_mode_on_sqlite_is_one_clear_line(
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert lines[0].startswith("error: execution: distributed needs a PostgreSQL database")
+    assert lines[0].startswith(f"error: {config}:{_line_of(config, 'execution:')}: execution: "
+                               "distributed needs a PostgreSQL database"), lines
 
 
 def test_a_worker_for_an_embedded_configuration_is_one_clear_line(

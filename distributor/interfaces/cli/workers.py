@@ -88,22 +88,28 @@ def _distributed_config(state: Any) -> Any:
 def _schema_ready(config: Any, dry_run: bool) -> None:
     """Distributed mode's requirements met and the schema current; DatabaseUnreachable when
     PostgreSQL does not take the connection (for now), _Unavailable for anything else."""
-    from distributor.engine.distributed import (
-        DatabaseUnreachable,
-        DistributedError,
-        ensure_schema,
-        require_distributed,
-    )
+    from distributor.engine.distributed import DatabaseUnreachable, DistributedError, ensure_schema
     from distributor.store.db import StoreError
 
+    _require_distributed(config)
     try:
-        require_distributed(config)
         if not dry_run:
             ensure_schema(config.database, config.where("database"))
     except DatabaseUnreachable:
         raise
     except (DistributedError, StoreError) as exc:
         raise _Unavailable(str(exc)) from None
+
+
+def _require_distributed(config: Any) -> None:
+    """What the configuration lacks for distributed mode, at the line of execution: (as
+    ``check`` says it), as the command's one error line."""
+    from distributor.engine.distributed import DistributedError, require_distributed
+
+    try:
+        require_distributed(config)
+    except DistributedError as exc:
+        raise _Unavailable(f"{config.where('execution')}: {exc}") from None
 
 
 class _Waiting:
@@ -245,13 +251,13 @@ def upgrade(state: Any) -> None:
     Safe to run on several machines at once (a PostgreSQL advisory lock); does nothing when
     everything is up to date.
     """
-    from distributor.engine.distributed import DistributedError, require_distributed
+    from distributor.engine.distributed import DistributedError
     from distributor.engine.distributed import upgrade as do_upgrade
     from distributor.store.db import StoreError
 
     config = state.config(dry_run=True)
+    _require_distributed(config)
     try:
-        require_distributed(config)
         for line in do_upgrade(config.database, config.where("database")):
             click.echo(line)
     except (DistributedError, StoreError) as exc:
