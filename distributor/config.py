@@ -7,6 +7,7 @@ are reported at once: :class:`ConfigErrors` carries the whole list.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -252,6 +253,15 @@ class ChannelConfig(Strict):
     )
 
 
+
+def nearest_line(lines: Mapping[tuple[str | int, ...], int], key: tuple[str | int, ...]
+                 ) -> int | None:
+    """The line a YAML file writes ``key`` at (``("sources", 0, "path")``), or the nearest
+    enclosing key it writes; None when it writes none of them."""
+    while key and key not in lines:
+        key = key[:-1]
+    return lines[key] if key else None
+
 class Config(Strict):
     site: SiteConfig
     database: DatabaseURL = "sqlite:///distributor.db"
@@ -312,9 +322,7 @@ class Config(Strict):
     def line(self, *key: str | int) -> int | None:
         """The line of a key (``"sources", 0, "path"``), or of the nearest enclosing key the
         file writes; None when it writes none of them."""
-        while key and key not in self._lines:
-            key = key[:-1]
-        return self._lines[key] if key else None
+        return nearest_line(self._lines, key)
 
     def where(self, *key: str | int) -> str:
         """``FILE:LINE`` of a key (``where("database")``; ``FILE`` alone when the file does not

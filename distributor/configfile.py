@@ -23,6 +23,7 @@ from distributor.config import (
     DirectorySourceConfig,
     FeedSourceConfig,
     known_keys,
+    nearest_line,
 )
 from distributor.values import format_key, interpolate, is_secret_key, secrets_in_file
 
@@ -132,11 +133,9 @@ def _load_yaml(text: str, file: str, env: dict[str, str]) -> _Loaded:
 
 
 def _line_for(lines: dict[Path_, int], path: Path_) -> int | None:
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return lines.get(())
+    """:func:`nearest_line`, else the line of the document itself."""
+    line = nearest_line(lines, path)
+    return line if line is not None else lines.get(())
 
 
 def _pydantic_errors(
