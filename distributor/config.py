@@ -7,7 +7,6 @@ are reported at once: :class:`ConfigErrors` carries the whole list.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -254,13 +253,12 @@ class ChannelConfig(Strict):
 
 
 
-def nearest_line(lines: Mapping[tuple[str | int, ...], int], key: tuple[str | int, ...]
-                 ) -> int | None:
-    """The line a YAML file writes ``key`` at (``("sources", 0, "path")``), or the nearest
-    enclosing key it writes; None when it writes none of them."""
+def nearest_line(lines: dict[Any, int], key: tuple[str | int, ...]) -> int | None:
+    """The line of ``key`` in the file, else of the nearest enclosing key it writes, else None."""
     while key and key not in lines:
         key = key[:-1]
     return lines[key] if key else None
+
 
 class Config(Strict):
     site: SiteConfig
