@@ -326,23 +326,6 @@ def test_an_invalid_token_on_push_names_the_channels_token_key_in_one_line(
         rt.store.dispose()
 
 
-def test_check_online_with_an_invalid_token_names_the_file_of_the_channels_token_key(
-        write_config: Callable[..., Path], run_cli: Run, tg: FakeTelegram,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    config = telegram_config(write_config, tg.url)
-    monkeypatch.setenv("RINEWS_TG_TOKEN", WRONG_TOKEN)
-
-    checked = run_cli("--config", config, "check", "--online",
-                      env={"RINEWS_TG_TOKEN": WRONG_TOKEN})
-
-    assert checked.returncode == 1
-    assert_clean(checked, WRONG_TOKEN)
-    assert problem_lines(checked)[0] == (
-        "error: channel telegram: Telegram refused the bot token of channel telegram with 401 "
-        f"Unauthorized: check its `token:` in {config}, or the ${{...}} variable it names, "
-        "against the token @BotFather gave the bot")
-
-
 def test_check_online_with_bad_x_credentials_names_the_channels_keys(
         write_config: Callable[..., Path], run_cli: Run) -> None:
     with FakeX() as fx:

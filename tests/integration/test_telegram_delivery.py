@@ -400,7 +400,7 @@ def test_check_online_shows_the_invalid_token(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "error: channel telegram: Telegram refused the bot token of channel telegram with " \
-        "401 Unauthorized: check its `token:` in the configuration, or the ${...} variable it " \
+        f"401 Unauthorized: check its `token:` in {path}, or the ${{...}} variable it " \
         "names, against the token @BotFather gave the bot" in result.stderr
     assert "TELEGRAM_BOT_TOKEN" not in result.stderr  # not the variable this file names
     assert len([line for line in result.stderr.splitlines()
