@@ -6,7 +6,7 @@ from __future__ import annotations
 from distributor.engine.send_outcomes import DispatchReport
 
 #: the lists of a :class:`DispatchReport` that hold delivery ids, by their new state
-STATES = ("sent", "retry", "failed", "unknown")
+STATES = ("sent", "retry", "failed", "unknown", "held")
 
 
 def settle(report: DispatchReport, delivery_id: int, state: str) -> None:

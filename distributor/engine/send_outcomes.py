@@ -35,11 +35,14 @@ class DispatchReport:
     retry: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     unknown: list[int] = field(default_factory=list)
+    #: waiting for their channel, which the send paused (its credentials): they go once it
+    #: is resumed, not at a later try
+    held: list[int] = field(default_factory=list)
     #: retractions and corrections carried out: (action id, its new state)
     actions: list[tuple[int, str]] = field(default_factory=list)
 
     def merge(self, other: DispatchReport) -> None:
-        for name in ("sent", "retry", "failed", "unknown", "actions"):
+        for name in ("sent", "retry", "failed", "unknown", "held", "actions"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -121,7 +124,7 @@ def fail(rt: Runtime, delivery_id: int, exc: PermanentError, label: str) -> str:
         line, args = PAUSED_LINE, (label, exc.message, also, resume)
         if not NOTICES.say(log, logging.ERROR, channel, "paused", exc.message, line, *args):
             log.error(line, *args)
-        return "retry"
+        return "held"  # (the delivery's state: retry, once the channel is resumed)
     log.error("%s failed: %s", label, exc.message)
     return "failed"
 

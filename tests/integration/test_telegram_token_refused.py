@@ -130,7 +130,9 @@ def test_run_once_with_a_refused_token_says_it_in_one_line_and_exits_1(
     ran = run_cli("--config", config, "run", "--once", env=ENV)
 
     assert ran.returncode == 1
-    assert "sent 0, retry later 1, failed 0, unknown 0" in ran.stdout.splitlines()
+    # the one it tried waits for the channel, not for a later try
+    assert "sent 0, retry later 0, failed 0, unknown 0, held by a paused channel 1" in \
+        ran.stdout.splitlines()
     assert ran.stderr.splitlines() == [
         f"error: breaking: 2 waiting: the channel is paused ({refused(config)}); fix it, then "
         "`distributor channels resume breaking`"]

@@ -25,3 +25,12 @@ def test_a_later_report_wins_for_the_deliveries_both_name() -> None:
     merge_latest(recovered, drained)
     assert (recovered.sent, recovered.retry, recovered.unknown) == ([7, 9], [], [8])
     assert recovered.actions == [(1, "done")]
+
+
+def test_a_delivery_whose_send_paused_its_channel_is_held_not_retried_later() -> None:
+    report = DispatchReport()
+    settle(report, 1, "retry")  # an outage first
+    settle(report, 1, "held")  # then the platform refused the token: the channel paused
+    assert (report.retry, report.held) == ([], [1])
+    settle(report, 1, "sent")  # resumed and sent in a later pass merged into this report
+    assert (report.sent, report.held) == ([1], [])

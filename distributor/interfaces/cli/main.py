@@ -272,8 +272,9 @@ async def run(state: State, once: bool, dry_run: bool) -> None:
         _print_previews(report, rt.config.outbox)
     else:
         d = report.dispatch  # deliveries, each once, in the state the pass left them in
+        held = f", held by a paused channel {len(d.held)}" if d.held else ""
         click.echo(f"sent {len(d.sent)}, retry later {len(d.retry)}, failed {len(d.failed)}, "
-                   f"unknown {len(d.unknown)}")
+                   f"unknown {len(d.unknown)}{held}")
         for line, problem in waiting:
             tell(line, problem)
         for outcome in report.digests:
