@@ -110,3 +110,28 @@ def test_a_dry_run_says_who_would_get_what_and_sends_and_uses_up_nothing(
     again = run_cli("--config", config, "digest", "send", "--channel", "daily", "--dry-run")
     assert again.stdout.splitlines()[0].startswith(
         "digest daily (dry run): 2 articles to 2 confirmed subscribers")
+
+
+def test_an_instant_channels_subscribers_get_no_digest_from_digest_send_or_preview(
+        write_config: Callable[..., Path], smtp: SmtpServer, run_cli: Run) -> None:
+    """`digest send --channel breaking` (publish: instant) mailed its subscribers a digest of
+    every stored article (user audit); `digest add` already refused such a channel."""
+    config = write_config("channels:\n" + email_channel_yaml(smtp, name="breaking",
+                                                             publish="instant"))
+    rt = Runtime.open(load_config(config))
+    try:
+        with rt.store.session() as session:
+            add_subscriber(session, "breaking", "pembaca@example.org", confirmed=True)
+            store_article(session, Article(
+                source="test", key="a0", url="https://rinews.example/berita/a0",
+                title=TITLES[0], lede="Lede.", published=datetime.now(UTC)),
+                now=datetime.now(UTC))
+    finally:
+        rt.store.dispose()
+    refusal = "error: channel breaking (email, publish: instant) does not send digests\n"
+
+    for args in (["send"], ["send", "--dry-run"], ["preview"]):
+        said = run_cli("--config", config, "digest", *args, "--channel", "breaking")
+        assert (said.returncode, said.stdout, said.stderr) == (1, "", refusal), args
+
+    assert smtp.received == []

@@ -19,6 +19,7 @@ from distributor.interfaces.cli.common import (
     _short,
     _table,
     _write_html,
+    digest_channel,
     pass_state,
     pauses_said_below,
     run_async,
@@ -252,9 +253,7 @@ def digest_preview(state: State, channel_name: str, as_json: bool,
 
     rt = state.runtime(dry_run=True)
     try:
-        channel = _channel(rt, channel_name)
-        if not rt.adapter(channel.name).supports_digest:
-            raise UserError(f"channel {channel.name} ({channel.type}) does not send digests")
+        channel = digest_channel(rt, channel_name)
         now = utcnow()
         plan = plan_digest(rt, channel, until=now, period="preview")
         messages = render_plan(rt, channel, plan)

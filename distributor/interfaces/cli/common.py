@@ -233,6 +233,16 @@ def _channel(rt: Any, name: str) -> Any:
     return _channel_of(rt.config, name)
 
 
+def digest_channel(rt: Any, name: str) -> Any:
+    """The channel ``name``, which must send digests (``publish: digest`` on a channel type
+    that has them), else one clear line."""
+    channel = _channel(rt, name)
+    if channel.publish != "digest" or not rt.adapter(channel.name).supports_digest:
+        raise UserError(f"channel {channel.name} ({channel.type}, publish: {channel.publish}) "
+                        "does not send digests")
+    return channel
+
+
 def _channel_of(config: Config, name: str) -> Any:
     try:
         return config.channel(name)

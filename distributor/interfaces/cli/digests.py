@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from distributor.interfaces.cli.common import UserError, run_async, say
+from distributor.interfaces.cli.common import UserError, digest_channel, run_async, say
 from distributor.logs import json_logs
 
 # --------------------------------------------------------------------------- digest send
@@ -121,12 +121,7 @@ async def digest_send(state: Any, channel_name: str, dry_run: bool) -> None:
 
     rt = state.runtime(channels=[channel_name], dry_run=dry_run, announce=dry_run)
     try:
-        try:
-            channel = rt.config.channel(channel_name)
-        except KeyError as exc:
-            raise UserError(str(exc.args[0])) from None
-        if not rt.adapter(channel.name).supports_digest:
-            raise UserError(f"channel {channel.name} ({channel.type}) does not send digests")
+        channel = digest_channel(rt, channel_name)
         if dry_run:
             unfinished = unfinished_digests(rt, channel)
             outcome = await run_digest(rt, channel)

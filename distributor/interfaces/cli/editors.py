@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from distributor.interfaces.cli.common import UserError
+from distributor.interfaces.cli.common import UserError, digest_channel
 
 
 def _read_password(password_stdin: bool, *, confirm: bool = True) -> str:
@@ -117,17 +117,6 @@ def editors_remove(state: Any, username: str) -> None:
 # --------------------------------------------------------------------------- digest picks
 
 
-def _digest_channel(rt: Any, name: str) -> Any:
-    try:
-        channel = rt.config.channel(name)
-    except KeyError as exc:
-        raise UserError(str(exc.args[0])) from None
-    if channel.publish != "digest" or not rt.adapter(channel.name).supports_digest:
-        raise UserError(f"channel {channel.name} ({channel.type}, publish: {channel.publish}) "
-                          "does not send digests")
-    return channel
-
-
 def _pick(state: Any, article: str, channel_name: str, include: bool | None) -> None:
     from distributor.interfaces.words import pick_text
     from distributor.services import deliveries as desk
@@ -135,7 +124,7 @@ def _pick(state: Any, article: str, channel_name: str, include: bool | None) -> 
 
     rt = state.runtime(dry_run=True)
     try:
-        channel = _digest_channel(rt, channel_name)
+        channel = digest_channel(rt, channel_name)
         art = resolve_article(rt, article, store=True)  # ArticleNotFound: one clear line
         assert art.id is not None
         if include is None:
