@@ -285,6 +285,22 @@ def test_user_mistakes_get_one_line_and_no_traceback(demo: Path, run_cli: Run) -
                           "no such configuration file")
 
 
+def test_a_list_limit_of_0_lists_all_and_a_negative_one_is_refused(
+        demo: Path, run_cli: Run) -> None:
+    assert run_cli("--config", demo, "fetch").returncode == 0
+    stored = json.loads(run_cli("--config", demo, "articles", "list", "--json", "--limit", "0"
+                                ).stdout)  # (was: "no articles yet" with articles stored)
+    assert len(stored) >= 2
+    assert len(json.loads(run_cli("--config", demo, "articles", "list", "--json", "--limit",
+                                  "1").stdout)) == 1
+    for command in (["articles", "list"], ["deliveries", "list"], ["subscribers", "list"]):
+        negative = run_cli("--config", demo, *command, "--limit", "-5")  # (was: everything)
+        assert negative.returncode == 2 and "Invalid value for '--limit'" in negative.stderr
+    # a typo in --channel (was: "no deliveries", exit 0)
+    assert_one_line_error(run_cli("--config", demo, "deliveries", "list", "--channel", "nope"),
+                          "no channel named 'nope'")
+
+
 def test_a_third_party_adapter_is_found_through_its_entry_point(
     write_config: Callable[..., Path], run_cli: Run, server: WebhookServer,
 ) -> None:

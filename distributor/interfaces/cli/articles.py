@@ -41,7 +41,8 @@ def articles() -> None:
 
 @articles.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
-@click.option("--limit", default=50, show_default=True, help="Newest first, at most this many.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=0),
+              help="Newest first, at most this many (0: all).")
 @pass_state
 def articles_list(state: State, as_json: bool, limit: int) -> None:
     """List stored articles, newest first."""
@@ -52,8 +53,8 @@ def articles_list(state: State, as_json: bool, limit: int) -> None:
 
     rt = state.runtime(sends=False)
     with rt.store.session() as session:
-        rows = session.scalars(select(ArticleRow).order_by(ArticleRow.first_seen.desc(),
-                                                           ArticleRow.id.desc()).limit(limit)).all()
+        newest = select(ArticleRow).order_by(ArticleRow.first_seen.desc(), ArticleRow.id.desc())
+        rows = session.scalars(newest.limit(limit or None)).all()
         actions: dict[int, list[DeliveryAction]] = {}
         for a in session.scalars(select(DeliveryAction).where(DeliveryAction.article_id.in_(
                 [r.id for r in rows])).order_by(DeliveryAction.id)):

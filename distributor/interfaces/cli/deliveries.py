@@ -13,6 +13,7 @@ from distributor.interfaces.cli.common import (
     State,
     UserError,
     _channel,
+    _channel_of,
     _iso,
     _local,
     _short,
@@ -38,7 +39,8 @@ def deliveries() -> None:
     help="Only this state.")
 @click.option("--channel", "channel_name", metavar="NAME", help="Only this channel.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
-@click.option("--limit", default=100, show_default=True, help="Newest first, at most this many.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0),
+              help="Newest first, at most this many (0: all).")
 @pass_state
 def deliveries_list(state: State, status: str | None, channel_name: str | None, as_json: bool,
                     limit: int) -> None:
@@ -49,7 +51,7 @@ def deliveries_list(state: State, status: str | None, channel_name: str | None, 
 
     rt = state.runtime(dry_run=True)
     with rt.store.session() as session:
-        query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
+        query = select(Delivery).order_by(Delivery.id.desc()).limit(limit or None)
         if status:
             query = query.where(Delivery.state == status)
         if channel_name:
@@ -65,6 +67,8 @@ def deliveries_list(state: State, status: str | None, channel_name: str | None, 
                  "next_attempt_at": _iso(d.next_attempt_at), "sent_at": _iso(d.sent_at),
                  "error": d.last_error, "actions": actions.get(d.id, [])} for d in rows]
     rt.store.dispose()
+    if not data and channel_name:  # (a channel since removed from the file still lists)
+        _channel_of(rt.config, channel_name)  # a typo: one line that names the channels
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

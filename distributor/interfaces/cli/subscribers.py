@@ -171,7 +171,8 @@ async def subscribers_import(state: Any, file: Path, channel_name: str, confirme
 @click.option("--channel", "channel_name", metavar="NAME", help="Only this channel.")
 @click.option("--state", "state_name", type=click.Choice(STATES), help="Only this state.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array on stdout.")
-@click.option("--limit", default=100, show_default=True, help="At most this many (0: all).")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0),
+              help="At most this many (0: all).")
 @click.pass_obj
 def subscribers_list(state: Any, channel_name: str | None, state_name: str | None,
                      as_json: bool, limit: int) -> None:
