@@ -65,8 +65,13 @@ def _wake(waker: asyncio.Future[None]) -> None:
 class Dispatcher:
     """Sends due deliveries, one channel at a time in order, channels side by side."""
 
-    def __init__(self, rt: Runtime):
+    def __init__(self, rt: Runtime, *, patient: bool = True):
         self.rt = rt
+        #: waits out a channel's retry after a failed attempt (an outage) within the pass, up
+        #: to PACING_WAIT_MAX (`run`, `run --once`); an editor's push is not patient: it
+        #: leaves the retry to `distributor run` and says at once when it is due (a pacing
+        #: wait is waited either way)
+        self.patient = patient
         self.stopping = False
         #: one drain per channel at a time: order and pacing hold within this process
         self._draining: set[str] = set()
@@ -192,6 +197,8 @@ class Dispatcher:
                                 site_clock(now + timedelta(seconds=wait), self.rt.config.site), why)
                     return report
                 NOTICES.clear(channel, "waiting")
+                if retrying and not self.patient:
+                    return report  # the retry is `distributor run`'s (see `patient`)
                 if retrying and not said:  # a pass waiting out an outage says so, once
                     log.info("%s", retrying)
                     said = True

@@ -57,15 +57,16 @@ def views(rt: Runtime, ids: Iterable[int]) -> dict[int, DeliveryView]:
 class Sender:
     """Sends the deliveries an editor asked for and waits for their outcome.
 
-    ``dispatcher``: a dispatcher shared with a scheduler in this process; ``hand_over``: how
-    distributed mode gives deliveries to the workers (default: a drain job per channel on a
-    short-lived queue connection)."""
+    ``dispatcher``: a dispatcher shared with a scheduler in this process (else one that does
+    not wait out an outage's retries: the editor hears at once when the next try is, and
+    `distributor run` makes it); ``hand_over``: how distributed mode gives deliveries to the
+    workers (default: a drain job per channel on a short-lived queue connection)."""
 
     def __init__(self, rt: Runtime, *, dispatcher: Dispatcher | None = None,
                  hand_over: HandOver | None = None):
         self.rt = rt
         self.shared = dispatcher is not None
-        self.dispatcher = dispatcher or Dispatcher(rt)
+        self.dispatcher = dispatcher or Dispatcher(rt, patient=False)
         self.hand_over = hand_over
         self._lock = asyncio.Lock()
         self._locks: dict[str, asyncio.Lock] = {}

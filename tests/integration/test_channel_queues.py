@@ -14,6 +14,7 @@ from support.webhook_server import WebhookServer
 
 from distributor.articles import Article
 from distributor.configfile import load_config
+from distributor.engine.dispatcher import Dispatcher
 from distributor.ledger.ingest import store_article
 from distributor.runtime import Runtime
 from distributor.services import deliveries as desk
@@ -61,7 +62,9 @@ async def test_a_push_to_a_healthy_channel_does_not_wait_for_a_channel_in_an_out
         rt: Runtime, servers: tuple[WebhookServer, WebhookServer]) -> None:
     down, healthy = servers
     down.answer(503, times=5, **{"Retry-After": "60"})
-    sender = Sender(rt)  # the dashboard's: one per process, shared by every editor's push
+    # the dashboard's under `serve` with its scheduler: one per process, shared by every
+    # editor's push, on the scheduler's dispatcher (which waits out an outage's retry)
+    sender = Sender(rt, dispatcher=Dispatcher(rt))
     first = article(rt, "gempa")
     stuck = asyncio.create_task(desk.push(rt, first, ["down"], by="dashboard:a",
                                           sender=sender, wait=0))
@@ -79,3 +82,19 @@ async def test_a_push_to_a_healthy_channel_does_not_wait_for_a_channel_in_an_out
     sender.dispatcher.stop()
     await asyncio.wait_for(stuck, 20)
     assert down.received == []
+
+
+async def test_an_editors_push_to_a_channel_in_an_outage_says_at_once_when_it_is_tried_again(
+        rt: Runtime, servers: tuple[WebhookServer, WebhookServer]) -> None:
+    """A push during an outage waited it out in the foreground: 2 min 45 s at a terminal
+    before "not published yet" (user audit). Now the first refusal is the answer: the
+    delivery waits for its next try, which `distributor run` makes."""
+    down, _ = servers
+    down.answer(503, times=5, **{"Retry-After": "60"})
+
+    [outcome] = await asyncio.wait_for(
+        desk.push(rt, article(rt, "gempa"), ["down"], by="cli", wait=0), 20)
+
+    assert outcome.delivery.state == "retry" and len(down.requests) == 1
+    assert outcome.delivery.next_attempt_at is not None
+    assert (outcome.delivery.next_attempt_at - datetime.now(UTC)).total_seconds() > 50
