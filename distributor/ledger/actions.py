@@ -134,7 +134,7 @@ def _not_published(session: Session, delivery: Delivery | None, action: str,
     if action == "retract" and (delivery is None or delivery.state in (
             "pending", "retry", "failed", "held")):
         hold_delivery(session, article_id, channel, requested_by=by)
-        return "it was not published; it is held and will not be"
+        return "it is held and will not be published"
     if delivery is None:
         return None
     if delivery.state == "unknown":

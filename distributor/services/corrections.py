@@ -145,13 +145,20 @@ async def _act(rt: Runtime, article_id: int, channels: Sequence[str] | None, req
     return [finals.get(o.action_id, o) if o.action_id in queued else o for o in outcomes]
 
 
+#: what a dry run says a digest channel would do (what digest_action does for real)
+_IN_A_DIGEST = {
+    "retract": "the next digest leaves it out, or opens with a notice if a digest carried it",
+    "correct": "the next digest carries it as it is now, or opens with a notice if a digest "
+               "carried it"}
+
+
 def _ask(rt: Runtime, article: Article, name: str, request: Request) -> ActionOutcome:
     config = rt.config.channel(name)
     adapter = rt.adapter(name)
     real = adapter.wraps if isinstance(adapter, OutboxAdapter) and adapter.wraps else adapter
     if config.publish == "digest" and rt.dry_run:
-        return ActionOutcome(name, request.action, ActionKind.WOULD,
-                             detail="the next digest (left out of it, or opening with a notice)")
+        return ActionOutcome(name, request.action, ActionKind.WOULD, detail=_IN_A_DIGEST[
+            request.action])
     if config.publish == "digest":
         return digest_action(rt, article, name, request.action, reason=request.reason,
                              note=request.note, by=request.by)

@@ -5,6 +5,7 @@ after that has none)."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,3 +156,18 @@ async def test_an_article_updated_at_its_source_is_noticed_in_the_next_digest_on
         rt.store.dispose()
 
     assert text.count("[Ralat] Korban banjir 12 orang: artikel diperbarui") == 1
+
+
+def test_a_dry_run_says_what_the_next_digest_does_for_a_retraction_and_a_correction(
+        rt: Runtime, run_cli: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    """A dry run's correction said the retraction's words ("left out of it") (user audit)."""
+    article_id = add_article(rt, "banjir", "Banjir surut", timedelta(minutes=30))
+    said = {action: run_cli("--config", rt.config.path, action, str(article_id), flag, "Uji",
+                            "--dry-run").stdout
+            for action, flag in (("retract", "--reason"), ("correct", "--note"))}
+
+    assert said == {
+        "retract": "daily: would be retracted; the next digest leaves it out, or opens with a "
+                   "notice if a digest carried it\ndry run: nothing was sent\n",
+        "correct": "daily: would be corrected; the next digest carries it as it is now, or "
+                   "opens with a notice if a digest carried it\ndry run: nothing was sent\n"}

@@ -146,7 +146,8 @@ def test_a_retraction_of_an_article_not_yet_published_holds_it(
     run_cli("--config", site["config"], "run", "--once")
 
     assert result.returncode == 0, result.stderr
-    assert "nothing published there" in result.stdout
+    assert "telegram: nothing published there; it is held and will not be published" in \
+        result.stdout.splitlines()
     assert tg.messages == []  # the planned post never went out
 
 
