@@ -240,6 +240,8 @@ def load_config(
     stand_ins: dict[str, list[str]] = {}
     by_line = sorted(loaded.missing.items(), key=lambda kv: loaded.lines.get(kv[0], 0))
     for var_path, names in by_line:
+        if var_path[0] not in known_keys(Config, ()):
+            continue  # an unknown section (a typo of channels:?): its own error says it
         in_channel = len(var_path) >= 2 and var_path[0] == "channels"
         item = data["channels"][var_path[1]] if in_channel else None
         disabled = isinstance(item, dict) and item.get("enabled") is False

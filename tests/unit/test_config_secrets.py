@@ -168,6 +168,25 @@ def test_a_missing_secret_variable_is_not_told_to_take_a_default(
     ]
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_misspelt_section_is_one_error_not_one_per_variable_in_it(
+        write_config: Callable[..., Path], dry_run: bool) -> None:
+    """`channel:` for `channels:` also said each unset ${VAR} in it, advising a default for
+    a secret (user audit)."""
+    path = write_config("""\
+        channel:
+          - name: x
+            type: x
+            consumer_key: ${X_API_KEY}
+            consumer_secret: ${X_API_SECRET}
+        """)
+    with pytest.raises(ConfigErrors) as info:
+        load_config(path, env={}, dry_run=dry_run)
+    [error] = info.value.errors
+    assert str(error).startswith(f"{path}:{line_of(path, 'channel:')}: channel: unknown key "
+                                 "'channel'. Did you mean 'channels'?"), str(error)
+
+
 def test_a_typo_in_a_required_key_is_one_error(write_config: Callable[..., Path]) -> None:
     path = write_config("""\
         channels:
