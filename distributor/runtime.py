@@ -21,26 +21,68 @@ from distributor.plugin import Adapter, ChannelEnv, ChannelLog
 from distributor.registry import get_adapter_class
 from distributor.render.campaign import campaign_article
 from distributor.render.context import RenderContext
+from distributor.render.problems import TemplateProblem, template_problem
 from distributor.store import Store, open_store
 from distributor.store.channel_kv import StoredState, shared_state
 
 
-def with_campaign_links(adapter: Adapter) -> None:
+def with_campaign_links(adapter: Adapter, config: Config | None = None) -> None:
     """Every article the adapter renders (posts, digests, previews) has its links as the
     channel posts them: tracking parameters stripped, the channel's UTM tags added
-    (``strip_params``, ``utm``; :mod:`distributor.render.campaign`)."""
+    (``strip_params``, ``utm``; :mod:`distributor.render.campaign`). A user's template that
+    cannot be used is one :class:`TemplateProblem` (:func:`explained`)."""
     render, render_digest = adapter.render, getattr(adapter, "render_digest", None)
 
     def tagged(article: Any, ctx: Any) -> Any:
-        return render(campaign_article(article, ctx), ctx)
+        try:
+            return render(campaign_article(article, ctx), ctx)
+        except Exception as exc:
+            problem = explained(exc, ctx, config)
+            if problem is None:
+                raise
+            raise problem from None
 
     def tagged_digest(articles: Any, ctx: Any) -> Any:
         assert render_digest is not None
-        return render_digest([campaign_article(a, ctx) for a in articles], ctx)
+        try:
+            return render_digest([campaign_article(a, ctx) for a in articles], ctx)
+        except Exception as exc:
+            problem = explained(exc, ctx, config)
+            if problem is None:
+                raise
+            raise problem from None
 
     setattr(adapter, "render", tagged)  # noqa: B010  (the instance's, not the class's)
     if callable(render_digest):
         setattr(adapter, "render_digest", tagged_digest)  # noqa: B010
+
+
+def explained(exc: Exception, ctx: Any, config: Config | None) -> TemplateProblem | None:
+    """``exc``, raised while rendering for ``ctx``'s channel, as the user's template mistake
+    it is (with the channel, and the line of its ``template:`` when that names the template
+    that is not there), else None (a bug: its traceback is kept)."""
+    from distributor.render.templates import Templates
+
+    templates = getattr(ctx, "templates", None)
+    channel = getattr(ctx, "channel", None)
+    if isinstance(exc, TemplateProblem):
+        problem: TemplateProblem | None = exc
+    elif isinstance(templates, Templates):
+        problem = template_problem(exc, templates)
+    else:
+        return None
+    if problem is None or channel is None:
+        return problem
+    problem.channel = problem.channel or channel.name
+    named = getattr(channel, "template", None)
+    if problem.where is None and isinstance(named, str) and config is not None and \
+            problem.template in {named.strip().replace("{kind}", k) for k in ("", "article",
+                                                                               "digest")}:
+        index = next((i for i, c in enumerate(config.channels) if c.name == channel.name), 0)
+        problem.where = config.where("channels", index, "template")
+    if problem.where is None:  # a template nobody named went missing: not the user's doing
+        return None
+    return problem
 
 
 def _pid_alive(pid: int) -> bool:
@@ -94,7 +136,7 @@ class Runtime:
         adapter = get_adapter_class(channel.type)(channel)
         adapter.site = self.config.site
         adapter.setup(self.env(channel.name))
-        with_campaign_links(adapter)
+        with_campaign_links(adapter, self.config)
         if self.dry_run:
             return OutboxAdapter(channel, wraps=adapter, folder=self.config.outbox)
         return adapter
@@ -112,7 +154,11 @@ class Runtime:
         if self._templates is None:
             from distributor.render import Templates
 
-            self._templates = Templates(self.config.templates)
+            try:
+                self._templates = Templates(self.config.templates)
+            except FileNotFoundError:
+                raise TemplateProblem(f"the folder {self.config.templates} does not exist",
+                                      where=self.config.where("templates")) from None
         return self._templates
 
     def channels(self) -> list[ChannelConfig]:
@@ -124,8 +170,13 @@ class Runtime:
         return self.adapters[name]
 
     def context(self, channel: ChannelConfig, now: datetime | None = None) -> RenderContext:
+        try:
+            templates = self.templates
+        except TemplateProblem as problem:  # the templates folder
+            problem.channel = channel.name
+            raise
         return RenderContext(site=self.config.site, channel=channel, web=self.config.web,
-                             templates=self.templates, now=now)
+                             templates=templates, now=now)
 
     def channels_of_type(self, type_name: str) -> list[ChannelConfig]:
         return [c for c in self.channels() if c.type == type_name]

@@ -28,6 +28,7 @@ from distributor.engine.send_outcomes import (
     fail,
     pace,
     retry_later,
+    template_broken,
     unknown,
 )
 from distributor.engine.waits import retry_wait
@@ -35,6 +36,7 @@ from distributor.ledger.deliveries import DUE_STATES, plan_deliveries, record
 from distributor.ledger.ingest import from_row
 from distributor.plugin import AmbiguousError, PermanentError, TransientError
 from distributor.render.dates import site_clock
+from distributor.render.problems import TemplateProblem
 from distributor.runtime import Runtime
 from distributor.store.models import (
     ArticleRow,
@@ -274,6 +276,10 @@ class Dispatcher:
             if not delivery.messages:
                 try:
                     self._render(delivery)
+                except TemplateProblem as problem:  # the user's template, not a bug
+                    label = f"delivery {delivery.id} ({delivery.channel}, article " \
+                            f"{delivery.article_id})"
+                    return template_broken(session, delivery, problem, label)
                 except Exception as exc:
                     log.exception("rendering article %s for %s failed", delivery.article_id,
                                   delivery.channel)

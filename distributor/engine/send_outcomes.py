@@ -16,6 +16,7 @@ from distributor.clock import utcnow
 from distributor.engine.notices import NOTICES
 from distributor.ledger.deliveries import backoff, record
 from distributor.plugin import PermanentError, TransientError
+from distributor.render.problems import TemplateProblem
 from distributor.runtime import Runtime
 from distributor.store.models import ChannelState, Delivery
 
@@ -127,6 +128,28 @@ def fail(rt: Runtime, delivery_id: int, exc: PermanentError, label: str) -> str:
         return "held"  # (the delivery's state: retry, once the channel is resumed)
     log.error("%s failed: %s", label, exc.message)
     return "failed"
+
+
+def template_broken(session: Session, delivery: Delivery, problem: TemplateProblem,
+                    label: str) -> str:
+    """The channel's template cannot be used (:class:`TemplateProblem`: the user's
+    configuration, not a bug): the channel is paused with the problem's one line (only this
+    channel: its template, not its credentials), the delivery waits for it (``retry``, its
+    attempts not used up) and goes out once the template is fixed and the channel resumed."""
+    channel = delivery.channel
+    reason = problem.said(channel=False)
+    delivery.lease_owner = delivery.lease_until = None
+    delivery.last_error = reason
+    delivery.attempts = 0
+    state = session.get(ChannelState, channel) or ChannelState(channel=channel)
+    session.add(state)
+    state.paused_reason = reason
+    state.paused_at = utcnow()
+    record(session, delivery, "retry", f"channel paused: {reason}")
+    args = (label, reason, "", f", then `distributor channels resume {channel}`")
+    if not NOTICES.say(log, logging.ERROR, channel, "paused", reason, PAUSED_LINE, *args):
+        log.error(PAUSED_LINE, *args)
+    return "held"
 
 
 def sharing_credentials(rt: Runtime, channel: str) -> list[str]:

@@ -50,7 +50,35 @@ def setup_problems(config: Config) -> list[ConfigError]:
         problems.append(at(config, ("channels", index, "editor_bot"), (
             f"channel {name}: webhook needs an https:// web.base_url that Telegram can reach "
             f"(it is {config.web.base_url}{_written_at(config, 'web', 'base_url')})")))
+    problems.extend(template_problems(config))
     return sorted(problems, key=lambda e: e.line or 0)
+
+
+def template_problems(config: Config) -> list[ConfigError]:
+    """A ``templates:`` folder that is not there; a template of it that Jinja cannot compile
+    (its file and line); a channel's ``template:`` that names no template. Looked up and
+    compiled through the renderers' own :class:`~distributor.render.Templates`, so what
+    passes here renders."""
+    from distributor.render.problems import folder_problems, missing_template
+    from distributor.render.templates import Templates
+
+    try:
+        templates = Templates(config.templates)
+    except FileNotFoundError:
+        return [at(config, ("templates",), f"the folder {config.templates} does not exist; "
+                   "create it or fix templates:")]
+    found = [at(config, ("templates",), f"{p.where}: {p.what}")
+             for p in folder_problems(templates)]
+    for index, channel in enumerate(config.channels):
+        named = getattr(channel, "template", None)
+        if not isinstance(named, str) or not named.strip():
+            continue
+        kind = "digest" if channel.publish == "digest" else "article"
+        missing = missing_template(templates, named.strip().replace("{kind}", kind))
+        if missing is not None:
+            found.append(at(config, ("channels", index, "template"),
+                            f"channel {channel.name}: {missing}"))
+    return found
 
 
 def _execution(config: Config, problem: str) -> ConfigError:

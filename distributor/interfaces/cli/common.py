@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -209,7 +210,25 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
     return wrapper
 
 
-pass_state = click.make_pass_decorator(State)
+_pass_state = click.make_pass_decorator(State)
+
+
+def pass_state(fn: Callable[..., T]) -> Callable[..., T]:
+    """Gives the command its :class:`State`; a user's template that cannot be used (a
+    :class:`~distributor.render.problems.TemplateProblem`, met while rendering) ends it with
+    one line, as a :class:`UserError`, not a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            problems = sys.modules.get("distributor.render.problems")  # (imported if met)
+            if problems is None or not isinstance(exc, problems.TemplateProblem):
+                raise
+            raise UserError(str(exc)) from None
+
+    return _pass_state(wrapper)
 
 def _print_previews(report: Any, outbox: Path) -> None:
     previews = sorted(report.previews, key=lambda p: p.article_id)  # stable: channel order
