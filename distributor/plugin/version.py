@@ -5,7 +5,7 @@ capabilities); anything that could break a channel written against it raises the
 the registry refuses a channel that declares another major (``Channel.api_version``).
 """
 
-API_VERSION = "1.5"
+API_VERSION = "1.6"
 
 
 def major(version: str) -> str:

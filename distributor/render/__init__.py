@@ -21,7 +21,7 @@ from __future__ import annotations
 from distributor.render.dates import day_and_month, local_now, site_date
 from distributor.render.links import hostname, link_line
 from distributor.render.tags import hashtag, hashtags
-from distributor.render.teaser import lead_and_rest, teaser, title_repeats_lede
+from distributor.render.teaser import headline, lead_and_rest, teaser, title_repeats_lede
 from distributor.render.templates import (
     Templates,
     builtin_templates_dir,
@@ -38,6 +38,7 @@ __all__ = [
     "day_and_month",
     "hashtag",
     "hashtags",
+    "headline",
     "hostname",
     "language_of",
     "lead_and_rest",

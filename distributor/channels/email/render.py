@@ -43,6 +43,7 @@ from distributor.plugin import (
     channel_template,
     cut,
     day_and_month,
+    headline,
     hostname,
     language_of,
     local_now,
@@ -241,7 +242,7 @@ class Card:
 
 
 def _card(article: Article, teaser_limit: int) -> Card:
-    title = _limit(" ".join(article.title.split()), HEADLINE_LIMIT)
+    title = _limit(headline(article), HEADLINE_LIMIT)
     return Card(article=article, title=title, teaser=_limit(teaser(article), teaser_limit),
                 alt=title)
 
