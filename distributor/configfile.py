@@ -223,7 +223,9 @@ def load_config(
             file, None, "", "no such configuration file; pass --config PATH, set "
             "DISTRIBUTOR_CONFIG, or copy channels.yaml from the distributor repository")]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigErrors([ConfigError(file, None, "", f"cannot read it: {exc}")]) from None
+        what = "a folder, not a file; pass the file in it: --config PATH/channels.yaml" \
+            if isinstance(exc, IsADirectoryError) else f"cannot read it: {exc}"
+        raise ConfigErrors([ConfigError(file, None, "", what)]) from None
 
     loaded = _load_yaml(text, file, dict(os.environ) if env is None else env)
     errors = loaded.errors

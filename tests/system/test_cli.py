@@ -281,8 +281,12 @@ def test_user_mistakes_get_one_line_and_no_traceback(demo: Path, run_cli: Run) -
     both = run_cli("--config", demo, "deliveries", "resolve", "42", "--sent", "--failed")
     assert both.returncode == 2 and "Traceback" not in both.stderr  # not the last flag's
     assert "Error: say --sent or --failed (one of them)" in both.stderr
-    assert_one_line_error(run_cli("--config", demo.parent / "missing.yaml", "check"),
-                          "no such configuration file")
+    for path, said in ((demo.parent / "missing.yaml", "no such configuration file; pass "),
+                       (demo.parent, "a folder, not a file; pass the file in it: ")):
+        result = run_cli("--config", path, "check")  # one line (was: + "1 problem in ...")
+        assert (result.returncode, result.stdout) == (2, ""), result.stderr
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"error: {path}: {said}"), line
 
 
 def test_a_list_limit_of_0_lists_all_and_a_negative_one_is_refused(

@@ -125,6 +125,8 @@ class State:
             for error in exc.errors:
                 say(f"error: {error}")
             n = len(exc.errors)
+            if n == 1 and exc.errors[0].line is None:  # the file itself (missing, a folder)
+                raise SystemExit(2) from None
             say(f"{n} problem{'s' if n != 1 else ''} in {resolve_config_path(self.config_path)}"
                 f"; fix {'them' if n != 1 else 'it'} and run `distributor check` again",
                 level=logging.ERROR)
