@@ -133,9 +133,9 @@ sources:
         "the file; put it in the environment and write ${DISTRIBUTOR_SECRET_KEY}",
         f"warning: {path}:{line_of(path, 'path: articles/')}: sources[0].path: source "
         f"newsroom: the folder {tmp_path / 'articles'} does not exist (yet); create it or fix "
-        "path:",
+        "`path:`",
         f"warning: {path}:{line_of(path, 'url: feed.xml')}: sources[1].url: source portal: the "
-        f"feed file {tmp_path / 'feed.xml'} does not exist (yet); create it or fix url:"]
+        f"feed file {tmp_path / 'feed.xml'} does not exist (yet); create it or fix `url:`"]
 
     import json
 

@@ -100,7 +100,7 @@ def test_check_says_a_templates_folder_that_is_not_there_at_the_line_of_template
     path = missing_folder
     assert errors(check(run_cli, path)) == [
         f"error: {path}:{line_of(path, 'templates:')}: templates: the folder "
-        f"{tmp_path / 'notthere'} does not exist; create it or fix templates:"]
+        f"{tmp_path / 'notthere'} does not exist; create it or fix `templates:`"]
 
 
 # --------------------------------------------------------------------------- preview

@@ -66,7 +66,7 @@ def template_problems(config: Config) -> list[ConfigError]:
         templates = Templates(config.templates)
     except FileNotFoundError:
         return [at(config, ("templates",), f"the folder {config.templates} does not exist; "
-                   "create it or fix templates:")]
+                   "create it or fix `templates:`")]
     found = [at(config, ("templates",), f"{p.where}: {p.what}")
              for p in folder_problems(templates)]
     for index, channel in enumerate(config.channels):
@@ -117,12 +117,12 @@ def missing_files(config: Config) -> list[ConfigError]:
     for index, source in enumerate(config.sources):
         if isinstance(source, DirectorySourceConfig) and not source.path.is_dir():
             found.append(at(config, ("sources", index, "path"), f"source {source.name}: the "
-                            f"folder {source.path} does not exist (yet); create it or fix path:"))
+                            f"folder {source.path} does not exist (yet); create it or fix `path:`"))
         elif isinstance(source, FeedSourceConfig):
             local = _local_feed(source.url)
             if local is not None and not local.exists():
                 found.append(at(config, ("sources", index, "url"), f"source {source.name}: the "
-                                f"feed file {local} does not exist (yet); create it or fix url:"))
+                                f"feed file {local} does not exist (yet); create it or fix `url:`"))
     return found
 
 
