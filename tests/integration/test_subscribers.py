@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -26,6 +27,7 @@ from distributor.ledger.subscribers import (
     confirm_token,
     export_csv,
     export_person,
+    import_csv,
     import_rows,
     normalize_email,
     read_csv,
@@ -188,6 +190,23 @@ def test_import_reports_bad_rows_by_line_and_twice_changes_nothing(store: Store)
         unsubscribe(session, ana)
     import_rows(store.session, "daily", read_csv(text), confirmed=True)
     assert state_of(store, "ana@example.org") == "unsubscribed"
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (bytes(range(256)) * 8, "is not a CSV file (it holds binary data)"),
+    (b"", "no address in it"),
+    (b"nama,telepon\n", "no address in it"),
+])
+def test_a_file_without_addresses_is_one_error_not_zero_added(
+        store: Store, tmp_path: Path, content: bytes, said: str) -> None:
+    """A binary file imported as a list said "0 added, 0 already there, 0 bad rows" and
+    exited 0 (user audit)."""
+    path = tmp_path / "subs.csv"
+    path.write_bytes(content)
+    with pytest.raises(SubscriberError, match=re.escape(said)):
+        import_csv(store, path, "daily")
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
 
 
 def test_an_unclosed_quote_is_one_bad_line_and_the_lines_after_it_still_count() -> None:

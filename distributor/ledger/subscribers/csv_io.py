@@ -246,4 +246,11 @@ def import_csv(store: Store, path: Path, channel: str, *, confirmed: bool = Fals
         text = path.read_text(encoding="latin-1")
     except OSError as exc:
         raise SubscriberError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return import_rows(store.session, channel, read_csv(text), confirmed=confirmed)
+    if "\x00" in text or sum(c < " " and c not in "\t\r\n" for c in text[:4096]) > 8:
+        raise SubscriberError(f"{path} is not a CSV file (it holds binary data); save the list "
+                              "as CSV (UTF-8) and import that")
+    report = import_rows(store.session, channel, read_csv(text), confirmed=confirmed)
+    if not (report.added or report.existing or report.bad):
+        raise SubscriberError(f"{path}: no address in it; write one address a line, or a CSV "
+                              "with a column named email")
+    return report
