@@ -338,6 +338,14 @@ def test_every_command_has_help(command: list[str], run_cli: Run) -> None:
     assert result.returncode == 0 and result.stdout.startswith("Usage: distributor")
 
 
+def test_the_command_list_says_each_commands_first_sentence_whole(run_cli: Run) -> None:
+    listed = run_cli("--help").stdout  # click cut each to one line: "(publishes..." (audit)
+    commands = " ".join(listed.split("Commands:", 1)[1].split())
+    assert "fetch Poll every source once and store new articles (publishes nothing)." \
+        in commands
+    assert "..." not in commands
+
+
 async def test_serve_dry_run_shows_the_dashboard_without_credentials_and_sends_nothing(
         demo: Path, run_cli: Run, tmp_path: Path) -> None:
     import re

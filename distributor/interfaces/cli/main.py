@@ -91,6 +91,16 @@ class _Main(LazyGroup):
         with _json_errors():  # "No such command" comes before main() runs
             return super().resolve_command(ctx, args)
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command with the whole first sentence of its help, wrapped (click cuts it to
+        one line: "Poll every source once and store new articles (publishes...")."""
+        rows = [(name, command.get_short_help_str(limit=300))
+                for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context) -> Any:
         """A database that fails mid-command (damaged, read-only, full, gone) is one line;
         with --log-format json, so is any error click would say in plain lines (a usage
