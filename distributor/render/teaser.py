@@ -42,9 +42,15 @@ def headline(article: Article) -> str:
     """The headline a card prints: the title; but a title derived from the lede and cut short
     of its first sentence gives way to the whole sentence (:func:`_whole_sentence`), as a
     Telegram post prints the sentence, so that the words the cut left out are said."""
+    return _headline_and_whole(article)[0]
+
+
+def _headline_and_whole(article: Article) -> tuple[str, str | None]:
+    """(:func:`headline`, :func:`_whole_sentence` of a derived title, else None): the
+    sentence made a headline once for both."""
     title = " ".join(article.title.split())
     whole = _whole_sentence(article) if article.title_derived else None
-    return whole if whole is not None and len(whole) > len(title) else title
+    return (whole if whole is not None and len(whole) > len(title) else title), whole
 
 
 def lead_and_rest(text: str) -> tuple[str, str]:
@@ -71,8 +77,11 @@ def teaser(article: Article) -> str:
     if not lede or not title_repeats_lede(article):
         return lede
     lead, rest = lead_and_rest(lede)
-    says_all = headline(article) == _whole_sentence(article) if article.title_derived else \
-        len(_comparable(article.title)) >= WHOLE * len(_comparable(lead))
+    if article.title_derived:
+        shown, whole = _headline_and_whole(article)
+        says_all = shown == whole
+    else:
+        says_all = len(_comparable(article.title)) >= WHOLE * len(_comparable(lead))
     if not says_all:
         return lede
     if rest:
